@@ -1,0 +1,39 @@
+"""The /api router: health plus every domain router."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from lazyaf import __version__
+from lazyaf.cards.router import router as cards_router
+from lazyaf.repos.router import router as repos_router
+
+
+class HealthRead(BaseModel):
+    status: Literal["ok"]
+    version: str
+    git_backend: Literal["git", "dulwich"]
+    database: str
+
+
+health_router = APIRouter(tags=["health"])
+
+
+@health_router.get("/health")
+async def health(request: Request) -> HealthRead:
+    """Say the server is up, which git backend serves packs, and which database it uses."""
+    return HealthRead(
+        status="ok",
+        version=__version__,
+        git_backend=request.app.state.git_backend,
+        database=request.app.state.engine.dialect.name,
+    )
+
+
+api_router = APIRouter(prefix="/api")
+api_router.include_router(health_router)
+api_router.include_router(repos_router)
+api_router.include_router(cards_router)

@@ -1,0 +1,55 @@
+"""/api/repos/{repo_id}/cards and /api/cards/{card_id}."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from lazyaf import transitions
+from lazyaf.api.deps import CardDep, RepoDep, SessionDep
+from lazyaf.cards import service as card_service
+from lazyaf.cards.models import CardStatus
+from lazyaf.cards.schemas import CardCreate, CardRead, CardUpdate
+from lazyaf.errors import error_responses
+
+router = APIRouter(tags=["cards"])
+
+
+@router.get("/repos/{repo_id}/cards", responses=error_responses(404))
+async def list_cards(
+    repo: RepoDep,
+    session: SessionDep,
+    status: Annotated[CardStatus | None, Query(description="Only cards in this column.")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Text to find in title or description.")] = None,
+) -> list[CardRead]:
+    """List a repo's cards by column and position."""
+    cards = await card_service.list_for_repo(session=session, repo=repo, status=status, q=q)
+    return [CardRead.model_validate(c) for c in cards]
+
+
+@router.post(
+    "/repos/{repo_id}/cards", status_code=status.HTTP_201_CREATED, responses=error_responses(404, 422)
+)
+async def create_card(repo: RepoDep, card_in: CardCreate, session: SessionDep) -> CardRead:
+    """Create a card at the bottom of To Do."""
+    return CardRead.model_validate(await card_service.create(session=session, repo=repo, card_in=card_in))
+
+
+@router.get("/cards/{card_id}", responses=error_responses(404))
+async def get_card(card: CardDep) -> CardRead:
+    """Get one card."""
+    return CardRead.model_validate(card)
+
+
+@router.patch("/cards/{card_id}", responses=error_responses(404, 409, 422))
+async def update_card(card: CardDep, change: CardUpdate, session: SessionDep) -> CardRead:
+    """Edit a card, or move it to another column or position."""
+    return CardRead.model_validate(await transitions.update_card(session=session, card=card, change=change))
+
+
+@router.delete("/cards/{card_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
+async def delete_card(card: CardDep, session: SessionDep) -> Response:
+    """Delete a card."""
+    await card_service.delete(session=session, card=card)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

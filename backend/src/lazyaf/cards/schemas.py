@@ -1,0 +1,54 @@
+"""Request and response shapes for cards."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from lazyaf.cards.models import CardStatus
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[str, StringConstraints(max_length=50_000)]
+Priority = Annotated[int, Field(ge=0, le=3, description="0 low, 1 normal, 2 high, 3 urgent.")]
+
+
+class CardCreate(BaseModel):
+    """A new card, added at the bottom of To Do."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title
+    description: Description = ""
+    priority: Priority = 1
+
+
+class CardUpdate(BaseModel):
+    """Edit fields, or move the card: `status` picks the column, `position` the place in it (0 = top)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Description | None = None
+    priority: Priority | None = None
+    status: CardStatus | None = None
+    position: Annotated[int, Field(ge=0)] | None = None
+
+
+class CardRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    repo_id: uuid.UUID
+    title: str
+    description: str
+    status: CardStatus
+    position: int
+    priority: int
+    branch_name: str | None
+    pr_url: str | None
+    job_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime

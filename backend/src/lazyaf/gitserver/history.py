@@ -1,0 +1,108 @@
+"""Reading a bare repo's branches and commits with dulwich (sync; call through a worker thread).
+
+A dulwich Repo is not safe to share across threads, so every call opens its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+from dulwich.objects import Commit
+from dulwich.refs import check_ref_format
+from dulwich.repo import Repo as DulwichRepo
+
+
+class BranchNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class BranchInfo:
+    name: str
+    sha: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    sha: str
+    parents: list[str]
+    author_name: str
+    author_email: str
+    authored_at: datetime
+    committer_name: str
+    committed_at: datetime
+    message: str
+
+
+def is_valid_branch_name(name: str) -> bool:
+    """git's check-ref-format rules for ``refs/heads/<name>``."""
+    if not name or name.startswith("-") or name == "HEAD":
+        return False
+    return bool(check_ref_format(b"refs/heads/" + name.encode("utf-8", "surrogateescape")))
+
+
+def list_branches(path: Path) -> list[BranchInfo]:
+    with DulwichRepo(str(path)) as repo:
+        heads = repo.refs.as_dict(b"refs/heads")
+        return sorted(
+            (BranchInfo(name=name.decode("utf-8", "replace"), sha=sha.decode()) for name, sha in heads.items()),
+            key=lambda b: b.name,
+        )
+
+
+def head_branch(path: Path) -> str | None:
+    """The branch HEAD names, whether or not it exists yet."""
+    with DulwichRepo(str(path)) as repo:
+        target = repo.refs.read_ref(b"HEAD")
+    if target and target.startswith(b"ref: refs/heads/"):
+        return target[len(b"ref: refs/heads/") :].decode("utf-8", "replace")
+    return None
+
+
+def _when(timestamp: int, offset: int) -> datetime:
+    return datetime.fromtimestamp(timestamp, timezone(timedelta(seconds=offset))).astimezone(UTC)
+
+
+def _split_identity(identity: bytes) -> tuple[str, str]:
+    text = identity.decode("utf-8", "replace")
+    name, _, rest = text.partition(" <")
+    return name.strip(), rest.rstrip(">").strip()
+
+
+def _info(commit: Commit) -> CommitInfo:
+    author_name, author_email = _split_identity(commit.author)
+    committer_name, _ = _split_identity(commit.committer)
+    encoding = (commit.encoding or b"utf-8").decode("ascii", "replace")
+    try:
+        message = commit.message.decode(encoding, "replace")
+    except LookupError:
+        message = commit.message.decode("utf-8", "replace")
+    return CommitInfo(
+        sha=commit.id.decode(),
+        parents=[p.decode() for p in commit.parents],
+        author_name=author_name,
+        author_email=author_email,
+        authored_at=_when(commit.author_time, commit.author_timezone),
+        committer_name=committer_name,
+        committed_at=_when(commit.commit_time, commit.commit_timezone),
+        message=message,
+    )
+
+
+def list_commits(path: Path, branch: str, *, limit: int, offset: int = 0) -> list[CommitInfo]:
+    """Commits reachable from ``branch``, newest first (commit date order, like ``git log``).
+
+    Raises:
+        BranchNotFound: the branch does not exist.
+    """
+    with DulwichRepo(str(path)) as repo:
+        ref = b"refs/heads/" + branch.encode("utf-8", "surrogateescape")
+        try:
+            tip = repo.refs[ref]
+        except KeyError:
+            raise BranchNotFound(branch) from None
+        walker = repo.get_walker(include=[tip], max_entries=offset + limit)
+        entries = [entry.commit for entry in walker]
+    return [_info(commit) for commit in entries[offset:]]

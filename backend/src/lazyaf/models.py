@@ -1,0 +1,9 @@
+"""Every ORM class, imported so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from lazyaf.cards.models import Card, CardStatus
+from lazyaf.db.base import Base
+from lazyaf.jobs.models import Job, JobStatus
+from lazyaf.repos.models import Repo
+from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
+
+__all__ = ["Base", "Card", "CardStatus", "Job", "JobStatus", "Repo", "Runner", "RunnerKind", "RunnerStatus"]

@@ -1,0 +1,18 @@
+"""The Repo table: one row per repository held by the embedded git server."""
+
+from __future__ import annotations
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lazyaf.db.base import Base, IdMixin, TimestampMixin
+
+
+class Repo(IdMixin, TimestampMixin, Base):
+    __tablename__ = "repo"
+
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    remote_url: Mapped[str | None] = mapped_column(String(2000))
+    default_branch: Mapped[str] = mapped_column(String(255), default="main")
+    # True once the first push landed in the internal repo.
+    is_ingested: Mapped[bool] = mapped_column(default=False)

@@ -1,0 +1,110 @@
+"""/api/repos: the repos on LazyAF's embedded git server."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from lazyaf.api.deps import RepoDep, SessionDep, SettingsDep, public_base_url
+from lazyaf.errors import error_responses
+from lazyaf.repos import service as repo_service
+from lazyaf.repos.models import Repo
+from lazyaf.repos.schemas import (
+    BranchRead,
+    CloneUrlRead,
+    CommitRead,
+    RepoCreate,
+    RepoIngest,
+    RepoRead,
+    RepoUpdate,
+)
+from lazyaf.settings import Settings
+
+router = APIRouter(prefix="/repos", tags=["repos"])
+
+
+def clone_url(request: Request, settings: Settings, repo: Repo) -> str:
+    return f"{public_base_url(request, settings)}/git/{repo.id}.git"
+
+
+def to_read(request: Request, settings: Settings, repo: Repo) -> RepoRead:
+    return RepoRead.model_validate(
+        {**{k: getattr(repo, k) for k in RepoRead.model_fields if k != "clone_url"},
+         "clone_url": clone_url(request, settings, repo)}
+    )
+
+
+@router.get("")
+async def list_repos(request: Request, session: SessionDep, settings: SettingsDep) -> list[RepoRead]:
+    """List every repo, by name."""
+    return [to_read(request, settings, r) for r in await repo_service.list_all(session=session)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(409, 422))
+async def create_repo(
+    repo_in: RepoCreate, request: Request, session: SessionDep, settings: SettingsDep
+) -> RepoRead:
+    """Create a repo with an empty internal git repository."""
+    repo = await repo_service.create(session=session, settings=settings, repo_in=repo_in)
+    return to_read(request, settings, repo)
+
+
+@router.post("/ingest", status_code=status.HTTP_201_CREATED, responses=error_responses(409, 422))
+async def ingest_repo(
+    repo_in: RepoIngest, request: Request, session: SessionDep, settings: SettingsDep
+) -> RepoRead:
+    """Create a repo to receive a push of an existing repository; push to its clone_url next."""
+    repo = await repo_service.create(session=session, settings=settings, repo_in=repo_in)
+    return to_read(request, settings, repo)
+
+
+@router.get("/{repo_id}", responses=error_responses(404))
+async def get_repo(repo: RepoDep, request: Request, settings: SettingsDep) -> RepoRead:
+    """Get one repo."""
+    return to_read(request, settings, repo)
+
+
+@router.patch("/{repo_id}", responses=error_responses(404, 409, 422))
+async def update_repo(
+    repo: RepoDep, change: RepoUpdate, request: Request, session: SessionDep, settings: SettingsDep
+) -> RepoRead:
+    """Rename a repo, set its remote, or choose its default branch."""
+    repo = await repo_service.update(session=session, settings=settings, repo=repo, change=change)
+    return to_read(request, settings, repo)
+
+
+@router.delete("/{repo_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
+async def delete_repo(repo: RepoDep, session: SessionDep, settings: SettingsDep) -> Response:
+    """Delete a repo, its cards and its internal git repository."""
+    await repo_service.delete(session=session, settings=settings, repo=repo)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{repo_id}/clone-url", responses=error_responses(404))
+async def get_clone_url(repo: RepoDep, request: Request, settings: SettingsDep) -> CloneUrlRead:
+    """The URL to clone from or push to on the embedded git server."""
+    return CloneUrlRead(url=clone_url(request, settings, repo), repo_id=repo.id)
+
+
+@router.get("/{repo_id}/branches", responses=error_responses(404))
+async def list_branches(repo: RepoDep, settings: SettingsDep) -> list[BranchRead]:
+    """List the repo's branches with their head commits."""
+    found = await repo_service.branches(settings=settings, repo=repo)
+    return [BranchRead(name=b.name, sha=b.sha, is_default=b.name == repo.default_branch) for b in found]
+
+
+@router.get("/{repo_id}/commits", responses=error_responses(404))
+async def list_commits(
+    repo: RepoDep,
+    settings: SettingsDep,
+    branch: Annotated[str | None, Query(description="Branch name; the default branch when omitted.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[CommitRead]:
+    """List a branch's commits, newest first."""
+    found = await repo_service.commits(settings=settings, repo=repo, branch=branch, limit=limit, offset=offset)
+    return [
+        CommitRead(**{f: getattr(c, f) for f in c.__slots__}, summary=c.message.split("\n", 1)[0])
+        for c in found
+    ]

@@ -1,0 +1,92 @@
+"""Request and response shapes for repos."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from lazyaf.gitserver.history import is_valid_branch_name
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+def _branch(value: str) -> str:
+    if not is_valid_branch_name(value):
+        raise ValueError(f"'{value}' is not a valid git branch name")
+    return value
+
+
+def _remote(value: str | None) -> str | None:
+    if value is not None and (not value.strip() or any(c in value for c in "\n\r\0")):
+        raise ValueError("remote_url must be a single-line git URL or path")
+    return value.strip() if value else value
+
+
+RepoName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NAME_PATTERN),
+    Field(description="Letters, digits, '.', '_' and '-'; unique.", examples=["myrepo"]),
+]
+BranchName = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_branch)]
+RemoteUrl = Annotated[str | None, StringConstraints(max_length=2000), AfterValidator(_remote)]
+
+
+class RepoCreate(BaseModel):
+    """A new repo with an empty internal git repository."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: RepoName
+    remote_url: RemoteUrl = None
+    default_branch: BranchName = "main"
+
+
+class RepoIngest(RepoCreate):
+    """A repo about to receive a push of an existing local repository (`lazyaf ingest`)."""
+
+
+class RepoUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: RepoName | None = None
+    remote_url: RemoteUrl = None
+    default_branch: BranchName | None = None
+
+
+class RepoRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    remote_url: str | None
+    default_branch: str
+    is_ingested: bool
+    clone_url: str = Field(description="URL of the repo on LazyAF's embedded git server.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class CloneUrlRead(BaseModel):
+    url: str
+    repo_id: uuid.UUID
+
+
+class BranchRead(BaseModel):
+    name: str
+    sha: str
+    is_default: bool
+
+
+class CommitRead(BaseModel):
+    sha: str
+    parents: list[str]
+    author_name: str
+    author_email: str
+    authored_at: datetime
+    committer_name: str
+    committed_at: datetime
+    message: str
+    summary: str

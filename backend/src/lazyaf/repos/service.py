@@ -1,0 +1,133 @@
+"""Repos: a database row plus a bare repository on disk, created and removed together."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import anyio.to_thread
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lazyaf.errors import Conflict, InvalidInput, NotFound
+from lazyaf.gitserver import history, storage
+from lazyaf.gitserver.refs import RefUpdate
+from lazyaf.repos.models import Repo
+from lazyaf.repos.schemas import RepoCreate, RepoUpdate
+from lazyaf.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def git_path(settings: Settings, repo: Repo | uuid.UUID) -> Path:
+    repo_id = repo.id if isinstance(repo, Repo) else repo
+    return storage.repo_path(settings.git_repos_dir, repo_id)
+
+
+async def list_all(*, session: AsyncSession) -> list[Repo]:
+    return list((await session.scalars(select(Repo).order_by(Repo.name))).all())
+
+
+async def _ensure_name_free(session: AsyncSession, name: str, *, except_id: uuid.UUID | None = None) -> None:
+    existing = await session.scalar(select(Repo).where(Repo.name == name))
+    if existing is not None and existing.id != except_id:
+        raise Conflict(f"A repo named '{name}' already exists; pick another name or delete that repo first.")
+
+
+async def create(*, session: AsyncSession, settings: Settings, repo_in: RepoCreate) -> Repo:
+    """Insert the row and create the bare repo; commits, and leaves neither behind on failure."""
+    await _ensure_name_free(session, repo_in.name)
+    repo = Repo(**repo_in.model_dump())
+    session.add(repo)
+    await session.flush()
+    path = git_path(settings, repo)
+    await anyio.to_thread.run_sync(storage.create_bare, path, repo.default_branch)
+    try:
+        await session.commit()
+    except BaseException:
+        storage.delete_bare(path)
+        raise
+    log.info("repo_created", repo_id=str(repo.id), name=repo.name)
+    return repo
+
+
+async def update(*, session: AsyncSession, settings: Settings, repo: Repo, change: RepoUpdate) -> Repo:
+    """Rename, change the remote, or choose another existing branch as default."""
+    fields = change.model_dump(exclude_unset=True)
+    if fields.get("name") is None:
+        fields.pop("name", None)
+    if "name" in fields:
+        await _ensure_name_free(session, fields["name"], except_id=repo.id)
+    branch = fields.get("default_branch")
+    if branch is None:
+        fields.pop("default_branch", None)
+    elif branch != repo.default_branch:
+        names = [b.name for b in await branches(settings=settings, repo=repo)]
+        if repo.is_ingested and branch not in names:
+            raise InvalidInput(
+                f"Branch '{branch}' does not exist in repo '{repo.name}'; existing branches: "
+                f"{', '.join(names) or 'none'}."
+            )
+        await anyio.to_thread.run_sync(storage.set_head, git_path(settings, repo), branch)
+    for key, value in fields.items():
+        setattr(repo, key, value)
+    await session.flush()
+    return repo
+
+
+async def delete(*, session: AsyncSession, settings: Settings, repo: Repo) -> None:
+    """Delete the row (cards go with it) and the bare repo."""
+    path = git_path(settings, repo)
+    # Move the repo aside first, so a failed commit can put it back and nothing is half-deleted.
+    trash = path.with_name(f".deleting-{repo.id}-{os.getpid()}")
+    moved = path.exists()
+    if moved:
+        path.rename(trash)
+    try:
+        await session.delete(repo)
+        await session.commit()
+    except BaseException:
+        if moved:
+            trash.rename(path)
+        raise
+    storage.delete_bare(trash)
+    log.info("repo_deleted", repo_id=str(repo.id), name=repo.name)
+
+
+async def branches(*, settings: Settings, repo: Repo) -> list[history.BranchInfo]:
+    return await anyio.to_thread.run_sync(history.list_branches, git_path(settings, repo))
+
+
+async def commits(
+    *, settings: Settings, repo: Repo, branch: str | None, limit: int, offset: int
+) -> list[history.CommitInfo]:
+    name = branch or repo.default_branch
+    try:
+        return await anyio.to_thread.run_sync(
+            lambda: history.list_commits(git_path(settings, repo), name, limit=limit, offset=offset)
+        )
+    except history.BranchNotFound:
+        if branch is None and not repo.is_ingested:
+            return []
+        raise NotFound(f"Branch '{name}' does not exist in repo '{repo.name}'.") from None
+
+
+async def record_push(*, session: AsyncSession, settings: Settings, repo_id: uuid.UUID, updates: list[RefUpdate]) -> None:
+    """A push landed: mark the repo ingested and keep its default branch pointing at a real branch."""
+    repo = await session.get(Repo, repo_id)
+    if repo is None:
+        return
+    for update in updates:
+        log.info("ref_updated", repo_id=str(repo_id), ref=update.ref, old=update.old, new=update.new)
+    if not repo.is_ingested and any(u.is_branch and u.new for u in updates):
+        repo.is_ingested = True
+    existing = {b.name for b in await branches(settings=settings, repo=repo)}
+    if existing and repo.default_branch not in existing:
+        # The first push did not carry the default branch: adopt a pushed one so clones check out.
+        pushed = [u.short_name for u in updates if u.is_branch and u.new]
+        choice = next((b for b in ("main", "master") if b in existing), None) or (pushed or sorted(existing))[0]
+        repo.default_branch = choice
+        await anyio.to_thread.run_sync(storage.set_head, git_path(settings, repo), choice)
+    await session.flush()

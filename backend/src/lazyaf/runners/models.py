@@ -1,0 +1,37 @@
+"""The Runner table: a process or container that runs jobs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lazyaf.db.base import Base, IdMixin, TimestampMixin, utcnow
+
+
+class RunnerStatus(StrEnum):
+    IDLE = "idle"
+    BUSY = "busy"
+    OFFLINE = "offline"
+
+
+class RunnerKind(StrEnum):
+    LOCAL = "local"
+    DOCKER = "docker"
+    REMOTE = "remote"
+
+
+class Runner(IdMixin, TimestampMixin, Base):
+    __tablename__ = "runner"
+
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[RunnerKind] = mapped_column(String(20), default=RunnerKind.LOCAL)
+    container_id: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[RunnerStatus] = mapped_column(String(20), default=RunnerStatus.OFFLINE)
+    current_job_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("job.id", ondelete="SET NULL", use_alter=True)
+    )
+    last_heartbeat: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,127 @@
+"""Settings: environment (``LAZYAF_*``) over a TOML config file over defaults.
+
+One data directory holds the database, the bare repos and the logs. The config file is
+``$LAZYAF_CONFIG`` when set, else ``<data dir>/lazyaf.toml`` when it exists.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_PORT = 8765
+
+
+def checkout_root() -> Path | None:
+    """The source checkout this package runs from, if any (it holds ``git_repos/`` and ``backend/``)."""
+    root = Path(__file__).resolve().parents[3]
+    if (root / "backend" / "pyproject.toml").is_file() and (root / "git_repos").is_dir():
+        return root
+    return None
+
+
+def default_data_dir() -> Path:
+    """The checkout root when running from one (DESIGN.md's ``git_repos/``), else the XDG data dir."""
+    root = checkout_root()
+    if root is not None:
+        return root
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "lazyaf"
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a LazyAF server."""
+
+    model_config = SettingsConfigDict(env_prefix="LAZYAF_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="Database, bare repos and logs.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy async URL; defaults to SQLite at <data dir>/lazyaf.db."
+    )
+    host: str = Field("127.0.0.1", description="Address `lazyaf serve` listens on.")
+    port: int = Field(DEFAULT_PORT, ge=0, le=65535, description="Port `lazyaf serve` listens on.")
+    public_url: str | None = Field(
+        None, description="Base URL clients reach this server at (clone URLs); defaults to the request's."
+    )
+    token: SecretStr | None = Field(
+        None, description="Bearer token (API) and git password required from non-loopback clients."
+    )
+    git_backend: Literal["auto", "git", "dulwich"] = Field(
+        "auto", description="Who serves git packs: the git binary (auto when found) or dulwich."
+    )
+    git_binary: str = Field("git", description="The git executable used to serve packs.")
+    max_inflated_request_bytes: int = Field(
+        1 << 30, description="Cap on a gzip-encoded git request body once inflated."
+    )
+    log_level: str = Field("info", description="debug, info, warning or error.")
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto: JSON when stderr is not a terminal."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _config_file()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def git_repos_dir(self) -> Path:
+        return self.data_dir / "git_repos"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'lazyaf.db'}"
+
+    def token_value(self) -> str | None:
+        return self.token.get_secret_value() if self.token else None
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.git_repos_dir, self.logs_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def _config_file() -> Path | None:
+    explicit = os.environ.get("LAZYAF_CONFIG")
+    if explicit:
+        return Path(explicit)
+    data_dir = Path(os.environ.get("LAZYAF_DATA_DIR") or default_data_dir())
+    candidate = data_dir / "lazyaf.toml"
+    return candidate if candidate.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and config file, with explicit overrides on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
