@@ -17,6 +17,8 @@ from lazyaf.main import create_app
 from lazyaf.settings import Settings
 from lazyaf.testing import LiveServer, live_server as _live_server
 
+from tests.openapi_check import OpenAPIChecker
+
 # Tests must not read the developer's environment or config file.
 for _key in [k for k in os.environ if k.startswith("LAZYAF_")]:
     del os.environ[_key]
@@ -61,10 +63,23 @@ def app(settings: Settings) -> FastAPI:
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+def openapi(app: FastAPI) -> OpenAPIChecker:
+    return OpenAPIChecker(app)
+
+
+@pytest.fixture
+async def client(app: FastAPI, openapi: OpenAPIChecker) -> AsyncIterator[httpx.AsyncClient]:
+    """An API client whose every /api response is validated against the OpenAPI document."""
+
+    async def check(response: httpx.Response) -> None:
+        await response.aread()
+        openapi.check(response)
+
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", event_hooks={"response": [check]}
+        ) as c:
             yield c
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -14,7 +15,7 @@ from lazyaf import __version__
 from lazyaf.api.router import api_router
 from lazyaf.auth import TokenAuthMiddleware
 from lazyaf.db.engine import make_engine, make_sessionmaker, session_scope
-from lazyaf.errors import install_handlers
+from lazyaf.errors import ErrorRead, install_handlers
 from lazyaf.gitserver.app import make_git_app, resolve_git_backend
 from lazyaf.gitserver.refs import RefUpdate
 from lazyaf.logging import RequestIdMiddleware
@@ -28,6 +29,32 @@ log = structlog.get_logger(__name__)
 def _operation_id(route: APIRoute) -> str:
     # Clean ids (list_repos, update_card) for the generated front-end client.
     return route.name
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Make the OpenAPI document say what errors really look like: every 4xx is an ErrorRead."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = original()
+        schemas = schema.get("components", {}).get("schemas", {})
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        schemas["ErrorRead"] = ErrorRead.model_json_schema()
+        error = {"description": "Invalid input", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorRead"}}}}
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if "422" in responses or operation.get("parameters") or operation.get("requestBody"):
+                    responses["422"] = error
+                if "health" not in operation.get("tags", []):
+                    responses["401"] = {**error, "description": "A non-loopback client without the token"}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -66,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
             await listener(repo_id, updates)
 
     install_handlers(app)
+    _document_errors(app)
     app.include_router(api_router)
     app.mount("/git", make_git_app(settings, backend=app.state.git_backend, resolve_repo=resolve_repo, on_push=on_push))
     app.add_middleware(TokenAuthMiddleware, settings=settings)

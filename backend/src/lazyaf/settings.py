@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -52,7 +52,7 @@ def is_loopback_host(host: str) -> bool:
 class Settings(BaseSettings):
     """Everything configurable about a LazyAF server."""
 
-    model_config = SettingsConfigDict(env_prefix="LAZYAF_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LAZYAF_", extra="ignore", validate_assignment=True)
 
     data_dir: Path = Field(default_factory=default_data_dir, description="Database, bare repos and logs.")
     database_url: str | None = Field(
@@ -77,6 +77,16 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto: JSON when stderr is not a terminal."
     )
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        # LAZYAF_TOKEN= (empty) must mean "no token", never "the empty string opens the door".
+        if value is None or (isinstance(value, str | SecretStr) and not str(
+            value.get_secret_value() if isinstance(value, SecretStr) else value
+        ).strip()):
+            return None
+        return value
 
     @classmethod
     def settings_customise_sources(

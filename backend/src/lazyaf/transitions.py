@@ -41,14 +41,14 @@ def refusal(current: CardStatus, target: CardStatus) -> str:
 
 
 async def update_card(*, session: AsyncSession, card: Card, change: CardUpdate) -> Card:
-    """Apply edits, then move the card if a status or position was given."""
+    """Check the move, apply edits, then move the card if a status or position was given."""
+    target = change.status or card.status
+    if target != card.status and (card.status, target) not in MANUAL_MOVES:
+        raise InvalidTransition(f"Card '{card.title}' is {card.status}: {refusal(card.status, target)}")
     for field in ("title", "description", "priority"):
         value = getattr(change, field)
         if value is not None:
             setattr(card, field, value)
-    target = change.status or card.status
-    if target != card.status and (card.status, target) not in MANUAL_MOVES:
-        raise InvalidTransition(f"Card '{card.title}' is {card.status}: {refusal(card.status, target)}")
     if change.status is not None or change.position is not None:
         await _move(session, card, target, change.position)
     await session.flush()

@@ -1,0 +1,19 @@
+# The README's commands. `make run` sets everything up and serves; `make test` runs every test.
+.PHONY: run test lint bench
+
+run:
+	@scripts/bootstrap.sh
+	.venv/bin/lazyaf serve
+
+test:
+	@scripts/bootstrap.sh
+	.venv/bin/python -m pytest backend/tests cli/tests
+
+lint:
+	@scripts/bootstrap.sh
+	.venv/bin/ruff check backend cli bench
+	.venv/bin/mypy backend/src/lazyaf cli/src/lazyaf_cli
+
+bench:
+	@scripts/bootstrap.sh
+	.venv/bin/python bench/git_bench.py

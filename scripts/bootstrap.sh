@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Set up a fresh machine for LazyAF: system tools it needs, then .venv at the repository root
+# with the backend, the CLI and the test tools installed editable. Safe to re-run; fast when
+# nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v git >/dev/null 2>&1 || need_apt+=(git)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing ${need_apt[*]} from Debian's packages" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "bootstrap: please install: ${need_apt[*]}" >&2
+    exit 1
+  fi
+fi
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "bootstrap: LazyAF needs Python 3.11 or newer (found $("$PYTHON" --version 2>&1))." >&2
+  exit 1
+fi
+
+stamp=.venv/.lazyaf-installed
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+if [ ! -f "$stamp" ] || [ -n "$(find backend/pyproject.toml cli/pyproject.toml scripts/bootstrap.sh -newer "$stamp" 2>/dev/null)" ]; then
+  echo "bootstrap: installing Python packages into .venv" >&2
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e "backend[dev]" -e cli
+  touch "$stamp"
+fi
