@@ -27,9 +27,9 @@ stamp=.venv/.lazyaf-installed
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-if [ ! -f "$stamp" ] || [ -n "$(find backend/pyproject.toml cli/pyproject.toml scripts/bootstrap.sh -newer "$stamp" 2>/dev/null)" ]; then
+if [ ! -f "$stamp" ] || [ -n "$(find backend/pyproject.toml cli/pyproject.toml runner/pyproject.toml scripts/bootstrap.sh -newer "$stamp" 2>/dev/null)" ]; then
   echo "bootstrap: installing Python packages into .venv" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e "backend[dev]" -e cli
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e runner -e "backend[dev]" -e cli
   touch "$stamp"
 fi

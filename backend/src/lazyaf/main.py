@@ -16,6 +16,11 @@ from lazyaf.api.router import api_router
 from lazyaf.auth import TokenAuthMiddleware
 from lazyaf.db.engine import make_engine, make_sessionmaker, session_scope
 from lazyaf.errors import ErrorRead, install_handlers
+from lazyaf.events.bus import EventBus
+from lazyaf.events.router import router as events_router
+from lazyaf.jobs.scheduler import Reaper
+from lazyaf.runners.connection import RunnerHub
+from lazyaf.runners.pool import RunnerPool
 from lazyaf.gitserver.app import make_git_app, resolve_git_backend
 from lazyaf.gitserver.refs import RefUpdate
 from lazyaf.logging import RequestIdMiddleware
@@ -63,11 +68,22 @@ def create_app(settings: Settings) -> FastAPI:
     engine = make_engine(settings.sqlalchemy_url)
     sessionmaker = make_sessionmaker(engine)
 
+    bus = EventBus(sessionmaker)
+    hub = RunnerHub(settings, sessionmaker)
+    bus.listeners.append(hub.on_board_event)
+    reaper = Reaper(settings, sessionmaker)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await bus.start()
+        reaper.start()
         log.info("server_started", data_dir=str(settings.data_dir), git_backend=app.state.git_backend)
-        yield
-        await engine.dispose()
+        try:
+            yield
+        finally:
+            await reaper.stop()
+            await bus.stop()
+            await engine.dispose()
 
     app = FastAPI(
         title="LazyAF",
@@ -81,6 +97,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.sessionmaker = sessionmaker
     app.state.git_backend = resolve_git_backend(settings)
     app.state.ref_listeners = []
+    app.state.bus = bus
+    app.state.hub = hub
+    app.state.reaper = reaper
+    app.state.pool = RunnerPool(settings, sessionmaker, hub)
 
     async def resolve_repo(repo_id: uuid.UUID) -> bool:
         async with sessionmaker() as session:
@@ -95,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_handlers(app)
     _document_errors(app)
     app.include_router(api_router)
+    app.include_router(events_router)
     app.mount("/git", make_git_app(settings, backend=app.state.git_backend, resolve_repo=resolve_repo, on_push=on_push))
     app.add_middleware(TokenAuthMiddleware, settings=settings)
     app.add_middleware(RequestIdMiddleware)

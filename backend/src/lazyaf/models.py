@@ -2,8 +2,9 @@
 
 from lazyaf.cards.models import Card, CardStatus
 from lazyaf.db.base import Base
-from lazyaf.jobs.models import Job, JobStatus
+from lazyaf.events.models import BoardEvent
+from lazyaf.jobs.models import Job, JobEvent, JobStatus
 from lazyaf.repos.models import Repo
 from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
 
-__all__ = ["Base", "Card", "CardStatus", "Job", "JobStatus", "Repo", "Runner", "RunnerKind", "RunnerStatus"]
+__all__ = ["Base", "BoardEvent", "Card", "JobEvent", "CardStatus", "Job", "JobStatus", "Repo", "Runner", "RunnerKind", "RunnerStatus"]

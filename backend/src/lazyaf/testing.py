@@ -40,9 +40,10 @@ def live_server(settings: Settings, *, migrate: bool = True) -> Iterator[LiveSer
     """Serve ``create_app(settings)`` with uvicorn in a thread on 127.0.0.1 until the block ends."""
     if migrate:
         upgrade(settings.sqlalchemy_url)
-    app = create_app(settings)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on", ws="none")
+    settings.port = port  # the pool tells runners to dial this
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()
@@ -57,6 +58,7 @@ def live_server(settings: Settings, *, migrate: bool = True) -> Iterator[LiveSer
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+        app.state.pool.terminate_children()
 
 
 def wait_until(predicate: object, timeout: float = 10.0) -> None:

@@ -1,24 +1,74 @@
-"""The one place that changes a card's status (and, later, a job's).
+"""The one place that changes card and job status, and records the board event for each change.
 
-Moves people may make by dragging are listed in ``MANUAL_MOVES``; every other change of column
-belongs to an action (start, approve, retry) or to the backend itself, and a PATCH asking for
-it is refused with the reason.
+Moves people may make by dragging are listed in ``MANUAL_MOVES``; todo -> in_progress starts an
+agent job. Every other change of column belongs to the backend itself (a job completing or
+failing), and a PATCH asking for it is refused with the reason.
+
+Job attempts are fenced: every runner message names (job, attempt), and a write applies only
+while that attempt holds the job (status running, same attempt number). A message from an
+attempt that lost its lease changes nothing. Board events are recorded in the same transaction
+as the change and broadcast after commit (events/bus.py), so each change is announced once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+import anyio.to_thread
+import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lazyaf import prompts
 from lazyaf.cards import service as card_service
 from lazyaf.cards.models import Card, CardStatus
-from lazyaf.cards.schemas import CardUpdate
+from lazyaf.cards.schemas import CardRead, CardUpdate
 from lazyaf.errors import InvalidTransition
+from lazyaf.events.bus import EventBus
+from lazyaf.gitserver import branches as git_branches
+from lazyaf.jobs import service as job_service
+from lazyaf.jobs.models import FINAL_JOB_STATUSES, Job, JobStatus
+from lazyaf.jobs.schemas import JobRead
+from lazyaf.repos.models import Repo
+from lazyaf.repos.service import git_path
+from lazyaf.runners.models import Runner, RunnerStatus
+from lazyaf.runners.schemas import RunnerRead
+from lazyaf.settings import Settings
+from lazyaf_runner import protocol
 
+log = structlog.get_logger(__name__)
 S = CardStatus
 
 # (from, to) moves a PATCH may make. Reject (in_review -> todo) keeps the branch; a failed
-# card may be put back in the backlog.
-MANUAL_MOVES: frozenset[tuple[CardStatus, CardStatus]] = frozenset({(S.IN_REVIEW, S.TODO), (S.FAILED, S.TODO)})
+# card may be put back in the backlog; todo -> in_progress starts an agent.
+MANUAL_MOVES: frozenset[tuple[CardStatus, CardStatus]] = frozenset(
+    {(S.IN_REVIEW, S.TODO), (S.FAILED, S.TODO), (S.TODO, S.IN_PROGRESS)}
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- board events -----------------------------------------------------------------------------
+
+
+def card_changed(session: AsyncSession, card: Card) -> None:
+    EventBus.record(session, "card_updated", {"card": CardRead.model_validate(card).model_dump(mode="json")})
+
+
+def job_changed(session: AsyncSession, job: Job) -> None:
+    EventBus.record(session, "job_status", {"job": JobRead.model_validate(job).model_dump(mode="json")})
+
+
+def runner_changed(session: AsyncSession, runner: Runner) -> None:
+    EventBus.record(session, "runner_status", {"runner": RunnerRead.model_validate(runner).model_dump(mode="json")})
+
+
+# --- cards ------------------------------------------------------------------------------------
 
 
 def refusal(current: CardStatus, target: CardStatus) -> str:
@@ -28,7 +78,7 @@ def refusal(current: CardStatus, target: CardStatus) -> str:
     if current == S.DONE:
         return "Done cards are merged and final; create a new card for more work."
     if target == S.IN_PROGRESS:
-        return "A card moves to in_progress only when an agent job starts on it."
+        return "Only a card in todo can be started."
     if target == S.IN_REVIEW:
         return "A card moves to in_review only when its agent job has finished and pushed its branch."
     if target == S.DONE:
@@ -40,8 +90,8 @@ def refusal(current: CardStatus, target: CardStatus) -> str:
     return f"A card cannot move from {current} to {target}."
 
 
-async def update_card(*, session: AsyncSession, card: Card, change: CardUpdate) -> Card:
-    """Check the move, apply edits, then move the card if a status or position was given."""
+async def update_card(*, session: AsyncSession, settings: Settings, card: Card, change: CardUpdate) -> Card:
+    """Check the move, apply edits, then move the card (starting its agent for todo -> in_progress)."""
     target = change.status or card.status
     if target != card.status and (card.status, target) not in MANUAL_MOVES:
         raise InvalidTransition(f"Card '{card.title}' is {card.status}: {refusal(card.status, target)}")
@@ -49,10 +99,23 @@ async def update_card(*, session: AsyncSession, card: Card, change: CardUpdate) 
         value = getattr(change, field)
         if value is not None:
             setattr(card, field, value)
+    if target == S.IN_PROGRESS and card.status == S.TODO:
+        await start_card(session=session, settings=settings, card=card, position=change.position)
+        return card
     if change.status is not None or change.position is not None:
         await _move(session, card, target, change.position)
     await session.flush()
+    card_changed(session, card)
     return card
+
+
+async def delete_card(*, session: AsyncSession, card: Card) -> None:
+    if card.status == S.IN_PROGRESS:
+        raise InvalidTransition(
+            f"Card '{card.title}' is in_progress: cancel its job first, then delete it."
+        )
+    await card_service.delete(session=session, card=card)
+    EventBus.record(session, "card_deleted", {"card_id": str(card.id), "repo_id": str(card.repo_id)})
 
 
 async def _move(session: AsyncSession, card: Card, target: CardStatus, position: int | None) -> None:
@@ -61,8 +124,326 @@ async def _move(session: AsyncSession, card: Card, target: CardStatus, position:
     if target != source:
         remaining = [c for c in await card_service.column(session, card.repo_id, source) if c.id != card.id]
         card_service.renumber(remaining)
+        for moved in remaining:
+            if moved in session.dirty:
+                card_changed(session, moved)
     dest = [c for c in await card_service.column(session, card.repo_id, target) if c.id != card.id]
     index = len(dest) if position is None else min(position, len(dest))
     dest.insert(index, card)
     card.status = target
     card_service.renumber(dest)
+    for moved in dest:
+        if moved is not card and moved in session.dirty:
+            card_changed(session, moved)
+
+
+def branch_name(card: Card) -> str:
+    """``lazyaf/<short card id>-<slug of the title>``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", card.title.lower()).strip("-")[:40].rstrip("-") or "card"
+    return f"lazyaf/{card.id.hex[:8]}-{slug}"
+
+
+async def start_card(
+    *, session: AsyncSession, settings: Settings, card: Card, position: int | None = None, agent: str | None = None
+) -> Job:
+    """Queue an agent job for a todo card and move it to in_progress."""
+    if card.status != S.TODO:
+        raise InvalidTransition(f"Card '{card.title}' is {card.status}: {refusal(card.status, S.IN_PROGRESS)}")
+    repo = await session.get(Repo, card.repo_id)
+    assert repo is not None
+    path = git_path(settings, repo)
+    base_sha = await anyio.to_thread.run_sync(git_branches.ref_sha, path, f"refs/heads/{repo.default_branch}")
+    if base_sha is None:
+        raise InvalidTransition(
+            f"Repo '{repo.name}' has no commits on its default branch '{repo.default_branch}' yet; "
+            "push to it first (lazyaf ingest)."
+        )
+    card.branch_name = card.branch_name or branch_name(card)
+    readme = await anyio.to_thread.run_sync(git_branches.read_file, path, repo.default_branch, prompts.README_NAMES)
+    job = Job(
+        card_id=card.id,
+        priority=card.priority,
+        agent=agent or settings.default_agent,
+        branch=card.branch_name,
+        base_branch=repo.default_branch,
+        base_sha=base_sha,
+        queued_at=utcnow(),
+    )
+    session.add(job)
+    await session.flush()
+    job.prompt = prompts.render(
+        settings,
+        "job.md.j2",
+        card=card,
+        repo=repo,
+        readme=prompts.readme_excerpt(readme),
+        job={"kind": job.kind, "attempt": job.attempt},
+    )
+    card.job_id = job.id
+    await _move(session, card, S.IN_PROGRESS, position)
+    await session.flush()
+    card_changed(session, card)
+    job_changed(session, job)
+    log.info("job_queued", job_id=str(job.id), card_id=str(card.id), agent=job.agent)
+    return job
+
+
+# --- jobs -------------------------------------------------------------------------------------
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def claim(
+    *, session: AsyncSession, settings: Settings, runner: Runner
+) -> tuple[Job, Card, Repo, str] | None:
+    """Give ``runner`` the best queued job, if any: (job, card, repo, per-attempt token)."""
+    token = secrets.token_urlsafe(24)
+    now = utcnow()
+    job = await job_service.claim_next(
+        session,
+        runner_id=runner.id,
+        lease_until=now + timedelta(seconds=settings.lease_ttl),
+        token_hash=hash_token(token),
+        now=now,
+    )
+    if job is None:
+        return None
+    card = await session.get(Card, job.card_id)
+    assert card is not None
+    repo = await session.get(Repo, card.repo_id)
+    assert repo is not None
+    runner.status = RunnerStatus.BUSY
+    runner.current_job_id = job.id
+    await session.flush()
+    job_changed(session, job)
+    runner_changed(session, runner)
+    log.info("job_claimed", job_id=str(job.id), attempt=job.attempt, runner=runner.name)
+    return job, card, repo, token
+
+
+async def holding(session: AsyncSession, job_id: str, attempt: int) -> Job | None:
+    """The job, if ``attempt`` still holds it (running, same attempt); else None."""
+    try:
+        key = uuid.UUID(job_id)
+    except ValueError:
+        return None
+    job = await session.get(Job, key, populate_existing=True)
+    if job is None or job.status != JobStatus.RUNNING or job.attempt != attempt:
+        return None
+    return job
+
+
+async def renew_lease(*, session: AsyncSession, settings: Settings, job_id: str, attempt: int) -> Job | None:
+    """Extend the attempt's lease; None when the attempt no longer holds the job."""
+    job = await holding(session, job_id, attempt)
+    if job is None:
+        return None
+    job.lease_expires_at = utcnow() + timedelta(seconds=settings.lease_ttl)
+    await session.flush()
+    return job
+
+
+async def record_progress(*, session: AsyncSession, job_id: str, attempt: int, phase: str) -> Job | None:
+    job = await holding(session, job_id, attempt)
+    if job is None or job.phase == phase:
+        return job
+    job.phase = phase[:30]
+    if phase == "agent" and job.agent_started_at is None:
+        job.agent_started_at = utcnow()
+    await session.flush()
+    job_changed(session, job)
+    return job
+
+
+async def record_event(*, session: AsyncSession, message: protocol.Event) -> bool:
+    """Store and broadcast one agent event; False when the attempt lost the job (the event is dropped)."""
+    job = await holding(session, message.job_id, message.attempt)
+    if job is None:
+        return False
+    stored = await job_service.insert_event(
+        session, job_id=job.id, attempt=message.attempt, seq=message.seq, data=message.event
+    )
+    if stored:
+        EventBus.record(
+            session,
+            "job_event",
+            {"job_id": str(job.id), "card_id": str(job.card_id), "attempt": message.attempt,
+             "seq": message.seq, "event": message.event},
+        )
+    return True
+
+
+async def complete_attempt(*, session: AsyncSession, settings: Settings, message: protocol.Complete) -> bool:
+    """Record how an attempt ended; move the card branch (once) and the card. False: attempt was fenced off.
+
+    A resent completion for an attempt already recorded answers True and changes nothing.
+    """
+    try:
+        job = await session.get(Job, uuid.UUID(message.job_id), populate_existing=True)
+    except ValueError:
+        return False
+    if job is None or job.attempt != message.attempt:
+        return False
+    if job.status in FINAL_JOB_STATUSES:
+        # A resend of a completion already recorded: acknowledge it again, change nothing.
+        return job.status.value == message.status and job.head_sha == message.head_sha
+    if job.status != JobStatus.RUNNING:
+        return False
+    card = await session.get(Card, job.card_id)
+    assert card is not None
+    _apply_outcome(job, message)
+    status = JobStatus(message.status)
+    error = message.error
+    if status == JobStatus.COMPLETED:
+        error = await _move_card_branch(session, settings, job, card, message)
+        if error is not None:
+            status = JobStatus.FAILED
+    if job.cancel_requested and status != JobStatus.COMPLETED:
+        status, error = JobStatus.CANCELLED, None
+    await finish_job(session=session, job=job, card=card, status=status, error=error)
+    return True
+
+
+def _apply_outcome(job: Job, message: protocol.Complete) -> None:
+    for field in ("exit_code", "base_sha", "head_sha", "session_id", "cost_usd", "input_tokens",
+                  "output_tokens", "num_turns", "duration_ms"):
+        value = getattr(message, field)
+        if value is not None:
+            setattr(job, field, value)
+    if message.stats is not None:
+        job.commits = message.stats.commits
+        job.files_changed = message.stats.files_changed
+        job.lines_added = message.stats.lines_added
+        job.lines_removed = message.stats.lines_removed
+
+
+async def _move_card_branch(
+    session: AsyncSession, settings: Settings, job: Job, card: Card, message: protocol.Complete
+) -> str | None:
+    """Point the card branch at the attempt's pushed head (compare-and-swap); an error sentence or None."""
+    repo = await session.get(Repo, card.repo_id)
+    assert repo is not None
+    path = git_path(settings, repo)
+    pushed = await anyio.to_thread.run_sync(git_branches.ref_sha, path, protocol.attempt_ref(str(job.id), job.attempt))
+    if message.head_sha is None or pushed != message.head_sha:
+        return f"The runner reported head {message.head_sha} but pushed {pushed or 'nothing'} for this attempt."
+    moved = await anyio.to_thread.run_sync(
+        lambda: git_branches.move_branch(path, job.branch, old=message.branch_start_sha, new=message.head_sha or "")
+    )
+    if not moved:
+        current = await anyio.to_thread.run_sync(git_branches.ref_sha, path, f"refs/heads/{job.branch}")
+        if current == message.head_sha:
+            return None
+        return f"Branch {job.branch} moved while the agent worked (now {current}); retry the card."
+    log.info("card_branch_moved", job_id=str(job.id), branch=job.branch, sha=message.head_sha)
+    return None
+
+
+async def finish_job(
+    *, session: AsyncSession, job: Job, card: Card | None, status: JobStatus, error: str | None
+) -> None:
+    """End a job in ``status``; move its card (completed -> in_review, failed -> failed, cancelled -> todo)."""
+    now = utcnow()
+    job.status = status
+    job.error = error
+    job.completed_at = now
+    job.lease_expires_at = None
+    job.phase = None
+    if job.runner_id is not None:
+        runner = await session.get(Runner, job.runner_id)
+        if runner is not None and runner.current_job_id == job.id:
+            runner.current_job_id = None
+            if runner.status == RunnerStatus.BUSY:
+                runner.status = RunnerStatus.IDLE
+            runner_changed(session, runner)
+    if card is not None and card.job_id == job.id and card.status == S.IN_PROGRESS:
+        target = {JobStatus.COMPLETED: S.IN_REVIEW, JobStatus.FAILED: S.FAILED}.get(status, S.TODO)
+        await _move(session, card, target, None)
+        card_changed(session, card)
+    await session.flush()
+    job_changed(session, job)
+    log.info("job_finished", job_id=str(job.id), status=status, error=error)
+
+
+async def cancel_job(*, session: AsyncSession, job: Job) -> Job:
+    """Cancel a queued job at once; ask a running one's runner to stop (it reports back cancelled)."""
+    if job.status in FINAL_JOB_STATUSES:
+        raise InvalidTransition(f"Job {job.id} is already {job.status}; there is nothing to cancel.")
+    if job.status == JobStatus.QUEUED:
+        card = await session.get(Card, job.card_id)
+        await finish_job(session=session, job=job, card=card, status=JobStatus.CANCELLED, error=None)
+        return job
+    job.cancel_requested = True
+    await session.flush()
+    job_changed(session, job)
+    return job
+
+
+async def expire_leases(*, session: AsyncSession, now: datetime | None = None) -> list[Job]:
+    """Jobs whose attempt's lease ran out: requeue those lost before the agent started, fail the rest."""
+    now = now or utcnow()
+    query = select(Job).where(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now)
+    expired = list((await session.scalars(query)).all())
+    for job in expired:
+        card = await session.get(Card, job.card_id)
+        if job.agent_started_at is None and not job.cancel_requested:
+            # Nothing ran yet: another runner may take it (at-least-once, but no agent ran twice).
+            await _release_runner(session, job)
+            job.status, job.runner_id, job.lease_expires_at, job.phase = JobStatus.QUEUED, None, None, None
+            job.token_hash = None
+            await session.flush()
+            job_changed(session, job)
+            log.warning("job_requeued", job_id=str(job.id), attempt=job.attempt, reason="lost before agent start")
+        else:
+            status = JobStatus.CANCELLED if job.cancel_requested else JobStatus.FAILED
+            reason = None if job.cancel_requested else "Runner lost: it stopped sending heartbeats while running the agent."
+            await finish_job(session=session, job=job, card=card, status=status, error=reason)
+    return expired
+
+
+async def _release_runner(session: AsyncSession, job: Job) -> None:
+    if job.runner_id is None:
+        return
+    runner = await session.get(Runner, job.runner_id)
+    if runner is not None and runner.current_job_id == job.id:
+        runner.current_job_id = None
+        runner_changed(session, runner)
+
+
+async def fail_stale_timeouts(*, session: AsyncSession, settings: Settings, now: datetime | None = None) -> list[Job]:
+    """Running jobs far past the job timeout (the runner enforces it; this is the safety net)."""
+    now = now or utcnow()
+    limit = now - timedelta(seconds=settings.job_timeout + 2 * settings.lease_ttl)
+    query = select(Job).where(Job.status == JobStatus.RUNNING, Job.started_at < limit)
+    jobs = list((await session.scalars(query)).all())
+    for job in jobs:
+        card = await session.get(Card, job.card_id)
+        await finish_job(session=session, job=job, card=card, status=JobStatus.FAILED,
+                         error=f"Timed out: the job ran longer than {settings.job_timeout:.0f} s.")
+    return jobs
+
+
+async def runner_seen(*, session: AsyncSession, runner: Runner, status: RunnerStatus | None = None) -> None:
+    runner.last_heartbeat = utcnow()
+    if status is not None and runner.status != status:
+        runner.status = status
+        await session.flush()
+        runner_changed(session, runner)
+
+
+async def runner_offline(*, session: AsyncSession, runner: Runner) -> None:
+    """The runner's connection ended: it is offline (its job, if any, runs on until the lease says otherwise)."""
+    if runner.status != RunnerStatus.OFFLINE:
+        runner.status = RunnerStatus.OFFLINE
+        await session.flush()
+        runner_changed(session, runner)
+
+
+async def mark_silent_runners_offline(*, session: AsyncSession, settings: Settings) -> None:
+    limit = utcnow() - timedelta(seconds=settings.lease_ttl)
+    query = select(Runner).where(Runner.status != RunnerStatus.OFFLINE, Runner.last_heartbeat < limit)
+    for runner in (await session.scalars(query)).all():
+        await runner_offline(session=session, runner=runner)
+

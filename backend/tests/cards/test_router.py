@@ -9,16 +9,17 @@ import pytest
 from fastapi import FastAPI
 
 from lazyaf.cards.models import CardStatus
+from lazyaf.repos import service as repo_service
 from lazyaf.repos.models import Repo
-from tests.factories import make_card, make_repo
+from lazyaf.repos.schemas import RepoCreate
+from lazyaf.settings import Settings
+from tests.factories import make_card
 
 
 @pytest.fixture
-async def repo(app: FastAPI) -> Repo:
+async def repo(app: FastAPI, settings: Settings) -> Repo:
     async with app.state.sessionmaker() as session:
-        repo = await make_repo(session, name="board")
-        await session.commit()
-        return repo
+        return await repo_service.create(session=session, settings=settings, repo_in=RepoCreate(name="board"))
 
 
 async def _card(client: httpx.AsyncClient, repo: Repo, title: str, **fields: object) -> dict[str, object]:
@@ -101,13 +102,13 @@ async def test_reject_moves_a_reviewed_card_back_to_todo_at_the_chosen_place(
 @pytest.mark.parametrize(
     ("current", "target", "reason"),
     [
-        ("todo", "in_progress", "A card moves to in_progress only when an agent job starts on it."),
+        ("todo", "in_progress", "Repo 'board' has no commits on its default branch 'main' yet; push to it first (lazyaf ingest)."),
         ("todo", "done", "Only a card in review can become done; it needs an agent's work to review first."),
         ("todo", "in_review", "A card moves to in_review only when its agent job has finished and pushed its branch."),
         ("in_review", "done", "A card in review becomes done only when it is approved and its branch merged."),
         ("in_progress", "todo", "The card's agent is still working on it; wait for it to finish or cancel its job first."),
         ("done", "todo", "Done cards are merged and final; create a new card for more work."),
-        ("failed", "in_progress", "A card moves to in_progress only when an agent job starts on it."),
+        ("failed", "in_progress", "Only a card in todo can be started."),
         ("in_review", "failed", "Only a failed job moves a card to failed."),
     ],
 )
@@ -120,7 +121,8 @@ async def test_moves_the_state_does_not_allow_are_refused_and_nothing_changes(
     before = (await client.get(f"/api/cards/{card.id}")).json()
     response = await client.patch(f"/api/cards/{card.id}", json={"status": target, "title": "changed"})
     assert response.status_code == 409
-    assert response.json() == {"detail": f"Card 'C' is {current}: {reason}", "code": "invalid_transition"}
+    prefix = "" if reason.startswith("Repo") else f"Card 'C' is {current}: "
+    assert response.json() == {"detail": prefix + reason, "code": "invalid_transition"}
     assert (await client.get(f"/api/cards/{card.id}")).json() == before
 
 

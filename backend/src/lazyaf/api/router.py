@@ -9,7 +9,9 @@ from pydantic import BaseModel
 
 from lazyaf import __version__
 from lazyaf.cards.router import router as cards_router
+from lazyaf.jobs.router import router as jobs_router
 from lazyaf.repos.router import router as repos_router
+from lazyaf.runners.router import router as runners_router
 
 
 class HealthRead(BaseModel):
@@ -37,3 +39,5 @@ api_router = APIRouter(prefix="/api")
 api_router.include_router(health_router)
 api_router.include_router(repos_router)
 api_router.include_router(cards_router)
+api_router.include_router(jobs_router)
+api_router.include_router(runners_router)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from lazyaf import transitions
-from lazyaf.api.deps import CardDep, RepoDep, SessionDep
+from lazyaf.api.deps import CardDep, RepoDep, SessionDep, SettingsDep
 from lazyaf.cards import service as card_service
 from lazyaf.cards.models import CardStatus
 from lazyaf.cards.schemas import CardCreate, CardRead, CardUpdate
@@ -33,7 +33,9 @@ async def list_cards(
 )
 async def create_card(repo: RepoDep, card_in: CardCreate, session: SessionDep) -> CardRead:
     """Create a card at the bottom of To Do."""
-    return CardRead.model_validate(await card_service.create(session=session, repo=repo, card_in=card_in))
+    card = await card_service.create(session=session, repo=repo, card_in=card_in)
+    transitions.card_changed(session, card)
+    return CardRead.model_validate(card)
 
 
 @router.get("/cards/{card_id}", responses=error_responses(404))
@@ -43,13 +45,14 @@ async def get_card(card: CardDep) -> CardRead:
 
 
 @router.patch("/cards/{card_id}", responses=error_responses(404, 409, 422))
-async def update_card(card: CardDep, change: CardUpdate, session: SessionDep) -> CardRead:
-    """Edit a card, or move it to another column or position."""
-    return CardRead.model_validate(await transitions.update_card(session=session, card=card, change=change))
+async def update_card(card: CardDep, change: CardUpdate, session: SessionDep, settings: SettingsDep) -> CardRead:
+    """Edit a card, or move it to another column or position (todo -> in_progress starts its agent)."""
+    card = await transitions.update_card(session=session, settings=settings, card=card, change=change)
+    return CardRead.model_validate(card)
 
 
-@router.delete("/cards/{card_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
+@router.delete("/cards/{card_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404, 409))
 async def delete_card(card: CardDep, session: SessionDep) -> Response:
-    """Delete a card."""
-    await card_service.delete(session=session, card=card)
+    """Delete a card (not while its agent runs)."""
+    await transitions.delete_card(session=session, card=card)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

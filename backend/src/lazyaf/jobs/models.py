@@ -1,15 +1,16 @@
-"""The Job table: one attempt-carrying unit of agent work for a card."""
+"""The Job table (one unit of agent work for a card, run in numbered attempts) and its log events."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lazyaf.db.base import Base, IdMixin, TimestampMixin
+from lazyaf.db.base import Base, IdMixin, TimestampMixin, utcnow
 
 
 class JobStatus(StrEnum):
@@ -20,16 +21,61 @@ class JobStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+FINAL_JOB_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
 class Job(IdMixin, TimestampMixin, Base):
     __tablename__ = "job"
+    __table_args__ = (Index("ix_job_status_priority_created_at", "status", "priority", "created_at"),)
 
     card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card.id", ondelete="CASCADE"), index=True)
     runner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("runner.id", ondelete="SET NULL"))
     status: Mapped[JobStatus] = mapped_column(String(20), default=JobStatus.QUEUED, index=True)
+    # Copied from the card when queued, so the claim query needs no join.
+    priority: Mapped[int] = mapped_column(default=1)
+    kind: Mapped[str] = mapped_column(String(20), default="build")
+    agent: Mapped[str] = mapped_column(String(50), default="claude")
+    prompt: Mapped[str] = mapped_column(Text, default="")
+    branch: Mapped[str] = mapped_column(String(255), default="")
+    base_branch: Mapped[str] = mapped_column(String(255), default="main")
     # Fence for runner messages: each claim bumps the attempt and sets a lease.
     attempt: Mapped[int] = mapped_column(default=0)
     lease_expires_at: Mapped[datetime | None]
+    # sha256 of the per-attempt token the runner uses against git and the API.
+    token_hash: Mapped[str | None] = mapped_column(String(64))
+    phase: Mapped[str | None] = mapped_column(String(30))
+    agent_started_at: Mapped[datetime | None]
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
     logs: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text)
+    exit_code: Mapped[int | None]
+    base_sha: Mapped[str | None] = mapped_column(String(64))
+    head_sha: Mapped[str | None] = mapped_column(String(64))
+    commits: Mapped[int | None]
+    files_changed: Mapped[int | None]
+    lines_added: Mapped[int | None]
+    lines_removed: Mapped[int | None]
+    session_id: Mapped[str | None] = mapped_column(String(100))
+    cost_usd: Mapped[float | None]
+    input_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    output_tokens: Mapped[int | None] = mapped_column(BigInteger)
+    num_turns: Mapped[int | None]
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
+
+
+class JobEvent(Base):
+    """One normalized agent event of one attempt, in the order the runner numbered them."""
+
+    __tablename__ = "job_event"
+    __table_args__ = (UniqueConstraint("job_id", "attempt", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job.id", ondelete="CASCADE"))
+    attempt: Mapped[int]
+    seq: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

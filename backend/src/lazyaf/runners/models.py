@@ -6,7 +6,9 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lazyaf.db.base import Base, IdMixin, TimestampMixin, utcnow
@@ -35,3 +37,7 @@ class Runner(IdMixin, TimestampMixin, Base):
         ForeignKey("job.id", ondelete="SET NULL", use_alter=True)
     )
     last_heartbeat: Mapped[datetime] = mapped_column(default=utcnow)
+    agents: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    version: Mapped[str | None] = mapped_column(String(50))
+    # Local runners started by this backend: their process id, to stop them on scale-down.
+    pid: Mapped[int | None]

@@ -1,0 +1,115 @@
+"""/api/jobs and /api/cards/{id}/start|jobs: queue agent work, read it, follow its log, cancel it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from lazyaf import transitions
+from lazyaf.api.deps import CardDep, SessionDep, SettingsDep
+from lazyaf.errors import NotFound, error_responses
+from lazyaf.jobs import service as job_service
+from lazyaf.jobs.models import FINAL_JOB_STATUSES, Job
+from lazyaf.jobs.schemas import JobEventRead, JobLogPage, JobRead
+
+router = APIRouter(tags=["jobs"])
+
+
+async def get_job_or_404(job_id: uuid.UUID, session: SessionDep) -> Job:
+    job = await session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"No job with id {job_id}.")
+    return job
+
+
+JobDep = Annotated[Job, Depends(get_job_or_404)]
+
+
+@router.post("/cards/{card_id}/start", status_code=status.HTTP_201_CREATED, responses=error_responses(404, 409))
+async def start_card(card: CardDep, session: SessionDep, settings: SettingsDep) -> JobRead:
+    """Queue an agent job for a todo card; the card moves to in_progress."""
+    job = await transitions.start_card(session=session, settings=settings, card=card)
+    return JobRead.model_validate(job)
+
+
+@router.get("/cards/{card_id}/jobs", responses=error_responses(404))
+async def list_card_jobs(card: CardDep, session: SessionDep) -> list[JobRead]:
+    """Every job of a card, oldest first."""
+    jobs = await session.scalars(select(Job).where(Job.card_id == card.id).order_by(Job.queued_at))
+    return [JobRead.model_validate(j) for j in jobs]
+
+
+@router.get("/jobs/{job_id}", responses=error_responses(404))
+async def get_job(job: JobDep) -> JobRead:
+    """A job's status, error, exit code, shas, stats, cost, tokens, session id and timings."""
+    return JobRead.model_validate(job)
+
+
+@router.post("/jobs/{job_id}/cancel", responses=error_responses(404, 409))
+async def cancel_job(job: JobDep, session: SessionDep) -> JobRead:
+    """Cancel a job: a queued one at once, a running one as soon as its runner stops the agent."""
+    return JobRead.model_validate(await transitions.cancel_job(session=session, job=job))
+
+
+@router.get(
+    "/jobs/{job_id}/logs",
+    response_model=JobLogPage,
+    responses={
+        **error_responses(404),
+        200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
+    },
+)
+async def get_job_logs(
+    job: JobDep,
+    request: Request,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, description="Return events with id greater than this.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    follow: Annotated[bool, Query(description="Stream events as NDJSON until the job ends.")] = False,
+) -> JobLogPage | StreamingResponse:  # type: ignore[valid-type]
+    """The job's normalized agent events, paged by id; ``follow=true`` streams them live."""
+    if follow:
+        return StreamingResponse(_follow(request, job.id, after), media_type="application/x-ndjson")
+    events = await job_service.list_events(session=session, job=job, after=after, limit=limit)
+    return JobLogPage(
+        events=[JobEventRead.model_validate(e) for e in events],
+        next_after=events[-1].id if events else after,
+        job_status=job.status,
+    )
+
+
+async def _follow(request: Request, job_id: uuid.UUID, after: int) -> AsyncIterator[bytes]:
+    sessionmaker = request.app.state.sessionmaker
+    bus = request.app.state.bus
+    async with bus.subscribe() as subscription:
+        while True:
+            async with sessionmaker() as session:
+                job = await session.get(Job, job_id)
+                if job is None:
+                    return
+                events = await job_service.list_events(session=session, job=job, after=after, limit=1000)
+                final = job.status in FINAL_JOB_STATUSES
+            for event in events:
+                after = event.id
+                yield (JobEventRead.model_validate(event).model_dump_json() + "\n").encode()
+            if len(events) == 1000:
+                continue
+            if final:
+                yield (json.dumps({"end": True, "job_status": job.status.value}) + "\n").encode()
+                return
+            # Any committed board event may be ours; re-read then (cheap, and never misses one).
+            try:
+                item = await asyncio.wait_for(subscription.queue.get(), timeout=5)
+            except TimeoutError:
+                continue
+            if item is None:
+                return
+            while not subscription.queue.empty():
+                subscription.queue.get_nowait()

@@ -1,0 +1,54 @@
+"""The reaper: expires leases, fails jobs far past their timeout, marks silent runners offline.
+
+Dispatch itself is event-driven (a queued job wakes idle runners, a runner that frees up claims
+at once); this loop only looks for what went silent. At start-up it waits one lease period first:
+runners could not heartbeat while the backend was down, and must get the chance to reconnect
+before anything they hold is declared lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from lazyaf import transitions
+from lazyaf.db.engine import session_scope
+from lazyaf.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class Reaper:
+    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def interval(self) -> float:
+        return max(0.1, min(5.0, self.settings.lease_ttl / 6))
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="reaper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        await asyncio.sleep(self.settings.lease_ttl)
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("reaper_sweep_failed")
+            await asyncio.sleep(self.interval)
+
+    async def sweep(self) -> None:
+        async with session_scope(self.sessionmaker) as session:
+            await transitions.expire_leases(session=session)
+            await transitions.fail_stale_timeouts(session=session, settings=self.settings)
+            await transitions.mark_silent_runners_offline(session=session, settings=self.settings)

@@ -1,0 +1,69 @@
+"""Response shapes for jobs and their log events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from lazyaf.jobs.models import JobStatus
+
+
+class JobStats(BaseModel):
+    commits: int | None
+    files_changed: int | None
+    lines_added: int | None
+    lines_removed: int | None
+
+
+class JobRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    card_id: uuid.UUID
+    runner_id: uuid.UUID | None
+    status: JobStatus
+    kind: str
+    agent: str
+    branch: str
+    base_branch: str
+    attempt: int
+    phase: str | None
+    error: str | None
+    exit_code: int | None
+    base_sha: str | None
+    head_sha: str | None
+    commits: int | None
+    files_changed: int | None
+    lines_added: int | None
+    lines_removed: int | None
+    session_id: str | None
+    cost_usd: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    num_turns: int | None
+    duration_ms: int | None
+    cancel_requested: bool
+    queued_at: datetime
+    started_at: datetime | None
+    agent_started_at: datetime | None
+    completed_at: datetime | None
+
+
+class JobEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    attempt: int
+    seq: int
+    kind: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class JobLogPage(BaseModel):
+    events: list[JobEventRead]
+    next_after: int
+    job_status: JobStatus

@@ -1,0 +1,286 @@
+"""Connected runners: the WebSocket side of the runner protocol (lazyaf_runner.protocol).
+
+The database decides who runs a job; a socket only carries wake-ups and messages. Each message
+is handled in its own transaction, and every job write goes through transitions.py, fenced by
+(job, attempt).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from fastapi import WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from lazyaf import transitions
+from lazyaf.cards.models import Card
+from lazyaf.db.engine import session_scope
+from lazyaf.events.models import BoardEvent
+from lazyaf.jobs.models import Job
+from lazyaf.repos.models import Repo
+from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
+from lazyaf.settings import Settings
+from lazyaf_runner import protocol
+
+log = structlog.get_logger(__name__)
+HELLO_TIMEOUT = 10.0
+
+
+@dataclass
+class RunnerConnection:
+    runner_id: uuid.UUID
+    name: str
+    kind: str
+    websocket: WebSocket
+    base_url: str
+    current: tuple[str, int] | None = None
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def send(self, message: protocol.Message) -> None:
+        async with self.send_lock:
+            await self.websocket.send_text(message.model_dump_json())
+
+
+class RunnerHub:
+    """Every connected runner, by id; wakes idle ones when a job is queued."""
+
+    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.connections: dict[uuid.UUID, RunnerConnection] = {}
+        self.connected = asyncio.Condition()
+
+    # -- reacting to board events (called by the bus pump, after commit) --
+
+    def on_board_event(self, row: BoardEvent) -> None:
+        if row.type != "job_status":
+            return
+        job = row.data["job"]
+        if job["status"] == "queued":
+            self._spawn(self.wake_idle())
+        elif job["status"] == "running" and job["cancel_requested"]:
+            self._spawn(self.send_to_holder(job["id"], job["attempt"], protocol.Cancel))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def wake_idle(self) -> None:
+        for conn in list(self.connections.values()):
+            if conn.current is None:
+                await self._safe_send(conn, protocol.Wake())
+
+    async def send_to_holder(self, job_id: str, attempt: int, kind: type[protocol.Cancel]) -> None:
+        for conn in list(self.connections.values()):
+            if conn.current == (job_id, attempt):
+                await self._safe_send(conn, kind(job_id=job_id, attempt=attempt))
+
+    async def _safe_send(self, conn: RunnerConnection, message: protocol.Message) -> None:
+        try:
+            await conn.send(message)
+        except Exception:  # the connection is closing; its handler cleans up
+            log.debug("runner_send_failed", runner=conn.name, type=getattr(message, "type", "?"))
+
+    async def shutdown_runner(self, runner_id: uuid.UUID) -> bool:
+        conn = self.connections.get(runner_id)
+        if conn is None:
+            return False
+        await self._safe_send(conn, protocol.Shutdown())
+        return True
+
+    async def wait_connected(self, runner_id: uuid.UUID, timeout: float) -> bool:
+        async with self.connected:
+            try:
+                await asyncio.wait_for(self.connected.wait_for(lambda: runner_id in self.connections), timeout)
+            except TimeoutError:
+                return False
+        return True
+
+    # -- one connection --
+
+    async def serve(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            raw = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT)
+            hello = protocol.runner_message.validate_json(raw)
+        except (TimeoutError, ValidationError, WebSocketDisconnect):
+            await websocket.close(code=4400, reason="expected a hello message")
+            return
+        if not isinstance(hello, protocol.Hello):
+            await websocket.close(code=4400, reason="expected a hello message")
+            return
+        conn = await self._register(websocket, hello)
+        try:
+            while True:
+                raw = await websocket.receive_text()
+                try:
+                    message = protocol.runner_message.validate_json(raw)
+                except ValidationError as exc:
+                    log.warning("runner_message_invalid", runner=conn.name, error=str(exc)[:200])
+                    continue
+                await self._handle(conn, message)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await self._unregister(conn)
+
+    async def _register(self, websocket: WebSocket, hello: protocol.Hello) -> RunnerConnection:
+        async with session_scope(self.sessionmaker) as session:
+            runner = await self._runner_row(session, hello)
+            runner.agents, runner.version = hello.agents, hello.version or None
+            conn = RunnerConnection(runner.id, runner.name, runner.kind, websocket, _http_base(websocket))
+            status = RunnerStatus.IDLE
+            if hello.running is not None:
+                job = await transitions.holding(session, hello.running.job_id, hello.running.attempt)
+                if job is not None and job.runner_id == runner.id:
+                    conn.current = (hello.running.job_id, hello.running.attempt)
+                    status = RunnerStatus.BUSY
+            await transitions.runner_seen(session=session, runner=runner, status=status)
+        old = self.connections.get(conn.runner_id)
+        self.connections[conn.runner_id] = conn
+        if old is not None:
+            await old.websocket.close(code=4409, reason="replaced by a newer connection")
+        await conn.send(
+            protocol.Welcome(
+                runner_id=str(conn.runner_id),
+                lease_ttl=self.settings.lease_ttl,
+                heartbeat_interval=self.settings.lease_ttl / 3,
+            )
+        )
+        if hello.running is not None and conn.current is None:
+            await conn.send(protocol.Revoked(job_id=hello.running.job_id, attempt=hello.running.attempt))
+        async with self.connected:
+            self.connected.notify_all()
+        log.info("runner_connected", runner=conn.name, kind=conn.kind, resumed=conn.current is not None)
+        return conn
+
+    async def _runner_row(self, session: AsyncSession, hello: protocol.Hello) -> Runner:
+        runner = None
+        if hello.runner_id:
+            try:
+                runner = await session.get(Runner, uuid.UUID(hello.runner_id))
+            except ValueError:
+                runner = None
+        if runner is None:
+            kind = hello.kind if hello.kind in RunnerKind.__members__.values() else RunnerKind.REMOTE
+            runner = Runner(name=hello.name[:100], kind=kind, status=RunnerStatus.OFFLINE)
+            session.add(runner)
+            await session.flush()
+        return runner
+
+    async def _unregister(self, conn: RunnerConnection) -> None:
+        if self.connections.get(conn.runner_id) is not conn:
+            return
+        del self.connections[conn.runner_id]
+        async with session_scope(self.sessionmaker) as session:
+            runner = await session.get(Runner, conn.runner_id)
+            if runner is not None:
+                await transitions.runner_offline(session=session, runner=runner)
+        log.info("runner_disconnected", runner=conn.name)
+
+    async def _handle(self, conn: RunnerConnection, message: Any) -> None:
+        if isinstance(message, protocol.Claim):
+            await self._claim(conn)
+        elif isinstance(message, protocol.Heartbeat):
+            await self._heartbeat(conn, message)
+        elif isinstance(message, protocol.Event):
+            async with session_scope(self.sessionmaker) as session:
+                held = await transitions.record_event(session=session, message=message)
+            if held:
+                await conn.send(protocol.Ack(job_id=message.job_id, attempt=message.attempt, seq=message.seq))
+            else:
+                await conn.send(protocol.Revoked(job_id=message.job_id, attempt=message.attempt))
+        elif isinstance(message, protocol.Progress):
+            async with session_scope(self.sessionmaker) as session:
+                job = await transitions.record_progress(
+                    session=session, job_id=message.job_id, attempt=message.attempt, phase=message.phase
+                )
+            if job is None:
+                await conn.send(protocol.Revoked(job_id=message.job_id, attempt=message.attempt))
+        elif isinstance(message, protocol.Complete):
+            await self._complete(conn, message)
+
+    async def _claim(self, conn: RunnerConnection) -> None:
+        if conn.current is not None:
+            await conn.send(protocol.NoJob())
+            return
+        async with session_scope(self.sessionmaker) as session:
+            runner = await session.get(Runner, conn.runner_id)
+            assert runner is not None
+            claimed = await transitions.claim(session=session, settings=self.settings, runner=runner)
+            assign = self._assignment(conn, *claimed) if claimed else None
+        if assign is None:
+            await conn.send(protocol.NoJob())
+            return
+        conn.current = (assign.job_id, assign.attempt)
+        # If this send fails the attempt never starts; its lease expires and the job is requeued.
+        await conn.send(assign)
+
+    def _assignment(self, conn: RunnerConnection, job: Job, card: Card, repo: Repo, token: str) -> protocol.Assign:
+        options: dict[str, Any] = {}
+        if job.agent == "command" and self.settings.agent_command:
+            options["template"] = shlex.split(self.settings.agent_command)
+        env = {}
+        for name, secret in (("ANTHROPIC_API_KEY", self.settings.anthropic_api_key),
+                             ("CLAUDE_CODE_OAUTH_TOKEN", self.settings.claude_code_oauth_token)):
+            if secret is not None:
+                env[name] = secret.get_secret_value()
+        return protocol.Assign(
+            job_id=str(job.id),
+            attempt=job.attempt,
+            card_id=str(card.id),
+            card_title=card.title,
+            repo_url=f"{self.settings.public_url.rstrip('/') if self.settings.public_url else conn.base_url}"
+            f"/git/{repo.id}.git",
+            token=token,
+            branch=job.branch,
+            base_branch=job.base_branch,
+            attempt_ref=protocol.attempt_ref(str(job.id), job.attempt),
+            prompt=job.prompt,
+            agent=job.agent,
+            agent_options=options,
+            timeout_s=self.settings.job_timeout,
+            env=env,
+        )
+
+    async def _heartbeat(self, conn: RunnerConnection, message: protocol.Heartbeat) -> None:
+        cancel = False
+        revoked = False
+        async with session_scope(self.sessionmaker) as session:
+            runner = await session.get(Runner, conn.runner_id)
+            if runner is not None:
+                await transitions.runner_seen(session=session, runner=runner)
+            if message.job_id is not None and message.attempt is not None:
+                job = await transitions.renew_lease(
+                    session=session, settings=self.settings, job_id=message.job_id, attempt=message.attempt
+                )
+                revoked = job is None
+                cancel = job is not None and job.cancel_requested
+        if revoked and message.job_id is not None and message.attempt is not None:
+            await conn.send(protocol.Revoked(job_id=message.job_id, attempt=message.attempt))
+            if conn.current == (message.job_id, message.attempt):
+                conn.current = None
+        elif cancel and message.job_id is not None and message.attempt is not None:
+            await conn.send(protocol.Cancel(job_id=message.job_id, attempt=message.attempt))
+
+    async def _complete(self, conn: RunnerConnection, message: protocol.Complete) -> None:
+        async with session_scope(self.sessionmaker) as session:
+            accepted = await transitions.complete_attempt(session=session, settings=self.settings, message=message)
+            runner = await session.get(Runner, conn.runner_id)
+            if runner is not None:
+                await transitions.runner_seen(session=session, runner=runner, status=RunnerStatus.IDLE)
+        if conn.current == (message.job_id, message.attempt):
+            conn.current = None
+        await conn.send(protocol.CompleteAck(job_id=message.job_id, attempt=message.attempt, accepted=accepted))
+
+
+def _http_base(websocket: WebSocket) -> str:
+    url = websocket.url
+    scheme = "https" if url.scheme == "wss" else "http"
+    return f"{scheme}://{url.netloc}"

@@ -1,0 +1,367 @@
+"""Docker SDK calls for runner containers.
+
+Every function here is synchronous and may block for seconds (an image build for minutes):
+async callers run them in a worker thread (``anyio.to_thread.run_sync``). Each call opens its
+own client, so a restarted engine is picked up without any reconnect logic.
+
+Runner containers carry the label ``lazyaf.runner=1``; that label is how this module finds
+them again after a backend restart. They use host networking, so a runner reaches the
+backend on 127.0.0.1, and they are not auto-removed, so the logs of a dead one can still be
+read before :func:`reap_dead` removes it.
+
+Errors: :class:`DockerUnavailable` when no engine answers, :class:`DockerError` for anything
+the engine refused or failed; both carry a sentence that says what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import requests
+from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
+
+from lazyaf.errors import LazyAFError
+
+RUNNER_LABEL = "lazyaf.runner"
+FINGERPRINT_LABEL = "lazyaf.fingerprint"
+DEFAULT_RUNNER_IMAGE = "lazyaf-runner:latest"
+DEFAULT_BASE_IMAGE = "lazyaf-base:bookworm"
+
+RUNNER_DIR = Path(__file__).parents[4] / "runner"
+CLAUDE_BINARY = (
+    RUNNER_DIR / "claude" / "node_modules" / "@anthropic-ai" / "claude-code" / "bin" / "claude.exe"
+)
+# The Python of the base image (Debian bookworm's python3): wheels are fetched for it, not for
+# whatever interpreter runs the backend.
+IMAGE_PYTHON = "3.11"
+IMAGE_GLIBC_MINOR = 36
+
+_build_lock = threading.Lock()
+
+
+class DockerError(LazyAFError):
+    """The Docker engine refused or failed an operation."""
+
+    status_code = 502
+    code = "docker_error"
+
+
+class DockerUnavailable(DockerError):
+    """No Docker engine answers."""
+
+    status_code = 503
+    code = "docker_unavailable"
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """A runner container as the engine lists it."""
+
+    id: str
+    name: str
+    status: str
+    labels: dict[str, str]
+
+
+def engine_available(timeout: int = 3) -> bool:
+    """Say whether a Docker engine answers a ping within `timeout` seconds."""
+    try:
+        client = docker.from_env(timeout=timeout)
+    except DockerException:
+        return False
+    try:
+        return bool(client.ping())
+    except (DockerException, requests.RequestException):
+        return False
+    finally:
+        client.close()
+
+
+def build_runner_image(
+    tag: str = DEFAULT_RUNNER_IMAGE, base_image: str = DEFAULT_BASE_IMAGE, force: bool = False
+) -> str:
+    """Build the runner image from runner/ and return its id.
+
+    Skipped when `tag` exists and was built from the same inputs (runner sources, Dockerfile,
+    Claude Code binary, base image), unless `force`. The inputs' fingerprint is stored as an
+    image label, so an edit to the runner makes the next call rebuild instead of serving a
+    stale image. The build itself runs offline, from wheels prepared here.
+    """
+    with _build_lock, _docker(f"build the runner image {tag}", timeout=1800) as client:
+        try:
+            base_id = str(client.images.get(base_image).id)
+        except ImageNotFound:
+            raise DockerError(
+                f"Base image {base_image} is missing; build it with scripts/docker-base-image.sh."
+            ) from None
+        _check_sources()
+        fingerprint = _fingerprint(base_id)
+        try:
+            existing = client.images.get(tag)
+        except ImageNotFound:
+            existing = None
+        if existing is not None and not force and existing.labels.get(FINGERPRINT_LABEL) == fingerprint:
+            return str(existing.id)
+        with tempfile.TemporaryDirectory(prefix="lazyaf-runner-build-") as tmp:
+            context = Path(tmp)
+            _assemble_context(context)
+            try:
+                image, _ = client.images.build(
+                    path=str(context),
+                    tag=tag,
+                    buildargs={"BASE_IMAGE": base_image},
+                    labels={FINGERPRINT_LABEL: fingerprint},
+                    network_mode="host",
+                    pull=False,
+                    rm=True,
+                    forcerm=True,
+                )
+            except BuildError as exc:
+                tail = "".join(str(c.get("stream") or c.get("error") or "") for c in exc.build_log)
+                raise DockerError(f"Building {tag} failed: {exc.msg}. Last output: {tail[-800:]}") from exc
+        if existing is not None and existing.id != image.id:
+            # The replaced image is now untagged; drop it unless a container still uses it.
+            with suppress(APIError):
+                client.images.remove(str(existing.id))
+        return str(image.id)
+
+
+def start_runner_container(
+    *,
+    image: str,
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    labels: dict[str, str],
+    memory: str = "2g",
+    cpus: float = 1.0,
+    entrypoint: list[str] | None = None,
+) -> str:
+    """Start a detached runner container on the host network and return its id.
+
+    `command` is passed to the image's entry point (`lazyaf-runner`) unless `entrypoint`
+    replaces it. The container gets `lazyaf.runner=1` on top of `labels`, a memory limit with
+    no extra swap, a CPU limit and an init process that reaps the agent's process tree. It is
+    not auto-removed: see :func:`stop_and_remove` and :func:`reap_dead`.
+    """
+    with _docker(f"start the runner container {name}") as client:
+        try:
+            client.images.get(image)
+        except ImageNotFound:
+            # containers.run would try to pull it from a registry, which is never what we want.
+            raise DockerError(f"Image {image} is missing; build it with build_runner_image().") from None
+        try:
+            container = client.containers.run(
+                image,
+                command=command,
+                entrypoint=entrypoint,
+                name=name,
+                environment=env,
+                labels={**labels, RUNNER_LABEL: "1"},
+                detach=True,
+                network_mode="host",
+                mem_limit=memory,
+                memswap_limit=memory,
+                nano_cpus=int(cpus * 1e9),
+                init=True,
+                auto_remove=False,
+            )
+        except APIError as exc:
+            if exc.status_code == 409:
+                raise DockerError(
+                    f"A container named {name} already exists; remove it or pick another name."
+                ) from exc
+            raise
+        return str(container.id)
+
+
+def list_runner_containers(all: bool = True, labels: dict[str, str] | None = None) -> list[ContainerInfo]:
+    """List runner containers (`lazyaf.runner=1` and any `labels` given); stopped ones too when `all`."""
+    with _docker("list runner containers") as client:
+        rows = client.api.containers(all=all, filters={"label": _label_filters(labels)})
+    return [
+        ContainerInfo(
+            id=row["Id"],
+            name=(row.get("Names") or ["/"])[0].lstrip("/"),
+            status=row.get("State", ""),
+            labels=row.get("Labels") or {},
+        )
+        for row in rows
+    ]
+
+
+def stop_and_remove(container_id: str, timeout: int = 5) -> None:
+    """Stop a container (SIGTERM, SIGKILL after `timeout` s) and remove it; a missing one is fine."""
+    with _docker(f"stop and remove container {container_id[:12]}", timeout=60 + timeout) as client:
+        try:
+            container = client.containers.get(container_id)
+            if container.status in ("running", "restarting", "paused"):
+                container.stop(timeout=timeout)
+            container.remove(force=True, v=True)
+        except NotFound:
+            pass
+        except APIError as exc:
+            if not _removal_in_progress(exc):
+                raise
+
+
+def reap_dead(labels: dict[str, str] | None = None) -> list[str]:
+    """Remove exited and dead runner containers (narrowed by `labels` if given); return their ids."""
+    removed = []
+    with _docker("remove dead runner containers") as client:
+        rows = client.api.containers(
+            all=True, filters={"label": _label_filters(labels), "status": ["exited", "dead"]}
+        )
+        for row in rows:
+            try:
+                client.api.remove_container(row["Id"], force=True, v=True)
+            except NotFound:
+                continue
+            except APIError as exc:
+                if not _removal_in_progress(exc):
+                    raise
+            removed.append(row["Id"])
+    return removed
+
+
+def container_logs_tail(container_id: str, lines: int = 50) -> str:
+    """Return the last `lines` lines of a container's stdout and stderr, dead containers included."""
+    with _docker(f"read the logs of container {container_id[:12]}") as client:
+        try:
+            raw = client.containers.get(container_id).logs(stdout=True, stderr=True, tail=lines)
+        except NotFound:
+            raise DockerError(f"No container {container_id[:12]}; it was removed or never existed.") from None
+    return bytes(raw).decode("utf-8", errors="replace")
+
+
+@contextmanager
+def _docker(doing: str, timeout: int = 60) -> Iterator[docker.DockerClient]:
+    """Yield a client; turn SDK and transport errors into DockerUnavailable / DockerError."""
+    try:
+        client = docker.from_env(timeout=timeout)
+    except DockerException as exc:
+        raise DockerUnavailable(
+            f"Could not {doing}: no Docker engine answers ({_short(exc)}); "
+            "start one with scripts/docker-setup.sh."
+        ) from exc
+    try:
+        yield client
+    except requests.ConnectionError as exc:
+        raise DockerUnavailable(
+            f"Could not {doing}: the Docker engine stopped answering; start it with scripts/docker-setup.sh."
+        ) from exc
+    except requests.Timeout as exc:
+        raise DockerError(f"Could not {doing}: the Docker engine did not answer within {timeout}s.") from exc
+    except APIError as exc:
+        raise DockerError(f"Could not {doing}: {exc.explanation or exc}.") from exc
+    except DockerException as exc:
+        raise DockerError(f"Could not {doing}: {_short(exc)}.") from exc
+    finally:
+        client.close()
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+
+
+def _label_filters(labels: dict[str, str] | None) -> list[str]:
+    return [f"{RUNNER_LABEL}=1", *(f"{key}={value}" for key, value in (labels or {}).items())]
+
+
+def _removal_in_progress(exc: APIError) -> bool:
+    return exc.status_code == 409 and "already in progress" in str(exc.explanation)
+
+
+def _check_sources() -> None:
+    if not (RUNNER_DIR / "pyproject.toml").is_file():
+        raise DockerError(f"The runner package is missing at {RUNNER_DIR}; run from a LazyAF checkout.")
+    if not CLAUDE_BINARY.is_file():
+        raise DockerError(
+            f"The Claude Code binary is missing at {CLAUDE_BINARY}; run scripts/install-claude.sh."
+        )
+    with CLAUDE_BINARY.open("rb") as binary:
+        # npm leaves a placeholder there when the package's postinstall did not run.
+        if binary.read(4) != b"\x7fELF":
+            raise DockerError(
+                f"{CLAUDE_BINARY} is not the native Claude Code binary; run scripts/install-claude.sh."
+            )
+
+
+def _runner_sources() -> list[Path]:
+    files = [RUNNER_DIR / "pyproject.toml", RUNNER_DIR / "Dockerfile"]
+    files += sorted(
+        p
+        for p in (RUNNER_DIR / "src").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and not any(s.endswith(".egg-info") for s in p.parts)
+    )
+    return files
+
+
+def _fingerprint(base_image_id: str) -> str:
+    digest = hashlib.sha256(f"{base_image_id}\0{IMAGE_PYTHON}\0".encode())
+    for path in _runner_sources():
+        digest.update(str(path.relative_to(RUNNER_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+    # The binary is 235 MB: its size and mtime stand in for its content.
+    stat = CLAUDE_BINARY.stat()
+    digest.update(f"claude\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _assemble_context(context: Path) -> None:
+    """Fill a build context: Dockerfile, claude, wheels/ (the runner and its dependencies)."""
+    shutil.copy2(RUNNER_DIR / "Dockerfile", context / "Dockerfile")
+    try:
+        os.link(CLAUDE_BINARY, context / "claude")  # same filesystem: no 235 MB copy
+    except OSError:
+        shutil.copy2(CLAUDE_BINARY, context / "claude")
+    wheels = context / "wheels"
+    wheels.mkdir()
+    # Build from a copy: an in-tree build would leave build/ and egg-info in runner/, and the
+    # copy skips node_modules and tests.
+    source = context / "src"
+    shutil.copytree(
+        RUNNER_DIR,
+        source,
+        ignore=shutil.ignore_patterns(
+            "claude", "tests", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "node_modules"
+        ),
+    )
+    _pip("wheel", "--no-deps", "--wheel-dir", str(wheels), str(source))
+    runner_wheel = next(wheels.glob("lazyaf_runner-*.whl"))
+    # Dependencies as binary wheels for the image's Python and glibc, whatever runs the backend.
+    arch = platform.machine()
+    platforms = [f"manylinux_2_{minor}_{arch}" for minor in range(IMAGE_GLIBC_MINOR, 16, -1)]
+    platforms.append(f"manylinux2014_{arch}")
+    _pip(
+        "download",
+        "--only-binary=:all:",
+        "--python-version",
+        IMAGE_PYTHON,
+        "--implementation",
+        "cp",
+        *(arg for p in platforms for arg in ("--platform", p)),
+        "--dest",
+        str(wheels),
+        str(runner_wheel),
+    )
+    shutil.rmtree(source)
+
+
+def _pip(*args: str) -> None:
+    cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        detail = (proc.stderr.strip() or proc.stdout.strip())[-800:]
+        raise DockerError(f"Preparing the runner wheels failed (pip {args[0]}): {detail}")

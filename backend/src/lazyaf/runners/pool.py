@@ -1,0 +1,211 @@
+"""The runner pool: local runner processes and Docker runner containers that this backend starts.
+
+Each managed runner gets a Runner row first; its process or container is told the row's id and
+says hello with it, so the row, the process and the connection are one runner. Scaling down asks
+idle runners to shut down first; busy ones go last.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio.to_thread
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from lazyaf import transitions
+from lazyaf.db.engine import session_scope
+from lazyaf.errors import Conflict
+from lazyaf.runners.connection import RunnerHub
+from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
+from lazyaf.settings import Settings, checkout_root
+
+log = structlog.get_logger(__name__)
+
+
+def claude_binary(settings: Settings) -> str | None:
+    """The Claude Code binary local runners use: the setting, the checkout's pinned install, or PATH."""
+    if settings.claude_binary:
+        return settings.claude_binary
+    root = checkout_root()
+    if root is not None:
+        pinned = root / "runner" / "claude" / "node_modules" / ".bin" / "claude"
+        if pinned.exists():
+            return str(pinned)
+    return None
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as dead
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class RunnerPool:
+    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], hub: RunnerHub) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.hub = hub
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+
+    @property
+    def server_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.port}" if self.settings.host in ("0.0.0.0", "::") else (
+            f"http://{self.settings.host}:{self.settings.port}"
+        )
+
+    async def managed(self, session: AsyncSession, kind: RunnerKind) -> list[Runner]:
+        query = select(Runner).where(Runner.kind == kind).order_by(Runner.created_at)
+        rows = list((await session.scalars(query)).all())
+        if kind == RunnerKind.LOCAL:
+            return [r for r in rows if r.pid is not None]
+        return [r for r in rows if r.container_id is not None]
+
+    async def scale(self, kind: RunnerKind, count: int) -> None:
+        """Start or stop managed runners of ``kind`` until ``count`` are running."""
+        await self.reap()
+        if kind == RunnerKind.DOCKER and count > 0:
+            from lazyaf.runners import docker
+
+            if not await anyio.to_thread.run_sync(docker.engine_available):
+                raise Conflict("No Docker engine answers on this machine; start one or scale local runners instead.")
+        async with session_scope(self.sessionmaker) as session:
+            current = await self.managed(session, kind)
+        if count > len(current):
+            for index in range(len(current), count):
+                await self._start(kind, index + 1)
+        elif count < len(current):
+            # Idle runners first, busy ones last, newest first within each.
+            order = sorted(current, key=lambda r: (r.status == RunnerStatus.BUSY, -r.created_at.timestamp()))
+            for runner in order[: len(current) - count]:
+                await self._stop(runner)
+
+    async def _start(self, kind: RunnerKind, number: int) -> None:
+        async with session_scope(self.sessionmaker) as session:
+            existing = {r.name for r in (await session.scalars(select(Runner))).all()}
+            name = next(f"{kind}-{n}" for n in range(number, number + 1000) if f"{kind}-{n}" not in existing)
+            runner = Runner(name=name, kind=kind, status=RunnerStatus.OFFLINE)
+            session.add(runner)
+            await session.flush()
+            if kind == RunnerKind.LOCAL:
+                runner.pid = self._spawn_local(str(runner.id), name)
+            else:
+                runner.container_id = await anyio.to_thread.run_sync(self._start_container, str(runner.id), name)
+            transitions.runner_changed(session, runner)
+        log.info("runner_started", name=name, kind=kind)
+
+    def _runner_args(self, runner_id: str, name: str, kind: RunnerKind, server: str) -> list[str]:
+        # Pool runners outlive a backend restart, but not a backend that never comes back.
+        return ["--server", server, "--runner-id", runner_id, "--name", name, "--kind", str(kind),
+                "--max-disconnected", "600"]
+
+    def _spawn_local(self, runner_id: str, name: str) -> int:
+        env = dict(os.environ)
+        binary = claude_binary(self.settings)
+        if binary:
+            env["LAZYAF_CLAUDE_BIN"] = binary
+        token = self.settings.token_value()
+        if token:
+            env["LAZYAF_TOKEN"] = token
+        self.settings.logs_dir.mkdir(parents=True, exist_ok=True)
+        log_file = open(self.settings.logs_dir / f"runner-{name}.log", "ab")  # noqa: SIM115 (owned by the child)
+        args = [sys.executable, "-m", "lazyaf_runner",
+                *self._runner_args(runner_id, name, RunnerKind.LOCAL, self.server_url)]
+        # A session of its own: the runner outlives a backend restart and reconnects to it.
+        process = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=log_file,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        log_file.close()
+        self._children[process.pid] = process
+        return process.pid
+
+    def _start_container(self, runner_id: str, name: str) -> str:
+        from lazyaf.runners import docker
+
+        image = docker.build_runner_image()
+        return docker.start_runner_container(
+            image=image,
+            name=f"lazyaf-{name}-{runner_id[:8]}",
+            command=self._runner_args(runner_id, name, RunnerKind.DOCKER, self.server_url),
+            env={"LAZYAF_TOKEN": self.settings.token_value() or ""},
+            labels={"lazyaf.runner_id": runner_id, "lazyaf.runner_name": name},
+        )
+
+    async def _stop(self, runner: Runner) -> None:
+        await self.hub.shutdown_runner(runner.id)
+        if runner.pid is not None:
+            await anyio.to_thread.run_sync(self._terminate, runner.pid)
+        if runner.container_id is not None:
+            from lazyaf.runners import docker
+
+            await anyio.to_thread.run_sync(docker.stop_and_remove, runner.container_id)
+        async with session_scope(self.sessionmaker) as session:
+            row = await session.get(Runner, runner.id)
+            if row is not None:
+                row.status = RunnerStatus.OFFLINE
+                row.pid = None
+                row.container_id = None
+                transitions.runner_changed(session, row)
+                await session.delete(row)
+        log.info("runner_stopped", name=runner.name)
+
+    def _terminate(self, pid: int, grace: float = 5.0) -> None:
+        child = self._children.pop(pid, None)
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        if child is not None:
+            try:
+                child.wait(grace)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if child is not None:
+            child.wait()
+
+    def terminate_children(self) -> None:
+        """Stop every local runner process this pool started (tests; a backend that shuts down for good)."""
+        for pid in list(self._children):
+            self._terminate(pid, grace=2.0)
+
+    async def reap(self) -> None:
+        """Forget local runners whose process died and remove dead runner containers."""
+        async with session_scope(self.sessionmaker) as session:
+            for runner in await self.managed(session, RunnerKind.LOCAL):
+                if not pid_alive(runner.pid):
+                    self._children.pop(runner.pid or 0, None)
+                    await transitions.runner_offline(session=session, runner=runner)
+                    runner.pid = None
+                    await session.delete(runner)
+            docker_rows = await self.managed(session, RunnerKind.DOCKER)
+            if docker_rows:
+                from lazyaf.runners import docker
+
+                removed = set(await anyio.to_thread.run_sync(docker.reap_dead))
+                for runner in docker_rows:
+                    if runner.container_id in removed:
+                        await transitions.runner_offline(session=session, runner=runner)
+                        await session.delete(runner)
+
+    async def counts(self) -> dict[str, int]:
+        async with self.sessionmaker() as session:
+            return {kind.value: len(await self.managed(session, kind)) for kind in (RunnerKind.LOCAL, RunnerKind.DOCKER)}

@@ -1,0 +1,63 @@
+"""/api/runners: the pool, scaling it, adding a runner by hand, and the runners' WebSocket."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from fastapi import APIRouter, Request, WebSocket
+from sqlalchemy import select
+
+from lazyaf.api.deps import SessionDep, SettingsDep, public_base_url
+from lazyaf.errors import error_responses
+from lazyaf.runners.models import Runner, RunnerKind
+from lazyaf.runners.schemas import DockerCommandRead, PoolRead, PoolScale, RunnerRead
+
+router = APIRouter(prefix="/runners", tags=["runners"])
+
+
+async def _pool_read(request: Request, session: SessionDep) -> PoolRead:
+    from lazyaf.runners import docker
+
+    runners = (await session.scalars(select(Runner).order_by(Runner.kind, Runner.name))).all()
+    counts = await request.app.state.pool.counts()
+    return PoolRead(
+        runners=[RunnerRead.model_validate(r) for r in runners],
+        local=counts["local"],
+        docker=counts["docker"],
+        docker_available=await anyio.to_thread.run_sync(docker.engine_available),
+    )
+
+
+@router.get("")
+async def list_runners(request: Request, session: SessionDep) -> PoolRead:
+    """Every known runner with its status and current job, and how many the pool manages per kind."""
+    return await _pool_read(request, session)
+
+
+@router.post("/scale", responses=error_responses(409, 422))
+async def scale_runners(scale: PoolScale, request: Request, session: SessionDep) -> PoolRead:
+    """Start or stop pool-managed runners of a kind until `count` are running."""
+    await request.app.state.pool.scale(RunnerKind(scale.kind), scale.count)
+    return await _pool_read(request, session)
+
+
+@router.get("/docker-command")
+async def get_docker_command(request: Request, settings: SettingsDep) -> DockerCommandRead:
+    """The `docker run` line that adds a runner by hand, with secrets as placeholders."""
+    server = public_base_url(request, settings)
+    command = (
+        "docker run -d --restart unless-stopped --network host "
+        "-e LAZYAF_TOKEN=<your-lazyaf-token> -e ANTHROPIC_API_KEY=<your-anthropic-api-key> "
+        f"lazyaf-runner:latest --server {server} --name <runner-name> --kind docker"
+    )
+    notes = (
+        "Build the image first on that machine: `docker build -f runner/Dockerfile -t lazyaf-runner:latest .` "
+        "from a LazyAF checkout (BASE_IMAGE may be any Debian image with python3 and git). "
+        "Replace the <placeholders>; the token is the server's LAZYAF_TOKEN (not needed on the same machine)."
+    )
+    return DockerCommandRead(command=command, notes=notes)
+
+
+@router.websocket("/connect")
+async def runner_socket(websocket: WebSocket) -> None:
+    """The runner protocol (lazyaf_runner.protocol): hello, claim, heartbeat, events, complete."""
+    await websocket.app.state.hub.serve(websocket)

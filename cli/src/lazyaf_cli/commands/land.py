@@ -1,0 +1,157 @@
+"""``lazyaf land``: push a branch from LazyAF's git server to the repo's real remote."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from lazyaf_cli import git as gitlib
+from lazyaf_cli.client import Repo
+from lazyaf_cli.context import AppContext, pass_app
+from lazyaf_cli.git import GitFailed, RefStatus
+from lazyaf_cli.output import listing
+
+_NO_CREDENTIALS_SIGNS = ("could not read username", "could not read password")
+_AUTH_SIGNS = (
+    "authentication failed",
+    "permission denied",
+    "invalid username or password",
+    "returned error: 401",
+    "returned error: 403",
+    "access denied",
+)
+_MISSING_SIGNS = ("does not appear to be a git repository", "not found", "no such file or directory")
+_UNREACHABLE_SIGNS = (
+    "could not resolve",
+    "failed to connect",
+    "couldn't connect",
+    "connection refused",
+    "connection timed out",
+    "network is unreachable",
+)
+
+
+@click.command()
+@click.argument("repo_ref", metavar="REPO")
+@click.option("--branch", metavar="BRANCH", help="Land BRANCH (default: the repo's default branch).")
+@click.option("--remote", metavar="URL", help="Push to URL instead of the remote recorded at ingest.")
+@click.option(
+    "--to", "target", metavar="BRANCH", help="Name the branch BRANCH on the remote (default: same name)."
+)
+@click.option("--force", is_flag=True, help="Overwrite the remote branch even if it has commits yours lacks.")
+@pass_app
+def land(
+    app: AppContext, repo_ref: str, branch: str | None, remote: str | None, target: str | None, force: bool
+) -> None:
+    """Push a branch of REPO from LazyAF to the real remote.
+
+    REPO is a repo's name or id. BRANCH is fetched from LazyAF's git server and
+    pushed to the remote (--remote URL, else the origin URL recorded at ingest)
+    under the same name, or as --to BRANCH. Without --force the remote branch
+    only moves forward: if it has commits BRANCH lacks, nothing changes.
+    Your own git credentials are used for the remote.
+    """
+    repo = app.api.find_repo(repo_ref)
+    url = remote or repo.get("remote_url")
+    if not url:
+        raise click.ClickException(f"Repo '{repo['name']}' has no remote URL; pass --remote URL.")
+    branch = branch or repo["default_branch"]
+    target = target or branch
+    if not gitlib.is_valid_branch_name(app.git, target):
+        raise click.ClickException(f"'{target}' is not a valid branch name; pick another --to.")
+    sha = branch_sha(app, repo, branch)
+    with tempfile.TemporaryDirectory(prefix="lazyaf-land-", ignore_cleanup_errors=True) as tmp:
+        refs = transfer(app, repo, url, branch, target, force, Path(tmp))
+    click.echo(describe_result(refs, repo, branch, target, url, sha))
+
+
+def branch_sha(app: AppContext, repo: Repo, branch: str) -> str:
+    heads = {b["name"]: b["sha"] for b in app.api.list_branches(repo["id"])}
+    if branch not in heads:
+        raise branch_missing(repo, branch, sorted(heads))
+    return str(heads[branch])
+
+
+def branch_missing(repo: Repo, branch: str, names: list[str]) -> click.ClickException:
+    if not names:
+        return click.ClickException(
+            f"Repo '{repo['name']}' has no branches yet; push to it with `lazyaf ingest` first."
+        )
+    return click.ClickException(
+        f"Branch '{branch}' not found in repo '{repo['name']}'; its branches: {listing(names)}."
+    )
+
+
+def transfer(
+    app: AppContext, repo: Repo, url: str, branch: str, target: str, force: bool, scratch: Path
+) -> list[RefStatus]:
+    """Fetch BRANCH from LazyAF into a scratch bare repo, then push it to the remote as TARGET."""
+    app.git.run("init", "--bare", "--quiet", "--template=", str(scratch))
+    try:
+        app.git.stream(
+            "-C",
+            str(scratch),
+            "fetch",
+            "--no-tags",
+            *gitlib.progress_flag(),
+            repo["clone_url"],
+            f"+refs/heads/{branch}:refs/heads/{branch}",
+            env=gitlib.lazyaf_env(app.token),
+        )
+    except GitFailed as exc:
+        if "couldn't find remote ref" in exc.text:
+            raise branch_missing(
+                repo, branch, [b["name"] for b in app.api.list_branches(repo["id"])]
+            ) from None
+        raise click.ClickException(
+            f"Fetching {branch} from the LazyAF server failed: {exc.reason()}."
+        ) from None
+    refspec = f"{'+' if force else ''}refs/heads/{branch}:refs/heads/{target}"
+    try:
+        # The LazyAF token stays out of this environment: it must never travel to the remote.
+        return app.git.push(scratch, url, [refspec], env=gitlib.no_prompt_env())
+    except GitFailed as exc:
+        raise click.ClickException(explain_push_failure(exc, url, branch, target)) from None
+
+
+def explain_push_failure(exc: GitFailed, url: str, branch: str, target: str) -> str:
+    shown = gitlib.redact(url)
+    rejected = next((r for r in exc.refs if r.rejected), None)
+    if rejected is not None:
+        if rejected.reason in ("non-fast-forward", "fetch first"):
+            return (
+                f"The remote refused the push: {target} has commits that {branch} lacks; "
+                "merge them first or pass --force."
+            )
+        return f"The remote refused the push of {target}: {rejected.reason}."
+    text = exc.text.lower()
+    if any(sign in text for sign in _NO_CREDENTIALS_SIGNS):
+        return (
+            f"The remote at {shown} wants credentials git does not have ({exc.reason()}); "
+            "set up a git credential helper, SSH key or token for it."
+        )
+    if any(sign in text for sign in _AUTH_SIGNS):
+        return (
+            f"The remote at {shown} refused your credentials ({exc.reason()}); "
+            "check your git credential helper, SSH key or token."
+        )
+    if any(sign in text for sign in _UNREACHABLE_SIGNS):
+        return f"Cannot reach the remote at {shown} ({exc.reason()}); check the URL and your network."
+    if any(sign in text for sign in _MISSING_SIGNS):
+        return f"No git repository at {shown} ({exc.reason()}); check --remote or the repo's remote URL."
+    return f"Pushing to {shown} failed: {exc.reason()}."
+
+
+def describe_result(refs: list[RefStatus], repo: Repo, branch: str, target: str, url: str, sha: str) -> str:
+    shown, short = gitlib.redact(url), sha[:7]
+    flag = refs[0].flag if refs else " "
+    source = f"{repo['name']} {branch} ({short})"
+    if flag == "=":
+        return f"Nothing to land: {target} at {shown} is already at {short}."
+    if flag == "*":
+        return f"Landed {source} at {shown} as new branch {target}."
+    if flag == "+":
+        return f"Landed {source} at {shown} as {target}, overwriting it ({refs[0].summary.split()[0]})."
+    return f"Landed {source} at {shown} as {target} ({refs[0].summary if refs else 'updated'})."

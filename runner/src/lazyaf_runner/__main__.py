@@ -1,0 +1,3 @@
+from lazyaf_runner.main import main
+
+main()

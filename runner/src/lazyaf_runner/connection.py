@@ -1,0 +1,266 @@
+"""The runner's side of the protocol: connect, say hello, claim, run jobs, report, reconnect.
+
+A job keeps running while the backend is away; its events and its completion wait in an outbox
+and are resent after reconnecting until the backend acknowledges them (it drops duplicates).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from lazyaf_runner import __version__, protocol
+from lazyaf_runner.agents import make_adapter
+from lazyaf_runner.agents.base import AgentEvent, AgentOutcome, Redactor
+from lazyaf_runner.process import run_agent
+from lazyaf_runner.workspace import Workspace, WorkspaceError
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class RunningJob:
+    assign: protocol.Assign
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    revoked: bool = False
+    next_seq: int = 1
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.assign.job_id, self.assign.attempt)
+
+
+class RunnerClient:
+    def __init__(
+        self,
+        *,
+        server: str,
+        name: str,
+        kind: str = "local",
+        token: str | None = None,
+        runner_id: str | None = None,
+        work_root: Path | None = None,
+        max_disconnected: float | None = None,
+    ) -> None:
+        self.server = server.rstrip("/")
+        self.name = name
+        self.kind = kind
+        self.token = token
+        self.runner_id = runner_id
+        self.work_root = work_root or Path(tempfile.gettempdir()) / "lazyaf-runner" / name
+        self.max_disconnected = max_disconnected
+        self.heartbeat_interval = 15.0
+        self.job: RunningJob | None = None
+        self.outbox: list[protocol.Message] = []
+        self.ws: ClientConnection | None = None
+        self.stopping = False
+        self._send_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+
+    @property
+    def ws_url(self) -> str:
+        scheme, rest = self.server.split("://", 1)
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/api/runners/connect"
+
+    # -- connection loop --
+
+    async def run(self) -> None:
+        """Connect and serve until told to shut down; reconnect with backoff in between."""
+        delay = 0.2
+        disconnected_since = asyncio.get_running_loop().time()
+        while not self.stopping:
+            try:
+                headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+                async with connect(self.ws_url, additional_headers=headers, max_size=None,
+                                   open_timeout=10, ping_interval=20, ping_timeout=20) as ws:
+                    delay = 0.2
+                    await self._session(ws)
+            except (OSError, WebSocketException, TimeoutError) as exc:
+                if isinstance(exc, InvalidStatus) and exc.response.status_code in (401, 403):
+                    log.error("runner_unauthorized", server=self.server)
+            finally:
+                self.ws = None
+            if self.stopping:
+                break
+            now = asyncio.get_running_loop().time()
+            if self.max_disconnected is not None and self.job is None and now - disconnected_since > self.max_disconnected:
+                log.warning("runner_giving_up", after=self.max_disconnected)
+                break
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 10.0)
+        if self.job is not None and self.job.task is not None:
+            await asyncio.gather(self.job.task, return_exceptions=True)
+
+    async def _session(self, ws: ClientConnection) -> None:
+        running = protocol.AttemptRef(job_id=self.job.assign.job_id, attempt=self.job.assign.attempt) if self.job else None
+        await ws.send(protocol.Hello(name=self.name, kind=self.kind, agents=["claude", "command"],
+                                     version=__version__, runner_id=self.runner_id, running=running).model_dump_json())
+        welcome = protocol.backend_message.validate_json(await ws.recv())
+        if not isinstance(welcome, protocol.Welcome):
+            return
+        self.runner_id = welcome.runner_id
+        self.heartbeat_interval = welcome.heartbeat_interval
+        self.ws = ws
+        log.info("runner_connected", server=self.server, runner_id=self.runner_id)
+        heartbeat = asyncio.create_task(self._heartbeats())
+        try:
+            for message in list(self.outbox):
+                await self._send(message)
+            if self.job is None:
+                await self._send(protocol.Claim())
+            async for raw in ws:
+                await self._on_message(protocol.backend_message.validate_json(raw))
+                if self.stopping and self.job is None:
+                    return
+        except ConnectionClosed:
+            pass
+        finally:
+            heartbeat.cancel()
+
+    async def _send(self, message: protocol.Message) -> None:
+        ws = self.ws
+        if ws is None:
+            return
+        try:
+            async with self._send_lock:
+                await ws.send(message.model_dump_json())
+        except ConnectionClosed:
+            pass
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            job = self.job
+            await self._send(protocol.Heartbeat(job_id=job.assign.job_id if job else None,
+                                                attempt=job.assign.attempt if job else None))
+
+    async def _on_message(self, message: Any) -> None:
+        job = self.job
+        if isinstance(message, protocol.Wake) and job is None and not self.stopping:
+            await self._send(protocol.Claim())
+        elif isinstance(message, protocol.Assign):
+            self._start(message)
+        elif isinstance(message, protocol.Ack):
+            self.outbox = [m for m in self.outbox if not (
+                isinstance(m, protocol.Event | protocol.Progress) and m.job_id == message.job_id
+                and m.attempt == message.attempt and getattr(m, "seq", 0) <= message.seq)]
+        elif isinstance(message, protocol.CompleteAck):
+            self.outbox = [m for m in self.outbox if not (
+                m.job_id == message.job_id and m.attempt == message.attempt)]  # type: ignore[attr-defined]
+            if job is not None and job.key == (message.job_id, message.attempt):
+                self.job = None
+            if self.job is None and not self.stopping:
+                await self._send(protocol.Claim())
+        elif isinstance(message, protocol.Cancel | protocol.Revoked):
+            if job is not None and job.key == (message.job_id, message.attempt):
+                job.revoked = isinstance(message, protocol.Revoked)
+                job.cancel.set()
+                if job.revoked:
+                    self._drop(job)
+        elif isinstance(message, protocol.Shutdown):
+            self.stopping = True  # the receive loop returns once no job is running
+
+    def _drop(self, job: RunningJob) -> None:
+        """Forget a revoked attempt: nothing it says matters any more."""
+        self.outbox = [m for m in self.outbox if getattr(m, "job_id", None) != job.assign.job_id
+                       or getattr(m, "attempt", None) != job.assign.attempt]
+        if self.job is job:
+            self.job = None
+
+    # -- one job --
+
+    def _start(self, assign: protocol.Assign) -> None:
+        if self.job is not None:
+            return
+        job = RunningJob(assign)
+        self.job = job
+        job.task = asyncio.create_task(self._execute(job), name=f"job-{assign.job_id}")
+
+    async def _emit(self, job: RunningJob, message: protocol.Message) -> None:
+        if job.revoked:
+            return
+        self.outbox.append(message)
+        await self._send(message)
+
+    async def _progress(self, job: RunningJob, phase: str) -> None:
+        await self._emit(job, protocol.Progress(job_id=job.assign.job_id, attempt=job.assign.attempt, phase=phase))
+
+    async def _execute(self, job: RunningJob) -> None:
+        assign = job.assign
+        workspace = Workspace(self.work_root / f"{assign.job_id[:8]}-{assign.attempt}", token=self.token)
+        complete = protocol.Complete(job_id=assign.job_id, attempt=assign.attempt, status="failed")
+        try:
+            complete = await self._attempt(job, workspace, complete)
+        except WorkspaceError as exc:
+            complete.error = str(exc)
+        except Exception as exc:  # a bug here must still end the job, never hang it
+            log.exception("job_crashed", job_id=assign.job_id)
+            complete.error = f"The runner failed unexpectedly: {type(exc).__name__}: {exc}"
+        finally:
+            workspace.remove()
+        if job.cancel.is_set() and not job.revoked and complete.status != "completed":
+            complete.status, complete.error = "cancelled", None
+        if job.revoked:
+            return
+        await self._emit(job, complete)
+
+    async def _attempt(self, job: RunningJob, workspace: Workspace, complete: protocol.Complete) -> protocol.Complete:
+        assign = job.assign
+        await self._progress(job, "cloning")
+        await workspace.prepare(url=assign.repo_url, branch=assign.branch, base_branch=assign.base_branch)
+        complete.base_sha, complete.branch_start_sha = workspace.base_sha, workspace.branch_start_sha
+        if job.cancel.is_set():
+            return complete
+        await self._progress(job, "agent")
+        outcome = await self._run_agent(job, workspace)
+        for name in ("exit_code", "session_id", "cost_usd", "input_tokens", "output_tokens", "num_turns", "duration_ms"):
+            setattr(complete, name, getattr(outcome, name))
+        if not outcome.ok:
+            complete.error = outcome.reason or "The agent failed."
+            return complete
+        await self._progress(job, "committing")
+        await workspace.commit_leftovers(f"{assign.card_title}\n\nLazyAF card {assign.card_id}, job {assign.job_id}.")
+        if await workspace.new_commits() == 0:
+            complete.error = "The agent finished without changing anything."
+            return complete
+        complete.head_sha = await workspace.head()
+        complete.stats = await workspace.stats()
+        await self._progress(job, "pushing")
+        await workspace.push(assign.attempt_ref)
+        complete.status = "completed"
+        return complete
+
+    async def _run_agent(self, job: RunningJob, workspace: Workspace) -> AgentOutcome:
+        assign = job.assign
+        env = dict(os.environ)
+        for key, value in assign.env.items():
+            env.setdefault(key, value)  # the runner's own keys win over the server's
+        env.update({k: v for k, v in workspace.env.items() if k.startswith("GIT_") and "CONFIG" not in k})
+        redactor = Redactor.from_environment(env)
+        options = dict(assign.agent_options)
+        if assign.agent == "claude":
+            options.setdefault("binary", os.environ.get("LAZYAF_CLAUDE_BIN") or shutil.which("claude") or "claude")
+            options.setdefault("config_dir", workspace.root / "claude-config")
+        adapter = make_adapter(assign.agent, **options)
+
+        async def on_event(event: AgentEvent) -> None:
+            clean = redactor.event(event)
+            seq = job.next_seq
+            job.next_seq += 1
+            await self._emit(job, protocol.Event(job_id=assign.job_id, attempt=assign.attempt, seq=seq,
+                                                 event=clean.model_dump(mode="json", exclude_none=True)))
+
+        outcome = await run_agent(adapter, assign.prompt, workdir=workspace.repo, env=env, timeout=assign.timeout_s,
+                                  on_event=on_event, cancel=job.cancel, resume_session=assign.resume_session)
+        return redactor.outcome(outcome)

@@ -1,0 +1,194 @@
+"""The runner <-> backend wire format: the one home of every message (the backend imports it).
+
+JSON text frames over ``WS /api/runners/connect``, each an object with a ``type``. Unknown fields
+are ignored so older peers keep working.
+
+Runner -> backend::
+
+    hello      who I am (and the attempt I am still running, after a reconnect)
+    claim      I am idle: give me a job if one is queued (the database decides, atomically)
+    heartbeat  I am alive (and still running job/attempt): renews the lease
+    progress   the attempt entered a phase (cloning, agent, committing, pushing)
+    event      one normalized agent event, numbered per attempt (resent until acked)
+    complete   the attempt ended (resent until acked)
+
+Backend -> runner::
+
+    welcome    your runner id and the lease timing
+    wake       a job was queued: claim it
+    assign     you hold this job attempt until the lease expires (answer to claim)
+    no_job     nothing to claim (answer to claim)
+    ack        events up to seq of job/attempt are stored
+    complete_ack  the completion is recorded (accepted=False: the attempt had lost its lease)
+    cancel     stop this attempt: kill the agent, report it cancelled
+    revoked    this attempt no longer holds its lease: kill the agent, drop the workspace
+    shutdown   finish (or abandon) and exit; the pool is scaling down
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+PROTOCOL_VERSION = 1
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class AttemptRef(Message):
+    job_id: str
+    attempt: int
+
+
+# Runner -> backend
+
+
+class Hello(Message):
+    type: Literal["hello"] = "hello"
+    name: str
+    kind: str = "local"
+    agents: list[str] = Field(default_factory=list)
+    version: str = ""
+    protocol: int = PROTOCOL_VERSION
+    runner_id: str | None = None
+    running: AttemptRef | None = None
+
+
+class Claim(Message):
+    type: Literal["claim"] = "claim"
+
+
+class Heartbeat(Message):
+    type: Literal["heartbeat"] = "heartbeat"
+    job_id: str | None = None
+    attempt: int | None = None
+
+
+class Progress(Message):
+    type: Literal["progress"] = "progress"
+    job_id: str
+    attempt: int
+    phase: str
+
+
+class Event(Message):
+    type: Literal["event"] = "event"
+    job_id: str
+    attempt: int
+    seq: int
+    event: dict[str, Any]
+
+
+class Stats(Message):
+    commits: int = 0
+    files_changed: int = 0
+    lines_added: int = 0
+    lines_removed: int = 0
+
+
+class Complete(Message):
+    type: Literal["complete"] = "complete"
+    job_id: str
+    attempt: int
+    status: Literal["completed", "failed", "cancelled"]
+    error: str | None = None
+    exit_code: int | None = None
+    base_sha: str | None = None
+    # What the card branch pointed at when the attempt began (None: a new branch).
+    branch_start_sha: str | None = None
+    head_sha: str | None = None
+    stats: Stats | None = None
+    session_id: str | None = None
+    cost_usd: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    num_turns: int | None = None
+    duration_ms: int | None = None
+
+
+RunnerMessage = Annotated[
+    Hello | Claim | Heartbeat | Progress | Event | Complete, Field(discriminator="type")
+]
+runner_message = TypeAdapter(RunnerMessage)
+
+
+# Backend -> runner
+
+
+class Welcome(Message):
+    type: Literal["welcome"] = "welcome"
+    runner_id: str
+    lease_ttl: float
+    heartbeat_interval: float
+
+
+class Wake(Message):
+    type: Literal["wake"] = "wake"
+
+
+class Assign(Message):
+    type: Literal["assign"] = "assign"
+    job_id: str
+    attempt: int
+    card_id: str
+    card_title: str
+    repo_url: str
+    token: str
+    branch: str
+    base_branch: str
+    attempt_ref: str
+    prompt: str
+    agent: str = "claude"
+    agent_options: dict[str, Any] = Field(default_factory=dict)
+    timeout_s: float | None = None
+    resume_session: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class NoJob(Message):
+    type: Literal["no_job"] = "no_job"
+
+
+class Ack(Message):
+    type: Literal["ack"] = "ack"
+    job_id: str
+    attempt: int
+    seq: int
+
+
+class CompleteAck(Message):
+    type: Literal["complete_ack"] = "complete_ack"
+    job_id: str
+    attempt: int
+    accepted: bool
+
+
+class Cancel(Message):
+    type: Literal["cancel"] = "cancel"
+    job_id: str
+    attempt: int
+
+
+class Revoked(Message):
+    type: Literal["revoked"] = "revoked"
+    job_id: str
+    attempt: int
+
+
+class Shutdown(Message):
+    type: Literal["shutdown"] = "shutdown"
+
+
+BackendMessage = Annotated[
+    Welcome | Wake | Assign | NoJob | Ack | CompleteAck | Cancel | Revoked | Shutdown,
+    Field(discriminator="type"),
+]
+backend_message = TypeAdapter(BackendMessage)
+
+
+def attempt_ref(job_id: str, attempt: int) -> str:
+    """The ref an attempt pushes to; only the backend moves the card's branch."""
+    return f"refs/lazyaf/attempts/{job_id}/{attempt}"
