@@ -7,12 +7,12 @@ run:
 
 test:
 	@scripts/bootstrap.sh
-	.venv/bin/python -m pytest backend/tests cli/tests
+	scripts/test.sh
 
 lint:
 	@scripts/bootstrap.sh
-	.venv/bin/ruff check backend cli bench
-	.venv/bin/mypy backend/src/lazyaf cli/src/lazyaf_cli
+	.venv/bin/ruff check backend cli runner bench
+	.venv/bin/mypy backend/src/lazyaf cli/src/lazyaf_cli runner/src/lazyaf_runner
 
 bench:
 	@scripts/bootstrap.sh

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v git >/dev/null 2>&1 || need_apt+=(git)
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "bootstrap: installing ${need_apt[*]} from Debian's packages" >&2
@@ -33,3 +34,6 @@ if [ ! -f "$stamp" ] || [ -n "$(find backend/pyproject.toml cli/pyproject.toml r
   .venv/bin/python -m pip install -q --disable-pip-version-check -e runner -e "backend[dev]" -e cli
   touch "$stamp"
 fi
+
+# The pinned Claude Code CLI that local runners (and the tests) run.
+scripts/install-claude.sh >/dev/null

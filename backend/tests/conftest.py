@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from lazyaf.db.migrate import upgrade
 from lazyaf.main import create_app
 from lazyaf.settings import Settings
-from lazyaf.testing import LiveServer, live_server as _live_server
-
+from lazyaf.testing import LiveServer
+from lazyaf.testing import live_server as _live_server
 from tests.openapi_check import OpenAPIChecker
 
 # Tests must not read the developer's environment or config file.

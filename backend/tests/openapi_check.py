@@ -37,7 +37,9 @@ class OpenAPIChecker:
         assert operation is not None, f"{request.method} {path} is not in the OpenAPI document"
         status = str(response.status_code)
         documented = operation["responses"]
-        assert status in documented, f"{request.method} {path} answered {status}, documented: {list(documented)}"
+        assert status in documented, (
+            f"{request.method} {path} answered {status}, documented: {list(documented)}"
+        )
         content = documented[status].get("content", {}).get("application/json")
         if content is None:
             assert not response.content, f"{request.method} {path} {status} has an undocumented body"
@@ -52,7 +54,10 @@ class OpenAPIChecker:
 def _rebase(schema: Any) -> Any:
     """Point local refs (#/components/...) at the registered document."""
     if isinstance(schema, dict):
-        return {k: ("urn:openapi" + v if k == "$ref" and v.startswith("#") else _rebase(v)) for k, v in schema.items()}
+        return {
+            k: ("urn:openapi" + v if k == "$ref" and v.startswith("#") else _rebase(v))
+            for k, v in schema.items()
+        }
     if isinstance(schema, list):
         return [_rebase(v) for v in schema]
     return schema

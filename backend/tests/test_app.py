@@ -20,7 +20,9 @@ async def test_health(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/health")
     assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "ok" and body["database"] == "sqlite" and body["git_backend"] in ("git", "dulwich")
+    assert (
+        body["status"] == "ok" and body["database"] == "sqlite" and body["git_backend"] in ("git", "dulwich")
+    )
 
 
 def test_openapi_documents_every_operation(app: FastAPI) -> None:
@@ -45,7 +47,12 @@ async def test_request_id_is_echoed_and_logged_as_json(
         assert len(generated) == 32
         lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
         requests = [e for e in lines if e.get("event") == "request"]
-        assert {"request_id": "abc123", "path": "/api/repos", "status": 200, "method": "GET"}.items() <= requests[0].items()
+        assert {
+            "request_id": "abc123",
+            "path": "/api/repos",
+            "status": 200,
+            "method": "GET",
+        }.items() <= requests[0].items()
         assert requests[1]["request_id"] == generated
     finally:
         logging.getLogger().handlers = []

@@ -29,7 +29,9 @@ def test_models_and_migrations_do_not_drift(tmp_path: Path) -> None:
     upgrade(_url(db))
     engine = create_engine(f"sqlite:///{db}")
     with engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata
+        )
     engine.dispose()
     assert diff == []
 

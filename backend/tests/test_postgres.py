@@ -24,7 +24,9 @@ from lazyaf.settings import Settings
 from lazyaf.testing import free_port
 
 BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-INITDB = shutil.which("initdb") or next((str(d / "initdb") for d in BIN_DIRS if (d / "initdb").exists()), None)
+INITDB = shutil.which("initdb") or next(
+    (str(d / "initdb") for d in BIN_DIRS if (d / "initdb").exists()), None
+)
 
 pytestmark = pytest.mark.skipif(
     INITDB is None or shutil.which("psql") is None and not BIN_DIRS,
@@ -47,20 +49,42 @@ def pg_url() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
     port = free_port()
-    subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "lazyaf", "--auth=trust", "-E", "UTF8"]),
-                   check=True, capture_output=True)
     subprocess.run(
-        _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"),
-                      "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]),
-        check=True, capture_output=True,
+        _as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "lazyaf", "--auth=trust", "-E", "UTF8"]),
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        _as_postgres(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-w",
+                "-l",
+                str(root / "log"),
+                "-o",
+                f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
     )
     try:
-        subprocess.run(_as_postgres([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "lazyaf", "lazyaf"]),
-                       check=True, capture_output=True)
+        subprocess.run(
+            _as_postgres(
+                [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "lazyaf", "lazyaf"]
+            ),
+            check=True,
+            capture_output=True,
+        )
         yield f"postgresql+asyncpg://lazyaf@127.0.0.1:{port}/lazyaf"
     finally:
-        subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True)
+        subprocess.run(
+            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            capture_output=True,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -79,7 +103,9 @@ async def test_api_works_on_postgres(pg_url: str, tmp_path: Path) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             assert (await client.get("/api/health")).json()["database"] == "postgresql"
             repo = (await client.post("/api/repos", json={"name": "pg"})).json()
-            cards = [(await client.post(f"/api/repos/{repo['id']}/cards", json={"title": t})).json() for t in "AB"]
+            cards = [
+                (await client.post(f"/api/repos/{repo['id']}/cards", json={"title": t})).json() for t in "AB"
+            ]
             moved = await client.patch(f"/api/cards/{cards[1]['id']}", json={"position": 0})
             assert moved.json()["position"] == 0
             listed = (await client.get(f"/api/repos/{repo['id']}/cards", params={"q": "a"})).json()

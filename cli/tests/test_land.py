@@ -225,7 +225,7 @@ class _DenyAll(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def denying_remote() -> Iterator[str]:
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DenyAll)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}/me/proj.git"

@@ -51,7 +51,9 @@ def claude_bin() -> Path:
                 [str(INSTALL_SCRIPT)], capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            pytest.skip(f"Claude Code {PINNED_VERSION} is not installed and {INSTALL_SCRIPT.name} failed: {exc}")
+            pytest.skip(
+                f"Claude Code {PINNED_VERSION} is not installed and {INSTALL_SCRIPT.name} failed: {exc}"
+            )
         if done.returncode != 0:
             why = done.stderr.strip().splitlines()[-1:] or ["no output"]
             pytest.skip(f"Claude Code {PINNED_VERSION} could not be installed with npm: {why[0]}")
@@ -87,7 +89,9 @@ def agent_home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def agent_env(fake_model: FakeModel, api_key: str, agent_home: Path, claude_config_dir: Path) -> dict[str, str]:
+def agent_env(
+    fake_model: FakeModel, api_key: str, agent_home: Path, claude_config_dir: Path
+) -> dict[str, str]:
     """A clean base environment for an agent: nothing from the developer's own setup."""
     return {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),

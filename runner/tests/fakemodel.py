@@ -145,9 +145,13 @@ class ModelRequest:
         return bool(self.body.get("stream"))
 
     def _is_prompt(self, message: dict[str, Any]) -> bool:
-        # A user message that answers no tool call is a prompt (`-p`, or a resumed follow-up).
+        # A user message that answers no tool call is a prompt (`-p`, or a resumed follow-up);
+        # one made only of <system-reminder> blocks is the CLI talking, not a prompt.
         blocks = _blocks(message)
-        return message.get("role") == "user" and not any(b.get("type") == "tool_result" for b in blocks)
+        if message.get("role") != "user" or any(b.get("type") == "tool_result" for b in blocks):
+            return False
+        texts = [str(b.get("text", "")).strip() for b in blocks if b.get("type") == "text"]
+        return not texts or not all(t.startswith("<system-reminder>") for t in texts)
 
     @property
     def prompts(self) -> list[str]:
@@ -215,7 +219,9 @@ def text_script(text: str = "Done.") -> Steps:
 
 def write_file_script(path: str, content: str, final: str = "Done.") -> Steps:
     """Write `path` (relative paths are relative to the CLI's cwd) with the Write tool, then say `final`."""
-    return Steps(reply(f"I'll create {path}.", ToolUse("Write", {"file_path": path, "content": content})), final)
+    return Steps(
+        reply(f"I'll create {path}.", ToolUse("Write", {"file_path": path, "content": content})), final
+    )
 
 
 def bash_script(command: str, final: str = "Done.", description: str = "Run a command") -> Steps:
@@ -277,7 +283,9 @@ class FakeModel:
         handler = type("Handler", (_Handler,), {"model": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-model", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-model", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -353,11 +361,14 @@ def _sse_events(message: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]
         for delta in deltas:
             yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
         yield "content_block_stop", {"type": "content_block_stop", "index": index}
-    yield "message_delta", {
-        "type": "message_delta",
-        "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
-        "usage": {"output_tokens": message["usage"]["output_tokens"]},
-    }
+    yield (
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+            "usage": {"output_tokens": message["usage"]["output_tokens"]},
+        },
+    )
     yield "message_stop", {"type": "message_stop"}
 
 
@@ -425,7 +436,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if isinstance(step, HttpError):
             error = {"type": step.effective_type, "message": step.message}
-            self._send_json(step.status, {"type": "error", "error": error, "request_id": request_id}, request_id)
+            self._send_json(
+                step.status, {"type": "error", "error": error, "request_id": request_id}, request_id
+            )
             return
         model = self.model.model or str(request.body.get("model") or "claude-fake")
         message = _message(step, model=model, number=number)

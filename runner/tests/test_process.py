@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from conftest import ProcessMarker
-
 from lazyaf_runner.agents.base import AgentEvent, AgentOutcome
 from lazyaf_runner.agents.command import CommandAdapter
 from lazyaf_runner.process import RUN_MARK, run_agent
@@ -39,20 +38,23 @@ async def run(
             await on_event(event)  # type: ignore[operator]
 
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **(env or {})}
-    outcome = await run_agent(adapter, "prompt", workdir=workdir, env=base, timeout=timeout, on_event=collect, **kwargs)
+    outcome = await run_agent(
+        adapter, "prompt", workdir=workdir, env=base, timeout=timeout, on_event=collect, **kwargs
+    )
     return events, outcome
 
 
-# Starts a child in our group, a grandchild that makes its own session (like Claude Code's
-# Bash tool) and is orphaned, then waits for ever.
+# Starts a child in our group, and a grandchild in a session of its own (like Claude Code's
+# Bash tool) that is orphaned at once, as `(sleep 601 &)` in a shell; then waits for ever.
 TREE = """
     import os, subprocess, sys, time
     subprocess.Popen(["sleep", "600"])
-    if os.fork() == 0:
+    if (middle := os.fork()) == 0:
         os.setsid()
         if os.fork() == 0:
             os.execvp("sleep", ["sleep", "601"])
         os._exit(0)
+    os.waitpid(middle, 0)
     print("tree started", flush=True)
     time.sleep(600)
 """
@@ -164,14 +166,18 @@ async def test_cancel_kills_the_whole_tree(tmp_path: Path, process_marker: Proce
     async def on_event(event: AgentEvent) -> None:
         asyncio.get_running_loop().call_later(0.2, cancel.set)
 
-    events, outcome = await run(python(TREE), tmp_path, env=process_marker.env, on_event=on_event, cancel=cancel)
+    events, outcome = await run(
+        python(TREE), tmp_path, env=process_marker.env, on_event=on_event, cancel=cancel
+    )
 
     assert not outcome.ok and outcome.cancelled and not outcome.timed_out
     assert "was cancelled" in outcome.reason
     assert process_marker.alive() == []
 
 
-async def test_a_process_that_ignores_sigterm_gets_sigkill(tmp_path: Path, process_marker: ProcessMarker) -> None:
+async def test_a_process_that_ignores_sigterm_gets_sigkill(
+    tmp_path: Path, process_marker: ProcessMarker
+) -> None:
     adapter = python("""
         import signal, time
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -187,7 +193,9 @@ async def test_a_process_that_ignores_sigterm_gets_sigkill(tmp_path: Path, proce
     assert time.monotonic() - started < 4
 
 
-async def test_a_grandchild_holding_stdout_does_not_hang_the_run(tmp_path: Path, process_marker: ProcessMarker) -> None:
+async def test_a_grandchild_holding_stdout_does_not_hang_the_run(
+    tmp_path: Path, process_marker: ProcessMarker
+) -> None:
     # The agent exits at once, but the sleep it started keeps our stdout pipe open.
     adapter = python("""
         import subprocess
@@ -209,7 +217,8 @@ async def test_background_processes_are_stopped_when_the_agent_is_done(
 ) -> None:
     adapter = python("""
         import subprocess
-        subprocess.Popen(["sleep", "600"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        quiet = subprocess.DEVNULL
+        subprocess.Popen(["sleep", "600"], stdout=quiet, stderr=quiet, start_new_session=True)
         print("server started")
     """)
 
@@ -219,7 +228,9 @@ async def test_background_processes_are_stopped_when_the_agent_is_done(
     assert process_marker.alive() == []
 
 
-async def test_closed_stdout_without_exit_does_not_hang(tmp_path: Path, process_marker: ProcessMarker) -> None:
+async def test_closed_stdout_without_exit_does_not_hang(
+    tmp_path: Path, process_marker: ProcessMarker
+) -> None:
     adapter = python("""
         import os, sys, time
         print("closing", flush=True)
@@ -250,7 +261,10 @@ async def test_a_missing_program_is_a_clear_failure(tmp_path: Path) -> None:
     events, outcome = await run(CommandAdapter(["no-such-agent-cli", "{prompt}"]), tmp_path)
 
     assert not outcome.ok
-    assert outcome.reason == f"Could not start no-such-agent-cli in {tmp_path}: No such file or directory (no-such-agent-cli)."
+    assert (
+        outcome.reason
+        == f"Could not start no-such-agent-cli in {tmp_path}: No such file or directory (no-such-agent-cli)."
+    )
     assert [(e.kind, e.text) for e in events] == [("error", outcome.reason)]
 
 
@@ -292,3 +306,44 @@ async def test_stderr_tail_is_bounded(tmp_path: Path) -> None:
 
     assert outcome.reason.endswith("the last words.")
     assert len(outcome.reason) < 600
+
+
+async def test_as_a_subreaper_the_runner_reaps_what_it_adopts(
+    tmp_path: Path, process_marker: ProcessMarker
+) -> None:
+    # A runner that is PID 1 in a container adopts the agent's orphans; left alone they would
+    # stay zombies. PR_SET_CHILD_SUBREAPER gives the same situation without a container.
+    script = textwrap.dedent(f"""
+        import asyncio, ctypes, os, sys
+        from lazyaf_runner.agents.command import CommandAdapter
+        from lazyaf_runner.process import run_agent
+
+        assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+
+        async def main():
+            async def on_event(event):
+                pass
+            adapter = CommandAdapter([sys.executable, "-c", {textwrap.dedent(TREE)!r}])
+            env = dict(os.environ)
+            outcome = await run_agent(adapter, "", workdir=".", env=env, timeout=1, on_event=on_event)
+            assert outcome.timed_out, outcome
+            me = str(os.getpid())
+            zombies = []
+            for pid in os.listdir("/proc"):
+                try:
+                    fields = open(f"/proc/{{pid}}/stat").read().rsplit(")", 1)[1].split()
+                except (OSError, IndexError):
+                    continue
+                if fields[1] == me and fields[0] == "Z":
+                    zombies.append(pid)
+            print("zombies", zombies)
+
+        asyncio.run(main())
+    """)
+    adapter = CommandAdapter([sys.executable, "-c", script])
+
+    events, outcome = await run(adapter, tmp_path, env={**process_marker.env, "PATH": os.environ["PATH"]})
+
+    assert outcome.ok, outcome.reason
+    assert [e.text for e in events] == ["zombies []"]
+    assert process_marker.alive() == []

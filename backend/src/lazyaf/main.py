@@ -18,14 +18,14 @@ from lazyaf.db.engine import make_engine, make_sessionmaker, session_scope
 from lazyaf.errors import ErrorRead, install_handlers
 from lazyaf.events.bus import EventBus
 from lazyaf.events.router import router as events_router
-from lazyaf.jobs.scheduler import Reaper
-from lazyaf.runners.connection import RunnerHub
-from lazyaf.runners.pool import RunnerPool
 from lazyaf.gitserver.app import make_git_app, resolve_git_backend
 from lazyaf.gitserver.refs import RefUpdate
+from lazyaf.jobs.scheduler import Reaper
 from lazyaf.logging import RequestIdMiddleware
 from lazyaf.repos import service as repo_service
 from lazyaf.repos.models import Repo
+from lazyaf.runners.connection import RunnerHub
+from lazyaf.runners.pool import RunnerPool
 from lazyaf.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -48,7 +48,10 @@ def _document_errors(app: FastAPI) -> None:
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
         schemas["ErrorRead"] = ErrorRead.model_json_schema()
-        error = {"description": "Invalid input", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorRead"}}}}
+        error = {
+            "description": "Invalid input",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorRead"}}},
+        }
         for operations in schema["paths"].values():
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
@@ -108,7 +111,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     async def on_push(repo_id: uuid.UUID, updates: list[RefUpdate]) -> None:
         async with session_scope(sessionmaker) as session:
-            await repo_service.record_push(session=session, settings=settings, repo_id=repo_id, updates=updates)
+            await repo_service.record_push(
+                session=session, settings=settings, repo_id=repo_id, updates=updates
+            )
         for listener in app.state.ref_listeners:
             await listener(repo_id, updates)
 
@@ -116,7 +121,10 @@ def create_app(settings: Settings) -> FastAPI:
     _document_errors(app)
     app.include_router(api_router)
     app.include_router(events_router)
-    app.mount("/git", make_git_app(settings, backend=app.state.git_backend, resolve_repo=resolve_repo, on_push=on_push))
+    app.mount(
+        "/git",
+        make_git_app(settings, backend=app.state.git_backend, resolve_repo=resolve_repo, on_push=on_push),
+    )
     app.add_middleware(TokenAuthMiddleware, settings=settings)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -73,15 +73,27 @@ class Settings(BaseSettings):
     max_inflated_request_bytes: int = Field(
         1 << 30, description="Cap on a gzip-encoded git request body once inflated."
     )
-    prompts_dir: Path | None = Field(None, description="Folder of prompt templates that override the defaults.")
-    lease_ttl: float = Field(45.0, gt=0, description="Seconds a job attempt's lease lasts without a heartbeat.")
+    prompts_dir: Path | None = Field(
+        None, description="Folder of prompt templates that override the defaults."
+    )
+    lease_ttl: float = Field(
+        45.0, gt=0, description="Seconds a job attempt's lease lasts without a heartbeat."
+    )
     job_timeout: float = Field(3600.0, gt=0, description="Seconds an agent may run before it is killed.")
     default_agent: str = Field("claude", description="Agent CLI runners use unless a card says otherwise.")
     agent_command: str | None = Field(
-        None, description="For the 'command' agent: the command line, with {prompt} and {workdir} placeholders."
+        None,
+        description="For the 'command' agent: the command line, with {prompt} and {workdir} placeholders.",
     )
-    claude_binary: str | None = Field(None, description="Claude Code binary for local runners (default: pinned install).")
-    anthropic_api_key: SecretStr | None = Field(None, description="Given to Claude Code agents; never logged.")
+    claude_binary: str | None = Field(
+        None, description="Claude Code binary for local runners (default: pinned install)."
+    )
+    anthropic_base_url: str | None = Field(
+        None, description="Messages API URL given to Claude Code agents (a proxy or gateway); default Anthropic's."
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        None, description="Given to Claude Code agents; never logged."
+    )
     claude_code_oauth_token: SecretStr | None = Field(None, description="Alternative to the API key.")
     log_level: str = Field("info", description="debug, info, warning or error.")
     log_format: Literal["auto", "json", "console"] = Field(
@@ -92,9 +104,10 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_token_is_none(cls, value: object) -> object:
         # LAZYAF_TOKEN= (empty) must mean "no token", never "the empty string opens the door".
-        if value is None or (isinstance(value, str | SecretStr) and not str(
-            value.get_secret_value() if isinstance(value, SecretStr) else value
-        ).strip()):
+        if value is None or (
+            isinstance(value, str | SecretStr)
+            and not str(value.get_secret_value() if isinstance(value, SecretStr) else value).strip()
+        ):
             return None
         return value
 

@@ -17,8 +17,10 @@ import re
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
+
 import anyio.to_thread
 import structlog
+from lazyaf_runner import protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,7 +39,6 @@ from lazyaf.repos.service import git_path
 from lazyaf.runners.models import Runner, RunnerStatus
 from lazyaf.runners.schemas import RunnerRead
 from lazyaf.settings import Settings
-from lazyaf_runner import protocol
 
 log = structlog.get_logger(__name__)
 S = CardStatus
@@ -65,7 +66,9 @@ def job_changed(session: AsyncSession, job: Job) -> None:
 
 
 def runner_changed(session: AsyncSession, runner: Runner) -> None:
-    EventBus.record(session, "runner_status", {"runner": RunnerRead.model_validate(runner).model_dump(mode="json")})
+    EventBus.record(
+        session, "runner_status", {"runner": RunnerRead.model_validate(runner).model_dump(mode="json")}
+    )
 
 
 # --- cards ------------------------------------------------------------------------------------
@@ -111,9 +114,7 @@ async def update_card(*, session: AsyncSession, settings: Settings, card: Card, 
 
 async def delete_card(*, session: AsyncSession, card: Card) -> None:
     if card.status == S.IN_PROGRESS:
-        raise InvalidTransition(
-            f"Card '{card.title}' is in_progress: cancel its job first, then delete it."
-        )
+        raise InvalidTransition(f"Card '{card.title}' is in_progress: cancel its job first, then delete it.")
     await card_service.delete(session=session, card=card)
     EventBus.record(session, "card_deleted", {"card_id": str(card.id), "repo_id": str(card.repo_id)})
 
@@ -144,11 +145,18 @@ def branch_name(card: Card) -> str:
 
 
 async def start_card(
-    *, session: AsyncSession, settings: Settings, card: Card, position: int | None = None, agent: str | None = None
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    card: Card,
+    position: int | None = None,
+    agent: str | None = None,
 ) -> Job:
     """Queue an agent job for a todo card and move it to in_progress."""
     if card.status != S.TODO:
-        raise InvalidTransition(f"Card '{card.title}' is {card.status}: {refusal(card.status, S.IN_PROGRESS)}")
+        raise InvalidTransition(
+            f"Card '{card.title}' is {card.status}: {refusal(card.status, S.IN_PROGRESS)}"
+        )
     repo = await session.get(Repo, card.repo_id)
     assert repo is not None
     path = git_path(settings, repo)
@@ -159,7 +167,9 @@ async def start_card(
             "push to it first (lazyaf ingest)."
         )
     card.branch_name = card.branch_name or branch_name(card)
-    readme = await anyio.to_thread.run_sync(git_branches.read_file, path, repo.default_branch, prompts.README_NAMES)
+    readme = await anyio.to_thread.run_sync(
+        git_branches.read_file, path, repo.default_branch, prompts.README_NAMES
+    )
     job = Job(
         card_id=card.id,
         priority=card.priority,
@@ -269,8 +279,13 @@ async def record_event(*, session: AsyncSession, message: protocol.Event) -> boo
         EventBus.record(
             session,
             "job_event",
-            {"job_id": str(job.id), "card_id": str(job.card_id), "attempt": message.attempt,
-             "seq": message.seq, "event": message.event},
+            {
+                "job_id": str(job.id),
+                "card_id": str(job.card_id),
+                "attempt": message.attempt,
+                "seq": message.seq,
+                "event": message.event,
+            },
         )
     return True
 
@@ -307,8 +322,17 @@ async def complete_attempt(*, session: AsyncSession, settings: Settings, message
 
 
 def _apply_outcome(job: Job, message: protocol.Complete) -> None:
-    for field in ("exit_code", "base_sha", "head_sha", "session_id", "cost_usd", "input_tokens",
-                  "output_tokens", "num_turns", "duration_ms"):
+    for field in (
+        "exit_code",
+        "base_sha",
+        "head_sha",
+        "session_id",
+        "cost_usd",
+        "input_tokens",
+        "output_tokens",
+        "num_turns",
+        "duration_ms",
+    ):
         value = getattr(message, field)
         if value is not None:
             setattr(job, field, value)
@@ -326,11 +350,17 @@ async def _move_card_branch(
     repo = await session.get(Repo, card.repo_id)
     assert repo is not None
     path = git_path(settings, repo)
-    pushed = await anyio.to_thread.run_sync(git_branches.ref_sha, path, protocol.attempt_ref(str(job.id), job.attempt))
+    pushed = await anyio.to_thread.run_sync(
+        git_branches.ref_sha, path, protocol.attempt_ref(str(job.id), job.attempt)
+    )
     if message.head_sha is None or pushed != message.head_sha:
-        return f"The runner reported head {message.head_sha} but pushed {pushed or 'nothing'} for this attempt."
+        return (
+            f"The runner reported head {message.head_sha} but pushed {pushed or 'nothing'} for this attempt."
+        )
     moved = await anyio.to_thread.run_sync(
-        lambda: git_branches.move_branch(path, job.branch, old=message.branch_start_sha, new=message.head_sha or "")
+        lambda: git_branches.move_branch(
+            path, job.branch, old=message.branch_start_sha, new=message.head_sha or ""
+        )
     )
     if not moved:
         current = await anyio.to_thread.run_sync(git_branches.ref_sha, path, f"refs/heads/{job.branch}")
@@ -395,10 +425,16 @@ async def expire_leases(*, session: AsyncSession, now: datetime | None = None) -
             job.token_hash = None
             await session.flush()
             job_changed(session, job)
-            log.warning("job_requeued", job_id=str(job.id), attempt=job.attempt, reason="lost before agent start")
+            log.warning(
+                "job_requeued", job_id=str(job.id), attempt=job.attempt, reason="lost before agent start"
+            )
         else:
             status = JobStatus.CANCELLED if job.cancel_requested else JobStatus.FAILED
-            reason = None if job.cancel_requested else "Runner lost: it stopped sending heartbeats while running the agent."
+            reason = (
+                None
+                if job.cancel_requested
+                else "Runner lost: it stopped sending heartbeats while running the agent."
+            )
             await finish_job(session=session, job=job, card=card, status=status, error=reason)
     return expired
 
@@ -412,7 +448,9 @@ async def _release_runner(session: AsyncSession, job: Job) -> None:
         runner_changed(session, runner)
 
 
-async def fail_stale_timeouts(*, session: AsyncSession, settings: Settings, now: datetime | None = None) -> list[Job]:
+async def fail_stale_timeouts(
+    *, session: AsyncSession, settings: Settings, now: datetime | None = None
+) -> list[Job]:
     """Running jobs far past the job timeout (the runner enforces it; this is the safety net)."""
     now = now or utcnow()
     limit = now - timedelta(seconds=settings.job_timeout + 2 * settings.lease_ttl)
@@ -420,8 +458,13 @@ async def fail_stale_timeouts(*, session: AsyncSession, settings: Settings, now:
     jobs = list((await session.scalars(query)).all())
     for job in jobs:
         card = await session.get(Card, job.card_id)
-        await finish_job(session=session, job=job, card=card, status=JobStatus.FAILED,
-                         error=f"Timed out: the job ran longer than {settings.job_timeout:.0f} s.")
+        await finish_job(
+            session=session,
+            job=job,
+            card=card,
+            status=JobStatus.FAILED,
+            error=f"Timed out: the job ran longer than {settings.job_timeout:.0f} s.",
+        )
     return jobs
 
 
@@ -446,4 +489,3 @@ async def mark_silent_runners_offline(*, session: AsyncSession, settings: Settin
     query = select(Runner).where(Runner.status != RunnerStatus.OFFLINE, Runner.last_heartbeat < limit)
     for runner in (await session.scalars(query)).all():
         await runner_offline(session=session, runner=runner)
-

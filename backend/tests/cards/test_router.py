@@ -37,7 +37,12 @@ async def _titles(client: httpx.AsyncClient, repo: Repo, status: str) -> list[st
 async def test_new_cards_go_to_the_bottom_of_todo(client: httpx.AsyncClient, repo: Repo) -> None:
     first = await _card(client, repo, "First", description="Do it", priority=3)
     second = await _card(client, repo, "  Second  ")
-    assert (first["status"], first["position"], first["priority"], first["description"]) == ("todo", 0, 3, "Do it")
+    assert (first["status"], first["position"], first["priority"], first["description"]) == (
+        "todo",
+        0,
+        3,
+        "Do it",
+    )
     assert (second["title"], second["position"], second["priority"]) == ("Second", 1, 1)
     assert first["branch_name"] is None and first["job_id"] is None and first["pr_url"] is None
     assert await _titles(client, repo, "todo") == ["First", "Second"]
@@ -63,7 +68,9 @@ async def test_cards_of_unknown_repo_is_404(client: httpx.AsyncClient) -> None:
 
 async def test_edit_title_description_priority(client: httpx.AsyncClient, repo: Repo) -> None:
     card = await _card(client, repo, "Old")
-    response = await client.patch(f"/api/cards/{card['id']}", json={"title": "New", "description": "d", "priority": 0})
+    response = await client.patch(
+        f"/api/cards/{card['id']}", json={"title": "New", "description": "d", "priority": 0}
+    )
     assert response.status_code == 200
     body = response.json()
     assert (body["title"], body["description"], body["priority"], body["status"]) == ("New", "d", 0, "todo")
@@ -88,7 +95,9 @@ async def test_reject_moves_a_reviewed_card_back_to_todo_at_the_chosen_place(
     await _card(client, repo, "A")
     await _card(client, repo, "B")
     async with app.state.sessionmaker() as session:
-        reviewed = await make_card(session, repo=repo, title="R", status=CardStatus.IN_REVIEW, branch_name="lazyaf/x")
+        reviewed = await make_card(
+            session, repo=repo, title="R", status=CardStatus.IN_REVIEW, branch_name="lazyaf/x"
+        )
         await make_card(session, repo=repo, title="R2", status=CardStatus.IN_REVIEW, position=1)
         await session.commit()
     response = await client.patch(f"/api/cards/{reviewed.id}", json={"status": "todo", "position": 1})
@@ -102,11 +111,27 @@ async def test_reject_moves_a_reviewed_card_back_to_todo_at_the_chosen_place(
 @pytest.mark.parametrize(
     ("current", "target", "reason"),
     [
-        ("todo", "in_progress", "Repo 'board' has no commits on its default branch 'main' yet; push to it first (lazyaf ingest)."),
+        (
+            "todo",
+            "in_progress",
+            "Repo 'board' has no commits on its default branch 'main' yet; push to it first (lazyaf ingest).",
+        ),
         ("todo", "done", "Only a card in review can become done; it needs an agent's work to review first."),
-        ("todo", "in_review", "A card moves to in_review only when its agent job has finished and pushed its branch."),
-        ("in_review", "done", "A card in review becomes done only when it is approved and its branch merged."),
-        ("in_progress", "todo", "The card's agent is still working on it; wait for it to finish or cancel its job first."),
+        (
+            "todo",
+            "in_review",
+            "A card moves to in_review only when its agent job has finished and pushed its branch.",
+        ),
+        (
+            "in_review",
+            "done",
+            "A card in review becomes done only when it is approved and its branch merged.",
+        ),
+        (
+            "in_progress",
+            "todo",
+            "The card's agent is still working on it; wait for it to finish or cancel its job first.",
+        ),
         ("done", "todo", "Done cards are merged and final; create a new card for more work."),
         ("failed", "in_progress", "Only a card in todo can be started."),
         ("in_review", "failed", "Only a failed job moves a card to failed."),

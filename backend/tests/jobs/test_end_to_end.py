@@ -1,48 +1,28 @@
-"""A card done end to end by a real local runner process, with the real git client everywhere."""
+"""Cards done end to end by real local runner processes, with the real git client everywhere."""
 
 from __future__ import annotations
 
 import json
-import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
-import pytest
 from websockets.sync.client import connect
 
-from lazyaf.settings import Settings
-from lazyaf.testing import LiveServer, live_server, wait_until
-from tests.gitutil import git, make_source_repo
-
-WRITE_FILE = (
-    "import pathlib, sys; p = pathlib.Path(sys.argv[1]) / 'AGENT.md'; "
-    "p.write_text('written by the agent\\n'); print('wrote', p.name); print('done')"
-)
-
-
-@pytest.fixture
-def server(settings: Settings) -> LiveServer:
-    settings.default_agent = "command"
-    settings.agent_command = f"{sys.executable} -c \"{WRITE_FILE}\" {{workdir}}"
-    settings.lease_ttl = 6
-    with live_server(settings, migrate=False) as srv:
-        yield srv
-
-
-def _ingest(srv: LiveServer, tmp_path: Path) -> dict[str, object]:
-    repo = httpx.post(srv.api("/repos/ingest"), json={"name": "e2e"}).json()
-    source = make_source_repo(tmp_path / "src", commits=2)
-    git("push", "-q", str(repo["clone_url"]), "main", cwd=source)
-    return repo
+from lazyaf.testing import LiveServer, wait_until
+from tests.gitutil import git
+from tests.jobs.conftest import ingest, job_of, new_card, scale, wait_job, wait_runners_idle
 
 
 class BoardWatcher:
     """A /ws client collecting every frame in a thread."""
 
-    def __init__(self, url: str) -> None:
-        self.frames: list[dict[str, object]] = []
-        self._ws = connect(url.replace("http", "ws", 1) + "/ws")
+    def __init__(self, url: str, since: int | None = None) -> None:
+        self.frames: list[dict[str, Any]] = []
+        query = f"?since={since}" if since is not None else ""
+        self._ws = connect(url.replace("http", "ws", 1) + "/ws" + query)
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -53,40 +33,132 @@ class BoardWatcher:
         except Exception:
             pass
 
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f.get("type") == kind]
+
     def close(self) -> None:
         self._ws.close()
         self._thread.join(5)
 
 
-def test_card_runs_on_a_local_runner_to_in_review(server: LiveServer, tmp_path: Path) -> None:
-    repo = _ingest(server, tmp_path)
+def test_card_runs_on_a_local_runner_to_in_review(
+    make_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    server = make_server()
+    repo = ingest(server, tmp_path)
     watcher = BoardWatcher(server.url)
     try:
-        pool = httpx.post(server.api("/runners/scale"), json={"kind": "local", "count": 1}, timeout=30).json()
-        assert pool["local"] == 1
-        card = httpx.post(server.api(f"/repos/{repo['id']}/cards"), json={"title": "Add agent notes"}).json()
+        assert scale(server, 1)["local"] == 1
+        card = new_card(server, repo)
         job = httpx.post(server.api(f"/cards/{card['id']}/start")).json()
         assert job["status"] == "queued"
-        wait_until(lambda: httpx.get(server.api(f"/jobs/{job['id']}")).json()["status"] in ("completed", "failed"), 60)
-        done = httpx.get(server.api(f"/jobs/{job['id']}")).json()
+        done = wait_job(server, job["id"])
         assert done["status"] == "completed", done["error"]
-        assert (done["commits"], done["files_changed"], done["lines_added"], done["lines_removed"]) == (1, 1, 1, 0)
+        assert (done["commits"], done["files_changed"], done["lines_added"], done["lines_removed"]) == (
+            1,
+            1,
+            1,
+            0,
+        )
+        assert done["attempt"] == 1 and done["exit_code"] == 0
         card = httpx.get(server.api(f"/cards/{card['id']}")).json()
-        assert card["status"] == "in_review" and card["branch_name"].startswith(f"lazyaf/{card['id'][:8]}-add-agent-notes")
+        assert card["status"] == "in_review" and card["job_id"] == job["id"]
+        assert card["branch_name"] == f"lazyaf/{card['id'].replace('-', '')[:8]}-add-agent-notes"
         clone = tmp_path / "check"
         git("clone", "-q", "--branch", card["branch_name"], str(repo["clone_url"]), str(clone))
         assert (clone / "AGENT.md").read_text() == "written by the agent\n"
         assert git("rev-parse", "HEAD", cwd=clone).stdout.strip() == done["head_sha"]
+        assert git("log", "-1", "--format=%an <%ae>|%s", cwd=clone).stdout.strip() == (
+            "LazyAF Agent <agent@lazyaf.local>|Add agent notes"
+        )
         logs = httpx.get(server.api(f"/jobs/{job['id']}/logs")).json()
         assert [e["data"].get("text") for e in logs["events"]] == ["wrote AGENT.md", "done"]
-        wait_until(lambda: any(f.get("type") == "job_status" and f["data"]["job"]["status"] == "completed"
-                               for f in watcher.frames), 10)
+        assert logs["job_status"] == "completed"
+        wait_until(
+            lambda: any(f["data"]["job"]["status"] == "completed" for f in watcher.of_type("job_status")), 10
+        )
     finally:
         watcher.close()
-        httpx.post(server.api("/runners/scale"), json={"kind": "local", "count": 0}, timeout=30)
+        scale(server, 0)
     seqs = [f["seq"] for f in watcher.frames if "seq" in f]
-    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
-    statuses = [f["data"]["job"]["status"] for f in watcher.frames if f.get("type") == "job_status"]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # gap-free, in order, no duplicates
+    statuses = [f["data"]["job"]["status"] for f in watcher.of_type("job_status")]
     assert statuses[0] == "queued" and statuses[-1] == "completed" and "running" in statuses
-    events = [f["data"]["event"]["text"] for f in watcher.frames if f.get("type") == "job_event"]
-    assert events == ["wrote AGENT.md", "done"]
+    phases = [f["data"]["job"]["phase"] for f in watcher.of_type("job_status")]
+    assert [p for p in ("cloning", "agent", "committing", "pushing") if p in phases] == [
+        "cloning",
+        "agent",
+        "committing",
+        "pushing",
+    ]
+    assert [f["data"]["event"]["text"] for f in watcher.of_type("job_event")] == ["wrote AGENT.md", "done"]
+    card_states = [f["data"]["card"]["status"] for f in watcher.of_type("card_updated")]
+    assert card_states[0] == "todo" and "in_progress" in card_states and card_states[-1] == "in_review"
+    runner_states = [f["data"]["runner"]["status"] for f in watcher.of_type("runner_status")]
+    assert "busy" in runner_states and "idle" in runner_states
+
+
+def test_a_reconnecting_board_catches_up_by_sequence(
+    make_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    server = make_server()
+    repo = ingest(server, tmp_path)
+    first = BoardWatcher(server.url)
+    new_card(server, repo, "One")
+    wait_until(lambda: len(first.of_type("card_updated")) == 1)
+    last = first.of_type("card_updated")[-1]["seq"]
+    first.close()
+    new_card(server, repo, "Two")
+    new_card(server, repo, "Three")
+    second = BoardWatcher(server.url, since=last)
+    try:
+        wait_until(lambda: len(second.of_type("card_updated")) == 2)
+        assert [f["data"]["card"]["title"] for f in second.of_type("card_updated")] == ["Two", "Three"]
+        assert [f["seq"] for f in second.of_type("card_updated")] == [last + 1, last + 2]
+        new_card(server, repo, "Four")
+        wait_until(lambda: len(second.of_type("card_updated")) == 3)
+        assert second.frames[0]["type"] == "hello"
+    finally:
+        second.close()
+
+
+def test_jobs_run_in_priority_order_then_oldest_first(
+    make_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    server = make_server()
+    repo = ingest(server, tmp_path)
+    cards = [
+        new_card(server, repo, title, priority=p)
+        for title, p in [("low", 0), ("normal one", 1), ("urgent", 3), ("normal two", 1)]
+    ]
+    jobs = {c["title"]: httpx.post(server.api(f"/cards/{c['id']}/start")).json()["id"] for c in cards}
+    scale(server, 1)
+    try:
+        for job_id in jobs.values():
+            wait_job(server, job_id)
+        started = sorted(jobs, key=lambda title: job_of(server, jobs[title])["started_at"])
+        assert started == ["urgent", "normal one", "normal two", "low"]
+    finally:
+        scale(server, 0)
+
+
+def test_two_runners_share_the_queue_one_job_each(
+    make_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    server = make_server()
+    repo = ingest(server, tmp_path)
+    scale(server, 2)
+    try:
+        wait_runners_idle(server, 2)
+        cards = [new_card(server, repo, f"Card {i}") for i in range(4)]
+        jobs = [httpx.post(server.api(f"/cards/{c['id']}/start")).json()["id"] for c in cards]
+        finished = [wait_job(server, j) for j in jobs]
+        assert [j["status"] for j in finished] == ["completed"] * 4
+        assert all(j["attempt"] == 1 for j in finished)
+        assert len({j["runner_id"] for j in finished}) == 2
+        branches = httpx.get(server.api(f"/repos/{repo['id']}/branches")).json()
+        assert len([b for b in branches if b["name"].startswith("lazyaf/")]) == 4
+    finally:
+        scale(server, 0)
+    pool = httpx.get(server.api("/runners")).json()
+    assert pool["local"] == 0 and pool["runners"] == []

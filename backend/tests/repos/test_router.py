@@ -40,7 +40,9 @@ async def test_ingest_creates_the_same_way(client: httpx.AsyncClient, settings: 
     assert _bare(settings, response.json()).is_dir()
 
 
-async def test_duplicate_name_is_refused_and_nothing_is_added(client: httpx.AsyncClient, settings: Settings) -> None:
+async def test_duplicate_name_is_refused_and_nothing_is_added(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
     await _create(client)
     response = await client.post("/api/repos/ingest", json={"name": "demo"})
     assert response.status_code == 409
@@ -112,7 +114,9 @@ async def test_delete_removes_row_cards_and_bare_repo(client: httpx.AsyncClient,
 async def test_rename_and_set_remote(client: httpx.AsyncClient) -> None:
     repo = await _create(client)
     await _create(client, name="other")
-    response = await client.patch(f"/api/repos/{repo['id']}", json={"name": "renamed", "remote_url": "/srv/x.git"})
+    response = await client.patch(
+        f"/api/repos/{repo['id']}", json={"name": "renamed", "remote_url": "/srv/x.git"}
+    )
     assert response.status_code == 200
     assert response.json()["name"] == "renamed" and response.json()["remote_url"] == "/srv/x.git"
     response = await client.patch(f"/api/repos/{repo['id']}", json={"name": "other"})
@@ -142,8 +146,13 @@ async def test_branches_and_commits(client: httpx.AsyncClient, settings: Setting
     assert [c["summary"] for c in commits] == ["Commit 2", "Commit 1", "Commit 0"]
     assert commits[0]["message"] == "Commit 2\n\nBody of commit 2.\n"
     assert commits[0]["parents"] == [commits[1]["sha"]] and commits[2]["parents"] == []
-    assert commits[0]["author_email"] == "author@example.com" and commits[0]["committer_name"] == "Test Committer"
-    feature = (await client.get(f"/api/repos/{repo['id']}/commits", params={"branch": "feature/é", "limit": 2})).json()
+    assert (
+        commits[0]["author_email"] == "author@example.com"
+        and commits[0]["committer_name"] == "Test Committer"
+    )
+    feature = (
+        await client.get(f"/api/repos/{repo['id']}/commits", params={"branch": "feature/é", "limit": 2})
+    ).json()
     assert [c["summary"] for c in feature] == ["Feature", "Commit 2"]
     page = (await client.get(f"/api/repos/{repo['id']}/commits", params={"offset": 1, "limit": 1})).json()
     assert [c["summary"] for c in page] == ["Commit 1"]
@@ -171,7 +180,10 @@ async def test_default_branch_must_exist_once_ingested(
         await session.commit()
     response = await client.patch(f"/api/repos/{repo['id']}", json={"default_branch": "nope"})
     assert response.status_code == 422
-    assert response.json()["detail"] == "Branch 'nope' does not exist in repo 'demo'; existing branches: dev, main."
+    assert (
+        response.json()["detail"]
+        == "Branch 'nope' does not exist in repo 'demo'; existing branches: dev, main."
+    )
     assert (_bare(settings, repo) / "HEAD").read_text() == "ref: refs/heads/main\n"
     response = await client.patch(f"/api/repos/{repo['id']}", json={"default_branch": "dev"})
     assert response.json()["default_branch"] == "dev"

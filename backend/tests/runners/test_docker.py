@@ -290,6 +290,16 @@ def test_a_missing_base_image_says_which_script_builds_it(client: docker.DockerC
         runner_docker.build_runner_image(tag=f"lazyaf-runner:test-{RUN_ID}", base_image="lazyaf-base:missing")
 
 
+def test_a_failing_build_says_why_and_leaves_no_tag(client: docker.DockerClient, runner_image: str) -> None:
+    tag = f"lazyaf-runner:test-{RUN_ID}"
+    # The runner image as a base: user lazyaf exists already (and USER is not root), so RUN fails.
+    with pytest.raises(DockerError, match=f"Building {tag} failed: The command .*useradd"):
+        runner_docker.build_runner_image(tag=tag, base_image=runner_docker.DEFAULT_RUNNER_IMAGE)
+
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get(tag)
+
+
 def test_logs_of_a_removed_container_are_a_clear_error(
     client: docker.DockerClient, runner_image: str
 ) -> None:

@@ -10,6 +10,7 @@ from lazyaf_cli import __version__
 from lazyaf_cli.commands.ingest import ingest
 from lazyaf_cli.commands.land import land
 from lazyaf_cli.commands.repos import repos
+from lazyaf_cli.commands.runner import runner
 from lazyaf_cli.commands.serve import serve
 from lazyaf_cli.context import AppContext
 
@@ -47,3 +48,4 @@ cli.add_command(serve)
 cli.add_command(ingest)
 cli.add_command(land)
 cli.add_command(repos)
+cli.add_command(runner)

@@ -58,7 +58,9 @@ class RunnerClient:
         self.kind = kind
         self.token = token
         self.runner_id = runner_id
-        self.work_root = work_root or Path(tempfile.gettempdir()) / "lazyaf-runner" / name
+        self.work_root = (
+            work_root or Path(tempfile.gettempdir()) / "lazyaf-runner" / name
+        )
         self.max_disconnected = max_disconnected
         self.heartbeat_interval = 15.0
         self.job: RunningJob | None = None
@@ -81,20 +83,35 @@ class RunnerClient:
         disconnected_since = asyncio.get_running_loop().time()
         while not self.stopping:
             try:
-                headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-                async with connect(self.ws_url, additional_headers=headers, max_size=None,
-                                   open_timeout=10, ping_interval=20, ping_timeout=20) as ws:
+                headers = (
+                    {"Authorization": f"Bearer {self.token}"} if self.token else {}
+                )
+                async with connect(
+                    self.ws_url,
+                    additional_headers=headers,
+                    max_size=None,
+                    open_timeout=10,
+                    ping_interval=20,
+                    ping_timeout=20,
+                ) as ws:
                     delay = 0.2
                     await self._session(ws)
             except (OSError, WebSocketException, TimeoutError) as exc:
-                if isinstance(exc, InvalidStatus) and exc.response.status_code in (401, 403):
+                if isinstance(exc, InvalidStatus) and exc.response.status_code in (
+                    401,
+                    403,
+                ):
                     log.error("runner_unauthorized", server=self.server)
             finally:
                 self.ws = None
             if self.stopping:
                 break
             now = asyncio.get_running_loop().time()
-            if self.max_disconnected is not None and self.job is None and now - disconnected_since > self.max_disconnected:
+            if (
+                self.max_disconnected is not None
+                and self.job is None
+                and now - disconnected_since > self.max_disconnected
+            ):
                 log.warning("runner_giving_up", after=self.max_disconnected)
                 break
             await asyncio.sleep(delay * (0.5 + random.random()))
@@ -103,9 +120,23 @@ class RunnerClient:
             await asyncio.gather(self.job.task, return_exceptions=True)
 
     async def _session(self, ws: ClientConnection) -> None:
-        running = protocol.AttemptRef(job_id=self.job.assign.job_id, attempt=self.job.assign.attempt) if self.job else None
-        await ws.send(protocol.Hello(name=self.name, kind=self.kind, agents=["claude", "command"],
-                                     version=__version__, runner_id=self.runner_id, running=running).model_dump_json())
+        running = (
+            protocol.AttemptRef(
+                job_id=self.job.assign.job_id, attempt=self.job.assign.attempt
+            )
+            if self.job
+            else None
+        )
+        await ws.send(
+            protocol.Hello(
+                name=self.name,
+                kind=self.kind,
+                agents=["claude", "command"],
+                version=__version__,
+                runner_id=self.runner_id,
+                running=running,
+            ).model_dump_json()
+        )
         welcome = protocol.backend_message.validate_json(await ws.recv())
         if not isinstance(welcome, protocol.Welcome):
             return
@@ -142,8 +173,12 @@ class RunnerClient:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
             job = self.job
-            await self._send(protocol.Heartbeat(job_id=job.assign.job_id if job else None,
-                                                attempt=job.assign.attempt if job else None))
+            await self._send(
+                protocol.Heartbeat(
+                    job_id=job.assign.job_id if job else None,
+                    attempt=job.assign.attempt if job else None,
+                )
+            )
 
     async def _on_message(self, message: Any) -> None:
         job = self.job
@@ -152,12 +187,22 @@ class RunnerClient:
         elif isinstance(message, protocol.Assign):
             self._start(message)
         elif isinstance(message, protocol.Ack):
-            self.outbox = [m for m in self.outbox if not (
-                isinstance(m, protocol.Event | protocol.Progress) and m.job_id == message.job_id
-                and m.attempt == message.attempt and getattr(m, "seq", 0) <= message.seq)]
+            self.outbox = [
+                m
+                for m in self.outbox
+                if not (
+                    isinstance(m, protocol.Event | protocol.Progress)
+                    and m.job_id == message.job_id
+                    and m.attempt == message.attempt
+                    and getattr(m, "seq", 0) <= message.seq
+                )
+            ]
         elif isinstance(message, protocol.CompleteAck):
-            self.outbox = [m for m in self.outbox if not (
-                m.job_id == message.job_id and m.attempt == message.attempt)]  # type: ignore[attr-defined]
+            self.outbox = [
+                m
+                for m in self.outbox
+                if not (m.job_id == message.job_id and m.attempt == message.attempt)
+            ]  # type: ignore[attr-defined]
             if job is not None and job.key == (message.job_id, message.attempt):
                 self.job = None
             if self.job is None and not self.stopping:
@@ -173,8 +218,12 @@ class RunnerClient:
 
     def _drop(self, job: RunningJob) -> None:
         """Forget a revoked attempt: nothing it says matters any more."""
-        self.outbox = [m for m in self.outbox if getattr(m, "job_id", None) != job.assign.job_id
-                       or getattr(m, "attempt", None) != job.assign.attempt]
+        self.outbox = [
+            m
+            for m in self.outbox
+            if getattr(m, "job_id", None) != job.assign.job_id
+            or getattr(m, "attempt", None) != job.assign.attempt
+        ]
         if self.job is job:
             self.job = None
 
@@ -194,19 +243,30 @@ class RunnerClient:
         await self._send(message)
 
     async def _progress(self, job: RunningJob, phase: str) -> None:
-        await self._emit(job, protocol.Progress(job_id=job.assign.job_id, attempt=job.assign.attempt, phase=phase))
+        await self._emit(
+            job,
+            protocol.Progress(
+                job_id=job.assign.job_id, attempt=job.assign.attempt, phase=phase
+            ),
+        )
 
     async def _execute(self, job: RunningJob) -> None:
         assign = job.assign
-        workspace = Workspace(self.work_root / f"{assign.job_id[:8]}-{assign.attempt}", token=self.token)
-        complete = protocol.Complete(job_id=assign.job_id, attempt=assign.attempt, status="failed")
+        workspace = Workspace(
+            self.work_root / f"{assign.job_id[:8]}-{assign.attempt}", token=self.token
+        )
+        complete = protocol.Complete(
+            job_id=assign.job_id, attempt=assign.attempt, status="failed"
+        )
         try:
             complete = await self._attempt(job, workspace, complete)
         except WorkspaceError as exc:
             complete.error = str(exc)
         except Exception as exc:  # a bug here must still end the job, never hang it
             log.exception("job_crashed", job_id=assign.job_id)
-            complete.error = f"The runner failed unexpectedly: {type(exc).__name__}: {exc}"
+            complete.error = (
+                f"The runner failed unexpectedly: {type(exc).__name__}: {exc}"
+            )
         finally:
             workspace.remove()
         if job.cancel.is_set() and not job.revoked and complete.status != "completed":
@@ -215,22 +275,39 @@ class RunnerClient:
             return
         await self._emit(job, complete)
 
-    async def _attempt(self, job: RunningJob, workspace: Workspace, complete: protocol.Complete) -> protocol.Complete:
+    async def _attempt(
+        self, job: RunningJob, workspace: Workspace, complete: protocol.Complete
+    ) -> protocol.Complete:
         assign = job.assign
         await self._progress(job, "cloning")
-        await workspace.prepare(url=assign.repo_url, branch=assign.branch, base_branch=assign.base_branch)
-        complete.base_sha, complete.branch_start_sha = workspace.base_sha, workspace.branch_start_sha
+        await workspace.prepare(
+            url=assign.repo_url, branch=assign.branch, base_branch=assign.base_branch
+        )
+        complete.base_sha, complete.branch_start_sha = (
+            workspace.base_sha,
+            workspace.branch_start_sha,
+        )
         if job.cancel.is_set():
             return complete
         await self._progress(job, "agent")
         outcome = await self._run_agent(job, workspace)
-        for name in ("exit_code", "session_id", "cost_usd", "input_tokens", "output_tokens", "num_turns", "duration_ms"):
+        for name in (
+            "exit_code",
+            "session_id",
+            "cost_usd",
+            "input_tokens",
+            "output_tokens",
+            "num_turns",
+            "duration_ms",
+        ):
             setattr(complete, name, getattr(outcome, name))
         if not outcome.ok:
             complete.error = outcome.reason or "The agent failed."
             return complete
         await self._progress(job, "committing")
-        await workspace.commit_leftovers(f"{assign.card_title}\n\nLazyAF card {assign.card_id}, job {assign.job_id}.")
+        await workspace.commit_leftovers(
+            f"{assign.card_title}\n\nLazyAF card {assign.card_id}, job {assign.job_id}."
+        )
         if await workspace.new_commits() == 0:
             complete.error = "The agent finished without changing anything."
             return complete
@@ -245,12 +322,24 @@ class RunnerClient:
         assign = job.assign
         env = dict(os.environ)
         for key, value in assign.env.items():
-            env.setdefault(key, value)  # the runner's own keys win over the server's
-        env.update({k: v for k, v in workspace.env.items() if k.startswith("GIT_") and "CONFIG" not in k})
+            if not env.get(key):  # the runner's own keys win over the server's; empty counts as unset
+                env[key] = value
+        env.update(
+            {
+                k: v
+                for k, v in workspace.env.items()
+                if k.startswith("GIT_") and "CONFIG" not in k
+            }
+        )
         redactor = Redactor.from_environment(env)
         options = dict(assign.agent_options)
         if assign.agent == "claude":
-            options.setdefault("binary", os.environ.get("LAZYAF_CLAUDE_BIN") or shutil.which("claude") or "claude")
+            options.setdefault(
+                "binary",
+                os.environ.get("LAZYAF_CLAUDE_BIN")
+                or shutil.which("claude")
+                or "claude",
+            )
             options.setdefault("config_dir", workspace.root / "claude-config")
         adapter = make_adapter(assign.agent, **options)
 
@@ -258,9 +347,24 @@ class RunnerClient:
             clean = redactor.event(event)
             seq = job.next_seq
             job.next_seq += 1
-            await self._emit(job, protocol.Event(job_id=assign.job_id, attempt=assign.attempt, seq=seq,
-                                                 event=clean.model_dump(mode="json", exclude_none=True)))
+            await self._emit(
+                job,
+                protocol.Event(
+                    job_id=assign.job_id,
+                    attempt=assign.attempt,
+                    seq=seq,
+                    event=clean.model_dump(mode="json", exclude_none=True),
+                ),
+            )
 
-        outcome = await run_agent(adapter, assign.prompt, workdir=workspace.repo, env=env, timeout=assign.timeout_s,
-                                  on_event=on_event, cancel=job.cancel, resume_session=assign.resume_session)
+        outcome = await run_agent(
+            adapter,
+            assign.prompt,
+            workdir=workspace.repo,
+            env=env,
+            timeout=assign.timeout_s,
+            on_event=on_event,
+            cancel=job.cancel,
+            resume_session=assign.resume_session,
+        )
         return redactor.outcome(outcome)

@@ -16,33 +16,86 @@ from lazyaf_runner.connection import RunnerClient
 
 
 def _configure_logging(verbose: bool) -> None:
-    renderer = structlog.processors.JSONRenderer() if not sys.stderr.isatty() else structlog.dev.ConsoleRenderer()
+    renderer = (
+        structlog.processors.JSONRenderer()
+        if not sys.stderr.isatty()
+        else structlog.dev.ConsoleRenderer()
+    )
     structlog.configure(
-        processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
-                    structlog.processors.TimeStamper(fmt="iso", utc=True), renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if verbose else logging.INFO),
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.DEBUG if verbose else logging.INFO
+        ),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
     )
 
 
 @click.command(context_settings={"auto_envvar_prefix": "LAZYAF_RUNNER"})
-@click.option("--server", envvar="LAZYAF_URL", default="http://127.0.0.1:8765", show_default=True,
-              help="Connect to the LazyAF server at this URL.")
-@click.option("--token", envvar="LAZYAF_TOKEN", default=None, help="Authenticate with this token (off loopback).")
-@click.option("--name", default=None, help="Show this name on the board (default: the host name).")
-@click.option("--kind", type=click.Choice(["local", "docker", "remote"]), default="remote", show_default=True,
-              help="Say what kind of runner this is.")
-@click.option("--runner-id", default=None, help="Resume this runner identity (set by the pool).")
-@click.option("--work-dir", type=click.Path(path_type=Path), default=None, help="Keep workspaces under this folder.")
-@click.option("--max-disconnected", type=float, default=None,
-              help="Exit when idle and unable to reach the server for this many seconds.")
+@click.option(
+    "--server",
+    envvar="LAZYAF_URL",
+    default="http://127.0.0.1:8765",
+    show_default=True,
+    help="Connect to the LazyAF server at this URL.",
+)
+@click.option(
+    "--token",
+    envvar="LAZYAF_TOKEN",
+    default=None,
+    help="Authenticate with this token (off loopback).",
+)
+@click.option(
+    "--name", default=None, help="Show this name on the board (default: the host name)."
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["local", "docker", "remote"]),
+    default="remote",
+    show_default=True,
+    help="Say what kind of runner this is.",
+)
+@click.option(
+    "--runner-id", default=None, help="Resume this runner identity (set by the pool)."
+)
+@click.option(
+    "--work-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep workspaces under this folder.",
+)
+@click.option(
+    "--max-disconnected",
+    type=float,
+    default=None,
+    help="Exit when idle and unable to reach the server for this many seconds.",
+)
 @click.option("--verbose", is_flag=True, help="Log debug messages.")
-def main(server: str, token: str | None, name: str | None, kind: str, runner_id: str | None,
-         work_dir: Path | None, max_disconnected: float | None, verbose: bool) -> None:
+def main(
+    server: str,
+    token: str | None,
+    name: str | None,
+    kind: str,
+    runner_id: str | None,
+    work_dir: Path | None,
+    max_disconnected: float | None,
+    verbose: bool,
+) -> None:
     """Take agent jobs from a LazyAF server and run them: clone, run the agent, commit, push."""
     _configure_logging(verbose)
-    client = RunnerClient(server=server, name=name or socket.gethostname(), kind=kind, token=token,
-                          runner_id=runner_id, work_root=work_dir, max_disconnected=max_disconnected)
+    client = RunnerClient(
+        server=server,
+        name=name or socket.gethostname(),
+        kind=kind,
+        token=token,
+        runner_id=runner_id,
+        work_root=work_dir,
+        max_disconnected=max_disconnected,
+    )
     asyncio.run(_run(client))
 
 

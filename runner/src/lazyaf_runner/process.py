@@ -31,7 +31,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
-from lazyaf_runner.agents.base import AgentAdapter, AgentEvent, AgentOutcome, Redactor, excerpt
+from lazyaf_runner.agents.base import (
+    AgentAdapter,
+    AgentEvent,
+    AgentOutcome,
+    Redactor,
+    excerpt,
+)
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +259,9 @@ async def _supervise(
                 return False, False
             limits = [t - now for t in (deadline, grace_until) if t is not None]
             pending = [f for f in (reader, exit_wait, cancel_wait) if f is not None and not f.done()]
-            await asyncio.wait(pending, timeout=min(limits) if limits else None, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                pending, timeout=min(limits) if limits else None, return_when=asyncio.FIRST_COMPLETED
+            )
         return False, False
     finally:
         for helper in (exit_wait, cancel_wait):
@@ -285,15 +293,39 @@ async def _stop_tree(root: int, run_id: str, grace: float) -> None:
     if not members and not _group_alive(root):
         return
     log.debug("agent_tree_stopping", extra={"pid": root, "processes": len(members)})
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        _signal_all(root, members, sig)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-            members = tree_members(root, run_id)
-            if not members and not _group_alive(root):
-                return
-    log.warning("agent_tree_survived_sigkill", extra={"pid": root, "pids": sorted(members)})
+    seen = set(members)
+    try:
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            _signal_all(root, members, sig)
+            signalled = set(members)
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+                members = tree_members(root, run_id)
+                seen |= members
+                if not members and not _group_alive(root):
+                    return
+                # Forked after the last scan (a shell mid-pipeline): they get the signal too.
+                if born := members - signalled:
+                    _signal_all(root, born, sig)
+                    signalled |= born
+        log.warning("agent_tree_survived_sigkill", extra={"pid": root, "pids": sorted(members)})
+    finally:
+        _reap_adopted(seen - {root})
+
+
+def _reap_adopted(pids: set[int]) -> None:
+    """Reap those of `pids` that died as our adopted children (we are PID 1 in a container, or
+    a subreaper): nobody else will. A dead process no longer shows its environment, so the run
+    mark cannot find these; the pids seen alive can."""
+    if not _HAVE_PROC:
+        return
+    me = os.getpid()
+    for pid in pids:
+        stat = _stat(pid)
+        if stat is not None and stat[0] == "Z" and stat[1] == me:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
 
 
 def _signal_all(root: int, members: set[int], sig: signal.Signals) -> None:
@@ -324,11 +356,11 @@ def _stat(pid: int) -> tuple[str, int, int, int] | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             raw = f.read()
-    except OSError:
+        # The command name may contain spaces and parentheses; the fields follow the last ')'.
+        fields = raw[raw.rfind(b")") + 2 :].split()
+        return fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3])
+    except (OSError, IndexError, ValueError):
         return None
-    # The command name may contain spaces and parentheses; the fields follow the last ')'.
-    fields = raw[raw.rfind(b")") + 2 :].split()
-    return fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3])
 
 
 def _pgrp(pid: int) -> int | None:
@@ -364,5 +396,5 @@ def tree_members(root: int, run_id: str) -> set[int]:
             if child not in found:
                 found.add(child)
                 stack.append(child)
-    # Zombies are dead already (whoever adopted them reaps them); never signal ourselves or init.
+    # Zombies are dead already; never signal ourselves or init.
     return {pid for pid in found if stats[pid][0] not in ("Z", "X")} - {os.getpid(), 1}

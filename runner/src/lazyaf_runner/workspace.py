@@ -30,26 +30,46 @@ class GitResult:
     err: str
 
 
-def git_environment(token: str | None, base: dict[str, str] | None = None) -> dict[str, str]:
+def git_environment(
+    token: str | None, base: dict[str, str] | None = None
+) -> dict[str, str]:
     """Environment for git: no prompts, no user/system config, an auth header when there is a token."""
     env = {k: v for k, v in (base or os.environ).items() if not k.startswith("GIT_")}
-    env.update(GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME=AGENT_NAME,
-               GIT_AUTHOR_EMAIL=AGENT_EMAIL, GIT_COMMITTER_NAME=AGENT_NAME, GIT_COMMITTER_EMAIL=AGENT_EMAIL)
+    env.update(
+        GIT_TERMINAL_PROMPT="0",
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME=AGENT_NAME,
+        GIT_AUTHOR_EMAIL=AGENT_EMAIL,
+        GIT_COMMITTER_NAME=AGENT_NAME,
+        GIT_COMMITTER_EMAIL=AGENT_EMAIL,
+    )
     if token:
         basic = base64.b64encode(f"lazyaf:{token}".encode()).decode()
-        env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="http.extraHeader",
-                   GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}")
+        env.update(
+            GIT_CONFIG_COUNT="1",
+            GIT_CONFIG_KEY_0="http.extraHeader",
+            GIT_CONFIG_VALUE_0=f"Authorization: Basic {basic}",
+        )
     return env
 
 
 async def run_git(*args: str, cwd: Path, env: dict[str, str]) -> GitResult:
     process = await asyncio.create_subprocess_exec(
-        "git", *args, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        "git",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await process.communicate()
     assert process.returncode is not None
-    return GitResult(process.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+    return GitResult(
+        process.returncode,
+        out.decode("utf-8", "replace"),
+        err.decode("utf-8", "replace"),
+    )
 
 
 def _last_line(text: str) -> str:
@@ -66,7 +86,9 @@ class Workspace:
         self.branch_start_sha: str | None = None
 
     async def git(self, *args: str, check: str | None = None) -> GitResult:
-        result = await run_git(*args, cwd=self.repo if self.repo.exists() else self.root, env=self.env)
+        result = await run_git(
+            *args, cwd=self.repo if self.repo.exists() else self.root, env=self.env
+        )
         if check is not None and result.code != 0:
             raise WorkspaceError(f"{check}: {_last_line(result.err or result.out)}")
         return result
@@ -75,20 +97,46 @@ class Workspace:
         """Clone and check out the card branch, continuing it when it exists, else starting it from base."""
         shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(parents=True)
-        await self.git("clone", "--quiet", "--no-tags", url, str(self.repo), check=f"Clone of {url} failed")
+        await self.git(
+            "clone",
+            "--quiet",
+            "--no-tags",
+            url,
+            str(self.repo),
+            check=f"Clone of {url} failed",
+        )
         await self.git("config", "user.name", AGENT_NAME)
         await self.git("config", "user.email", AGENT_EMAIL)
-        base = await self.git("rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{base_branch}^{{commit}}")
+        base = await self.git(
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            f"refs/remotes/origin/{base_branch}^{{commit}}",
+        )
         if base.code != 0:
-            raise WorkspaceError(f"Base branch {base_branch} does not exist in the repository.")
+            raise WorkspaceError(
+                f"Base branch {base_branch} does not exist in the repository."
+            )
         self.base_sha = base.out.strip()
-        existing = await self.git("rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{branch}^{{commit}}")
+        existing = await self.git(
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            f"refs/remotes/origin/{branch}^{{commit}}",
+        )
         if existing.code == 0:
             self.branch_start_sha = existing.out.strip()
             start = f"origin/{branch}"
         else:
             start = f"origin/{base_branch}"
-        await self.git("checkout", "--quiet", "-B", branch, start, check=f"Checkout of {branch} failed")
+        await self.git(
+            "checkout",
+            "--quiet",
+            "-B",
+            branch,
+            start,
+            check=f"Checkout of {branch} failed",
+        )
 
     async def commit_leftovers(self, message: str) -> bool:
         """Commit whatever the agent left uncommitted; True if there was something."""
@@ -96,18 +144,34 @@ class Workspace:
         staged = await self.git("diff", "--cached", "--quiet")
         if staged.code == 0:
             return False
-        await self.git("commit", "--quiet", "--no-verify", "-m", message, check="Committing the agent's changes failed")
+        await self.git(
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "-m",
+            message,
+            check="Committing the agent's changes failed",
+        )
         return True
 
     async def head(self) -> str:
-        return (await self.git("rev-parse", "HEAD", check="Reading HEAD failed")).out.strip()
+        return (
+            await self.git("rev-parse", "HEAD", check="Reading HEAD failed")
+        ).out.strip()
 
     async def stats(self) -> Stats:
         """The card branch against its base: commits since the merge-base, files and lines changed."""
         assert self.base_sha is not None
-        merge_base = (await self.git("merge-base", self.base_sha, "HEAD")).out.strip() or self.base_sha
-        commits = int((await self.git("rev-list", "--count", f"{merge_base}..HEAD")).out.strip() or 0)
-        numstat = (await self.git("diff", "--numstat", "--no-renames", merge_base, "HEAD")).out
+        merge_base = (
+            await self.git("merge-base", self.base_sha, "HEAD")
+        ).out.strip() or self.base_sha
+        commits = int(
+            (await self.git("rev-list", "--count", f"{merge_base}..HEAD")).out.strip()
+            or 0
+        )
+        numstat = (
+            await self.git("diff", "--numstat", "--no-renames", merge_base, "HEAD")
+        ).out
         added = removed = files = 0
         for line in numstat.splitlines():
             parts = line.split("\t", 2)
@@ -116,12 +180,19 @@ class Workspace:
             files += 1
             added += int(parts[0]) if parts[0].isdigit() else 0
             removed += int(parts[1]) if parts[1].isdigit() else 0
-        return Stats(commits=commits, files_changed=files, lines_added=added, lines_removed=removed)
+        return Stats(
+            commits=commits,
+            files_changed=files,
+            lines_added=added,
+            lines_removed=removed,
+        )
 
     async def new_commits(self) -> int:
         start = self.branch_start_sha or self.base_sha
         assert start is not None
-        return int((await self.git("rev-list", "--count", f"{start}..HEAD")).out.strip() or 0)
+        return int(
+            (await self.git("rev-list", "--count", f"{start}..HEAD")).out.strip() or 0
+        )
 
     async def push(self, ref: str) -> None:
         result = await self.git("push", "--quiet", "--force", "origin", f"HEAD:{ref}")

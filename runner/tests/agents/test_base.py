@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from lazyaf_runner.agents.base import OUTPUT_LIMIT, AgentAdapter, AgentEvent, AgentOutcome, Redactor
+from lazyaf_runner.agents.base import (
+    OUTPUT_LIMIT,
+    AgentAdapter,
+    AgentEvent,
+    AgentOutcome,
+    Redactor,
+)
 from lazyaf_runner.agents.claude import ClaudeAdapter
 from lazyaf_runner.agents.command import CommandAdapter
 
@@ -29,12 +35,14 @@ def test_unknown_fields_are_ignored() -> None:
 
 
 def test_redactor_takes_secrets_from_variables_named_like_them() -> None:
-    redactor = Redactor.from_environment({
-        "ANTHROPIC_API_KEY": "sk-test-abcdefgh",
-        "LAZYAF_RUNNER_TOKEN": "tok-12345678",
-        "GIT_AUTHOR_NAME": "LazyAF Agent",
-        "SHORT_TOKEN": "1",
-    })
+    redactor = Redactor.from_environment(
+        {
+            "ANTHROPIC_API_KEY": "sk-test-abcdefgh",
+            "LAZYAF_RUNNER_TOKEN": "tok-12345678",
+            "GIT_AUTHOR_NAME": "LazyAF Agent",
+            "SHORT_TOKEN": "1",
+        }
+    )
 
     text = redactor.text("key sk-test-abcdefgh token tok-12345678 by LazyAF Agent 1")
 
@@ -43,7 +51,9 @@ def test_redactor_takes_secrets_from_variables_named_like_them() -> None:
 
 def test_redacted_events_are_not_truncated_twice() -> None:
     redactor = Redactor(["sk-test-abcdefgh"])
-    event = AgentEvent(kind="tool_result", output="sk-test-abcdefgh " + "z" * OUTPUT_LIMIT, input={"k": ["sk-test-abcdefgh"]})
+    event = AgentEvent(
+        kind="tool_result", output="sk-test-abcdefgh " + "z" * OUTPUT_LIMIT, input={"k": ["sk-test-abcdefgh"]}
+    )
 
     redacted = redactor.event(event)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from lazyaf_runner.agents import claude
 from lazyaf_runner.agents.claude import ClaudeAdapter
 
@@ -16,8 +15,14 @@ def test_command_runs_unattended_with_stream_json() -> None:
     command = ClaudeAdapter().build_command("Fix the bug", workdir=WORKDIR)
 
     assert command == [
-        "claude", "-p", "--output-format", "stream-json", "--verbose", "--dangerously-skip-permissions",
-        "--", "Fix the bug",
+        "claude",
+        "-p",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--dangerously-skip-permissions",
+        "--",
+        "Fix the bug",
     ]
 
 

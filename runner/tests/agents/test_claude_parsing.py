@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from lazyaf_runner.agents.base import AgentEvent
 from lazyaf_runner.agents.claude import ClaudeAdapter
 
@@ -32,7 +31,14 @@ def test_success_transcript_becomes_events_in_order() -> None:
     _, events = parse("claude-sample-stream.jsonl")
 
     assert [e.kind for e in events] == [
-        "system", "text", "tool_call", "tool_result", "tool_call", "tool_result", "text", "result",
+        "system",
+        "text",
+        "tool_call",
+        "tool_result",
+        "tool_call",
+        "tool_result",
+        "text",
+        "result",
     ]
     assert all(e.session_id == SESSION for e in events)
     assert all(e.parent_tool_use_id is None for e in events)
@@ -123,7 +129,9 @@ def test_resume_transcript_continues_the_same_session() -> None:
     outcome = adapter.outcome(0, events, "", False, False)
     assert outcome.ok
     assert (outcome.session_id, outcome.num_turns, outcome.final_text) == (
-        SESSION, 2, "Appended the second line.",
+        SESSION,
+        2,
+        "Appended the second line.",
     )
 
 
@@ -132,7 +140,11 @@ def test_resume_transcript_continues_the_same_session() -> None:
 
 def test_tool_result_content_may_be_a_list_of_blocks() -> None:
     adapter = ClaudeAdapter()
-    content = [{"type": "text", "text": "first"}, {"type": "image", "source": {}}, {"type": "text", "text": "last"}]
+    content = [
+        {"type": "text", "text": "first"},
+        {"type": "image", "source": {}},
+        {"type": "text", "text": "last"},
+    ]
     block = {"type": "tool_result", "tool_use_id": "t1", "content": content, "is_error": True}
 
     [event] = adapter.parse_line(line(type="user", message={"role": "user", "content": [block]}))
@@ -154,11 +166,17 @@ def test_user_text_without_tool_results_is_not_an_event() -> None:
 
 
 def test_thinking_blocks_become_thinking_events() -> None:
-    content = [{"type": "thinking", "thinking": "Let me see.", "signature": "x"}, {"type": "redacted_thinking"}]
+    content = [
+        {"type": "thinking", "thinking": "Let me see.", "signature": "x"},
+        {"type": "redacted_thinking"},
+    ]
 
     events = ClaudeAdapter().parse_line(line(type="assistant", message={"model": "m", "content": content}))
 
-    assert [(e.kind, e.text) for e in events] == [("thinking", "Let me see."), ("thinking", "(redacted thinking)")]
+    assert [(e.kind, e.text) for e in events] == [
+        ("thinking", "Let me see."),
+        ("thinking", "(redacted thinking)"),
+    ]
 
 
 def test_subagent_events_keep_their_parent_tool_use_id() -> None:
@@ -173,8 +191,14 @@ def test_subagent_events_keep_their_parent_tool_use_id() -> None:
 
 def test_api_retry_becomes_a_system_event() -> None:
     retry = line(
-        type="system", subtype="api_retry", attempt=1, max_retries=2, retry_delay_ms=508.9,
-        error_status=529, error="overloaded", session_id="s",
+        type="system",
+        subtype="api_retry",
+        attempt=1,
+        max_retries=2,
+        retry_delay_ms=508.9,
+        error_status=529,
+        error="overloaded",
+        session_id="s",
     )
 
     [event] = ClaudeAdapter().parse_line(retry)
@@ -248,7 +272,8 @@ def test_garbage_only_output_is_explained() -> None:
 
     assert not outcome.ok
     assert outcome.reason == (
-        "Claude Code exited with code 132 without a result: Unexpected output from Claude Code: Illegal instruction."
+        "Claude Code exited with code 132 without a result:"
+        " Unexpected output from Claude Code: Illegal instruction."
     )
 
 
@@ -280,12 +305,18 @@ def test_max_turns_is_not_ok() -> None:
 def test_bad_resume_says_where_sessions_live() -> None:
     # What 2.1.197 prints for --resume with an unknown session: no init line, only this.
     result = line(
-        type="result", subtype="error_during_execution", is_error=True, num_turns=0, session_id="abc",
+        type="result",
+        subtype="error_during_execution",
+        is_error=True,
+        num_turns=0,
+        session_id="abc",
         errors=["No conversation found with session ID: abc"],
     )
     adapter = ClaudeAdapter()
 
-    outcome = adapter.outcome(1, adapter.parse_line(result), "No conversation found with session ID: abc\n", False, False)
+    outcome = adapter.outcome(
+        1, adapter.parse_line(result), "No conversation found with session ID: abc\n", False, False
+    )
 
     assert not outcome.ok
     assert outcome.reason == (

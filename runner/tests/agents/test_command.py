@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from lazyaf_runner.agents import make_adapter
 from lazyaf_runner.agents.base import AgentEvent
 from lazyaf_runner.agents.claude import ClaudeAdapter
@@ -82,4 +81,5 @@ async def test_non_zero_exit_is_not_ok_with_stderr(tmp_path: Path) -> None:
 
     assert [e.text for e in events] == ["working"]
     assert not outcome.ok and outcome.exit_code == 3
-    assert outcome.reason == f"The command {Path(sys.executable).name!r} exited with code 3; stderr: fatal: no model configured."
+    name = Path(sys.executable).name
+    assert outcome.reason == f"The command {name!r} exited with code 3; stderr: fatal: no model configured."

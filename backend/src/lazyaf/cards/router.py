@@ -21,7 +21,9 @@ async def list_cards(
     repo: RepoDep,
     session: SessionDep,
     status: Annotated[CardStatus | None, Query(description="Only cards in this column.")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Text to find in title or description.")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Text to find in title or description.")
+    ] = None,
 ) -> list[CardRead]:
     """List a repo's cards by column and position."""
     cards = await card_service.list_for_repo(session=session, repo=repo, status=status, q=q)
@@ -45,13 +47,17 @@ async def get_card(card: CardDep) -> CardRead:
 
 
 @router.patch("/cards/{card_id}", responses=error_responses(404, 409, 422))
-async def update_card(card: CardDep, change: CardUpdate, session: SessionDep, settings: SettingsDep) -> CardRead:
+async def update_card(
+    card: CardDep, change: CardUpdate, session: SessionDep, settings: SettingsDep
+) -> CardRead:
     """Edit a card, or move it to another column or position (todo -> in_progress starts its agent)."""
     card = await transitions.update_card(session=session, settings=settings, card=card, change=change)
     return CardRead.model_validate(card)
 
 
-@router.delete("/cards/{card_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404, 409))
+@router.delete(
+    "/cards/{card_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404, 409)
+)
 async def delete_card(card: CardDep, session: SessionDep) -> Response:
     """Delete a card (not while its agent runs)."""
     await transitions.delete_card(session=session, card=card)

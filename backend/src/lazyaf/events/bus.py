@@ -34,7 +34,12 @@ SUBSCRIBER_QUEUE = 20_000
 def frame(row: BoardEvent) -> str:
     """The JSON text a client receives for one event."""
     return json.dumps(
-        {"seq": row.seq, "type": row.type, "data": row.data, "at": row.created_at.astimezone(UTC).isoformat()},
+        {
+            "seq": row.seq,
+            "type": row.type,
+            "data": row.data,
+            "at": row.created_at.astimezone(UTC).isoformat(),
+        },
         separators=(",", ":"),
     )
 

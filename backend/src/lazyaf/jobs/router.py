@@ -32,7 +32,9 @@ async def get_job_or_404(job_id: uuid.UUID, session: SessionDep) -> Job:
 JobDep = Annotated[Job, Depends(get_job_or_404)]
 
 
-@router.post("/cards/{card_id}/start", status_code=status.HTTP_201_CREATED, responses=error_responses(404, 409))
+@router.post(
+    "/cards/{card_id}/start", status_code=status.HTTP_201_CREATED, responses=error_responses(404, 409)
+)
 async def start_card(card: CardDep, session: SessionDep, settings: SettingsDep) -> JobRead:
     """Queue an agent job for a todo card; the card moves to in_progress."""
     job = await transitions.start_card(session=session, settings=settings, card=card)

@@ -15,14 +15,27 @@ from lazyaf.jobs.models import Job, JobEvent, JobStatus
 
 async def list_events(*, session: AsyncSession, job: Job, after: int, limit: int) -> list[JobEvent]:
     """Log events of every attempt of ``job`` with id greater than ``after``, oldest first."""
-    query = select(JobEvent).where(JobEvent.job_id == job.id, JobEvent.id > after).order_by(JobEvent.id).limit(limit)
+    query = (
+        select(JobEvent)
+        .where(JobEvent.job_id == job.id, JobEvent.id > after)
+        .order_by(JobEvent.id)
+        .limit(limit)
+    )
     return list((await session.scalars(query)).all())
 
 
-async def insert_event(session: AsyncSession, *, job_id: uuid.UUID, attempt: int, seq: int, data: dict[str, Any]) -> bool:
+async def insert_event(
+    session: AsyncSession, *, job_id: uuid.UUID, attempt: int, seq: int, data: dict[str, Any]
+) -> bool:
     """Store one agent event; False when (job, attempt, seq) was already stored (a resend)."""
-    values = {"job_id": job_id, "attempt": attempt, "seq": seq, "kind": str(data.get("kind", "text"))[:20],
-              "data": data, "created_at": datetime.now().astimezone()}
+    values = {
+        "job_id": job_id,
+        "attempt": attempt,
+        "seq": seq,
+        "kind": str(data.get("kind", "text"))[:20],
+        "data": data,
+        "created_at": datetime.now().astimezone(),
+    }
     dialect = session.bind.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(JobEvent).values(**values).on_conflict_do_nothing()

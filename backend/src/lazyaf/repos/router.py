@@ -30,8 +30,10 @@ def clone_url(request: Request, settings: Settings, repo: Repo) -> str:
 
 def to_read(request: Request, settings: Settings, repo: Repo) -> RepoRead:
     return RepoRead.model_validate(
-        {**{k: getattr(repo, k) for k in RepoRead.model_fields if k != "clone_url"},
-         "clone_url": clone_url(request, settings, repo)}
+        {
+            **{k: getattr(repo, k) for k in RepoRead.model_fields if k != "clone_url"},
+            "clone_url": clone_url(request, settings, repo),
+        }
     )
 
 
@@ -103,7 +105,9 @@ async def list_commits(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[CommitRead]:
     """List a branch's commits, newest first."""
-    found = await repo_service.commits(settings=settings, repo=repo, branch=branch, limit=limit, offset=offset)
+    found = await repo_service.commits(
+        settings=settings, repo=repo, branch=branch, limit=limit, offset=offset
+    )
     return [
         CommitRead(**{f: getattr(c, f) for f in c.__slots__}, summary=c.message.split("\n", 1)[0])
         for c in found

@@ -114,7 +114,9 @@ async def commits(
         raise NotFound(f"Branch '{name}' does not exist in repo '{repo.name}'.") from None
 
 
-async def record_push(*, session: AsyncSession, settings: Settings, repo_id: uuid.UUID, updates: list[RefUpdate]) -> None:
+async def record_push(
+    *, session: AsyncSession, settings: Settings, repo_id: uuid.UUID, updates: list[RefUpdate]
+) -> None:
     """A push landed: mark the repo ingested and keep its default branch pointing at a real branch."""
     repo = await session.get(Repo, repo_id)
     if repo is None:
@@ -127,7 +129,9 @@ async def record_push(*, session: AsyncSession, settings: Settings, repo_id: uui
     if existing and repo.default_branch not in existing:
         # The first push did not carry the default branch: adopt a pushed one so clones check out.
         pushed = [u.short_name for u in updates if u.is_branch and u.new]
-        choice = next((b for b in ("main", "master") if b in existing), None) or (pushed or sorted(existing))[0]
+        choice = (
+            next((b for b in ("main", "master") if b in existing), None) or (pushed or sorted(existing))[0]
+        )
         repo.default_branch = choice
         await anyio.to_thread.run_sync(storage.set_head, git_path(settings, repo), choice)
     await session.flush()

@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 from fastapi import WebSocket, WebSocketDisconnect
+from lazyaf_runner import protocol
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,7 +27,6 @@ from lazyaf.jobs.models import Job
 from lazyaf.repos.models import Repo
 from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
 from lazyaf.settings import Settings
-from lazyaf_runner import protocol
 
 log = structlog.get_logger(__name__)
 HELLO_TIMEOUT = 10.0
@@ -97,7 +97,9 @@ class RunnerHub:
     async def wait_connected(self, runner_id: uuid.UUID, timeout: float) -> bool:
         async with self.connected:
             try:
-                await asyncio.wait_for(self.connected.wait_for(lambda: runner_id in self.connections), timeout)
+                await asyncio.wait_for(
+                    self.connected.wait_for(lambda: runner_id in self.connections), timeout
+                )
             except TimeoutError:
                 return False
         return True
@@ -222,15 +224,21 @@ class RunnerHub:
         # If this send fails the attempt never starts; its lease expires and the job is requeued.
         await conn.send(assign)
 
-    def _assignment(self, conn: RunnerConnection, job: Job, card: Card, repo: Repo, token: str) -> protocol.Assign:
+    def _assignment(
+        self, conn: RunnerConnection, job: Job, card: Card, repo: Repo, token: str
+    ) -> protocol.Assign:
         options: dict[str, Any] = {}
         if job.agent == "command" and self.settings.agent_command:
             options["template"] = shlex.split(self.settings.agent_command)
         env = {}
-        for name, secret in (("ANTHROPIC_API_KEY", self.settings.anthropic_api_key),
-                             ("CLAUDE_CODE_OAUTH_TOKEN", self.settings.claude_code_oauth_token)):
+        for name, secret in (
+            ("ANTHROPIC_API_KEY", self.settings.anthropic_api_key),
+            ("CLAUDE_CODE_OAUTH_TOKEN", self.settings.claude_code_oauth_token),
+        ):
             if secret is not None:
                 env[name] = secret.get_secret_value()
+        if self.settings.anthropic_base_url:
+            env["ANTHROPIC_BASE_URL"] = self.settings.anthropic_base_url
         return protocol.Assign(
             job_id=str(job.id),
             attempt=job.attempt,
@@ -271,13 +279,17 @@ class RunnerHub:
 
     async def _complete(self, conn: RunnerConnection, message: protocol.Complete) -> None:
         async with session_scope(self.sessionmaker) as session:
-            accepted = await transitions.complete_attempt(session=session, settings=self.settings, message=message)
+            accepted = await transitions.complete_attempt(
+                session=session, settings=self.settings, message=message
+            )
             runner = await session.get(Runner, conn.runner_id)
             if runner is not None:
                 await transitions.runner_seen(session=session, runner=runner, status=RunnerStatus.IDLE)
         if conn.current == (message.job_id, message.attempt):
             conn.current = None
-        await conn.send(protocol.CompleteAck(job_id=message.job_id, attempt=message.attempt, accepted=accepted))
+        await conn.send(
+            protocol.CompleteAck(job_id=message.job_id, attempt=message.attempt, accepted=accepted)
+        )
 
 
 def _http_base(websocket: WebSocket) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -129,8 +130,9 @@ def build_runner_image(
                     forcerm=True,
                 )
             except BuildError as exc:
-                tail = "".join(str(c.get("stream") or c.get("error") or "") for c in exc.build_log)
-                raise DockerError(f"Building {tag} failed: {exc.msg}. Last output: {tail[-800:]}") from exc
+                raise DockerError(
+                    f"Building {tag} failed: {exc.msg}. Last output: {_build_output_tail(exc)}"
+                ) from exc
         if existing is not None and existing.id != image.id:
             # The replaced image is now untagged; drop it unless a container still uses it.
             with suppress(APIError):
@@ -274,6 +276,13 @@ def _docker(doing: str, timeout: int = 60) -> Iterator[docker.DockerClient]:
 
 def _short(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+
+
+def _build_output_tail(exc: BuildError, lines: int = 5) -> str:
+    output = "".join(str(chunk.get("stream", "")) for chunk in exc.build_log)
+    stripped = (re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in output.splitlines())
+    kept = [line for line in stripped if line and not line.startswith(("Removing intermediate", "---> "))]
+    return " | ".join(kept[-lines:])
 
 
 def _label_filters(labels: dict[str, str] | None) -> list[str]:

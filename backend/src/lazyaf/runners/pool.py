@@ -7,6 +7,7 @@ idle runners to shut down first; busy ones go last.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -57,16 +58,25 @@ def pid_alive(pid: int | None) -> bool:
 
 
 class RunnerPool:
-    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], hub: RunnerHub) -> None:
+    def __init__(
+        self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], hub: RunnerHub
+    ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.hub = hub
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
     @property
+    def instance_labels(self) -> dict[str, str]:
+        """Marks this backend's containers, so it never reaps another backend's runners."""
+        return {"lazyaf.instance": hashlib.sha256(str(self.settings.data_dir.resolve()).encode()).hexdigest()[:16]}
+
+    @property
     def server_url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.port}" if self.settings.host in ("0.0.0.0", "::") else (
-            f"http://{self.settings.host}:{self.settings.port}"
+        return (
+            f"http://127.0.0.1:{self.settings.port}"
+            if self.settings.host in ("0.0.0.0", "::")
+            else (f"http://{self.settings.host}:{self.settings.port}")
         )
 
     async def managed(self, session: AsyncSession, kind: RunnerKind) -> list[Runner]:
@@ -83,7 +93,9 @@ class RunnerPool:
             from lazyaf.runners import docker
 
             if not await anyio.to_thread.run_sync(docker.engine_available):
-                raise Conflict("No Docker engine answers on this machine; start one or scale local runners instead.")
+                raise Conflict(
+                    "No Docker engine answers on this machine; start one or scale local runners instead."
+                )
         async with session_scope(self.sessionmaker) as session:
             current = await self.managed(session, kind)
         if count > len(current):
@@ -105,14 +117,26 @@ class RunnerPool:
             if kind == RunnerKind.LOCAL:
                 runner.pid = self._spawn_local(str(runner.id), name)
             else:
-                runner.container_id = await anyio.to_thread.run_sync(self._start_container, str(runner.id), name)
+                runner.container_id = await anyio.to_thread.run_sync(
+                    self._start_container, str(runner.id), name
+                )
             transitions.runner_changed(session, runner)
         log.info("runner_started", name=name, kind=kind)
 
     def _runner_args(self, runner_id: str, name: str, kind: RunnerKind, server: str) -> list[str]:
         # Pool runners outlive a backend restart, but not a backend that never comes back.
-        return ["--server", server, "--runner-id", runner_id, "--name", name, "--kind", str(kind),
-                "--max-disconnected", "600"]
+        return [
+            "--server",
+            server,
+            "--runner-id",
+            runner_id,
+            "--name",
+            name,
+            "--kind",
+            str(kind),
+            "--max-disconnected",
+            "600",
+        ]
 
     def _spawn_local(self, runner_id: str, name: str) -> int:
         env = dict(os.environ)
@@ -124,11 +148,21 @@ class RunnerPool:
             env["LAZYAF_TOKEN"] = token
         self.settings.logs_dir.mkdir(parents=True, exist_ok=True)
         log_file = open(self.settings.logs_dir / f"runner-{name}.log", "ab")  # noqa: SIM115 (owned by the child)
-        args = [sys.executable, "-m", "lazyaf_runner",
-                *self._runner_args(runner_id, name, RunnerKind.LOCAL, self.server_url)]
+        args = [
+            sys.executable,
+            "-m",
+            "lazyaf_runner",
+            *self._runner_args(runner_id, name, RunnerKind.LOCAL, self.server_url),
+        ]
         # A session of its own: the runner outlives a backend restart and reconnects to it.
-        process = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=log_file,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            args,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log_file.close()
         self._children[process.pid] = process
         return process.pid
@@ -142,7 +176,7 @@ class RunnerPool:
             name=f"lazyaf-{name}-{runner_id[:8]}",
             command=self._runner_args(runner_id, name, RunnerKind.DOCKER, self.server_url),
             env={"LAZYAF_TOKEN": self.settings.token_value() or ""},
-            labels={"lazyaf.runner_id": runner_id, "lazyaf.runner_name": name},
+            labels={**self.instance_labels, "lazyaf.runner_id": runner_id, "lazyaf.runner_name": name},
         )
 
     async def _stop(self, runner: Runner) -> None:
@@ -200,7 +234,7 @@ class RunnerPool:
             if docker_rows:
                 from lazyaf.runners import docker
 
-                removed = set(await anyio.to_thread.run_sync(docker.reap_dead))
+                removed = set(await anyio.to_thread.run_sync(lambda: docker.reap_dead(labels=self.instance_labels)))
                 for runner in docker_rows:
                     if runner.container_id in removed:
                         await transitions.runner_offline(session=session, runner=runner)
@@ -208,4 +242,7 @@ class RunnerPool:
 
     async def counts(self) -> dict[str, int]:
         async with self.sessionmaker() as session:
-            return {kind.value: len(await self.managed(session, kind)) for kind in (RunnerKind.LOCAL, RunnerKind.DOCKER)}
+            return {
+                kind.value: len(await self.managed(session, kind))
+                for kind in (RunnerKind.LOCAL, RunnerKind.DOCKER)
+            }

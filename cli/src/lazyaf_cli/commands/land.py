@@ -61,17 +61,16 @@ def land(
     target = target or branch
     if not gitlib.is_valid_branch_name(app.git, target):
         raise click.ClickException(f"'{target}' is not a valid branch name; pick another --to.")
-    sha = branch_sha(app, repo, branch)
+    check_branch(app, repo, branch)
     with tempfile.TemporaryDirectory(prefix="lazyaf-land-", ignore_cleanup_errors=True) as tmp:
-        refs = transfer(app, repo, url, branch, target, force, Path(tmp))
+        refs, sha = transfer(app, repo, url, branch, target, force, Path(tmp))
     click.echo(describe_result(refs, repo, branch, target, url, sha))
 
 
-def branch_sha(app: AppContext, repo: Repo, branch: str) -> str:
-    heads = {b["name"]: b["sha"] for b in app.api.list_branches(repo["id"])}
-    if branch not in heads:
-        raise branch_missing(repo, branch, sorted(heads))
-    return str(heads[branch])
+def check_branch(app: AppContext, repo: Repo, branch: str) -> None:
+    names = sorted(b["name"] for b in app.api.list_branches(repo["id"]))
+    if branch not in names:
+        raise branch_missing(repo, branch, names)
 
 
 def branch_missing(repo: Repo, branch: str, names: list[str]) -> click.ClickException:
@@ -86,8 +85,11 @@ def branch_missing(repo: Repo, branch: str, names: list[str]) -> click.ClickExce
 
 def transfer(
     app: AppContext, repo: Repo, url: str, branch: str, target: str, force: bool, scratch: Path
-) -> list[RefStatus]:
-    """Fetch BRANCH from LazyAF into a scratch bare repo, then push it to the remote as TARGET."""
+) -> tuple[list[RefStatus], str]:
+    """Fetch BRANCH from LazyAF into a scratch bare repo, then push it to the remote as TARGET.
+
+    Returns the push's ref statuses and the commit pushed.
+    """
     app.git.run("init", "--bare", "--quiet", "--template=", str(scratch))
     try:
         app.git.stream(
@@ -108,10 +110,11 @@ def transfer(
         raise click.ClickException(
             f"Fetching {branch} from the LazyAF server failed: {exc.reason()}."
         ) from None
+    sha = app.git.output("-C", str(scratch), "rev-parse", f"refs/heads/{branch}")
     refspec = f"{'+' if force else ''}refs/heads/{branch}:refs/heads/{target}"
     try:
         # The LazyAF token stays out of this environment: it must never travel to the remote.
-        return app.git.push(scratch, url, [refspec], env=gitlib.no_prompt_env())
+        return app.git.push(scratch, url, [refspec], env=gitlib.no_prompt_env()), sha
     except GitFailed as exc:
         raise click.ClickException(explain_push_failure(exc, url, branch, target)) from None
 

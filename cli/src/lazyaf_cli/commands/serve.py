@@ -11,10 +11,16 @@ import click
 
 @click.command()
 @click.option("--host", metavar="ADDRESS", help="Listen on ADDRESS (default 127.0.0.1; env LAZYAF_HOST).")
-@click.option("--port", type=click.IntRange(0, 65535), help="Listen on PORT (default 8765; env LAZYAF_PORT).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help="Listen on PORT (default 8765; env LAZYAF_PORT).",
+)
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
     help="Keep the database, bare repos and logs in DIR (env LAZYAF_DATA_DIR).",
 )
 def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:

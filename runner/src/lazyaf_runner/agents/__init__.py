@@ -32,4 +32,12 @@ def make_adapter(name: str, **options: Any) -> AgentAdapter:
         raise ValueError(f"Bad options for the {name} agent: {exc}.") from None
 
 
-__all__ = ["ADAPTERS", "AgentAdapter", "AgentEvent", "AgentOutcome", "ClaudeAdapter", "CommandAdapter", "make_adapter"]
+__all__ = [
+    "ADAPTERS",
+    "AgentAdapter",
+    "AgentEvent",
+    "AgentOutcome",
+    "ClaudeAdapter",
+    "CommandAdapter",
+    "make_adapter",
+]

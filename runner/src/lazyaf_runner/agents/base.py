@@ -119,9 +119,7 @@ class AgentAdapter(Protocol):
 
     name: str
 
-    def build_command(
-        self, prompt: str, *, workdir: Path, resume_session: str | None = None
-    ) -> list[str]:
+    def build_command(self, prompt: str, *, workdir: Path, resume_session: str | None = None) -> list[str]:
         """The argument list that runs the agent on `prompt` in `workdir`."""
         ...
 
@@ -147,9 +145,7 @@ class AgentAdapter(Protocol):
         ...
 
 
-def interruption_reason(
-    label: str, *, timed_out: bool, cancelled: bool, timeout: float | None
-) -> str | None:
+def interruption_reason(label: str, *, timed_out: bool, cancelled: bool, timeout: float | None) -> str | None:
     """The reason for a run that was stopped from outside, or None if it was not."""
     if cancelled:
         return f"{label} was cancelled and stopped."

@@ -20,14 +20,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lazyaf_runner.agents.base import AgentEvent, AgentOutcome, excerpt, interruption_reason
+from lazyaf_runner.agents.base import (
+    AgentEvent,
+    AgentOutcome,
+    excerpt,
+    interruption_reason,
+)
 
 LABEL = "Claude Code"
 PINNED_BINARY = Path(__file__).resolve().parents[3] / "claude" / "node_modules" / ".bin" / "claude"
 """Where scripts/install-claude.sh puts the pinned CLI in a source checkout."""
 
-# Passed through from the runner's environment: credentials and where the API is.
-_PASSED_THROUGH = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL")
 # Set by a Claude Code session for its own children; a runner started from one must not make
 # the agent believe it is a nested session.
 _PARENT_SESSION_VARIABLES = (
@@ -64,10 +67,9 @@ class ClaudeAdapter:
         self.config_dir = Path(config_dir) if config_dir is not None else None
         self.extra_args = list(extra_args)
         self._tool_names: dict[str, str] = {}  # tool_use_id → tool name, for tool_result events
+        self._api_error_status: int | None = None  # of the last result line
 
-    def build_command(
-        self, prompt: str, *, workdir: Path, resume_session: str | None = None
-    ) -> list[str]:
+    def build_command(self, prompt: str, *, workdir: Path, resume_session: str | None = None) -> list[str]:
         command = [
             self.binary,
             "-p",
@@ -87,6 +89,8 @@ class ClaudeAdapter:
         return [*command, *self.extra_args, "--", prompt]
 
     def environment(self, base: Mapping[str, str]) -> dict[str, str]:
+        # Credentials (ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN) and ANTHROPIC_BASE_URL come
+        # with the base environment; so do git identity and PATH.
         env = {k: v for k, v in base.items() if k not in _PARENT_SESSION_VARIABLES}
         # Without it the CLI contacts several Anthropic hosts besides the Messages API.
         env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1"
@@ -94,12 +98,9 @@ class ClaudeAdapter:
         env.setdefault("CLAUDE_CODE_MAX_RETRIES", "2")
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             # As root the CLI refuses --dangerously-skip-permissions unless told it is sandboxed.
-            env.setdefault("IS_SANDBOX", "1")
+            env["IS_SANDBOX"] = "1"  # only "1" counts; an inherited "yes" is refused
         if self.config_dir is not None:
             env["CLAUDE_CONFIG_DIR"] = str(self.config_dir)
-        for name in _PASSED_THROUGH:
-            if name in base:
-                env[name] = base[name]
         return env
 
     # --- parsing ---------------------------------------------------------------------------
@@ -132,6 +133,8 @@ class ClaudeAdapter:
         if kind == "user":
             return self._tool_results(data, common)
         if kind == "result":
+            status = data.get("api_error_status")
+            self._api_error_status = status if isinstance(status, int) else None
             return [_result_event(data, common)]
         # stream_event (partial messages), rate limit notices, control messages: not part of
         # the normalized stream.
@@ -153,7 +156,9 @@ class ClaudeAdapter:
             if block_type == "text":
                 events.append(AgentEvent(kind="text", text=block.get("text", ""), model=model, **common))
             elif block_type == "thinking":
-                events.append(AgentEvent(kind="thinking", text=block.get("thinking", ""), model=model, **common))
+                events.append(
+                    AgentEvent(kind="thinking", text=block.get("thinking", ""), model=model, **common)
+                )
             elif block_type == "redacted_thinking":
                 events.append(AgentEvent(kind="thinking", text="(redacted thinking)", model=model, **common))
             elif block_type in ("tool_use", "server_tool_use", "mcp_tool_use"):
@@ -219,12 +224,16 @@ class ClaudeAdapter:
         stopped = interruption_reason(LABEL, timed_out=timed_out, cancelled=cancelled, timeout=timeout)
         if stopped:
             return AgentOutcome(ok=False, reason=stopped, timed_out=timed_out, cancelled=cancelled, **totals)
-        reason = _failure(result, exit_code, events, stderr_tail)
+        reason = _failure(result, exit_code, events, stderr_tail, self._api_error_status)
         return AgentOutcome(ok=reason is None, reason=reason, **totals)
 
 
 def _failure(
-    result: AgentEvent | None, exit_code: int | None, events: list[AgentEvent], stderr_tail: str
+    result: AgentEvent | None,
+    exit_code: int | None,
+    events: list[AgentEvent],
+    stderr_tail: str,
+    api_error_status: int | None,
 ) -> str | None:
     """Why the run failed, or None if it did not."""
     if result is None:
@@ -241,7 +250,9 @@ def _failure(
     stderr = _stderr_suffix(stderr_tail, text)
     if result.subtype == "error_max_turns":
         turns = f" ({result.num_turns} turns)" if result.num_turns else ""
-        return f"{LABEL} stopped at its turn limit{turns} before finishing; raise max_turns or split the task."
+        return (
+            f"{LABEL} stopped at its turn limit{turns} before finishing; raise max_turns or split the task."
+        )
     if result.subtype == "error_during_execution":
         hint = ""
         if "No conversation found" in text:
@@ -250,8 +261,11 @@ def _failure(
     if result.subtype and result.subtype != "success":
         return f"{LABEL} ended with {result.subtype}: {text or 'no details'}{stderr}."
     if result.is_error:
-        kind = "an API error" if text.startswith("API Error") else "an error"
-        return f"{LABEL} reported {kind}: {text or 'no details'}"
+        # "success" with is_error: the conversation ended on a failed API call.
+        hint = ""
+        if api_error_status in (401, 403):
+            hint = " (check ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN)"
+        return f"{LABEL} reported an API error: {text or 'no details'}{hint}"
     if exit_code not in (0, None):
         return f"{LABEL} reported success but exited with code {exit_code}{stderr}."
     return None
@@ -317,7 +331,7 @@ def _system_event(data: dict[str, Any], common: dict[str, Any]) -> AgentEvent:
 
 
 def _result_event(data: dict[str, Any], common: dict[str, Any]) -> AgentEvent:
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    usage: dict[str, Any] = data["usage"] if isinstance(data.get("usage"), dict) else {}
     text = data.get("result")
     errors = data.get("errors")
     if not text and isinstance(errors, list) and errors:

@@ -11,7 +11,12 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from lazyaf_runner.agents.base import AgentEvent, AgentOutcome, excerpt, interruption_reason
+from lazyaf_runner.agents.base import (
+    AgentEvent,
+    AgentOutcome,
+    excerpt,
+    interruption_reason,
+)
 
 _STDERR_IN_REASON = 400
 
@@ -27,9 +32,7 @@ class CommandAdapter:
         self.template = [os.fspath(argument) for argument in template]
         self.label = f"The command {Path(self.template[0]).name!r}"
 
-    def build_command(
-        self, prompt: str, *, workdir: Path, resume_session: str | None = None
-    ) -> list[str]:
+    def build_command(self, prompt: str, *, workdir: Path, resume_session: str | None = None) -> list[str]:
         # str.replace rather than str.format: other braces (JSON, shell snippets) stay as they are.
         return [
             argument.replace("{workdir}", str(workdir)).replace("{prompt}", prompt)
@@ -54,12 +57,18 @@ class CommandAdapter:
         timeout: float | None = None,
     ) -> AgentOutcome:
         final_text = next((e.text for e in reversed(events) if e.kind == "text"), None)
-        common = {"exit_code": exit_code, "final_text": final_text}
         stopped = interruption_reason(self.label, timed_out=timed_out, cancelled=cancelled, timeout=timeout)
         if stopped:
-            return AgentOutcome(ok=False, reason=stopped, timed_out=timed_out, cancelled=cancelled, **common)
+            return AgentOutcome(
+                ok=False,
+                reason=stopped,
+                timed_out=timed_out,
+                cancelled=cancelled,
+                exit_code=exit_code,
+                final_text=final_text,
+            )
         if exit_code == 0:
-            return AgentOutcome(ok=True, **common)
+            return AgentOutcome(ok=True, exit_code=exit_code, final_text=final_text)
         if exit_code is None:
             ended = "ended without an exit code"
         elif exit_code < 0:
@@ -69,4 +78,6 @@ class CommandAdapter:
         tail = excerpt(stderr_tail[-_STDERR_IN_REASON * 4 :], _STDERR_IN_REASON * 4)
         if len(tail) > _STDERR_IN_REASON:
             tail = "…" + tail[-(_STDERR_IN_REASON - 1) :]
-        return AgentOutcome(ok=False, reason=f"{self.label} {ended}{f'; stderr: {tail}' if tail else ''}.", **common)
+        stderr = f"; stderr: {tail}" if tail else ""
+        reason = f"{self.label} {ended}{stderr}."
+        return AgentOutcome(ok=False, reason=reason, exit_code=exit_code, final_text=final_text)
