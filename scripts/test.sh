@@ -10,7 +10,7 @@ for suite in backend runner cli; do
   (cd "$suite" && ../.venv/bin/python -m pytest -p no:cacheprovider "$@") 2>&1 | tee "$out"
   code=${PIPESTATUS[0]}
   [ "$code" -eq 0 ] || status=1
-  summary=$(grep -E "^=+ .* in [0-9.]+s" "$out" | tail -1)
+  summary=$(grep -E "(passed|failed|error|skipped|no tests ran).* in [0-9.]+s" "$out" | tail -1)
   for kind in passed failed skipped; do
     n=$(printf '%s' "$summary" | grep -oE "[0-9]+ $kind" | grep -oE "[0-9]+" || true)
     [ -n "$n" ] && eval "$kind=\$(( $kind + n ))"

@@ -106,3 +106,11 @@ def test_serve_refuses_a_public_address_without_a_token(settings: Settings) -> N
         check_can_serve(settings)
     settings.token = "t"
     check_can_serve(settings)
+
+
+def test_serve_reports_a_failed_migration_in_one_line(settings: Settings, tmp_path: object) -> None:
+    from lazyaf.server import run
+
+    settings.database_url = "sqlite+aiosqlite:////nonexistent-dir/lazyaf.db"
+    with pytest.raises(ServeError, match=r"^Database migration failed: .*unable to open database file"):
+        run(settings)

@@ -74,7 +74,8 @@ def create_app(settings: Settings) -> FastAPI:
     bus = EventBus(sessionmaker)
     hub = RunnerHub(settings, sessionmaker)
     bus.listeners.append(hub.on_board_event)
-    reaper = Reaper(settings, sessionmaker)
+    pool = RunnerPool(settings, sessionmaker, hub)
+    reaper = Reaper(settings, sessionmaker, pool)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -103,7 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.bus = bus
     app.state.hub = hub
     app.state.reaper = reaper
-    app.state.pool = RunnerPool(settings, sessionmaker, hub)
+    app.state.pool = pool
 
     async def resolve_repo(repo_id: uuid.UUID) -> bool:
         async with sessionmaker() as session:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 import structlog
 import uvicorn
 
-from lazyaf.db.migrate import upgrade
 from lazyaf.logging import configure_logging
 from lazyaf.main import create_app
 from lazyaf.settings import Settings, is_loopback_host
@@ -24,12 +27,24 @@ def check_can_serve(settings: Settings) -> None:
         )
 
 
+def _migrate(url: str) -> None:
+    """Upgrade the database in a child process: Alembic's imports (~10 MiB) then never weigh on the server."""
+    code = "import sys; from lazyaf.db.migrate import upgrade; upgrade(sys.argv[1])"
+    done = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+        # The exception line, not SQLAlchemy's trailing "(Background on this error at: …)".
+        errors = [line for line in lines if re.match(r"^[\w.]+(Error|Exception)\b", line)]
+        reason = (errors or lines or ["no output"])[-1]
+        raise ServeError(f"Database migration failed: {reason}")
+
+
 def run(settings: Settings) -> None:
     """Migrate the database to head, then serve until interrupted."""
     check_can_serve(settings)
     settings.ensure_dirs()
     configure_logging(settings)
-    upgrade(settings.sqlalchemy_url)
+    _migrate(settings.sqlalchemy_url)
     log.info("migrated", database=settings.sqlalchemy_url.split("@")[-1])
     uvicorn.run(
         create_app(settings),
@@ -37,4 +52,7 @@ def run(settings: Settings) -> None:
         port=settings.port,
         log_config=None,
         timeout_graceful_shutdown=5,
+        # uvloop spawns subprocesses with a full fork() of this process; asyncio's spawn is far
+        # cheaper, and every git request starts a git process (bench/git_bench.py measured it).
+        loop="asyncio",
     )

@@ -43,7 +43,7 @@ def live_server(settings: Settings, *, migrate: bool = True) -> Iterator[LiveSer
     port = free_port()
     settings.port = port  # the pool tells runners to dial this
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on", loop="asyncio")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()

@@ -303,7 +303,7 @@ async def complete_attempt(*, session: AsyncSession, settings: Settings, message
         return False
     if job.status in FINAL_JOB_STATUSES:
         # A resend of a completion already recorded: acknowledge it again, change nothing.
-        return job.status.value == message.status and job.head_sha == message.head_sha
+        return str(job.status) == message.status and job.head_sha == message.head_sha
     if job.status != JobStatus.RUNNING:
         return False
     card = await session.get(Card, job.card_id)

@@ -25,7 +25,9 @@ def git_backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def server(settings: Settings, git_backend: str) -> Iterator[LiveServer]:
-    configured = settings.model_copy(update={"git_backend": git_backend, "max_inflated_request_bytes": MAX_INFLATED})
+    configured = settings.model_copy(
+        update={"git_backend": git_backend, "max_inflated_request_bytes": MAX_INFLATED}
+    )
     with live_server(configured, migrate=False) as live:
         assert live.app.state.git_backend == git_backend
         yield live
@@ -43,7 +45,9 @@ def remote(server: LiveServer) -> Remote:
     response = httpx.post(server.api("/repos"), json={"name": "demo"}, timeout=10)
     assert response.status_code == 201, response.text
     repo = response.json()
-    return Remote(id=repo["id"], url=repo["clone_url"], path=server.settings.git_repos_dir / f"{repo['id']}.git")
+    return Remote(
+        id=repo["id"], url=repo["clone_url"], path=server.settings.git_repos_dir / f"{repo['id']}.git"
+    )
 
 
 class PushLog:

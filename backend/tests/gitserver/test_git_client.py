@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import httpx
+
 from lazyaf.gitserver.refs import RefUpdate
+from lazyaf.testing import LiveServer
 from tests.gitserver.conftest import PushLog, Remote
 from tests.gitserver.gitcli import commit_file, fsck, git, ls_remote, make_repo, rev
 
@@ -94,7 +97,9 @@ def test_deleting_the_default_branch_is_refused(tmp_path: Path, remote: Remote) 
     assert f"{rev(source, 'main')}\trefs/heads/main" in ls_remote(remote.url)
 
 
-def test_non_fast_forward_push_is_refused_until_forced(tmp_path: Path, remote: Remote, pushes: PushLog) -> None:
+def test_non_fast_forward_push_is_refused_until_forced(
+    tmp_path: Path, remote: Remote, pushes: PushLog
+) -> None:
     source = make_repo(tmp_path / "source")
     git("push", "-q", remote.url, "main", cwd=source)
     before = rev(source, "main")
@@ -119,8 +124,15 @@ def test_push_larger_than_post_buffer_is_streamed_chunked(tmp_path: Path, remote
     commit_file(source, "big.bin", os.urandom(400_000), "Big")
 
     result = git(
-        "-c", "http.postBuffer=65536", "-c", "http.version=HTTP/1.1", "push", remote.url, "main",
-        cwd=source, env_extra={"GIT_TRACE_CURL": "1", "GIT_TRACE_CURL_NO_DATA": "1"},
+        "-c",
+        "http.postBuffer=65536",
+        "-c",
+        "http.version=HTTP/1.1",
+        "push",
+        remote.url,
+        "main",
+        cwd=source,
+        env_extra={"GIT_TRACE_CURL": "1", "GIT_TRACE_CURL_NO_DATA": "1"},
     )
 
     assert "Transfer-Encoding: chunked" in result.stderr
@@ -136,7 +148,10 @@ def test_large_negotiation_is_sent_gzipped_and_understood(tmp_path: Path, remote
     git("push", "-q", remote.url, "refs/heads/*:refs/heads/*", cwd=source)
 
     result = git(
-        "clone", "-q", remote.url, str(tmp_path / "clone"),
+        "clone",
+        "-q",
+        remote.url,
+        str(tmp_path / "clone"),
         env_extra={"GIT_TRACE_CURL": "1", "GIT_TRACE_CURL_NO_DATA": "1"},
     )
 
@@ -146,15 +161,33 @@ def test_large_negotiation_is_sent_gzipped_and_understood(tmp_path: Path, remote
         assert rev(clone, f"origin/b{i:03}") == rev(source, f"b{i:03}")
 
 
-def test_protocol_v2_client_can_list_and_fetch(tmp_path: Path, remote: Remote) -> None:
+def test_protocol_v2_client_can_push_list_and_fetch(tmp_path: Path, remote: Remote) -> None:
     source = make_repo(tmp_path / "source")
-    git("push", "-q", remote.url, "main", cwd=source)
+    git("-c", "protocol.version=2", "push", "-q", remote.url, "main", cwd=source)
 
     listed = git("-c", "protocol.version=2", "ls-remote", remote.url, "refs/heads/main")
     git("-c", "protocol.version=2", "clone", "-q", remote.url, str(tmp_path / "clone"))
 
     assert listed.stdout.split() == [rev(source, "main"), "refs/heads/main"]
     assert rev(tmp_path / "clone", "HEAD") == rev(source, "main")
+
+
+def test_empty_repo_can_be_cloned(tmp_path: Path, remote: Remote) -> None:
+    result = git("clone", remote.url, str(tmp_path / "clone"))
+
+    assert "cloned an empty repository" in result.stderr
+    assert git("rev-parse", "--git-dir", cwd=tmp_path / "clone").stdout.strip() == ".git"
+
+
+def test_first_push_is_recorded_by_the_api(tmp_path: Path, server: LiveServer, remote: Remote) -> None:
+    source = make_repo(tmp_path / "source")
+
+    git("push", "-q", remote.url, "main", cwd=source)
+
+    repo = httpx.get(server.api(f"/repos/{remote.id}")).json()
+    branches = httpx.get(server.api(f"/repos/{remote.id}/branches")).json()
+    assert repo["is_ingested"] is True
+    assert [(b["name"], b["sha"]) for b in branches] == [("main", rev(source, "main"))]
 
 
 def fast_import_branches(repo: Path, count: int) -> None:
@@ -171,4 +204,3 @@ def fast_import_branches(repo: Path, count: int) -> None:
             f"M 644 inline b{i}.txt\ndata 2\n{i % 10}\n\n"
         )
     git("fast-import", "--quiet", cwd=repo, input="".join(stream))
-

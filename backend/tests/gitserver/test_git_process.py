@@ -35,14 +35,16 @@ def children(pid: int) -> list[tuple[int, str, str]]:
     return found
 
 
-def process_group_members(pgid: int) -> list[int]:
+def live_group_members(pgid: int) -> list[int]:
+    """Running processes of group ``pgid`` (orphaned zombies are init's to reap, not ours)."""
     members = []
     for stat_file in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat_file.read_text()
         except OSError:
             continue
-        if int(text[text.rindex(")") + 2 :].split()[2]) == pgid:
+        state, _, group = text[text.rindex(")") + 2 :].split()[:3]
+        if int(group) == pgid and state != "Z":
             members.append(int(stat_file.parent.name))
     return members
 
@@ -53,8 +55,14 @@ def test_protocol_v2_is_negotiated(tmp_path: Path, remote: Remote) -> None:
     git("push", "-q", remote.url, "main", cwd=source)
 
     result = git(
-        "-c", "protocol.version=2", "fetch", "-q", remote.url, "main",
-        cwd=make_repo(tmp_path / "other", commits=1), env_extra={"GIT_TRACE_PACKET": "1"},
+        "-c",
+        "protocol.version=2",
+        "fetch",
+        "-q",
+        remote.url,
+        "main",
+        cwd=make_repo(tmp_path / "other", commits=1),
+        env_extra={"GIT_TRACE_PACKET": "1"},
     )
 
     assert "git< version 2" in result.stderr
@@ -101,7 +109,7 @@ def test_client_hanging_up_mid_clone_stops_git(tmp_path: Path, server: LiveServe
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.close()
 
-        wait_until(lambda: not children(os.getpid()) and not process_group_members(pid), timeout=15)
+        wait_until(lambda: not children(os.getpid()) and not live_group_members(pid), timeout=15)
 
     # Stopped by the server, not finished: the pack is far bigger than the socket buffers hold.
     assert any(entry["event"] == "git_process_stopped" and entry["pid"] == pid for entry in logs)

@@ -94,7 +94,9 @@ def test_wrong_method_is_405(remote: Remote) -> None:
 
 
 def test_post_with_wrong_content_type_is_415(remote: Remote) -> None:
-    response = httpx.post(f"{remote.url}/git-upload-pack", content=b"0000", headers={"Content-Type": "text/plain"})
+    response = httpx.post(
+        f"{remote.url}/git-upload-pack", content=b"0000", headers={"Content-Type": "text/plain"}
+    )
 
     assert response.status_code == 415
     assert "application/x-git-upload-pack-request" in response.text

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import tempfile
+import uuid
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -74,6 +76,8 @@ def test_card_runs_on_a_local_runner_to_in_review(
         logs = httpx.get(server.api(f"/jobs/{job['id']}/logs")).json()
         assert [e["data"].get("text") for e in logs["events"]] == ["wrote AGENT.md", "done"]
         assert logs["job_status"] == "completed"
+        workspaces = Path(tempfile.gettempdir()) / "lazyaf-runner" / "local-1"
+        assert not list(workspaces.glob(f"{job['id'][:8]}-*")), "the job's workspace was left on disk"
         wait_until(
             lambda: any(f["data"]["job"]["status"] == "completed" for f in watcher.of_type("job_status")), 10
         )
@@ -162,3 +166,35 @@ def test_two_runners_share_the_queue_one_job_each(
         scale(server, 0)
     pool = httpx.get(server.api("/runners")).json()
     assert pool["local"] == 0 and pool["runners"] == []
+
+
+def test_logs_page_and_follow_until_the_job_ends(make_server: Callable[..., LiveServer], tmp_path: Path) -> None:
+    from tests.jobs.conftest import python_agent
+
+    agent = python_agent(
+        "import pathlib, sys, time\n"
+        "for i in range(5): print('line', i, flush=True); time.sleep(0.2)\n"
+        "(pathlib.Path(sys.argv[1]) / 'out.txt').write_text('x')"
+    )
+    server = make_server(agent)
+    repo = ingest(server, tmp_path)
+    scale(server, 1)
+    try:
+        card = new_card(server, repo)
+        job = httpx.post(server.api(f"/cards/{card['id']}/start")).json()
+        lines = []
+        with httpx.stream("GET", server.api(f"/jobs/{job['id']}/logs"), params={"follow": "true"}, timeout=60) as r:
+            assert r.headers["content-type"].startswith("application/x-ndjson")
+            for raw in r.iter_lines():
+                lines.append(json.loads(raw))
+        assert [entry["data"]["text"] for entry in lines[:-1]] == [f"line {i}" for i in range(5)]
+        assert lines[-1] == {"end": True, "job_status": "completed"}
+        first = httpx.get(server.api(f"/jobs/{job['id']}/logs"), params={"limit": 2}).json()
+        assert [e["data"]["text"] for e in first["events"]] == ["line 0", "line 1"]
+        rest = httpx.get(server.api(f"/jobs/{job['id']}/logs"), params={"after": first["next_after"]}).json()
+        assert [e["data"]["text"] for e in rest["events"]] == ["line 2", "line 3", "line 4"]
+        assert rest["next_after"] == lines[-2]["id"]
+        missing = httpx.get(server.api(f"/jobs/{uuid.uuid4()}/logs"))
+        assert missing.status_code == 404
+    finally:
+        scale(server, 0)

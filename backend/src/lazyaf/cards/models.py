@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lazyaf.db.base import Base, IdMixin, TimestampMixin
+from lazyaf.db.base import Base, IdMixin, StrEnumType, TimestampMixin
 
 
 class CardStatus(StrEnum):
@@ -26,7 +26,7 @@ class Card(IdMixin, TimestampMixin, Base):
     repo_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("repo.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[CardStatus] = mapped_column(String(20), default=CardStatus.TODO)
+    status: Mapped[CardStatus] = mapped_column(StrEnumType(CardStatus), default=CardStatus.TODO)
     # Order within the card's column, 0 at the top; kept dense by the service.
     position: Mapped[int] = mapped_column(default=0)
     priority: Mapped[int] = mapped_column(default=1)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import shutil
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -94,7 +94,9 @@ class _Target:
 def _parse_target(scope: Scope) -> _Target:
     match = _PATH.fullmatch(_route_path(scope))
     if match is None:
-        raise GitHTTPError(404, "Not found: this server speaks git smart HTTP only (clone /git/<repo id>.git).")
+        raise GitHTTPError(
+            404, "Not found: this server speaks git smart HTTP only (clone /git/<repo id>.git)."
+        )
     target = _Target(repo_text=match["repo"], action=match["rest"])
     expected = _METHODS[target.action]
     if scope["method"] != expected:
@@ -109,8 +111,19 @@ def _service_from_query(scope: Scope) -> Service:
         if name == service:
             return service
     if not name:
-        raise GitHTTPError(403, "The dumb HTTP protocol is not served; use a git client that speaks smart HTTP.")
-    raise GitHTTPError(403, f"Unsupported service '{_printable(name)}'; use git-upload-pack or git-receive-pack.")
+        raise GitHTTPError(
+            403, "The dumb HTTP protocol is not served; use a git client that speaks smart HTTP."
+        )
+    raise GitHTTPError(
+        403, f"Unsupported service '{_printable(name)}'; use git-upload-pack or git-receive-pack."
+    )
+
+
+def _git_request(scope: Scope, target: _Target, path: Path, service: Service) -> GitRequest:
+    protocol = _header(scope, b"git-protocol")
+    if protocol is not None and not _GIT_PROTOCOL.fullmatch(protocol):
+        protocol = None  # passed to git's environment: only the key=value:... shape git sends
+    return GitRequest(repo_id=uuid.UUID(target.repo_text), path=path, service=service, git_protocol=protocol)
 
 
 def _check_post_headers(scope: Scope, service: Service) -> bool:
@@ -142,55 +155,44 @@ class GitApp:
             return
         if scope["type"] != "http":
             return
-        out: ResponseStream | None = None
-
-        def remember(stream: ResponseStream) -> ResponseStream:
-            nonlocal out
-            out = stream
-            return stream
-
+        out = ResponseStream(send)
         try:
-            await self._handle(scope, receive, send, remember)
+            await self._dispatch(scope, receive, send, out)
         except ClientDisconnected:
             log.info("git_client_disconnected", path=scope["path"])
         except GitHTTPError as exc:
             await self._answer_error(send, out, exc)
         except Exception:
             log.exception("git_request_failed", path=scope["path"])
-            await self._answer_error(send, out, GitHTTPError(500, "Internal error in the git server; see its log."))
+            await self._answer_error(
+                send, out, GitHTTPError(500, "Internal error in the git server; see its log.")
+            )
 
-    async def _answer_error(self, send: Send, out: ResponseStream | None, exc: GitHTTPError) -> None:
-        if out is not None and out.is_started:
+    async def _answer_error(self, send: Send, out: ResponseStream, exc: GitHTTPError) -> None:
+        if out.is_started:
             # Mid-answer: returning without ending the response makes the server drop the
             # connection, so the client reports an error instead of waiting for more.
             log.warning("git_response_aborted", status=exc.status, reason=exc.message)
             return
         await send_text(send, exc.status, exc.message, exc.headers)
 
-    async def _handle(
-        self, scope: Scope, receive: Receive, send: Send, remember: Callable[[ResponseStream], ResponseStream]
-    ) -> None:
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send, out: ResponseStream) -> None:
         target = _parse_target(scope)
         path = await self._repo_path(target.repo_text)
         if target.action == "HEAD":
             await self._head(send, path)
             return
-        protocol = _header(scope, b"git-protocol")
-        protocol = protocol if protocol and _GIT_PROTOCOL.fullmatch(protocol) else None
-        repo_id = uuid.UUID(target.repo_text)
         if target.action == "info/refs":
-            service = _service_from_query(scope)
-            request = GitRequest(repo_id=repo_id, path=path, service=service, git_protocol=protocol)
-            out = remember(ResponseStream(send, f"application/x-{service}-advertisement"))
+            request = _git_request(scope, target, path, _service_from_query(scope))
+            out.content_type = f"application/x-{request.service}-advertisement"
             await self._backend.advertise(request, out)
             await out.finish()
             return
-        service = "git-upload-pack" if target.action == "git-upload-pack" else "git-receive-pack"
+        service: Service = "git-upload-pack" if target.action == "git-upload-pack" else "git-receive-pack"
         gzip = _check_post_headers(scope, service)
         body = RequestBody(receive, gzip=gzip, max_inflated=self._settings.max_inflated_request_bytes)
-        request = GitRequest(repo_id=repo_id, path=path, service=service, git_protocol=protocol)
-        out = remember(ResponseStream(send, f"application/x-{service}-result"))
-        await self._rpc(request, body, out)
+        out.content_type = f"application/x-{service}-result"
+        await self._rpc(_git_request(scope, target, path, service), body, out)
 
     async def _rpc(self, request: GitRequest, body: RequestBody, out: ResponseStream) -> None:
         if request.service == "git-upload-pack":
@@ -249,6 +251,8 @@ async def _with_watcher(
     return result
 
 
-def make_git_app(settings: Settings, *, backend: str, resolve_repo: RepoResolver, on_push: RefListener) -> ASGIApp:
+def make_git_app(
+    settings: Settings, *, backend: str, resolve_repo: RepoResolver, on_push: RefListener
+) -> ASGIApp:
     """The git endpoint for ``create_app``: ``backend`` is ``"git"`` or ``"dulwich"``."""
     return GitApp(settings, _make_backend(settings, backend), resolve_repo, on_push)

@@ -17,11 +17,11 @@ import stat
 from collections.abc import Container, Iterable
 
 from dulwich.object_store import BaseObjectStore
-from dulwich.objects import Commit, ShaFile, Tag, Tree
+from dulwich.objects import Commit, ObjectID, ShaFile, Tag, Tree
 
 
 class _Missing(Exception):
-    def __init__(self, sha: bytes) -> None:
+    def __init__(self, sha: ObjectID) -> None:
         super().__init__(sha.decode("ascii", "replace"))
         self.sha = sha
 
@@ -39,15 +39,17 @@ class ConnectivityChecker:
         received: shas of the objects this push sent (anything else existed before).
     """
 
-    def __init__(self, store: BaseObjectStore, tips: Iterable[bytes], received: Container[bytes]) -> None:
+    def __init__(
+        self, store: BaseObjectStore, tips: Iterable[ObjectID], received: Container[ObjectID]
+    ) -> None:
         self._store = store
         self._tips = set(tips)
         self._received = received
-        self._ancestry: set[bytes] | None = None
-        self._commits: set[bytes] = set()
-        self._trees: set[bytes] = set()
+        self._ancestry: set[ObjectID] | None = None
+        self._commits: set[ObjectID] = set()
+        self._trees: set[ObjectID] = set()
 
-    def missing(self, sha: bytes) -> bytes | None:
+    def missing(self, sha: ObjectID) -> ObjectID | None:
         """The first object missing from ``sha``'s closure, or None when it is complete."""
         # Objects are marked complete tentatively during one walk, and kept only if it succeeds.
         commits, trees = set(self._commits), set(self._trees)
@@ -58,14 +60,14 @@ class ConnectivityChecker:
             return exc.sha
         return None
 
-    def _get(self, sha: bytes) -> ShaFile:
+    def _get(self, sha: ObjectID) -> ShaFile:
         try:
             return self._store[sha]
         except KeyError:
             raise _Missing(sha) from None
 
-    def _check(self, sha: bytes) -> None:
-        seen: set[bytes] = set()
+    def _check(self, sha: ObjectID) -> None:
+        seen: set[ObjectID] = set()
         while True:
             if sha in seen or sha in self._tips:
                 return
@@ -80,14 +82,14 @@ class ConnectivityChecker:
                 self._check_tree(sha, None)
             return
 
-    def _is_complete_commit(self, sha: bytes) -> bool:
+    def _is_complete_commit(self, sha: ObjectID) -> bool:
         if sha in self._commits or sha in self._tips:
             return True
         if sha in self._received:
             return False
         return sha in self._tip_ancestry()
 
-    def _tip_ancestry(self) -> set[bytes]:
+    def _tip_ancestry(self) -> set[ObjectID]:
         if self._ancestry is None:
             self._ancestry = set()
             stack = list(self._tips)
@@ -103,13 +105,13 @@ class ConnectivityChecker:
                     stack.extend(obj.parents)
         return self._ancestry
 
-    def _commit(self, sha: bytes) -> Commit:
+    def _commit(self, sha: ObjectID) -> Commit:
         obj = self._get(sha)
         if not isinstance(obj, Commit):
             raise _Missing(sha)
         return obj
 
-    def _check_commits(self, start: bytes) -> None:
+    def _check_commits(self, start: ObjectID) -> None:
         stack = [start]
         while stack:
             sha = stack.pop()
@@ -121,14 +123,14 @@ class ConnectivityChecker:
             self._commits.add(sha)
             stack.extend(commit.parents)
 
-    def _tree(self, sha: bytes) -> Tree:
+    def _tree(self, sha: ObjectID) -> Tree:
         obj = self._get(sha)
         if not isinstance(obj, Tree):
             raise _Missing(sha)
         return obj
 
-    def _check_tree(self, root: bytes, root_base: bytes | None) -> None:
-        stack: list[tuple[bytes, bytes | None]] = [(root, root_base)]
+    def _check_tree(self, root: ObjectID, root_base: ObjectID | None) -> None:
+        stack: list[tuple[ObjectID, ObjectID | None]] = [(root, root_base)]
         while stack:
             sha, base = stack.pop()
             if sha == base or sha in self._trees:

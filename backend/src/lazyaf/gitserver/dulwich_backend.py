@@ -11,6 +11,7 @@ an ``atomic`` it does not honour. Every request opens its own ``Repo`` (they are
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Container, Iterator, Sequence
 from pathlib import Path
@@ -36,8 +37,17 @@ from lazyaf.settings import Settings
 log = structlog.get_logger(__name__)
 
 COALESCE_BYTES = 64 * 1024
+# Threads for git requests: their own pool, so slow clones cannot starve other to_thread users.
+MAX_THREADS = 16
 ZERO = ObjectID(b"0" * 40)
-_UNPACK_ERRORS = (OSError, ChecksumMismatch, ApplyDeltaError, AssertionError, zlib.error, ObjectFormatException)
+_UNPACK_ERRORS = (
+    OSError,
+    ChecksumMismatch,
+    ApplyDeltaError,
+    AssertionError,
+    zlib.error,
+    ObjectFormatException,
+)
 _REQUEST_ERRORS = (GitProtocolError, ValueError, KeyError, AssertionError)
 
 
@@ -84,7 +94,16 @@ class _OneRepoBackend(Backend):
             repo.close()
 
 
-def _is_funny_ref(ref: bytes) -> bool:
+_repo_locks: dict[Path, threading.Lock] = {}
+_repo_locks_guard = threading.Lock()
+
+
+def _repo_lock(objects_dir: Path) -> threading.Lock:
+    with _repo_locks_guard:
+        return _repo_locks.setdefault(objects_dir, threading.Lock())
+
+
+def _is_funny_ref(ref: Ref) -> bool:
     return not ref.startswith(b"refs/") or not check_ref_format(ref)
 
 
@@ -98,6 +117,7 @@ class CheckedReceivePackHandler(ReceivePackHandler):
 
     * a ref is set only if everything it reaches is in the repository ("missing necessary objects");
     * a ref is reported "ok" only if its compare-and-swap really happened;
+    * a failed or cut-off pack leaves no temporary file behind;
     * ``atomic`` is not advertised (dulwich applies refs one by one);
     * the branch HEAD names cannot be deleted, as with C git;
     * the refs really updated are kept in ``updates``.
@@ -110,22 +130,40 @@ class CheckedReceivePackHandler(ReceivePackHandler):
 
     def _apply_pack(self, refs: list[tuple[ObjectID, ObjectID, Ref]]) -> Iterator[tuple[bytes, bytes]]:
         tips = set(self.repo.get_refs().values())
-        received: Container[bytes] = ()
+        received: Container[ObjectID] = ()
         if any(new != ZERO for _, new, _ in refs):
             try:
-                pack = self.repo.object_store.add_thin_pack(  # type: ignore[attr-defined]
-                    self.proto.read, getattr(self.proto, "recv", None), max_input_size=self._receive_max_input_size()
-                )
+                received = self._receive_pack()
             except _UNPACK_ERRORS as exc:
                 yield b"unpack", _one_line(exc)
                 for _, _, ref in refs:
                     yield ref, b"unpacker error"
                 return
-            received = pack if pack is not None else ()
         yield b"unpack", b"ok"
         checker = ConnectivityChecker(self.repo.object_store, tips, received)
         for old, new, ref in refs:
             yield ref, self._update_ref(checker, old, new, ref)
+
+    def _receive_pack(self) -> Container[ObjectID]:
+        """Read the pack into the object store; on any failure remove the partial pack dulwich leaves.
+
+        Packs of one repo are received one at a time, so the temporary files that appeared
+        meanwhile are this push's own.
+        """
+        objects_dir = Path(self.repo.object_store.path)  # type: ignore[attr-defined]
+        with _repo_lock(objects_dir):
+            before = set(objects_dir.glob("tmp_pack_*"))
+            try:
+                pack = self.repo.object_store.add_thin_pack(  # type: ignore[attr-defined]
+                    self.proto.read,
+                    getattr(self.proto, "recv", None),
+                    max_input_size=self._receive_max_input_size(),
+                )
+            except BaseException:
+                for leftover in set(objects_dir.glob("tmp_pack_*")) - before:
+                    leftover.unlink(missing_ok=True)
+                raise
+        return pack if pack is not None else ()
 
     def _update_ref(self, checker: ConnectivityChecker, old: ObjectID, new: ObjectID, ref: Ref) -> bytes:
         if _is_funny_ref(ref):
@@ -139,10 +177,14 @@ class CheckedReceivePackHandler(ReceivePackHandler):
         if hook_error:
             return hook_error
         try:
-            if new == ZERO:
-                done = self.repo.refs.remove_if_equals(ref, old, message=b"push")
-            else:
-                done = self.repo.refs.set_if_equals(ref, old, new, message=b"push")
+            # One ref update per repo at a time in this process: dulwich creates ref and reflog
+            # directories without tolerating a concurrent creator, so two pushes of different
+            # refs could fail each other (seen as a rare "failed to lock" under load).
+            with _repo_lock(Path(self.repo.path) / "refs"):
+                if new == ZERO:
+                    done = self.repo.refs.remove_if_equals(ref, old, message=b"push")
+                else:
+                    done = self.repo.refs.set_if_equals(ref, old, new, message=b"push")
         except (FileLocked, OSError) as exc:
             log.info("git_ref_lock_failed", ref=ref.decode("utf-8", "replace"), error=str(exc))
             return b"failed to lock"
@@ -171,7 +213,9 @@ def _handle(request: GitRequest, bridge: _Bridge, advertise: bool) -> list[RefUp
                 backend, args, proto, stateless_rpc=True, advertise_refs=advertise
             )
         else:
-            handler = CheckedReceivePackHandler(backend, args, proto, stateless_rpc=True, advertise_refs=advertise)
+            handler = CheckedReceivePackHandler(
+                backend, args, proto, stateless_rpc=True, advertise_refs=advertise
+            )
             handler.updates = []
         if advertise:
             proto.write_pkt_line(b"# service=" + request.service.encode("ascii") + b"\n")
@@ -188,6 +232,13 @@ class DulwichBackend:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    def _threads(self) -> anyio.CapacityLimiter:
+        # Created on first use: a limiter belongs to the running event loop.
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(MAX_THREADS)
+        return self._limiter
 
     async def advertise(self, request: GitRequest, out: ResponseStream) -> None:
         """The v0 ref advertisement (dulwich has no protocol v2; clients fall back)."""
@@ -202,7 +253,9 @@ class DulwichBackend:
     ) -> list[RefUpdate]:
         bridge = _Bridge(body, out)
         try:
-            return await anyio.to_thread.run_sync(_handle, request, bridge, advertise)
+            return await anyio.to_thread.run_sync(
+                _handle, request, bridge, advertise, limiter=self._threads()
+            )
         except _REQUEST_ERRORS as exc:
             message = _one_line(exc).decode()
             log.info("git_request_rejected", service=request.service, error=message)

@@ -10,6 +10,7 @@ refused ref, with no lock and no per-repo files.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import stat
 import tempfile
@@ -84,7 +85,9 @@ def parse_push_log(text: str) -> list[RefUpdate]:
         if len(parts) != 3:
             continue
         old, new, ref = parts
-        updates.append(RefUpdate(ref=ref, old=None if old == ZERO_SHA else old, new=None if new == ZERO_SHA else new))
+        updates.append(
+            RefUpdate(ref=ref, old=None if old == ZERO_SHA else old, new=None if new == ZERO_SHA else new)
+        )
     return updates
 
 
@@ -114,7 +117,8 @@ class GitProcessBackend:
     """Serves packs by running the git binary once per request."""
 
     def __init__(self, settings: Settings, hooks: Path) -> None:
-        self._git = settings.git_binary
+        # Resolved once: a bare "git" is looked up along PATH on every spawn (measured in the bench).
+        self._git = shutil.which(settings.git_binary) or settings.git_binary
         self._hooks = hooks
         self._home = hooks
 
@@ -134,19 +138,31 @@ class GitProcessBackend:
 
     def _command(self, request: GitRequest, *args: str) -> list[str]:
         verb = request.service.removeprefix("git-")
-        return [self._git, "-c", f"core.hooksPath={self._hooks}", verb, "--stateless-rpc", *args, str(request.path)]
+        return [
+            self._git,
+            "-c",
+            f"core.hooksPath={self._hooks}",
+            verb,
+            "--stateless-rpc",
+            *args,
+            str(request.path),
+        ]
 
     async def advertise(self, request: GitRequest, out: ResponseStream) -> None:
         """Run ``--advertise-refs``; v0/v1 answers get the ``# service=...`` line and a flush first."""
         prefix = b"" if request.wants_v2 else pkt_line(f"# service={request.service}\n".encode()) + b"0000"
-        await _GitRun(self._command(request, "--advertise-refs"), self._env(request, {}), out, prefix).run(None)
+        await _GitRun(self._command(request, "--advertise-refs"), self._env(request, {}), out, prefix).run(
+            None
+        )
 
     async def serve(self, request: GitRequest, body: RequestBody, out: ResponseStream) -> list[RefUpdate]:
         """Stream the body through the service; for receive-pack, read back what the hook recorded."""
         if request.service != "git-receive-pack":
             await _GitRun(self._command(request), self._env(request, {}), out).run(body)
             return []
-        fd, name = await anyio.to_thread.run_sync(lambda: tempfile.mkstemp(prefix="lazyaf-push-", suffix=".log"))
+        fd, name = await anyio.to_thread.run_sync(
+            lambda: tempfile.mkstemp(prefix="lazyaf-push-", suffix=".log")
+        )
         os.close(fd)
         push_log = anyio.Path(name)
         try:
@@ -160,13 +176,16 @@ class GitProcessBackend:
 class _GitRun:
     """One git subprocess: request body to stdin, stdout to the response, stderr kept for errors."""
 
-    def __init__(self, command: list[str], env: dict[str, str], out: ResponseStream, prefix: bytes = b"") -> None:
+    def __init__(
+        self, command: list[str], env: dict[str, str], out: ResponseStream, prefix: bytes = b""
+    ) -> None:
         self._command = command
         self._env = env
         self._out = out
         self._prefix = prefix
         self._stderr = _StderrTail()
         self._failure: BaseException | None = None
+        self._discard_output = False
         self._produced = False
 
     async def run(self, body: RequestBody | None) -> None:
@@ -209,13 +228,23 @@ class _GitRun:
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             pass  # git stopped reading: it answers (or fails) from what it read
         except (GitHTTPError, ClientDisconnected) as exc:
-            self._fail(exc, tg)
+            # The input is cut short: end git's stdin and let it fail by itself. git then removes
+            # its quarantine of received objects, which it leaves behind when killed mid-push.
+            self._failure = self._failure or exc
+            self._discard_output = True
+            tg.start_soon(self._deadline, tg)
         finally:
             await process.stdin.aclose()
+
+    async def _deadline(self, tg: TaskGroup) -> None:
+        await anyio.sleep(STOP_GRACE_SECONDS)
+        tg.cancel_scope.cancel()
 
     async def _copy_stdout(self, stdout: ByteReceiveStream, tg: TaskGroup) -> None:
         try:
             async for chunk in stdout:
+                if self._discard_output:
+                    continue
                 if not self._produced:
                     self._produced = True
                     chunk = self._prefix + chunk
@@ -232,7 +261,7 @@ class _GitRun:
         if code == 0:
             return
         message = self._stderr.first_line() or f"git exited with status {code}"
-        log.warning("git_service_failed", command=self._command[3], status=code, stderr=message)
+        log.warning("git_service_failed", command=" ".join(self._command[3:]), status=code, stderr=message)
         if not self._produced:
             raise GitHTTPError(400, message)
         if code is not None and code < 0:
@@ -253,7 +282,7 @@ def _signal_group(process: Process, signum: int) -> None:
 async def _stop(process: Process) -> None:
     """Make sure the git process (and its pack-objects/index-pack children) is gone and reaped."""
     if process.returncode is None:
-        # SIGTERM first: git removes its lock and temporary pack files on it, not on SIGKILL.
+        # SIGTERM first: git removes its lock files on it, not on SIGKILL.
         log.info("git_process_stopped", pid=process.pid)
         _signal_group(process, signal.SIGTERM)
         with anyio.move_on_after(STOP_GRACE_SECONDS):

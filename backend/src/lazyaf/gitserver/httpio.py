@@ -166,9 +166,10 @@ class RequestBody:
                 return b""
             await self._pull()
 
-    async def _pull(self) -> None:
+    async def _pull(self, *, buffer: bool = False) -> None:
+        """Receive one message into the decoder (unless another reader just did, or ``buffer``)."""
         async with self._lock:
-            if self.complete or self._decoder.pending():
+            if self.complete or (self._decoder.pending() and not buffer):
                 return
             message = await self._receive()
             if message["type"] == "http.disconnect":
@@ -180,7 +181,7 @@ class RequestBody:
         """Return when the client disconnects, buffering whatever body is still unread."""
         while not self.complete:
             try:
-                await self._pull()
+                await self._pull(buffer=True)
             except ClientDisconnected:
                 return
         while True:
@@ -192,9 +193,9 @@ class RequestBody:
 class ResponseStream:
     """An HTTP 200 whose headers go out with the first byte of body, not before."""
 
-    def __init__(self, send: Send, content_type: str) -> None:
+    def __init__(self, send: Send, content_type: str = "application/octet-stream") -> None:
         self._send = send
-        self._content_type = content_type.encode("latin-1")
+        self.content_type = content_type
         self.started = anyio.Event()
         self.disconnected = anyio.Event()
 
@@ -206,7 +207,7 @@ class ResponseStream:
         if self.is_started:
             return
         self.started.set()
-        headers = [(b"content-type", self._content_type), *NO_CACHE_HEADERS]
+        headers = [(b"content-type", self.content_type.encode("latin-1")), *NO_CACHE_HEADERS]
         await self._send({"type": "http.response.start", "status": 200, "headers": headers})
 
     async def write(self, data: bytes) -> None:
@@ -228,7 +229,9 @@ class ResponseStream:
         await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def send_text(send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def send_text(
+    send: Send, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     """A complete plain-text answer; git prints such bodies as ``remote: <line>``."""
     body = (message.rstrip("\n") + "\n").encode("utf-8")
     all_headers = [

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lazyaf.db.base import Base, IdMixin, TimestampMixin, utcnow
+from lazyaf.db.base import Base, IdMixin, StrEnumType, TimestampMixin, utcnow
 
 
 class JobStatus(StrEnum):
@@ -30,7 +30,7 @@ class Job(IdMixin, TimestampMixin, Base):
 
     card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card.id", ondelete="CASCADE"), index=True)
     runner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("runner.id", ondelete="SET NULL"))
-    status: Mapped[JobStatus] = mapped_column(String(20), default=JobStatus.QUEUED, index=True)
+    status: Mapped[JobStatus] = mapped_column(StrEnumType(JobStatus), default=JobStatus.QUEUED, index=True)
     # Copied from the card when queued, so the claim query needs no join.
     priority: Mapped[int] = mapped_column(default=1)
     kind: Mapped[str] = mapped_column(String(20), default="build")

@@ -104,7 +104,7 @@ async def _follow(request: Request, job_id: uuid.UUID, after: int) -> AsyncItera
             if len(events) == 1000:
                 continue
             if final:
-                yield (json.dumps({"end": True, "job_status": job.status.value}) + "\n").encode()
+                yield (json.dumps({"end": True, "job_status": str(job.status)}) + "\n").encode()
                 return
             # Any committed board event may be ours; re-read then (cheap, and never misses one).
             try:

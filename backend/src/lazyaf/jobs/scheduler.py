@@ -15,16 +15,24 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lazyaf import transitions
 from lazyaf.db.engine import session_scope
+from lazyaf.runners.pool import RunnerPool
 from lazyaf.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
+POOL_REAP_EVERY = 30.0
+
+
 class Reaper:
-    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], pool: RunnerPool | None = None
+    ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
+        self.pool = pool
         self._task: asyncio.Task[None] | None = None
+        self._last_pool_reap = 0.0
 
     @property
     def interval(self) -> float:
@@ -52,3 +60,8 @@ class Reaper:
             await transitions.expire_leases(session=session)
             await transitions.fail_stale_timeouts(session=session, settings=self.settings)
             await transitions.mark_silent_runners_offline(session=session, settings=self.settings)
+        now = asyncio.get_running_loop().time()
+        if self.pool is not None and now - self._last_pool_reap >= POOL_REAP_EVERY:
+            # Runner processes that died and runner containers that exited leave the pool.
+            self._last_pool_reap = now
+            await self.pool.reap()

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lazyaf.db.base import Base, IdMixin, TimestampMixin, utcnow
+from lazyaf.db.base import Base, IdMixin, StrEnumType, TimestampMixin, utcnow
 
 
 class RunnerStatus(StrEnum):
@@ -29,9 +29,9 @@ class Runner(IdMixin, TimestampMixin, Base):
     __tablename__ = "runner"
 
     name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[RunnerKind] = mapped_column(String(20), default=RunnerKind.LOCAL)
+    kind: Mapped[RunnerKind] = mapped_column(StrEnumType(RunnerKind), default=RunnerKind.LOCAL)
     container_id: Mapped[str | None] = mapped_column(String(100))
-    status: Mapped[RunnerStatus] = mapped_column(String(20), default=RunnerStatus.OFFLINE)
+    status: Mapped[RunnerStatus] = mapped_column(StrEnumType(RunnerStatus), default=RunnerStatus.OFFLINE)
     current_job_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("job.id", ondelete="SET NULL", use_alter=True)
     )

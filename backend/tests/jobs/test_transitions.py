@@ -1,0 +1,170 @@
+"""Ownership rules at the database level: atomic claims, fenced attempts, exactly-once effects."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from lazyaf import transitions
+from lazyaf.cards.models import Card, CardStatus
+from lazyaf.events.models import BoardEvent
+from lazyaf.jobs.models import Job, JobEvent, JobStatus
+from lazyaf.repos import service as repo_service
+from lazyaf.repos.models import Repo
+from lazyaf.repos.schemas import RepoCreate
+from lazyaf.runners.models import Runner, RunnerKind
+from lazyaf.settings import Settings
+from lazyaf_runner import protocol
+from tests.gitutil import git, make_source_repo
+
+
+@pytest.fixture
+async def repo(app: FastAPI, settings: Settings, tmp_path: Path) -> Repo:
+    async with app.state.sessionmaker() as session:
+        repo = await repo_service.create(session=session, settings=settings, repo_in=RepoCreate(name="r"))
+    source = make_source_repo(tmp_path / "src")
+    git("push", "-q", str(repo_service.git_path(settings, repo)), "main", cwd=source)
+    return repo
+
+
+async def _queue(app: FastAPI, settings: Settings, repo: Repo, n: int, **card: Any) -> list[Job]:
+    jobs = []
+    async with app.state.sessionmaker() as session:
+        for i in range(n):
+            row = Card(repo_id=repo.id, title=f"card {i}", position=i, **card)
+            session.add(row)
+            await session.flush()
+            jobs.append(await transitions.start_card(session=session, settings=settings, card=row))
+        await session.commit()
+    return jobs
+
+
+async def _runners(app: FastAPI, n: int) -> list[Runner]:
+    async with app.state.sessionmaker() as session:
+        rows = [Runner(name=f"r{i}", kind=RunnerKind.LOCAL) for i in range(n)]
+        session.add_all(rows)
+        await session.commit()
+    return rows
+
+
+async def test_concurrent_claims_never_share_a_job(app: FastAPI, settings: Settings, repo: Repo) -> None:
+    await _queue(app, settings, repo, 12)
+    runners = await _runners(app, 8)
+
+    async def claim_all(runner: Runner) -> list[uuid.UUID]:
+        got = []
+        while True:
+            async with app.state.sessionmaker() as session:
+                row = await session.get(Runner, runner.id)
+                assert row is not None
+                claimed = await transitions.claim(session=session, settings=settings, runner=row)
+                await session.commit()
+            if claimed is None:
+                return got
+            got.append(claimed[0].id)
+            row.current_job_id = None
+
+    results = await asyncio.gather(*(claim_all(r) for r in runners))
+    claimed = [job for got in results for job in got]
+    assert len(claimed) == 12 and len(set(claimed)) == 12
+    async with app.state.sessionmaker() as session:
+        attempts = (await session.scalars(select(Job.attempt))).all()
+    assert set(attempts) == {1}
+
+
+async def _claimed(app: FastAPI, settings: Settings, repo: Repo) -> tuple[Job, Runner]:
+    (job,) = await _queue(app, settings, repo, 1)
+    (runner,) = await _runners(app, 1)
+    async with app.state.sessionmaker() as session:
+        row = await session.get(Runner, runner.id)
+        assert row is not None
+        claimed = await transitions.claim(session=session, settings=settings, runner=row)
+        await session.commit()
+    assert claimed is not None
+    return claimed[0], runner
+
+
+async def test_an_attempt_that_lost_its_lease_changes_nothing(app: FastAPI, settings: Settings, repo: Repo) -> None:
+    job, _ = await _claimed(app, settings, repo)
+    async with app.state.sessionmaker() as session:
+        await transitions.record_progress(session=session, job_id=str(job.id), attempt=1, phase="cloning")
+        row = await session.get(Job, job.id)
+        assert row is not None
+        row.lease_expires_at = transitions.utcnow() - timedelta(seconds=1)
+        requeued = await transitions.expire_leases(session=session)
+        await session.commit()
+    assert [j.id for j in requeued] == [job.id]
+    async with app.state.sessionmaker() as session:
+        row = await session.get(Job, job.id)
+        assert row is not None and row.status == JobStatus.QUEUED  # lost before the agent started
+        before = await session.scalar(select(func.count()).select_from(BoardEvent))
+        stale = str(job.id)
+        assert await transitions.renew_lease(session=session, settings=settings, job_id=stale, attempt=1) is None
+        event = protocol.Event(job_id=stale, attempt=1, seq=1, event={"kind": "text", "text": "zombie"})
+        assert await transitions.record_event(session=session, message=event) is False
+        done = protocol.Complete(job_id=stale, attempt=1, status="completed", head_sha="0" * 40)
+        assert await transitions.complete_attempt(session=session, settings=settings, message=done) is False
+        await session.commit()
+        row = await session.get(Job, job.id, populate_existing=True)
+        assert row is not None and row.status == JobStatus.QUEUED
+        assert await session.scalar(select(func.count()).select_from(JobEvent)) == 0
+        assert await session.scalar(select(func.count()).select_from(BoardEvent)) == before
+
+
+async def test_a_lost_attempt_after_the_agent_started_fails_the_card(
+    app: FastAPI, settings: Settings, repo: Repo
+) -> None:
+    job, runner = await _claimed(app, settings, repo)
+    async with app.state.sessionmaker() as session:
+        await transitions.record_progress(session=session, job_id=str(job.id), attempt=1, phase="agent")
+        row = await session.get(Job, job.id)
+        assert row is not None
+        row.lease_expires_at = transitions.utcnow() - timedelta(seconds=1)
+        await transitions.expire_leases(session=session)
+        await session.commit()
+        row = await session.get(Job, job.id, populate_existing=True)
+        card = await session.get(Card, job.card_id, populate_existing=True)
+        runner_row = await session.get(Runner, runner.id, populate_existing=True)
+    assert row is not None and card is not None and runner_row is not None
+    assert (row.status, row.error) == (JobStatus.FAILED, "Runner lost: it stopped sending heartbeats while running the agent.")
+    assert card.status == CardStatus.FAILED and runner_row.current_job_id is None
+
+
+async def test_events_are_stored_once_and_a_repeated_completion_is_acknowledged_once(
+    app: FastAPI, settings: Settings, repo: Repo
+) -> None:
+    job, _ = await _claimed(app, settings, repo)
+    event = protocol.Event(job_id=str(job.id), attempt=1, seq=1, event={"kind": "text", "text": "hi"})
+    failed = protocol.Complete(job_id=str(job.id), attempt=1, status="failed", error="The agent failed.")
+    async with app.state.sessionmaker() as session:
+        assert await transitions.record_event(session=session, message=event)
+        assert await transitions.record_event(session=session, message=event)  # a resend after a lost ack
+        assert await transitions.complete_attempt(session=session, settings=settings, message=failed)
+        await session.commit()
+        first = await session.scalar(select(func.count()).select_from(BoardEvent))
+        assert await transitions.complete_attempt(session=session, settings=settings, message=failed)
+        await session.commit()
+        assert await session.scalar(select(func.count()).select_from(BoardEvent)) == first
+        assert await session.scalar(select(func.count()).select_from(JobEvent)) == 1
+        card = await session.get(Card, job.card_id, populate_existing=True)
+    assert card is not None and card.status == CardStatus.FAILED
+
+
+async def test_a_completion_whose_push_is_missing_fails_the_job(
+    app: FastAPI, settings: Settings, repo: Repo
+) -> None:
+    job, _ = await _claimed(app, settings, repo)
+    done = protocol.Complete(job_id=str(job.id), attempt=1, status="completed", head_sha="a" * 40)
+    async with app.state.sessionmaker() as session:
+        assert await transitions.complete_attempt(session=session, settings=settings, message=done)
+        await session.commit()
+        row = await session.get(Job, job.id, populate_existing=True)
+    assert row is not None and row.status == JobStatus.FAILED
+    assert row.error == f"The runner reported head {'a' * 40} but pushed nothing for this attempt."
