@@ -18,12 +18,12 @@ from lazyaf.db.engine import make_engine, make_sessionmaker, session_scope
 from lazyaf.errors import ErrorRead, install_handlers
 from lazyaf.events.bus import EventBus
 from lazyaf.events.router import router as events_router
+from lazyaf.gitserver import storage
 from lazyaf.gitserver.app import make_git_app, resolve_git_backend
 from lazyaf.gitserver.refs import RefUpdate
 from lazyaf.jobs.scheduler import Reaper
 from lazyaf.logging import RequestIdMiddleware
 from lazyaf.repos import service as repo_service
-from lazyaf.repos.models import Repo
 from lazyaf.runners.connection import RunnerHub
 from lazyaf.runners.pool import RunnerPool
 from lazyaf.settings import Settings
@@ -107,8 +107,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.pool = pool
 
     async def resolve_repo(repo_id: uuid.UUID) -> bool:
-        async with sessionmaker() as session:
-            return await session.get(Repo, repo_id) is not None
+        # The bare repo exists exactly while its row does (created before the row commits, moved
+        # aside before the delete commits); a stat costs far less than a query on every git request.
+        return storage.repo_path(settings.git_repos_dir, repo_id).is_dir()
 
     async def on_push(repo_id: uuid.UUID, updates: list[RefUpdate]) -> None:
         async with session_scope(sessionmaker) as session:
