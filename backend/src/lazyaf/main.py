@@ -76,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     bus.listeners.append(hub.on_board_event)
     pool = RunnerPool(settings, sessionmaker, hub)
     reaper = Reaper(settings, sessionmaker, pool)
+    reaper.after_sweep.append(hub.wake_if_queued)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

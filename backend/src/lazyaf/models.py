@@ -1,10 +1,10 @@
 """Every ORM class, imported so that ``Base.metadata`` is complete (Alembic, tests)."""
 
-from lazyaf.cards.models import Card, CardStatus
+from lazyaf.cards.models import Card, CardActivity, CardStatus, Comment
 from lazyaf.db.base import Base
 from lazyaf.events.models import BoardEvent
 from lazyaf.jobs.models import Job, JobEvent, JobStatus
 from lazyaf.repos.models import Repo
 from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
 
-__all__ = ["Base", "BoardEvent", "Card", "JobEvent", "CardStatus", "Job", "JobStatus", "Repo", "Runner", "RunnerKind", "RunnerStatus"]
+__all__ = ["Base", "BoardEvent", "Card", "CardActivity", "Comment", "JobEvent", "CardStatus", "Job", "JobStatus", "Repo", "Runner", "RunnerKind", "RunnerStatus"]

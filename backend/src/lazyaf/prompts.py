@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,19 @@ def template_dirs(settings: Settings) -> list[Path]:
     return [d for d in dirs if d.is_dir()]
 
 
-def environment(settings: Settings) -> jinja2.Environment:
+@functools.lru_cache(maxsize=8)
+def _environment(dirs: tuple[str, ...]) -> jinja2.Environment:
+    # Cached: the loader re-reads a template when its file changes, so edits still apply at once.
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(d) for d in template_dirs(settings)]),
+        loader=jinja2.FileSystemLoader(list(dirs)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
     )
+
+
+def environment(settings: Settings) -> jinja2.Environment:
+    return _environment(tuple(str(d) for d in template_dirs(settings)))
 
 
 def readme_excerpt(text: str | None) -> str:

@@ -55,4 +55,7 @@ def run(settings: Settings) -> None:
         # uvloop spawns subprocesses with a full fork() of this process; asyncio's spawn is far
         # cheaper, and every git request starts a git process (bench/git_bench.py measured it).
         loop="asyncio",
+        # Board frames are small JSON; compressing each one for every client cost ~20 µs per client
+        # per event, a third of /ws fan-out time (bench/ws_bench.py).
+        ws_per_message_deflate=False,
     )

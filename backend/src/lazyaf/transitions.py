@@ -17,18 +17,20 @@ import re
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 import structlog
 from lazyaf_runner import protocol
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf import prompts
 from lazyaf.cards import service as card_service
-from lazyaf.cards.models import Card, CardStatus
+from lazyaf.cards.models import Card, CardActivity, CardStatus, Comment
 from lazyaf.cards.schemas import CardRead, CardUpdate
-from lazyaf.errors import InvalidTransition
+from lazyaf.errors import Conflict, InvalidTransition
 from lazyaf.events.bus import EventBus
 from lazyaf.gitserver import branches as git_branches
 from lazyaf.jobs import service as job_service
@@ -44,9 +46,10 @@ log = structlog.get_logger(__name__)
 S = CardStatus
 
 # (from, to) moves a PATCH may make. Reject (in_review -> todo) keeps the branch; a failed
-# card may be put back in the backlog; todo -> in_progress starts an agent.
+# card may be put back in the backlog; todo -> in_progress starts an agent, failed -> in_progress
+# retries it.
 MANUAL_MOVES: frozenset[tuple[CardStatus, CardStatus]] = frozenset(
-    {(S.IN_REVIEW, S.TODO), (S.FAILED, S.TODO), (S.TODO, S.IN_PROGRESS)}
+    {(S.IN_REVIEW, S.TODO), (S.FAILED, S.TODO), (S.TODO, S.IN_PROGRESS), (S.FAILED, S.IN_PROGRESS)}
 )
 
 
@@ -98,13 +101,18 @@ async def update_card(*, session: AsyncSession, settings: Settings, card: Card, 
     target = change.status or card.status
     if target != card.status and (card.status, target) not in MANUAL_MOVES:
         raise InvalidTransition(f"Card '{card.title}' is {card.status}: {refusal(card.status, target)}")
-    for field in ("title", "description", "priority"):
+    for field in ("title", "description", "priority", "max_attempts"):
         value = getattr(change, field)
         if value is not None:
             setattr(card, field, value)
     if target == S.IN_PROGRESS and card.status == S.TODO:
         await start_card(session=session, settings=settings, card=card, position=change.position)
         return card
+    if target == S.IN_PROGRESS and card.status == S.FAILED:
+        await retry_card(session=session, settings=settings, card=card)
+        return card
+    if target == S.TODO and card.status == S.IN_REVIEW:
+        return await reject_card(session=session, settings=settings, card=card, position=change.position)
     if change.status is not None or change.position is not None:
         await _move(session, card, target, change.position)
     await session.flush()
@@ -145,57 +153,67 @@ def branch_name(card: Card) -> str:
 
 
 async def start_card(
-    *,
-    session: AsyncSession,
-    settings: Settings,
-    card: Card,
-    position: int | None = None,
-    agent: str | None = None,
+    *, session: AsyncSession, settings: Settings, card: Card, position: int | None = None, agent: str | None = None
 ) -> Job:
     """Queue an agent job for a todo card and move it to in_progress."""
     if card.status != S.TODO:
-        raise InvalidTransition(
-            f"Card '{card.title}' is {card.status}: {refusal(card.status, S.IN_PROGRESS)}"
-        )
+        raise InvalidTransition(f"Card '{card.title}' is {card.status}: {refusal(card.status, S.IN_PROGRESS)}")
+    repo = await _repo_with_base(session, settings, card)
+    card.branch_name = card.branch_name or branch_name(card)
+    readme = await anyio.to_thread.run_sync(
+        git_branches.read_file, git_path(settings, repo), repo.default_branch, prompts.README_NAMES
+    )
+    prompt = prompts.render(
+        settings, "job.md.j2", card=card, repo=repo, readme=prompts.readme_excerpt(readme),
+        job={"kind": "build", "attempt": 1},
+    )
+    return await queue_job(session=session, settings=settings, card=card, repo=repo, kind="build",
+                           prompt=prompt, agent=agent, position=position)
+
+
+async def _repo_with_base(session: AsyncSession, settings: Settings, card: Card) -> Repo:
     repo = await session.get(Repo, card.repo_id)
     assert repo is not None
-    path = git_path(settings, repo)
-    base_sha = await anyio.to_thread.run_sync(git_branches.ref_sha, path, f"refs/heads/{repo.default_branch}")
-    if base_sha is None:
+    base = await anyio.to_thread.run_sync(
+        git_branches.ref_sha, git_path(settings, repo), f"refs/heads/{repo.default_branch}"
+    )
+    if base is None:
         raise InvalidTransition(
             f"Repo '{repo.name}' has no commits on its default branch '{repo.default_branch}' yet; "
             "push to it first (lazyaf ingest)."
         )
-    card.branch_name = card.branch_name or branch_name(card)
-    readme = await anyio.to_thread.run_sync(
-        git_branches.read_file, path, repo.default_branch, prompts.README_NAMES
+    return repo
+
+
+async def queue_job(
+    *, session: AsyncSession, settings: Settings, card: Card, repo: Repo, kind: str, prompt: str,
+    agent: str | None = None, resume_session: str | None = None, position: int | None = None,
+) -> Job:
+    """Queue a job of ``kind`` on the card's branch and move the card to in_progress."""
+    base_sha = await anyio.to_thread.run_sync(
+        git_branches.ref_sha, git_path(settings, repo), f"refs/heads/{repo.default_branch}"
     )
     job = Job(
-        card_id=card.id,
-        priority=card.priority,
-        agent=agent or settings.default_agent,
-        branch=card.branch_name,
-        base_branch=repo.default_branch,
-        base_sha=base_sha,
-        queued_at=utcnow(),
+        card_id=card.id, priority=card.priority, kind=kind, agent=agent or settings.default_agent,
+        branch=card.branch_name or branch_name(card), base_branch=repo.default_branch, base_sha=base_sha,
+        prompt=prompt, resume_session=resume_session, queued_at=utcnow(),
     )
     session.add(job)
     await session.flush()
-    job.prompt = prompts.render(
-        settings,
-        "job.md.j2",
-        card=card,
-        repo=repo,
-        readme=prompts.readme_excerpt(readme),
-        job={"kind": job.kind, "attempt": job.attempt},
-    )
     card.job_id = job.id
-    await _move(session, card, S.IN_PROGRESS, position)
+    if card.status != S.IN_PROGRESS:
+        await _move(session, card, S.IN_PROGRESS, position)
+        activity(session, card, "status", {"status": str(S.IN_PROGRESS), "job_id": str(job.id), "kind": kind})
     await session.flush()
     card_changed(session, card)
     job_changed(session, job)
-    log.info("job_queued", job_id=str(job.id), card_id=str(card.id), agent=job.agent)
+    log.info("job_queued", job_id=str(job.id), card_id=str(card.id), agent=job.agent, kind=kind)
     return job
+
+
+def activity(session: AsyncSession, card: Card, kind: str, data: dict[str, Any]) -> None:
+    """Add a timeline entry for the card."""
+    session.add(CardActivity(card_id=card.id, kind=kind, data=data))
 
 
 # --- jobs -------------------------------------------------------------------------------------
@@ -317,8 +335,72 @@ async def complete_attempt(*, session: AsyncSession, settings: Settings, message
             status = JobStatus.FAILED
     if job.cancel_requested and status != JobStatus.COMPLETED:
         status, error = JobStatus.CANCELLED, None
+    if message.verification is not None:
+        job.verification = [v.model_dump() for v in message.verification]
+    failed_check = next((v for v in message.verification or [] if v.exit_code != 0), None)
+    if status == JobStatus.COMPLETED and failed_check is not None:
+        # The work is kept on the branch; the agent gets the output for another pass, if allowed.
+        error = verification_failure(failed_check)
+        if await attempts_used(session, card) < card.max_attempts:
+            await finish_job(session=session, job=job, card=None, status=JobStatus.FAILED, error=error)
+            await _queue_followup(session, settings, card, "fix", failure=error)
+            return True
+        status = JobStatus.FAILED
     await finish_job(session=session, job=job, card=card, status=status, error=error)
     return True
+
+
+def verification_failure(result: protocol.VerifyResult) -> str:
+    how = "timed out" if result.exit_code is None else f"exited with code {result.exit_code}"
+    tail = result.output.strip()[-3000:]
+    return f"Verification failed: {result.name} (`{result.command}`) {how}.\n{tail}".rstrip()
+
+
+async def attempts_used(session: AsyncSession, card: Card) -> int:
+    """Agent passes this card has had (cancelled ones do not count)."""
+    count = await session.scalar(
+        select(func.count()).select_from(Job).where(Job.card_id == card.id, Job.status != JobStatus.CANCELLED)
+    )
+    return int(count or 0)
+
+
+async def _queue_followup(
+    session: AsyncSession, settings: Settings, card: Card, kind: str, *, failure: str | None = None,
+    comments: list[Comment] | None = None, conflicts: list[str] | None = None, agent: str | None = None,
+) -> Job:
+    """Queue another pass on the card's branch, resuming the agent's last session when it can."""
+    repo = await _repo_with_base(session, settings, card)
+    previous = await session.get(Job, card.job_id) if card.job_id else None
+    agent = agent or (previous.agent if previous else settings.default_agent)
+    resume = previous.session_id if previous and previous.agent == "claude" == agent else None
+    if resume and not session_path(settings, resume).exists():
+        resume = None  # the session file never reached us: start fresh with full context
+    diff_text = "" if resume else await _branch_patch(settings, repo, card)
+    prompt = prompts.render(
+        settings, "followup.md.j2", card=card, repo=repo, job={"kind": kind}, resumed=resume is not None,
+        comments=comments or [], failure=failure or "", conflicts=conflicts or [], diff=diff_text,
+    )
+    return await queue_job(session=session, settings=settings, card=card, repo=repo, kind=kind,
+                           prompt=prompt, agent=agent, resume_session=resume)
+
+
+def session_path(settings: Settings, session_id: str) -> Path:
+    return settings.data_dir / "sessions" / f"{session_id}.jsonl"
+
+
+async def _branch_patch(settings: Settings, repo: Repo, card: Card, limit: int = 60_000) -> str:
+    """The card branch's unified diff against the default branch, cut to ``limit`` characters."""
+    from lazyaf.review import diff as review_diff
+
+    try:
+        result = await anyio.to_thread.run_sync(
+            lambda: review_diff.diff(git_path(settings, repo), repo.default_branch, card.branch_name or "",
+                                     limit=200)
+        )
+    except ValueError:
+        return ""
+    patch: str = result.patch
+    return patch if len(patch) <= limit else patch[:limit] + "\n[… diff cut …]"
 
 
 def _apply_outcome(job: Job, message: protocol.Complete) -> None:
@@ -391,6 +473,7 @@ async def finish_job(
     if card is not None and card.job_id == job.id and card.status == S.IN_PROGRESS:
         target = {JobStatus.COMPLETED: S.IN_REVIEW, JobStatus.FAILED: S.FAILED}.get(status, S.TODO)
         await _move(session, card, target, None)
+        activity(session, card, "status", {"status": str(target), "job_id": str(job.id), "error": error})
         card_changed(session, card)
     await session.flush()
     job_changed(session, job)
@@ -489,3 +572,120 @@ async def mark_silent_runners_offline(*, session: AsyncSession, settings: Settin
     query = select(Runner).where(Runner.status != RunnerStatus.OFFLINE, Runner.last_heartbeat < limit)
     for runner in (await session.scalars(query)).all():
         await runner_offline(session=session, runner=runner)
+
+
+# --- review -----------------------------------------------------------------------------------
+
+
+async def _require_branch(settings: Settings, repo: Repo, card: Card) -> str:
+    """The card branch's sha; a clear 409 when the card has none or it was deleted behind our back."""
+    if not card.branch_name:
+        raise InvalidTransition(f"Card '{card.title}' has no branch yet; start it first.")
+    sha = await anyio.to_thread.run_sync(git_branches.ref_sha, git_path(settings, repo), f"refs/heads/{card.branch_name}")
+    if sha is None:
+        raise InvalidTransition(
+            f"Branch {card.branch_name} no longer exists in repo '{repo.name}'; reject the card to start it over."
+        )
+    return sha
+
+
+async def approve_card(*, session: AsyncSession, settings: Settings, card: Card) -> Card:
+    """Merge the card branch into the default branch (ff, merge commit or squash) and mark the card done.
+
+    On a conflict nothing is merged: the card stays in review, marked with the conflicting files,
+    and a 409 names them.
+    """
+    from lazyaf.review import merge as review_merge
+
+    if card.status != S.IN_REVIEW:
+        raise InvalidTransition(f"Card '{card.title}' is {card.status}: only in_review cards can be approved.")
+    repo = await _repo_with_base(session, settings, card)
+    head = await _require_branch(settings, repo, card)
+    path = git_path(settings, repo)
+    message = f"{card.title}\n\nLazyAF card {card.id} (branch {card.branch_name}), approved."
+    try:
+        result = await anyio.to_thread.run_sync(
+            lambda: review_merge.merge(
+                path, target_branch=repo.default_branch, source=head,
+                strategy=repo.merge_strategy,  # type: ignore[arg-type]
+                message=message, author=("LazyAF", "lazyaf@localhost"),
+            )
+        )
+    except review_merge.MergeConflict as conflict:
+        card.conflict_files = list(conflict.files)
+        activity(session, card, "conflict", {"files": card.conflict_files})
+        await session.flush()
+        card_changed(session, card)
+        await session.commit()  # the conflict marker stays although the request fails
+        raise Conflict(
+            f"Branch {card.branch_name} conflicts with {repo.default_branch} in: {', '.join(conflict.files)}. "
+            "Nothing was merged; request changes to have the agent resolve them."
+        ) from None
+    card.merge_sha = result.sha
+    card.conflict_files = None
+    await _move(session, card, S.DONE, None)
+    activity(session, card, "merged", {"sha": result.sha, "kind": result.kind, "into": repo.default_branch})
+    await session.flush()
+    card_changed(session, card)
+    log.info("card_approved", card_id=str(card.id), sha=result.sha, kind=result.kind)
+    return card
+
+
+async def reject_card(
+    *, session: AsyncSession, settings: Settings, card: Card, delete_branch: bool = False, position: int | None = None
+) -> Card:
+    """Send a reviewed card back to todo; its jobs stay, its branch too unless asked to delete it."""
+    if card.status != S.IN_REVIEW:
+        raise InvalidTransition(f"Card '{card.title}' is {card.status}: only in_review cards can be rejected.")
+    if delete_branch and card.branch_name:
+        repo = await session.get(Repo, card.repo_id)
+        assert repo is not None
+        await anyio.to_thread.run_sync(git_branches.delete_branch, git_path(settings, repo), card.branch_name)
+        activity(session, card, "branch_deleted", {"branch": card.branch_name})
+        card.branch_name = None
+    card.conflict_files = None
+    await _move(session, card, S.TODO, position)
+    activity(session, card, "status", {"status": str(S.TODO), "rejected": True})
+    await session.flush()
+    card_changed(session, card)
+    return card
+
+
+async def request_changes(*, session: AsyncSession, settings: Settings, card: Card, agent: str | None = None) -> Job:
+    """Queue another agent pass on the branch with the open comments (and the conflicts, if any)."""
+    if card.status != S.IN_REVIEW:
+        raise InvalidTransition(f"Card '{card.title}' is {card.status}: changes can be requested only in review.")
+    repo = await _repo_with_base(session, settings, card)
+    await _require_branch(settings, repo, card)
+    query = select(Comment).where(Comment.card_id == card.id, Comment.job_id.is_(None)).order_by(Comment.created_at)
+    comments = list((await session.scalars(query)).all())
+    conflicts = card.conflict_files or []
+    if not comments and not conflicts:
+        raise InvalidTransition(f"Card '{card.title}' has no open comments; add a comment saying what to change.")
+    if await attempts_used(session, card) >= card.max_attempts:
+        raise InvalidTransition(_attempts_spent(card))
+    kind = "resolve" if conflicts else "iterate"
+    job = await _queue_followup(session, settings, card, kind, comments=comments, conflicts=conflicts, agent=agent)
+    for comment in comments:
+        comment.job_id = job.id
+    card.conflict_files = None
+    await session.flush()
+    return job
+
+
+async def retry_card(*, session: AsyncSession, settings: Settings, card: Card, agent: str | None = None) -> Job:
+    """A new job on a failed card's branch, told why the last attempt failed."""
+    if card.status != S.FAILED:
+        raise InvalidTransition(f"Card '{card.title}' is {card.status}: only failed cards can be retried.")
+    if await attempts_used(session, card) >= card.max_attempts:
+        raise InvalidTransition(_attempts_spent(card))
+    previous = await session.get(Job, card.job_id) if card.job_id else None
+    failure = (previous.error if previous else None) or "The previous attempt failed without a reason."
+    return await _queue_followup(session, settings, card, "retry", failure=failure, agent=agent)
+
+
+def _attempts_spent(card: Card) -> str:
+    return (
+        f"Card '{card.title}' has used all {card.max_attempts} of its attempts; "
+        "raise its max_attempts to try again."
+    )

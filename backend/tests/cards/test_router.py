@@ -133,7 +133,7 @@ async def test_reject_moves_a_reviewed_card_back_to_todo_at_the_chosen_place(
             "The card's agent is still working on it; wait for it to finish or cancel its job first.",
         ),
         ("done", "todo", "Done cards are merged and final; create a new card for more work."),
-        ("failed", "in_progress", "Only a card in todo can be started."),
+        ("failed", "in_progress", "Repo 'board' has no commits on its default branch 'main' yet; push to it first (lazyaf ingest)."),
         ("in_review", "failed", "Only a failed job moves a card to failed."),
     ],
 )

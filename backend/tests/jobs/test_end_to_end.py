@@ -76,8 +76,8 @@ def test_card_runs_on_a_local_runner_to_in_review(
         logs = httpx.get(server.api(f"/jobs/{job['id']}/logs")).json()
         assert [e["data"].get("text") for e in logs["events"]] == ["wrote AGENT.md", "done"]
         assert logs["job_status"] == "completed"
-        workspaces = Path(tempfile.gettempdir()) / "lazyaf-runner" / "local-1"
-        assert not list(workspaces.glob(f"{job['id'][:8]}-*")), "the job's workspace was left on disk"
+        workspace = Path(tempfile.gettempdir()) / "lazyaf-work" / card["id"]
+        assert not workspace.exists(), "the job's workspace was left on disk"
         wait_until(
             lambda: any(f["data"]["job"]["status"] == "completed" for f in watcher.of_type("job_status")), 10
         )

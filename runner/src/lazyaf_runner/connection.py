@@ -9,17 +9,19 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from lazyaf_runner import __version__, protocol
+from lazyaf_runner import __version__, protocol, verify
 from lazyaf_runner.agents import make_adapter
 from lazyaf_runner.agents.base import AgentEvent, AgentOutcome, Redactor
 from lazyaf_runner.process import run_agent
@@ -58,9 +60,9 @@ class RunnerClient:
         self.kind = kind
         self.token = token
         self.runner_id = runner_id
-        self.work_root = (
-            work_root or Path(tempfile.gettempdir()) / "lazyaf-runner" / name
-        )
+        # One folder per card, the same on every runner: Claude Code ties a session to its
+        # working directory, so a follow-up job resumes only from the same path.
+        self.work_root = work_root or Path(tempfile.gettempdir()) / "lazyaf-work"
         self.max_disconnected = max_disconnected
         self.heartbeat_interval = 15.0
         self.job: RunningJob | None = None
@@ -83,9 +85,7 @@ class RunnerClient:
         disconnected_since = asyncio.get_running_loop().time()
         while not self.stopping:
             try:
-                headers = (
-                    {"Authorization": f"Bearer {self.token}"} if self.token else {}
-                )
+                headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
                 async with connect(
                     self.ws_url,
                     additional_headers=headers,
@@ -115,15 +115,15 @@ class RunnerClient:
                 log.warning("runner_giving_up", after=self.max_disconnected)
                 break
             await asyncio.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 10.0)
+            # While a job runs, retry at least once per heartbeat interval: the lease must be
+            # renewed soon after the backend is back, or the job is declared lost.
+            delay = min(delay * 2, 10.0 if self.job is None else max(0.2, self.heartbeat_interval / 2))
         if self.job is not None and self.job.task is not None:
             await asyncio.gather(self.job.task, return_exceptions=True)
 
     async def _session(self, ws: ClientConnection) -> None:
         running = (
-            protocol.AttemptRef(
-                job_id=self.job.assign.job_id, attempt=self.job.assign.attempt
-            )
+            protocol.AttemptRef(job_id=self.job.assign.job_id, attempt=self.job.assign.attempt)
             if self.job
             else None
         )
@@ -199,9 +199,7 @@ class RunnerClient:
             ]
         elif isinstance(message, protocol.CompleteAck):
             self.outbox = [
-                m
-                for m in self.outbox
-                if not (m.job_id == message.job_id and m.attempt == message.attempt)
+                m for m in self.outbox if not (m.job_id == message.job_id and m.attempt == message.attempt)
             ]  # type: ignore[attr-defined]
             if job is not None and job.key == (message.job_id, message.attempt):
                 self.job = None
@@ -245,35 +243,28 @@ class RunnerClient:
     async def _progress(self, job: RunningJob, phase: str) -> None:
         await self._emit(
             job,
-            protocol.Progress(
-                job_id=job.assign.job_id, attempt=job.assign.attempt, phase=phase
-            ),
+            protocol.Progress(job_id=job.assign.job_id, attempt=job.assign.attempt, phase=phase),
         )
 
     async def _execute(self, job: RunningJob) -> None:
         assign = job.assign
-        workspace = Workspace(
-            self.work_root / f"{assign.job_id[:8]}-{assign.attempt}", token=self.token
-        )
-        complete = protocol.Complete(
-            job_id=assign.job_id, attempt=assign.attempt, status="failed"
-        )
+        workspace = Workspace(self.work_root / assign.card_id, token=self.token)
+        complete = protocol.Complete(job_id=assign.job_id, attempt=assign.attempt, status="failed")
         try:
             complete = await self._attempt(job, workspace, complete)
         except WorkspaceError as exc:
             complete.error = str(exc)
         except Exception as exc:  # a bug here must still end the job, never hang it
             log.exception("job_crashed", job_id=assign.job_id)
-            complete.error = (
-                f"The runner failed unexpectedly: {type(exc).__name__}: {exc}"
-            )
-        finally:
-            workspace.remove()
+            complete.error = f"The runner failed unexpectedly: {type(exc).__name__}: {exc}"
         if job.cancel.is_set() and not job.revoked and complete.status != "completed":
             complete.status, complete.error = "cancelled", None
-        if job.revoked:
-            return
-        await self._emit(job, complete)
+        try:
+            if not job.revoked:
+                await self._emit(job, complete)
+        finally:
+            # After reporting: removing a big work tree must not delay the completion.
+            await asyncio.to_thread(workspace.remove)
 
     async def _attempt(
         self, job: RunningJob, workspace: Workspace, complete: protocol.Complete
@@ -281,12 +272,17 @@ class RunnerClient:
         assign = job.assign
         await self._progress(job, "cloning")
         await workspace.prepare(
-            url=assign.repo_url, branch=assign.branch, base_branch=assign.base_branch
+            url=assign.repo_url,
+            branch=assign.branch,
+            base_branch=assign.base_branch,
+            branch_sha=assign.branch_sha,
         )
         complete.base_sha, complete.branch_start_sha = (
             workspace.base_sha,
             workspace.branch_start_sha,
         )
+        if assign.kind == "resolve":
+            await workspace.merge_base_branch(assign.base_branch)
         if job.cancel.is_set():
             return complete
         await self._progress(job, "agent")
@@ -308,11 +304,18 @@ class RunnerClient:
         await workspace.commit_leftovers(
             f"{assign.card_title}\n\nLazyAF card {assign.card_id}, job {assign.job_id}."
         )
-        if await workspace.new_commits() == 0:
-            complete.error = "The agent finished without changing anything."
-            return complete
         complete.head_sha = await workspace.head()
         complete.stats = await workspace.stats()
+        if complete.stats.commits == 0:
+            # A follow-up pass may rightly change nothing; a branch with no work at all is a failure.
+            complete.error = "The agent finished without changing anything."
+            return complete
+        if assign.verify:
+            await self._progress(job, "verifying")
+            env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+            complete.verification = await verify.run_all(
+                assign.verify, cwd=workspace.repo, env=env, timeout=assign.timeout_s
+            )
         await self._progress(job, "pushing")
         await workspace.push(assign.attempt_ref)
         complete.status = "completed"
@@ -324,24 +327,19 @@ class RunnerClient:
         for key, value in assign.env.items():
             if not env.get(key):  # the runner's own keys win over the server's; empty counts as unset
                 env[key] = value
-        env.update(
-            {
-                k: v
-                for k, v in workspace.env.items()
-                if k.startswith("GIT_") and "CONFIG" not in k
-            }
-        )
+        env.update({k: v for k, v in workspace.env.items() if k.startswith("GIT_") and "CONFIG" not in k})
         redactor = Redactor.from_environment(env)
         options = dict(assign.agent_options)
         if assign.agent == "claude":
             options.setdefault(
                 "binary",
-                os.environ.get("LAZYAF_CLAUDE_BIN")
-                or shutil.which("claude")
-                or "claude",
+                os.environ.get("LAZYAF_CLAUDE_BIN") or shutil.which("claude") or "claude",
             )
             options.setdefault("config_dir", workspace.root / "claude-config")
         adapter = make_adapter(assign.agent, **options)
+        config_dir = options.get("config_dir")
+        if assign.resume_session and assign.session_url and isinstance(config_dir, Path):
+            await self._fetch_session(assign, workspace, config_dir)
 
         async def on_event(event: AgentEvent) -> None:
             clean = redactor.event(event)
@@ -367,4 +365,44 @@ class RunnerClient:
             cancel=job.cancel,
             resume_session=assign.resume_session,
         )
+        if outcome.session_id and assign.session_upload_url and isinstance(config_dir, Path):
+            await self._store_session(assign, config_dir, outcome.session_id)
         return redactor.outcome(outcome)
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def _fetch_session(self, assign: protocol.Assign, workspace: Workspace, config_dir: Path) -> None:
+        """Put the earlier session's file where Claude Code looks for it (config dir, cwd slug)."""
+        assert assign.session_url is not None and assign.resume_session is not None
+        slug = re.sub(r"[^A-Za-z0-9]", "-", str(workspace.repo))
+        target = config_dir / "projects" / slug / f"{assign.resume_session}.jsonl"
+        try:
+            async with httpx.AsyncClient(timeout=60, headers=self._headers()) as client:
+                response = await client.get(assign.session_url)
+        except httpx.HTTPError as exc:
+            log.warning("session_fetch_failed", error=str(exc))
+            return
+        if response.status_code == 200:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(response.content)
+
+    async def _store_session(self, assign: protocol.Assign, config_dir: Path, session_id: str) -> None:
+        """Upload this run's session file so a later job (maybe on another runner) can resume it."""
+        assert assign.session_upload_url is not None
+        found = next(iter((config_dir / "projects").glob(f"*/{session_id}.jsonl")), None)
+        if found is None:
+            log.warning("session_file_missing", session_id=session_id, config_dir=str(config_dir))
+            return
+        try:
+            async with httpx.AsyncClient(timeout=120, headers=self._headers()) as client:
+                # params= would replace the URL's own query (the attempt); merge instead.
+                url = httpx.URL(assign.session_upload_url).copy_merge_params({"session_id": session_id})
+                response = await client.put(
+                    url,
+                    content=found.read_bytes(),
+                )
+            if response.status_code >= 300:
+                log.warning("session_upload_refused", status=response.status_code, body=response.text[:300])
+        except httpx.HTTPError as exc:
+            log.warning("session_upload_failed", error=str(exc))

@@ -43,6 +43,19 @@ class AttemptRef(Message):
     attempt: int
 
 
+class VerifyStep(Message):
+    name: str
+    command: str
+
+
+class VerifyResult(Message):
+    name: str
+    command: str
+    exit_code: int | None
+    duration_ms: int
+    output: str
+
+
 # Runner -> backend
 
 
@@ -107,6 +120,7 @@ class Complete(Message):
     output_tokens: int | None = None
     num_turns: int | None = None
     duration_ms: int | None = None
+    verification: list[VerifyResult] | None = None
 
 
 RunnerMessage = Annotated[
@@ -140,11 +154,21 @@ class Assign(Message):
     branch: str
     base_branch: str
     attempt_ref: str
+    # Where the card branch points now (None: it does not exist yet, start it from base_branch).
+    branch_sha: str | None = None
     prompt: str
     agent: str = "claude"
     agent_options: dict[str, Any] = Field(default_factory=dict)
     timeout_s: float | None = None
+    # Job kind: build (a new card), iterate (review comments), retry, fix (verification
+    # failed), resolve (bring the base branch in and resolve conflicts first).
+    kind: str = "build"
     resume_session: str | None = None
+    # Where to download the session file a resumed Claude Code session needs.
+    session_url: str | None = None
+    # Where to upload this attempt's session file, for a later resume.
+    session_upload_url: str | None = None
+    verify: list[VerifyStep] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
 
 

@@ -30,9 +30,7 @@ class GitResult:
     err: str
 
 
-def git_environment(
-    token: str | None, base: dict[str, str] | None = None
-) -> dict[str, str]:
+def git_environment(token: str | None, base: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for git: no prompts, no user/system config, an auth header when there is a token."""
     env = {k: v for k, v in (base or os.environ).items() if not k.startswith("GIT_")}
     env.update(
@@ -86,63 +84,64 @@ class Workspace:
         self.branch_start_sha: str | None = None
 
     async def git(self, *args: str, check: str | None = None) -> GitResult:
-        result = await run_git(
-            *args, cwd=self.repo if self.repo.exists() else self.root, env=self.env
-        )
+        result = await run_git(*args, cwd=self.repo if self.repo.exists() else self.root, env=self.env)
         if check is not None and result.code != 0:
             raise WorkspaceError(f"{check}: {_last_line(result.err or result.out)}")
         return result
 
-    async def prepare(self, *, url: str, branch: str, base_branch: str) -> None:
-        """Clone and check out the card branch, continuing it when it exists, else starting it from base."""
+    async def prepare(self, *, url: str, branch: str, base_branch: str, branch_sha: str | None) -> None:
+        """Clone the base branch only, then continue the card branch when it exists, else start it.
+
+        A single-branch clone keeps dispatch fast however many card branches the repo has grown;
+        the identity comes from the environment, so no config writes are needed.
+        """
         shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(parents=True)
         await self.git(
             "clone",
             "--quiet",
             "--no-tags",
+            "--single-branch",
+            "--branch",
+            base_branch,
             url,
             str(self.repo),
             check=f"Clone of {url} failed",
         )
-        await self.git("config", "user.name", AGENT_NAME)
-        await self.git("config", "user.email", AGENT_EMAIL)
-        base = await self.git(
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            f"refs/remotes/origin/{base_branch}^{{commit}}",
-        )
-        if base.code != 0:
-            raise WorkspaceError(
-                f"Base branch {base_branch} does not exist in the repository."
+        self.base_sha = (
+            await self.git("rev-parse", "HEAD", check="Reading the base branch failed")
+        ).out.strip()
+        start = f"origin/{base_branch}"
+        if branch_sha is not None and branch != base_branch:
+            await self.git(
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "origin",
+                f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
+                check=f"Fetching {branch} failed",
             )
-        self.base_sha = base.out.strip()
-        existing = await self.git(
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            f"refs/remotes/origin/{branch}^{{commit}}",
-        )
-        if existing.code == 0:
-            self.branch_start_sha = existing.out.strip()
+            self.branch_start_sha = branch_sha
             start = f"origin/{branch}"
-        else:
-            start = f"origin/{base_branch}"
-        await self.git(
-            "checkout",
-            "--quiet",
-            "-B",
-            branch,
-            start,
-            check=f"Checkout of {branch} failed",
-        )
+        await self.git("checkout", "--quiet", "-B", branch, start, check=f"Checkout of {branch} failed")
+
+    async def merge_base_branch(self, base_branch: str) -> list[str]:
+        """Bring the base branch in (for conflict resolution); the files left conflicting, if any."""
+        result = await self.git("merge", "--no-edit", "--no-ff", f"origin/{base_branch}")
+        if result.code == 0:
+            return []
+        conflicted = await self.git("diff", "--name-only", "--diff-filter=U", "-z")
+        files = [name for name in conflicted.out.split("\0") if name]
+        if not files:
+            raise WorkspaceError(f"Merging {base_branch} failed: {_last_line(result.err or result.out)}")
+        return files
 
     async def commit_leftovers(self, message: str) -> bool:
         """Commit whatever the agent left uncommitted; True if there was something."""
         await self.git("add", "--all", check="Staging the agent's changes failed")
         staged = await self.git("diff", "--cached", "--quiet")
-        if staged.code == 0:
+        merging = (self.repo / ".git" / "MERGE_HEAD").exists()
+        if staged.code == 0 and not merging:
             return False
         await self.git(
             "commit",
@@ -155,23 +154,14 @@ class Workspace:
         return True
 
     async def head(self) -> str:
-        return (
-            await self.git("rev-parse", "HEAD", check="Reading HEAD failed")
-        ).out.strip()
+        return (await self.git("rev-parse", "HEAD", check="Reading HEAD failed")).out.strip()
 
     async def stats(self) -> Stats:
         """The card branch against its base: commits since the merge-base, files and lines changed."""
         assert self.base_sha is not None
-        merge_base = (
-            await self.git("merge-base", self.base_sha, "HEAD")
-        ).out.strip() or self.base_sha
-        commits = int(
-            (await self.git("rev-list", "--count", f"{merge_base}..HEAD")).out.strip()
-            or 0
-        )
-        numstat = (
-            await self.git("diff", "--numstat", "--no-renames", merge_base, "HEAD")
-        ).out
+        merge_base = (await self.git("merge-base", self.base_sha, "HEAD")).out.strip() or self.base_sha
+        commits = int((await self.git("rev-list", "--count", f"{merge_base}..HEAD")).out.strip() or 0)
+        numstat = (await self.git("diff", "--numstat", "--no-renames", merge_base, "HEAD")).out
         added = removed = files = 0
         for line in numstat.splitlines():
             parts = line.split("\t", 2)
@@ -185,13 +175,6 @@ class Workspace:
             files_changed=files,
             lines_added=added,
             lines_removed=removed,
-        )
-
-    async def new_commits(self) -> int:
-        start = self.branch_start_sha or self.base_sha
-        assert start is not None
-        return int(
-            (await self.git("rev-list", "--count", f"{start}..HEAD")).out.strip() or 0
         )
 
     async def push(self, ref: str) -> None:

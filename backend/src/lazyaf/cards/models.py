@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lazyaf.db.base import Base, IdMixin, StrEnumType, TimestampMixin
+from lazyaf.db.base import Base, IdMixin, StrEnumType, TimestampMixin, utcnow
 
 
 class CardStatus(StrEnum):
@@ -36,3 +38,35 @@ class Card(IdMixin, TimestampMixin, Base):
     job_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("job.id", ondelete="SET NULL", use_alter=True)
     )
+    # Agent passes allowed before the card fails (start, retries, verification fixes).
+    max_attempts: Mapped[int] = mapped_column(default=3)
+    # Set when approve found the branch conflicting with the default branch.
+    conflict_files: Mapped[list[str] | None] = mapped_column(JSON)
+    merge_sha: Mapped[str | None] = mapped_column(String(64))
+
+
+class Comment(IdMixin, TimestampMixin, Base):
+    """A review comment, general or anchored to a file and line of the card's diff."""
+
+    __tablename__ = "comment"
+
+    card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    file: Mapped[str | None] = mapped_column(Text)
+    line: Mapped[int | None]
+    # The code the comment points at, captured when it was written (the diff moves on).
+    snippet: Mapped[str | None] = mapped_column(Text)
+    # The job that was asked to address it (request changes); None while open.
+    job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("job.id", ondelete="SET NULL"))
+
+
+class CardActivity(Base):
+    """What happened to a card, in order: status changes, merges, rejections (the timeline)."""
+
+    __tablename__ = "card_activity"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

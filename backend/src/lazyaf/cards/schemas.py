@@ -23,6 +23,7 @@ class CardCreate(BaseModel):
     title: Title
     description: Description = ""
     priority: Priority = 1
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 3
 
 
 class CardUpdate(BaseModel):
@@ -33,6 +34,7 @@ class CardUpdate(BaseModel):
     title: Title | None = None
     description: Description | None = None
     priority: Priority | None = None
+    max_attempts: Annotated[int, Field(ge=1, le=20)] | None = None
     status: CardStatus | None = None
     position: Annotated[int, Field(ge=0)] | None = None
 
@@ -50,5 +52,8 @@ class CardRead(BaseModel):
     branch_name: str | None
     pr_url: str | None
     job_id: uuid.UUID | None
+    max_attempts: int
+    conflict_files: list[str] | None
+    merge_sha: str | None
     created_at: datetime
     updated_at: datetime

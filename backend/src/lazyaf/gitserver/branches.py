@@ -27,6 +27,12 @@ def move_branch(path: Path, branch: str, *, old: str | None, new: str) -> bool:
         return bool(repo.refs.set_if_equals(name, old.encode(), new.encode(), message=b"lazyaf: job completed"))
 
 
+def delete_branch(path: Path, branch: str) -> bool:
+    """Remove ``refs/heads/<branch>``; False when it did not exist."""
+    with DulwichRepo(str(path)) as repo:
+        return bool(repo.refs.remove_if_equals(b"refs/heads/" + branch.encode(), None))
+
+
 def read_file(path: Path, branch: str, names: tuple[str, ...]) -> str | None:
     """The text of the first of ``names`` found at the root of ``branch``, if any."""
     with DulwichRepo(str(path)) as repo:

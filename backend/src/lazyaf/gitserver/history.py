@@ -91,7 +91,9 @@ def _info(commit: Commit) -> CommitInfo:
     )
 
 
-def list_commits(path: Path, branch: str, *, limit: int, offset: int = 0) -> list[CommitInfo]:
+def list_commits(
+    path: Path, branch: str, *, limit: int, offset: int = 0, exclude: str | None = None
+) -> list[CommitInfo]:
     """Commits reachable from ``branch``, newest first (commit date order, like ``git log``).
 
     Raises:
@@ -103,6 +105,8 @@ def list_commits(path: Path, branch: str, *, limit: int, offset: int = 0) -> lis
             tip = repo.refs[ref]
         except KeyError:
             raise BranchNotFound(branch) from None
-        walker = repo.get_walker(include=[tip], max_entries=offset + limit)
+        # Commits of ``branch`` not reachable from ``exclude`` (a card branch's own commits).
+        stop = repo.refs.as_dict(b"refs/heads").get(exclude.encode()) if exclude else None
+        walker = repo.get_walker(include=[tip], exclude=[stop] if stop else None, max_entries=offset + limit)
         entries = [entry.commit for entry in walker]
     return [_info(commit) for commit in entries[offset:]]

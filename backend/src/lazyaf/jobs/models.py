@@ -56,11 +56,15 @@ class Job(IdMixin, TimestampMixin, Base):
     lines_added: Mapped[int | None]
     lines_removed: Mapped[int | None]
     session_id: Mapped[str | None] = mapped_column(String(100))
+    # The earlier agent session this job continues (Claude Code --resume), if any.
+    resume_session: Mapped[str | None] = mapped_column(String(100))
     cost_usd: Mapped[float | None]
     input_tokens: Mapped[int | None] = mapped_column(BigInteger)
     output_tokens: Mapped[int | None] = mapped_column(BigInteger)
     num_turns: Mapped[int | None]
     duration_ms: Mapped[int | None] = mapped_column(BigInteger)
+    # Verification results: [{name, command, exit_code, duration_ms, output}], in order.
+    verification: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy import select
 
 from lazyaf import transitions
 from lazyaf.api.deps import CardDep, SessionDep, SettingsDep
-from lazyaf.errors import NotFound, error_responses
+from lazyaf.errors import Conflict, InvalidInput, NotFound, error_responses
 from lazyaf.jobs import service as job_service
-from lazyaf.jobs.models import FINAL_JOB_STATUSES, Job
+from lazyaf.jobs.models import FINAL_JOB_STATUSES, Job, JobStatus
 from lazyaf.jobs.schemas import JobEventRead, JobLogPage, JobRead
 
 router = APIRouter(tags=["jobs"])
@@ -115,3 +116,48 @@ async def _follow(request: Request, job_id: uuid.UUID, after: int) -> AsyncItera
                 return
             while not subscription.queue.empty():
                 subscription.queue.get_nowait()
+
+
+SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,99}$")
+MAX_SESSION_BYTES = 512 * 1024 * 1024
+
+
+@router.put("/jobs/{job_id}/session", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404, 409, 422))
+async def put_job_session(
+    job: JobDep,
+    request: Request,
+    settings: SettingsDep,
+    attempt: Annotated[int, Query(ge=1)],
+    session_id: Annotated[str, Query(pattern=SESSION_ID.pattern)],
+) -> Response:
+    """Store the agent's session file of a running attempt (runners call this; a later job resumes it)."""
+    if job.status != JobStatus.RUNNING or job.attempt != attempt:
+        raise Conflict(f"Attempt {attempt} of job {job.id} is not running; its session is not accepted.")
+    target = transitions.session_path(settings, session_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(f".{uuid.uuid4().hex}.part")
+    size = 0
+    try:
+        with partial.open("wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_SESSION_BYTES:
+                    raise InvalidInput("The session file is larger than 512 MiB.")
+                out.write(chunk)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/sessions/{session_id}",
+    responses={**error_responses(404), 200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}},
+    response_class=FileResponse,
+)
+async def get_session(session_id: str, settings: SettingsDep) -> FileResponse:
+    """An agent session file stored by an earlier job (runners fetch it to resume)."""
+    path = transitions.session_path(settings, session_id) if SESSION_ID.match(session_id) else None
+    if path is None or not path.is_file():
+        raise NotFound(f"No stored agent session {session_id}.")
+    return FileResponse(path, media_type="application/x-ndjson")

@@ -9,6 +9,7 @@ before anything they hold is declared lost.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,6 +34,8 @@ class Reaper:
         self.pool = pool
         self._task: asyncio.Task[None] | None = None
         self._last_pool_reap = 0.0
+        # Called after each sweep (the runner hub wakes an idle runner if jobs still wait).
+        self.after_sweep: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def interval(self) -> float:
@@ -60,6 +63,8 @@ class Reaper:
             await transitions.expire_leases(session=session)
             await transitions.fail_stale_timeouts(session=session, settings=self.settings)
             await transitions.mark_silent_runners_offline(session=session, settings=self.settings)
+        for callback in self.after_sweep:
+            await callback()
         now = asyncio.get_running_loop().time()
         if self.pool is not None and now - self._last_pool_reap >= POOL_REAP_EVERY:
             # Runner processes that died and runner containers that exited leave the pool.

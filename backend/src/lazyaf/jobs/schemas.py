@@ -46,6 +46,7 @@ class JobRead(BaseModel):
     num_turns: int | None
     duration_ms: int | None
     cancel_requested: bool
+    verification: list[dict[str, Any]] | None
     queued_at: datetime
     started_at: datetime | None
     agent_started_at: datetime | None

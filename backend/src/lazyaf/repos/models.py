@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lazyaf.db.base import Base, IdMixin, TimestampMixin
@@ -16,3 +16,10 @@ class Repo(IdMixin, TimestampMixin, Base):
     default_branch: Mapped[str] = mapped_column(String(255), default="main")
     # True once the first push landed in the internal repo.
     is_ingested: Mapped[bool] = mapped_column(default=False)
+    # How approve merges a card branch: auto (fast-forward when possible), merge, or squash.
+    merge_strategy: Mapped[str] = mapped_column(String(20), default="auto")
+    # Verification the runner runs after the agent, in order; each optional.
+    setup_command: Mapped[str | None] = mapped_column(Text)
+    lint_command: Mapped[str | None] = mapped_column(Text)
+    test_command: Mapped[str | None] = mapped_column(Text)
+    build_command: Mapped[str | None] = mapped_column(Text)

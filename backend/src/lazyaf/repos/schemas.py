@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -34,6 +34,10 @@ BranchName = Annotated[str, StringConstraints(min_length=1, max_length=255), Aft
 RemoteUrl = Annotated[str | None, StringConstraints(max_length=2000), AfterValidator(_remote)]
 
 
+MergeStrategy = Literal["auto", "merge", "squash"]
+Command = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+
+
 class RepoCreate(BaseModel):
     """A new repo with an empty internal git repository."""
 
@@ -54,6 +58,13 @@ class RepoUpdate(BaseModel):
     name: RepoName | None = None
     remote_url: RemoteUrl = None
     default_branch: BranchName | None = None
+    merge_strategy: MergeStrategy | None = Field(
+        None, description="How approve merges: auto (fast-forward when possible), merge, or squash."
+    )
+    setup_command: Command | None = Field(None, description="Run before verification (e.g. install deps); '' clears.")
+    lint_command: Command | None = None
+    test_command: Command | None = None
+    build_command: Command | None = None
 
 
 class RepoRead(BaseModel):
@@ -64,6 +75,11 @@ class RepoRead(BaseModel):
     remote_url: str | None
     default_branch: str
     is_ingested: bool
+    merge_strategy: MergeStrategy
+    setup_command: str | None
+    lint_command: str | None
+    test_command: str | None
+    build_command: str | None
     clone_url: str = Field(description="URL of the repo on LazyAF's embedded git server.")
     created_at: datetime
     updated_at: datetime

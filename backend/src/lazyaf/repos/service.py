@@ -71,6 +71,11 @@ async def update(*, session: AsyncSession, settings: Settings, repo: Repo, chang
                 f"{', '.join(names) or 'none'}."
             )
         await anyio.to_thread.run_sync(storage.set_head, git_path(settings, repo), branch)
+    if fields.get("merge_strategy") is None:
+        fields.pop("merge_strategy", None)
+    for key in ("setup_command", "lint_command", "test_command", "build_command"):
+        if key in fields and not fields[key]:
+            fields[key] = None  # an empty string clears a verification step
     for key, value in fields.items():
         setattr(repo, key, value)
     await session.flush()

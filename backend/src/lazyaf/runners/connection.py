@@ -13,18 +13,22 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.to_thread
 import structlog
 from fastapi import WebSocket, WebSocketDisconnect
 from lazyaf_runner import protocol
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lazyaf import transitions
 from lazyaf.cards.models import Card
 from lazyaf.db.engine import session_scope
+from lazyaf.gitserver import branches as git_branches
 from lazyaf.events.models import BoardEvent
-from lazyaf.jobs.models import Job
+from lazyaf.jobs.models import Job, JobStatus
 from lazyaf.repos.models import Repo
+from lazyaf.repos.service import git_path
 from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
 from lazyaf.settings import Settings
 
@@ -72,9 +76,13 @@ class RunnerHub:
         task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
     async def wake_idle(self) -> None:
-        for conn in list(self.connections.values()):
-            if conn.current is None:
-                await self._safe_send(conn, protocol.Wake())
+        """Wake one idle runner per queued job: waking all of them costs a claim (a transaction)
+        each, and all but one come back empty."""
+        self._wakes = getattr(self, "_wakes", 0) + 1
+        idle = [c for c in self.connections.values() if c.current is None]
+        if idle:
+            # Round robin, so one runner's slow claim does not hold up every wake-up.
+            await self._safe_send(idle[self._wakes % len(idle)], protocol.Wake())
 
     async def send_to_holder(self, job_id: str, attempt: int, kind: type[protocol.Cancel]) -> None:
         for conn in list(self.connections.values()):
@@ -143,6 +151,9 @@ class RunnerHub:
                 if job is not None and job.runner_id == runner.id:
                     conn.current = (hello.running.job_id, hello.running.attempt)
                     status = RunnerStatus.BUSY
+                    # Back after an outage: the reconnect itself renews the attempt's lease.
+                    await transitions.renew_lease(session=session, settings=self.settings,
+                                                  job_id=hello.running.job_id, attempt=hello.running.attempt)
             await transitions.runner_seen(session=session, runner=runner, status=status)
         old = self.connections.get(conn.runner_id)
         self.connections[conn.runner_id] = conn
@@ -216,16 +227,30 @@ class RunnerHub:
             runner = await session.get(Runner, conn.runner_id)
             assert runner is not None
             claimed = await transitions.claim(session=session, settings=self.settings, runner=runner)
-            assign = self._assignment(conn, *claimed) if claimed else None
+            assign = None
+            if claimed:
+                job, card, repo, token = claimed
+                branch_sha = await anyio.to_thread.run_sync(
+                    git_branches.ref_sha, git_path(self.settings, repo), f"refs/heads/{job.branch}"
+                )
+                assign = self._assignment(conn, job, card, repo, token, branch_sha)
         if assign is None:
             await conn.send(protocol.NoJob())
             return
         conn.current = (assign.job_id, assign.attempt)
         # If this send fails the attempt never starts; its lease expires and the job is requeued.
         await conn.send(assign)
+        await self.wake_if_queued()
+
+    async def wake_if_queued(self) -> None:
+        """Wake another idle runner while jobs wait (the chain that replaces waking everyone)."""
+        async with self.sessionmaker() as session:
+            waiting = await session.scalar(select(Job.id).where(Job.status == JobStatus.QUEUED).limit(1))
+        if waiting is not None:
+            await self.wake_idle()
 
     def _assignment(
-        self, conn: RunnerConnection, job: Job, card: Card, repo: Repo, token: str
+        self, conn: RunnerConnection, job: Job, card: Card, repo: Repo, token: str, branch_sha: str | None
     ) -> protocol.Assign:
         options: dict[str, Any] = {}
         if job.agent == "command" and self.settings.agent_command:
@@ -239,13 +264,25 @@ class RunnerHub:
                 env[name] = secret.get_secret_value()
         if self.settings.anthropic_base_url:
             env["ANTHROPIC_BASE_URL"] = self.settings.anthropic_base_url
+        base = self.settings.public_url.rstrip("/") if self.settings.public_url else conn.base_url
+        verify = [
+            protocol.VerifyStep(name=name, command=command)
+            for name, command in (("setup", repo.setup_command), ("lint", repo.lint_command),
+                                  ("test", repo.test_command), ("build", repo.build_command))
+            if command
+        ]
         return protocol.Assign(
+            branch_sha=branch_sha,
+            kind=job.kind,
+            resume_session=job.resume_session,
+            session_url=f"{base}/api/sessions/{job.resume_session}" if job.resume_session else None,
+            session_upload_url=f"{base}/api/jobs/{job.id}/session?attempt={job.attempt}",
+            verify=verify,
             job_id=str(job.id),
             attempt=job.attempt,
             card_id=str(card.id),
             card_title=card.title,
-            repo_url=f"{self.settings.public_url.rstrip('/') if self.settings.public_url else conn.base_url}"
-            f"/git/{repo.id}.git",
+            repo_url=f"{base}/git/{repo.id}.git",
             token=token,
             branch=job.branch,
             base_branch=job.base_branch,

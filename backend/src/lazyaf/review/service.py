@@ -1,0 +1,146 @@
+"""Review reads and comments: the card's diff and commits, anchored comments, the timeline."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lazyaf.cards.models import Card, CardActivity, Comment
+from lazyaf.errors import InvalidInput, NotFound
+from lazyaf.gitserver import branches as git_branches
+from lazyaf.gitserver import history
+from lazyaf.jobs.models import Job
+from lazyaf.jobs.schemas import JobRead
+from lazyaf.repos.models import Repo
+from lazyaf.repos.service import git_path
+from lazyaf.review import diff as review_diff
+from lazyaf.review.schemas import CommentCreate, TimelineEntry
+from lazyaf.settings import Settings
+
+SNIPPET_CONTEXT = 2
+
+
+async def card_refs(session: AsyncSession, settings: Settings, card: Card) -> tuple[Repo, str]:
+    """The card's repo and branch; 404 when the card has no branch or it no longer exists."""
+    repo = await session.get(Repo, card.repo_id)
+    assert repo is not None
+    if not card.branch_name:
+        raise NotFound(f"Card '{card.title}' has no branch yet; start it first.")
+    sha = await anyio.to_thread.run_sync(
+        git_branches.ref_sha, git_path(settings, repo), f"refs/heads/{card.branch_name}"
+    )
+    if sha is None:
+        raise NotFound(f"Branch {card.branch_name} no longer exists in repo '{repo.name}'.")
+    return repo, card.branch_name
+
+
+async def diff(
+    *,
+    settings: Settings,
+    repo: Repo,
+    base: str,
+    head: str,
+    three_dot: bool = True,
+    offset: int = 0,
+    limit: int = 100,
+) -> review_diff.DiffResult:
+    path = git_path(settings, repo)
+    try:
+        return await anyio.to_thread.run_sync(
+            lambda: review_diff.diff(path, base, head, three_dot=three_dot, offset=offset, limit=limit)
+        )
+    except review_diff.DiffError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+async def card_diff(
+    *, session: AsyncSession, settings: Settings, card: Card, offset: int = 0, limit: int = 100
+) -> review_diff.DiffResult:
+    repo, branch = await card_refs(session, settings, card)
+    return await diff(
+        settings=settings, repo=repo, base=repo.default_branch, head=branch, offset=offset, limit=limit
+    )
+
+
+async def card_commits(
+    *, session: AsyncSession, settings: Settings, card: Card, limit: int = 500
+) -> list[history.CommitInfo]:
+    """The branch's own commits (not on the default branch), newest first."""
+    repo, branch = await card_refs(session, settings, card)
+    return await anyio.to_thread.run_sync(
+        lambda: history.list_commits(
+            git_path(settings, repo), branch, limit=limit, exclude=repo.default_branch
+        )
+    )
+
+
+async def add_comment(
+    *, session: AsyncSession, settings: Settings, card: Card, comment_in: CommentCreate
+) -> Comment:
+    """Store a comment; an anchored one must point at a file (and line) of the card's diff."""
+    snippet = None
+    if comment_in.line is not None and comment_in.file is None:
+        raise InvalidInput("A comment with a line needs the file it belongs to.")
+    if comment_in.file is not None:
+        result = await card_diff(session=session, settings=settings, card=card, limit=100_000)
+        snippet = _snippet(result, comment_in.file, comment_in.line, card)
+    comment = Comment(
+        card_id=card.id, body=comment_in.body, file=comment_in.file, line=comment_in.line, snippet=snippet
+    )
+    session.add(comment)
+    await session.flush()
+    return comment
+
+
+def _snippet(result: review_diff.DiffResult, file: str, line: int | None, card: Card) -> str | None:
+    found = next((f for f in result.files if f.path == file or f.old_path == file), None)
+    if found is None:
+        raise InvalidInput(f"File '{file}' is not part of the diff of card '{card.title}'.")
+    if line is None:
+        return None
+    for hunk in found.hunks:
+        numbered = [(d.new_line if d.new_line is not None else d.old_line, d) for d in hunk.lines]
+        for index, (number, entry) in enumerate(numbered):
+            if number == line and entry.kind != "no_newline":
+                window = hunk.lines[max(0, index - SNIPPET_CONTEXT) : index + SNIPPET_CONTEXT + 1]
+                return "\n".join(_mark(d) for d in window)
+    raise InvalidInput(
+        f"Line {line} of '{file}' is not part of the diff; comment on a changed or shown line."
+    )
+
+
+def _mark(line: review_diff.DiffLine) -> str:
+    return {"add": "+", "delete": "-", "context": " "}.get(line.kind, "\\") + line.text
+
+
+async def list_comments(*, session: AsyncSession, card: Card) -> list[Comment]:
+    query = select(Comment).where(Comment.card_id == card.id).order_by(Comment.created_at)
+    return list((await session.scalars(query)).all())
+
+
+async def timeline(*, session: AsyncSession, card: Card) -> list[TimelineEntry]:
+    """Attempts, comments, status changes and merges, oldest first."""
+    entries = [
+        TimelineEntry(
+            at=job.queued_at, kind="attempt", data=JobRead.model_validate(job).model_dump(mode="json")
+        )
+        for job in (await session.scalars(select(Job).where(Job.card_id == card.id))).all()
+    ]
+    entries += [
+        TimelineEntry(
+            at=c.created_at,
+            kind="comment",
+            data={
+                "id": str(c.id),
+                "body": c.body,
+                "file": c.file,
+                "line": c.line,
+                "job_id": str(c.job_id) if c.job_id else None,
+            },
+        )
+        for c in await list_comments(session=session, card=card)
+    ]
+    activity = await session.scalars(select(CardActivity).where(CardActivity.card_id == card.id))
+    entries += [TimelineEntry(at=a.created_at, kind=a.kind, data=a.data) for a in activity]  # type: ignore[arg-type]
+    return sorted(entries, key=lambda e: e.at)
