@@ -12,7 +12,7 @@ One LazyAF server (``lazyaf.server.run``, its own session) serves a small genera
 the system temp dir, where runners keep their workspaces: on this machine files are created
 markedly slower under /work than under /tmp, which would tilt the comparison. The local runner
 pool runs the ``command`` agent, a bash one-liner that reads ``$EPOCHREALTIME`` first thing (no
-fork), files it as ``<marks>/<job id[:8]>-<attempt>``, writes it to one file in the clone, and
+fork), files it as ``<marks>/<card id>``, writes it to one file in the clone, and
 exits. A thread follows ``/ws`` and keeps the server time (``at``) of every job_status change:
 claimed (``running``), then the runner's phases ``cloning``, ``agent``, ``committing``,
 ``pushing``, then ``completed``. Server, runners, agents and this script share one machine, so
@@ -169,7 +169,7 @@ def make_source_repo(path: Path, env: dict[str, str], *, files: int = 40, commit
 def agent_command(marks: Path) -> str:
     """The agent: bash takes the time before anything else, files it by workspace, writes one file.
 
-    bash's ``$EPOCHREALTIME`` costs no fork; the workspace is ``<root>/<job id[:8]>-<attempt>/repo``.
+    bash's ``$EPOCHREALTIME`` costs no fork; the workspace is ``<root>/<card id>/repo`` (one card per job here).
     """
     script = (
         "t=$EPOCHREALTIME; w=$1; n=${w%/repo}; n=${n##*/}; "
@@ -466,11 +466,12 @@ def job_record(
 ) -> dict[str, Any]:
     """Everything known about one finished job, as seconds since the epoch and durations."""
     job = server.api("GET", f"/jobs/{job_id}")
-    mark = marks / f"{job_id[:8]}-{job['attempt']}"
+    mark = marks / job["card_id"]
     agent_at = float(mark.read_text().strip()) if mark.exists() else None
     trace = board.jobs[job_id]
     record: dict[str, Any] = {
         "job_id": job_id,
+        "card_id": job["card_id"],
         "status": job["status"],
         "error": job["error"],
         "t_start": t_start,
@@ -636,7 +637,7 @@ def read_git_trace(target: Path) -> list[GitProcess]:
 
 def job_git_breakdown(record: dict[str, Any], processes: list[GitProcess]) -> dict[str, float] | None:
     """Split one LazyAF job at its runner's git commands (top-level, matched by workspace path)."""
-    mark = f"/{record['job_id'][:8]}-"
+    mark = f"/{record['card_id']}/"
     mine = sorted(
         (p for p in processes if p.top_level and (mark in p.worktree or any(mark in a for a in p.argv))),
         key=lambda p: p.start,
