@@ -116,7 +116,16 @@ def log_field(path: Path, fmt: str, revision: str = "HEAD") -> str:
     return git("log", "-1", f"--format={fmt}", revision, cwd=path).stdout.strip()
 
 
-def approve(bare: Path, strategy: MergeStrategy = "auto", source: str = BRANCH, **kw: object) -> MergeResult:
+def approve(
+    bare: Path,
+    strategy: MergeStrategy = "auto",
+    source: str = BRANCH,
+    *,
+    committer: tuple[str, str] | None = None,
+    expected_target: str | None = None,
+    date: datetime | None = None,
+) -> MergeResult:
+    """Approve the card branch into main the way LazyAF does, with the test's message and author."""
     return merge(
         bare,
         target_branch="main",
@@ -124,7 +133,9 @@ def approve(bare: Path, strategy: MergeStrategy = "auto", source: str = BRANCH, 
         strategy=strategy,
         message="Add notes\n\nLazyAF card 7, approved.",
         author=ADA,
-        **kw,  # type: ignore[arg-type]
+        committer=committer,
+        expected_target=expected_target,
+        date=date,
     )
 
 
@@ -525,6 +536,7 @@ def test_target_locked_by_another_writer_is_refused(bare: Path, work: Work) -> N
         ("main", "f" * 40, f"There is no branch or commit '{'f' * 40}' in the repo to merge."),
         ("main", "--upload-pack=evil", "'--upload-pack=evil' is not a branch name or commit id."),
         ("main", "main~1", "'main~1' is not a branch name or commit id."),
+        ("main", "main@{1}", "'main@{1}' is not a branch name or commit id."),
     ],
 )
 def test_unknown_target_or_source_is_a_clear_error(

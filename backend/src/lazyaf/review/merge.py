@@ -230,7 +230,7 @@ def _branch_ref(branch: str) -> str:
 
 def _rev(name: str) -> str:
     """The revision git should look up for a branch name, a full ref name or a commit id."""
-    if not name or name.startswith("-") or any(c.isspace() or c in "^~:" for c in name):
+    if not name or name.startswith("-") or "@{" in name or any(c.isspace() or c in "^~:" for c in name):
         # Refused here so a name can never be read as an option or a revision expression.
         raise UnknownRevision(f"'{name}' is not a branch name or commit id.")
     if _OID.fullmatch(name) or name.startswith("refs/"):
@@ -275,8 +275,9 @@ class _Quarantine:
 
     def __init__(self, repo: Path) -> None:
         self.objects = (repo / "objects").resolve()
-        # Inside objects/ so migrating is a same-filesystem link; git's own prefix, which
-        # `git prune` and `git fsck` know to leave alone.
+        # Inside objects/ so migrating is a same-filesystem link or rename. The prefix is the one
+        # git's own quarantines use: readers never look inside, and `git gc` prunes one that a
+        # crash left behind once its grace period is over.
         self.path = Path(tempfile.mkdtemp(prefix="tmp_objdir-lazyaf-merge-", dir=self.objects))
 
     def env(self) -> dict[str, str]:
@@ -364,7 +365,9 @@ def _merge_tree(repo: Path, quarantine: _Quarantine, target: str, source: str) -
     if done.returncode == 128:
         message = _first_line(done.stderr)
         if "unrelated histories" in message:
-            raise UnrelatedHistories(f"The branches share no history; git {message.removeprefix('fatal: ')}.")
+            raise UnrelatedHistories(
+                "The two sides share no history; git refuses to merge unrelated histories."
+            )
         raise MergeError(f"git merge-tree failed in {repo.name}: {message}")
     tree, *names = done.stdout.split(b"\0")
     return tree.decode(), [n.decode("utf-8", "replace") for n in names if n]
