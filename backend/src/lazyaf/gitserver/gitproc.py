@@ -10,7 +10,6 @@ refused ref, with no lock and no per-repo files.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import stat
 import tempfile
@@ -22,6 +21,7 @@ import anyio.to_thread
 import structlog
 from anyio.abc import ByteReceiveStream, Process, TaskGroup
 
+from lazyaf.gitenv import clean_env, git_binary
 from lazyaf.gitserver.httpio import (
     ClientDisconnected,
     GitHTTPError,
@@ -44,7 +44,6 @@ fi
 """
 PUSH_LOG_ENV = "LAZYAF_PUSH_LOG"
 # Variables a git subprocess may inherit; everything else (GIT_DIR, GIT_CONFIG_*, tokens) is dropped.
-PASSED_ENV = ("PATH", "SYSTEMROOT", "COMSPEC", "TMPDIR", "TEMP", "TMP")
 STOP_GRACE_SECONDS = 5.0
 STDERR_KEEP = 16 * 1024
 
@@ -118,19 +117,12 @@ class GitProcessBackend:
 
     def __init__(self, settings: Settings, hooks: Path) -> None:
         # Resolved once: a bare "git" is looked up along PATH on every spawn (measured in the bench).
-        self._git = shutil.which(settings.git_binary) or settings.git_binary
+        self._git = git_binary(settings.git_binary)
         self._hooks = hooks
         self._home = hooks
 
     def _env(self, request: GitRequest, extra: Mapping[str, str]) -> dict[str, str]:
-        env = {key: os.environ[key] for key in PASSED_ENV if key in os.environ}
-        env.update(
-            HOME=str(self._home),
-            GIT_CONFIG_NOSYSTEM="1",
-            GIT_CONFIG_GLOBAL=os.devnull,
-            GIT_TERMINAL_PROMPT="0",
-            LC_ALL="C",
-        )
+        env = clean_env(HOME=str(self._home))
         if request.git_protocol:
             env["GIT_PROTOCOL"] = request.git_protocol
         env.update(extra)

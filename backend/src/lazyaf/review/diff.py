@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import IO, Literal, TypedDict
 
 from pydantic import BaseModel
+
+from lazyaf.gitenv import clean_env, git_binary
 
 # git's id of the empty tree; it knows it without the object being stored.
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -49,7 +50,6 @@ _HUNK_RE = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)")
 _READ_SIZE = 1 << 20
 _STDERR_KEEP = 4096
 # Variables a git subprocess may inherit; GIT_DIR, GIT_CONFIG_* and the like are dropped.
-_PASSED_ENV = ("PATH", "SYSTEMROOT", "COMSPEC", "TMPDIR", "TEMP", "TMP")
 
 
 class DiffError(ValueError):
@@ -118,29 +118,13 @@ class DiffResult(BaseModel):
 
 
 @functools.cache
-def _git_binary() -> str:
-    # Resolved once: a bare "git" is looked up along PATH on every spawn.
-    return shutil.which("git") or "git"
-
-
-@functools.cache
 def _env() -> dict[str, str]:
-    env = {key: os.environ[key] for key in _PASSED_ENV if key in os.environ}
     # No system or user config or attributes: the output depends on the repository alone.
-    env.update(
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_ATTR_NOSYSTEM="1",
-        HOME=os.devnull,
-        XDG_CONFIG_HOME=os.devnull,
-        GIT_TERMINAL_PROMPT="0",
-        LC_ALL="C",
-    )
-    return env
+    return clean_env(GIT_ATTR_NOSYSTEM="1", HOME=os.devnull, XDG_CONFIG_HOME=os.devnull)
 
 
 def _command(repo: Path, *args: str) -> list[str]:
-    return [_git_binary(), f"--git-dir={repo}", "-c", "core.quotepath=false", *args]
+    return [git_binary(), f"--git-dir={repo}", "-c", "core.quotepath=false", *args]
 
 
 def _run(repo: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

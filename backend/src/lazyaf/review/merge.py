@@ -50,13 +50,13 @@ from pathlib import Path
 from typing import IO, Literal, NoReturn
 
 from lazyaf.errors import Conflict, LazyAFError, NotFound
+from lazyaf.gitenv import clean_env, git_binary
 
 MergeStrategy = Literal["auto", "merge", "squash"]
 MergeKind = Literal["fast_forward", "merge", "squash", "up_to_date"]
 
 # Variables a git subprocess may inherit; everything else (GIT_DIR, GIT_AUTHOR_*, HOME, ...) is
 # dropped so the server's own environment cannot change a merge.
-PASSED_ENV = ("PATH", "SYSTEMROOT", "COMSPEC", "TMPDIR", "TEMP", "TMP")
 _OID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 # How many file names a conflict message spells out; the exception keeps them all.
 MESSAGE_FILES = 10
@@ -180,20 +180,11 @@ def merge(
 
 
 @cache
-def _git_binary() -> str:
-    # Resolved once: a bare "git" is looked up along PATH on every spawn.
-    return shutil.which("git") or "git"
-
-
-def _base_env() -> dict[str, str]:
-    env = {key: os.environ[key] for key in PASSED_ENV if key in os.environ}
-    env.update(GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL=os.devnull, GIT_TERMINAL_PROMPT="0", LC_ALL="C")
-    return env
 
 
 def _command(repo: Path, *args: str) -> list[str]:
     # --git-dir, not -C: no repository discovery, the path is the repository.
-    return [_git_binary(), f"--git-dir={repo}", *args]
+    return [git_binary(), f"--git-dir={repo}", *args]
 
 
 def _run(
@@ -208,7 +199,7 @@ def _run(
         _command(repo, *args),
         input=stdin,
         capture_output=True,
-        env={**_base_env(), **(env or {})},
+        env=clean_env(**(env or {})),
         check=False,
     )
     if done.returncode not in ok:
@@ -429,7 +420,7 @@ def _move_branch(
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**_base_env(), **env},
+        env=clean_env(**env),
     ) as proc:
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         prepared = _send(proc.stdin, f"start\nupdate {ref} {new} {old}\nprepare\n") and _expect(
