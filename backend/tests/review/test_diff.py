@@ -24,41 +24,9 @@ from lazyaf.review.diff import (
     merge_base,
     resolve,
 )
-from tests.gitutil import git, rev
+from tests.gitutil import Files, Work, git, rev
 
 BRANCH = "lazyaf/12-review-diff"
-Files = dict[str, str | bytes | None]
-
-
-class Work:
-    """A work tree whose `origin` is the bare repo under test."""
-
-    def __init__(self, path: Path, bare: Path) -> None:
-        self.path, self.bare = path, bare
-        git("init", "-q", "-b", "main", str(path))
-        git("remote", "add", "origin", str(bare), cwd=path)
-
-    def commit(self, files: Files, message: str = "Change files") -> str:
-        """Write (str/bytes) or delete (None) files, commit everything and return the commit id."""
-        for name, content in files.items():
-            target = self.path / name
-            if content is None:
-                target.unlink()
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content if isinstance(content, bytes) else content.encode())
-        git("add", "-A", cwd=self.path)
-        git("commit", "-q", "--allow-empty", "-m", message, cwd=self.path)
-        return rev(self.path, "HEAD")
-
-    def run(self, *args: str) -> None:
-        git(*args, cwd=self.path)
-
-    def branch(self, name: str, start: str = "main") -> None:
-        git("checkout", "-q", "-B", name, start, cwd=self.path)
-
-    def push(self) -> None:
-        git("push", "-q", "--force", "--tags", "origin", "refs/heads/*:refs/heads/*", cwd=self.path)
 
 
 def git_diff(bare: Path, *args: str) -> bytes:

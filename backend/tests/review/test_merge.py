@@ -25,42 +25,10 @@ from lazyaf.review.merge import (
     conflicts,
     merge,
 )
-from tests.gitutil import git, rev
+from tests.gitutil import Files, Work, git, rev
 
 BRANCH = "lazyaf/7-add-notes"
 ADA = ("Ada Lovelace", "ada@example.org")
-Files = dict[str, str | bytes | None]
-
-
-class Work:
-    """A work tree whose `origin` is the bare repo under test."""
-
-    def __init__(self, path: Path, bare: Path) -> None:
-        self.path, self.bare = path, bare
-        git("init", "-q", "-b", "main", str(path))
-        git("remote", "add", "origin", str(bare), cwd=path)
-
-    def commit(self, files: Files, message: str = "Change files") -> str:
-        """Write (str/bytes) or delete (None) files, commit them all and return the commit id."""
-        for name, content in files.items():
-            target = self.path / name
-            if content is None:
-                target.unlink()
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                target.write_bytes(content)
-            else:
-                target.write_text(content, encoding="utf-8")
-        git("add", "-A", cwd=self.path)
-        git("commit", "-q", "-m", message, cwd=self.path)
-        return rev(self.path, "HEAD")
-
-    def branch(self, name: str, start: str = "main") -> None:
-        git("checkout", "-q", "-B", name, start, cwd=self.path)
-
-    def push(self, *branches: str) -> None:
-        git("push", "-q", "--force", "origin", *branches, cwd=self.path)
 
 
 @pytest.fixture
