@@ -158,7 +158,7 @@ async def start_card(
     """Queue an agent job for a todo card and move it to in_progress."""
     if card.status != S.TODO:
         raise InvalidTransition(f"Card '{card.title}' is {card.status}: {refusal(card.status, S.IN_PROGRESS)}")
-    repo = await _repo_with_base(session, settings, card)
+    repo, base_sha = await _repo_with_base(session, settings, card)
     card.branch_name = card.branch_name or branch_name(card)
     readme = await anyio.to_thread.run_sync(
         git_branches.read_file, git_path(settings, repo), repo.default_branch, prompts.README_NAMES
@@ -167,11 +167,12 @@ async def start_card(
         settings, "job.md.j2", card=card, repo=repo, readme=prompts.readme_excerpt(readme),
         job={"kind": "build", "attempt": 1},
     )
-    return await queue_job(session=session, settings=settings, card=card, repo=repo, kind="build",
-                           prompt=prompt, agent=agent, position=position)
+    return await queue_job(session=session, settings=settings, card=card, repo=repo, base_sha=base_sha,
+                           kind="build", prompt=prompt, agent=agent, position=position)
 
 
-async def _repo_with_base(session: AsyncSession, settings: Settings, card: Card) -> Repo:
+async def _repo_with_base(session: AsyncSession, settings: Settings, card: Card) -> tuple[Repo, str]:
+    """The card's repo and the sha of its default branch; a clear 409 while that branch is empty."""
     repo = await session.get(Repo, card.repo_id)
     assert repo is not None
     base = await anyio.to_thread.run_sync(
@@ -182,17 +183,14 @@ async def _repo_with_base(session: AsyncSession, settings: Settings, card: Card)
             f"Repo '{repo.name}' has no commits on its default branch '{repo.default_branch}' yet; "
             "push to it first (lazyaf ingest)."
         )
-    return repo
+    return repo, base
 
 
 async def queue_job(
-    *, session: AsyncSession, settings: Settings, card: Card, repo: Repo, kind: str, prompt: str,
+    *, session: AsyncSession, settings: Settings, card: Card, repo: Repo, base_sha: str, kind: str, prompt: str,
     agent: str | None = None, resume_session: str | None = None, position: int | None = None,
 ) -> Job:
-    """Queue a job of ``kind`` on the card's branch and move the card to in_progress."""
-    base_sha = await anyio.to_thread.run_sync(
-        git_branches.ref_sha, git_path(settings, repo), f"refs/heads/{repo.default_branch}"
-    )
+    """Queue a job of ``kind`` on the card's branch (based on ``base_sha``) and move the card to in_progress."""
     job = Job(
         card_id=card.id, priority=card.priority, kind=kind, agent=agent or settings.default_agent,
         branch=card.branch_name or branch_name(card), base_branch=repo.default_branch, base_sha=base_sha,
@@ -369,7 +367,7 @@ async def _queue_followup(
     comments: list[Comment] | None = None, conflicts: list[str] | None = None, agent: str | None = None,
 ) -> Job:
     """Queue another pass on the card's branch, resuming the agent's last session when it can."""
-    repo = await _repo_with_base(session, settings, card)
+    repo, base_sha = await _repo_with_base(session, settings, card)
     previous = await session.get(Job, card.job_id) if card.job_id else None
     agent = agent or (previous.agent if previous else settings.default_agent)
     resume = previous.session_id if previous and previous.agent == "claude" == agent else None
@@ -380,8 +378,8 @@ async def _queue_followup(
         settings, "followup.md.j2", card=card, repo=repo, job={"kind": kind}, resumed=resume is not None,
         comments=comments or [], failure=failure or "", conflicts=conflicts or [], diff=diff_text,
     )
-    return await queue_job(session=session, settings=settings, card=card, repo=repo, kind=kind,
-                           prompt=prompt, agent=agent, resume_session=resume)
+    return await queue_job(session=session, settings=settings, card=card, repo=repo, base_sha=base_sha,
+                           kind=kind, prompt=prompt, agent=agent, resume_session=resume)
 
 
 def session_path(settings: Settings, session_id: str) -> Path:
@@ -599,7 +597,7 @@ async def approve_card(*, session: AsyncSession, settings: Settings, card: Card)
 
     if card.status != S.IN_REVIEW:
         raise InvalidTransition(f"Card '{card.title}' is {card.status}: only in_review cards can be approved.")
-    repo = await _repo_with_base(session, settings, card)
+    repo, _ = await _repo_with_base(session, settings, card)
     head = await _require_branch(settings, repo, card)
     path = git_path(settings, repo)
     message = f"{card.title}\n\nLazyAF card {card.id} (branch {card.branch_name}), approved."
@@ -655,7 +653,7 @@ async def request_changes(*, session: AsyncSession, settings: Settings, card: Ca
     """Queue another agent pass on the branch with the open comments (and the conflicts, if any)."""
     if card.status != S.IN_REVIEW:
         raise InvalidTransition(f"Card '{card.title}' is {card.status}: changes can be requested only in review.")
-    repo = await _repo_with_base(session, settings, card)
+    repo, _ = await _repo_with_base(session, settings, card)
     await _require_branch(settings, repo, card)
     query = select(Comment).where(Comment.card_id == card.id, Comment.job_id.is_(None)).order_by(Comment.created_at)
     comments = list((await session.scalars(query)).all())

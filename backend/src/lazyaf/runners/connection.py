@@ -59,6 +59,7 @@ class RunnerHub:
         self.sessionmaker = sessionmaker
         self.connections: dict[uuid.UUID, RunnerConnection] = {}
         self.connected = asyncio.Condition()
+        self._wakes = 0  # round-robin position for wake_idle
 
     # -- reacting to board events (called by the bus pump, after commit) --
 
@@ -78,7 +79,7 @@ class RunnerHub:
     async def wake_idle(self) -> None:
         """Wake one idle runner per queued job: waking all of them costs a claim (a transaction)
         each, and all but one come back empty."""
-        self._wakes = getattr(self, "_wakes", 0) + 1
+        self._wakes += 1
         idle = [c for c in self.connections.values() if c.current is None]
         if idle:
             # Round robin, so one runner's slow claim does not hold up every wake-up.
