@@ -24,10 +24,15 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from lazyaf_runner import __version__, protocol, verify
 from lazyaf_runner.agents import make_adapter
 from lazyaf_runner.agents.base import AgentEvent, AgentOutcome, Redactor
+from lazyaf_runner.mirror import GitCache
 from lazyaf_runner.process import run_agent
-from lazyaf_runner.workspace import Workspace, WorkspaceError
+from lazyaf_runner.workspace import Workspace, WorkspaceError, git_environment
 
 log = structlog.get_logger(__name__)
+
+PUSH_RETRY_FOR = 120.0
+"""Seconds to keep pushing while the server does not answer: a backend restart must not fail
+the work of an agent that ran through it."""
 
 
 @dataclass
@@ -63,6 +68,8 @@ class RunnerClient:
         # One folder per card, the same on every runner: Claude Code ties a session to its
         # working directory, so a follow-up job resumes only from the same path.
         self.work_root = work_root or Path(tempfile.gettempdir()) / "lazyaf-work"
+        # Mirrors of the repos and a spare checkout, reused from job to job (mirror.py).
+        self.cache = GitCache(self.work_root / ".cache", git_environment(token))
         self.max_disconnected = max_disconnected
         self.heartbeat_interval = 15.0
         self.job: RunningJob | None = None
@@ -120,6 +127,7 @@ class RunnerClient:
             delay = min(delay * 2, 10.0 if self.job is None else max(0.2, self.heartbeat_interval / 2))
         if self.job is not None and self.job.task is not None:
             await asyncio.gather(self.job.task, return_exceptions=True)
+        self.cache.close()
 
     async def _session(self, ws: ClientConnection) -> None:
         running = (
@@ -248,7 +256,7 @@ class RunnerClient:
 
     async def _execute(self, job: RunningJob) -> None:
         assign = job.assign
-        workspace = Workspace(self.work_root / assign.card_id, token=self.token)
+        workspace = Workspace(self.work_root / assign.card_id, cache=self.cache)
         complete = protocol.Complete(job_id=assign.job_id, attempt=assign.attempt, status="failed")
         try:
             complete = await self._attempt(job, workspace, complete)
@@ -263,6 +271,8 @@ class RunnerClient:
             if not job.revoked:
                 await self._emit(job, complete)
         finally:
+            if not self.stopping:
+                workspace.prepare_next()  # the next job's checkout, made in the background
             # After reporting: removing a big work tree must not delay the completion.
             await asyncio.to_thread(workspace.remove)
 
@@ -276,6 +286,7 @@ class RunnerClient:
             branch=assign.branch,
             base_branch=assign.base_branch,
             branch_sha=assign.branch_sha,
+            base_sha=assign.base_sha,
         )
         complete.base_sha, complete.branch_start_sha = (
             workspace.base_sha,
@@ -304,8 +315,7 @@ class RunnerClient:
         await workspace.commit_leftovers(
             f"{assign.card_title}\n\nLazyAF card {assign.card_id}, job {assign.job_id}."
         )
-        complete.head_sha = await workspace.head()
-        complete.stats = await workspace.stats()
+        complete.head_sha, complete.stats = await workspace.summary()
         if complete.stats.commits == 0:
             # A follow-up pass may rightly change nothing; a branch with no work at all is a failure.
             complete.error = "The agent finished without changing anything."
@@ -317,9 +327,25 @@ class RunnerClient:
                 assign.verify, cwd=workspace.repo, env=env, timeout=assign.timeout_s
             )
         await self._progress(job, "pushing")
-        await workspace.push(assign.attempt_ref)
+        await self._push(job, workspace)
         complete.status = "completed"
         return complete
+
+    async def _push(self, job: RunningJob, workspace: Workspace) -> None:
+        """Push the attempt's ref; while the server is away (a restart), try again for a while."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PUSH_RETRY_FOR
+        delay = 0.25
+        while True:
+            try:
+                await workspace.push(job.assign.attempt_ref)
+                return
+            except WorkspaceError as exc:
+                if not exc.unreachable or job.cancel.is_set() or loop.time() + delay > deadline:
+                    raise
+                log.info("push_retry", job_id=job.assign.job_id, error=str(exc), delay=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     async def _run_agent(self, job: RunningJob, workspace: Workspace) -> AgentOutcome:
         assign = job.assign

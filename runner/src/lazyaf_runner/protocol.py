@@ -156,6 +156,9 @@ class Assign(Message):
     attempt_ref: str
     # Where the card branch points now (None: it does not exist yet, start it from base_branch).
     branch_sha: str | None = None
+    # Where base_branch points now: a runner whose mirror already has it fetches nothing
+    # (None: unknown, fetch it).
+    base_sha: str | None = None
     prompt: str
     agent: str = "claude"
     agent_options: dict[str, Any] = Field(default_factory=dict)

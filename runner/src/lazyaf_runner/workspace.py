@@ -1,4 +1,4 @@
-"""One job attempt's working copy: clone, branch, commit what the agent left, measure, push, remove.
+"""One job attempt's working copy: check out, branch, commit what the agent left, measure, push, remove.
 
 The harness, not the model, is responsible for commit and push. Git runs as a subprocess with an
 argument list and a clean environment; credentials travel in environment config, never argv.
@@ -12,15 +12,39 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lazyaf_runner.protocol import Stats
+
+if TYPE_CHECKING:
+    from lazyaf_runner.mirror import GitCache
 
 AGENT_NAME = "LazyAF Agent"
 AGENT_EMAIL = "agent@lazyaf.local"
 
 
 class WorkspaceError(Exception):
-    """A git step failed; the message is the sentence to put on the job."""
+    """A git step failed; the message is the sentence to put on the job.
+
+    ``unreachable``: the server did not answer at all (down, restarting), worth another try."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+# curl's words (after git's "unable to access '<url>':") for a server that is not answering.
+_UNREACHABLE = (
+    "Failed to connect",
+    "Couldn't connect",
+    "Connection refused",
+    "Connection reset",
+    "Empty reply from server",
+    "Recv failure",
+    "returned error: 502",
+    "returned error: 503",
+    "returned error: 504",
+)
 
 
 @dataclass
@@ -70,98 +94,110 @@ async def run_git(*args: str, cwd: Path, env: dict[str, str]) -> GitResult:
     )
 
 
-def _last_line(text: str) -> str:
+def last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
 
 
 class Workspace:
-    def __init__(self, root: Path, *, token: str | None) -> None:
+    """``<root>/repo``: taken from the runner's git cache, checked out on the card branch."""
+
+    def __init__(self, root: Path, *, cache: GitCache) -> None:
         self.root = root
         self.repo = root / "repo"
-        self.env = git_environment(token)
+        self.cache = cache
+        self.env = cache.env
+        self.url: str | None = None
+        self.base_branch: str | None = None
         self.base_sha: str | None = None
         self.branch_start_sha: str | None = None
 
     async def git(self, *args: str, check: str | None = None) -> GitResult:
         result = await run_git(*args, cwd=self.repo if self.repo.exists() else self.root, env=self.env)
         if check is not None and result.code != 0:
-            raise WorkspaceError(f"{check}: {_last_line(result.err or result.out)}")
+            raise WorkspaceError(f"{check}: {last_line(result.err or result.out)}")
         return result
 
-    async def prepare(self, *, url: str, branch: str, base_branch: str, branch_sha: str | None) -> None:
-        """Clone the base branch only, then continue the card branch when it exists, else start it.
+    async def prepare(
+        self,
+        *,
+        url: str,
+        branch: str,
+        base_branch: str,
+        branch_sha: str | None,
+        base_sha: str | None = None,
+    ) -> None:
+        """Check out the card branch where it is (a retry continues it), else start it on the base.
 
-        A single-branch clone keeps dispatch fast however many card branches the repo has grown;
-        the identity comes from the environment, so no config writes are needed.
+        The runner's mirror of the repo fetches only what it lacks (nothing, when the backend's
+        shas are already there); the work tree is the cache's spare checkout, moved here.
         """
-        shutil.rmtree(self.root, ignore_errors=True)
+        from lazyaf_runner.mirror import switch_clean_checkout
+
+        self.url, self.base_branch = url, base_branch
+        if self.root.exists():  # left by a runner that died mid-job
+            await asyncio.to_thread(shutil.rmtree, self.root, True)
         self.root.mkdir(parents=True)
+        wanted: dict[str, str | None] = {base_branch: base_sha}
+        continuing = branch_sha is not None and branch != base_branch
+        if continuing:
+            wanted[branch] = branch_sha
+        shas = await self.cache.update(url, wanted)
+        if base_branch not in shas:
+            raise WorkspaceError(f"Reading the base branch {base_branch} failed: it is not in {url}")
+        self.base_sha = shas[base_branch]
+        start = self.base_sha
+        if continuing:
+            self.branch_start_sha = start = shas[branch]
+        checked_out = await self.cache.take_spare(url, base_branch, self.repo)
+        if checked_out == start and switch_clean_checkout(self.repo, branch, start):
+            return
         await self.git(
-            "clone",
-            "--quiet",
-            "--no-tags",
-            "--single-branch",
-            "--branch",
-            base_branch,
-            url,
-            str(self.repo),
-            check=f"Clone of {url} failed",
+            "checkout", "--quiet", "--force", "-B", branch, start, check=f"Checkout of {branch} failed"
         )
-        self.base_sha = (
-            await self.git("rev-parse", "HEAD", check="Reading the base branch failed")
-        ).out.strip()
-        start = f"origin/{base_branch}"
-        if branch_sha is not None and branch != base_branch:
-            await self.git(
-                "fetch",
-                "--quiet",
-                "--no-tags",
-                "origin",
-                f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
-                check=f"Fetching {branch} failed",
-            )
-            self.branch_start_sha = branch_sha
-            start = f"origin/{branch}"
-        await self.git("checkout", "--quiet", "-B", branch, start, check=f"Checkout of {branch} failed")
 
     async def merge_base_branch(self, base_branch: str) -> list[str]:
         """Bring the base branch in (for conflict resolution); the files left conflicting, if any."""
+        assert self.base_sha is not None
+        # The checkout's origin/<base> dates from when it was made: point it at the base of this job.
+        await self.git(
+            "update-ref",
+            f"refs/remotes/origin/{base_branch}",
+            self.base_sha,
+            check=f"Updating origin/{base_branch} failed",
+        )
         result = await self.git("merge", "--no-edit", "--no-ff", f"origin/{base_branch}")
         if result.code == 0:
             return []
         conflicted = await self.git("diff", "--name-only", "--diff-filter=U", "-z")
         files = [name for name in conflicted.out.split("\0") if name]
         if not files:
-            raise WorkspaceError(f"Merging {base_branch} failed: {_last_line(result.err or result.out)}")
+            raise WorkspaceError(f"Merging {base_branch} failed: {last_line(result.err or result.out)}")
         return files
 
     async def commit_leftovers(self, message: str) -> bool:
-        """Commit whatever the agent left uncommitted; True if there was something."""
+        """Commit what the agent left uncommitted (or a merge it left open); True if there was something."""
         await self.git("add", "--all", check="Staging the agent's changes failed")
-        staged = await self.git("diff", "--cached", "--quiet")
-        merging = (self.repo / ".git" / "MERGE_HEAD").exists()
-        if staged.code == 0 and not merging:
+        result = await self.git("commit", "--quiet", "--no-verify", "-m", message)
+        if result.code == 0:
+            return True
+        if "nothing to commit" in result.out or "nothing added to commit" in result.out:
             return False
-        await self.git(
-            "commit",
-            "--quiet",
-            "--no-verify",
-            "-m",
-            message,
-            check="Committing the agent's changes failed",
-        )
-        return True
+        raise WorkspaceError(f"Committing the agent's changes failed: {last_line(result.err or result.out)}")
 
     async def head(self) -> str:
         return (await self.git("rev-parse", "HEAD", check="Reading HEAD failed")).out.strip()
 
-    async def stats(self) -> Stats:
-        """The card branch against its base: commits since the merge-base, files and lines changed."""
+    async def summary(self) -> tuple[str, Stats]:
+        """HEAD and the card branch against its base: commits not on the base, and the files and
+        lines changed since their merge base. Two git processes."""
         assert self.base_sha is not None
-        merge_base = (await self.git("merge-base", self.base_sha, "HEAD")).out.strip() or self.base_sha
-        commits = int((await self.git("rev-list", "--count", f"{merge_base}..HEAD")).out.strip() or 0)
-        numstat = (await self.git("diff", "--numstat", "--no-renames", merge_base, "HEAD")).out
+        listed = await self.git(
+            "rev-list", f"{self.base_sha}..HEAD", check="Listing the branch's commits failed"
+        )
+        commits = listed.out.split()
+        head = commits[0] if commits else await self.head()  # rev-list starts at HEAD
+        numstat = (await self.git("diff", "--numstat", "--no-renames", f"{self.base_sha}...HEAD")).out
         added = removed = files = 0
         for line in numstat.splitlines():
             parts = line.split("\t", 2)
@@ -170,17 +206,24 @@ class Workspace:
             files += 1
             added += int(parts[0]) if parts[0].isdigit() else 0
             removed += int(parts[1]) if parts[1].isdigit() else 0
-        return Stats(
-            commits=commits,
-            files_changed=files,
-            lines_added=added,
-            lines_removed=removed,
-        )
+        stats = Stats(commits=len(commits), files_changed=files, lines_added=added, lines_removed=removed)
+        return head, stats
+
+    async def stats(self) -> Stats:
+        return (await self.summary())[1]
 
     async def push(self, ref: str) -> None:
-        result = await self.git("push", "--quiet", "--force", "origin", f"HEAD:{ref}")
+        assert self.url is not None
+        result = await self.git("push", "--quiet", "--force", self.url, f"HEAD:{ref}")
         if result.code != 0:
-            raise WorkspaceError(f"Push refused: {_last_line(result.err)}")
+            unreachable = any(words in result.err for words in _UNREACHABLE)
+            raise WorkspaceError(f"Push refused: {last_line(result.err)}", unreachable=unreachable)
 
     def remove(self) -> None:
+        """Remove the work tree (the mirror's objects it borrowed stay in the cache)."""
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def prepare_next(self) -> None:
+        """Have the cache make a spare checkout of this repo for the next job, in the background."""
+        if self.url is not None and self.base_branch is not None:
+            self.cache.prepare_spare(self.url, self.base_branch)
