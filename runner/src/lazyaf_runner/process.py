@@ -124,13 +124,15 @@ async def run_agent(
         return AgentOutcome(ok=False, reason=reason)
 
     root = transport.get_pid()
+    root_stat = _stat(root)
+    root_started = root_stat[4] if root_stat else None  # the run's processes all start after it
     log.debug("agent_started", extra={"adapter": adapter.name, "pid": root})
     reader = asyncio.create_task(_pump(pipes, emit_line, emit))
     timed_out = cancelled = False
     try:
         timed_out, cancelled = await _supervise(reader, pipes.exited, cancel, timeout)
     finally:
-        await _stop_tree(root, run_id, kill_grace)
+        await _stop_tree(root, run_id, kill_grace, started=root_started)
         await _finish(reader, pipes)
         transport.close()
     if not reader.cancelled() and reader.exception() is not None:
@@ -287,9 +289,11 @@ async def _finish(reader: asyncio.Task[None], pipes: _Pipes) -> None:
 # --- the process tree ------------------------------------------------------------------------
 
 
-async def _stop_tree(root: int, run_id: str, grace: float) -> None:
-    """SIGTERM every process of the run, then SIGKILL what is left after `grace` seconds."""
-    members = tree_members(root, run_id)
+async def _stop_tree(root: int, run_id: str, grace: float, *, started: int | None = None) -> None:
+    """SIGTERM every process of the run, then SIGKILL what is left after `grace` seconds.
+
+    Each /proc scan runs in a worker thread: on a busy machine it reads hundreds of files."""
+    members = await asyncio.to_thread(tree_members, root, run_id, started)
     if not members and not _group_alive(root):
         return
     log.debug("agent_tree_stopping", extra={"pid": root, "processes": len(members)})
@@ -301,7 +305,7 @@ async def _stop_tree(root: int, run_id: str, grace: float) -> None:
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
-                members = tree_members(root, run_id)
+                members = await asyncio.to_thread(tree_members, root, run_id, started)
                 seen |= members
                 if not members and not _group_alive(root):
                     return
@@ -351,14 +355,15 @@ def _group_alive(root: int) -> bool:
 _HAVE_PROC = os.path.isdir("/proc/self")
 
 
-def _stat(pid: int) -> tuple[str, int, int, int] | None:
-    """(state, ppid, pgrp, session) of a process, or None if it is gone."""
+def _stat(pid: int) -> tuple[str, int, int, int, int] | None:
+    """(state, ppid, pgrp, session, start time in clock ticks since boot) of a process, or None
+    if it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             raw = f.read()
         # The command name may contain spaces and parentheses; the fields follow the last ')'.
         fields = raw[raw.rfind(b")") + 2 :].split()
-        return fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3])
+        return fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3]), int(fields[19])
     except (OSError, IndexError, ValueError):
         return None
 
@@ -376,8 +381,11 @@ def _has_mark(pid: int, mark: bytes) -> bool:
         return False
 
 
-def tree_members(root: int, run_id: str) -> set[int]:
-    """Live processes of a run: marked, in the root's group or session, or descended from it."""
+def tree_members(root: int, run_id: str, started: int | None = None) -> set[int]:
+    """Live processes of a run: marked, in the root's group or session, or descended from it.
+
+    `started`: the root's start time; a process started before it cannot carry the run's mark, so
+    its environment is not read (the costly part of a scan)."""
     if not _HAVE_PROC:
         return set()
     mark = f"{RUN_MARK}={run_id}".encode()
@@ -386,10 +394,14 @@ def tree_members(root: int, run_id: str) -> set[int]:
         if name.isdigit() and (stat := _stat(int(name))) is not None:
             stats[int(name)] = stat
     children: dict[int, list[int]] = {}
-    for pid, (_, ppid, _, _) in stats.items():
+    for pid, (_, ppid, _, _, _) in stats.items():
         children.setdefault(ppid, []).append(pid)
-    found = {pid for pid, (_, _, pgrp, sid) in stats.items() if root in (pid, pgrp, sid)}
-    found |= {pid for pid in stats if pid not in found and _has_mark(pid, mark)}
+    found = {pid for pid, (_, _, pgrp, sid, _) in stats.items() if root in (pid, pgrp, sid)}
+    found |= {
+        pid
+        for pid, stat in stats.items()
+        if pid not in found and (started is None or stat[4] >= started) and _has_mark(pid, mark)
+    }
     stack = list(found)
     while stack:
         for child in children.get(stack.pop(), ()):
