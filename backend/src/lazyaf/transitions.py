@@ -33,6 +33,7 @@ from lazyaf.cards.schemas import CardRead, CardUpdate
 from lazyaf.errors import Conflict, InvalidTransition
 from lazyaf.events.bus import EventBus
 from lazyaf.gitserver import branches as git_branches
+from lazyaf.jobs import refs as job_refs
 from lazyaf.jobs import service as job_service
 from lazyaf.jobs.models import FINAL_JOB_STATUSES, Job, JobStatus
 from lazyaf.jobs.schemas import JobRead
@@ -136,7 +137,8 @@ async def _move(session: AsyncSession, card: Card, target: CardStatus, position:
         for moved in remaining:
             if moved in session.dirty:
                 card_changed(session, moved)
-    dest = [c for c in await card_service.column(session, card.repo_id, target) if c.id != card.id]
+    with session.no_autoflush:  # the source column's new positions are flushed once, with the rest
+        dest = [c for c in await card_service.column(session, card.repo_id, target) if c.id != card.id]
     index = len(dest) if position is None else min(position, len(dest))
     dest.insert(index, card)
     card.status = target
@@ -158,11 +160,14 @@ async def start_card(
     """Queue an agent job for a todo card and move it to in_progress."""
     if card.status != S.TODO:
         raise InvalidTransition(f"Card '{card.title}' is {card.status}: {refusal(card.status, S.IN_PROGRESS)}")
-    repo, base_sha = await _repo_with_base(session, settings, card)
+    repo = await session.get(Repo, card.repo_id)
+    assert repo is not None
+    path = git_path(settings, repo)
+    (base_sha,) = job_refs.branch_shas(path, repo.default_branch)
+    if base_sha is None:
+        raise _no_base(repo)
+    readme = await job_refs.readme_at(path, base_sha, prompts.README_NAMES)
     card.branch_name = card.branch_name or branch_name(card)
-    readme = await anyio.to_thread.run_sync(
-        git_branches.read_file, git_path(settings, repo), repo.default_branch, prompts.README_NAMES
-    )
     prompt = prompts.render(
         settings, "job.md.j2", card=card, repo=repo, readme=prompts.readme_excerpt(readme),
         job={"kind": "build", "attempt": 1},
@@ -179,11 +184,15 @@ async def _repo_with_base(session: AsyncSession, settings: Settings, card: Card)
         git_branches.ref_sha, git_path(settings, repo), f"refs/heads/{repo.default_branch}"
     )
     if base is None:
-        raise InvalidTransition(
-            f"Repo '{repo.name}' has no commits on its default branch '{repo.default_branch}' yet; "
-            "push to it first (lazyaf ingest)."
-        )
+        raise _no_base(repo)
     return repo, base
+
+
+def _no_base(repo: Repo) -> InvalidTransition:
+    return InvalidTransition(
+        f"Repo '{repo.name}' has no commits on its default branch '{repo.default_branch}' yet; "
+        "push to it first (lazyaf ingest)."
+    )
 
 
 async def queue_job(
@@ -222,24 +231,30 @@ def hash_token(token: str) -> str:
 
 
 async def claim(
-    *, session: AsyncSession, settings: Settings, runner: Runner
+    *, session: AsyncSession, settings: Settings, runner_id: uuid.UUID
 ) -> tuple[Job, Card, Repo, str] | None:
-    """Give ``runner`` the best queued job, if any: (job, card, repo, per-attempt token)."""
+    """Give the runner the best queued job, if any: (job, card, repo, per-attempt token).
+
+    The claim is one UPDATE ... RETURNING; card, repo and runner come in one more query, and
+    only when there was a job (an empty claim reads nothing else)."""
     token = secrets.token_urlsafe(24)
     now = utcnow()
     job = await job_service.claim_next(
         session,
-        runner_id=runner.id,
+        runner_id=runner_id,
         lease_until=now + timedelta(seconds=settings.lease_ttl),
         token_hash=hash_token(token),
         now=now,
     )
     if job is None:
         return None
-    card = await session.get(Card, job.card_id)
-    assert card is not None
-    repo = await session.get(Repo, card.repo_id)
-    assert repo is not None
+    query = (
+        select(Card, Repo, Runner)
+        .join(Repo, Repo.id == Card.repo_id)
+        .join(Runner, Runner.id == runner_id)
+        .where(Card.id == job.card_id)
+    )
+    card, repo, runner = (await session.execute(query)).one()
     runner.status = RunnerStatus.BUSY
     runner.current_job_id = job.id
     await session.flush()

@@ -64,7 +64,7 @@ async def test_concurrent_claims_never_share_a_job(app: FastAPI, settings: Setti
             async with app.state.sessionmaker() as session:
                 row = await session.get(Runner, runner.id)
                 assert row is not None
-                claimed = await transitions.claim(session=session, settings=settings, runner=row)
+                claimed = await transitions.claim(session=session, settings=settings, runner_id=row.id)
                 await session.commit()
             if claimed is None:
                 return got
@@ -85,7 +85,7 @@ async def _claimed(app: FastAPI, settings: Settings, repo: Repo) -> tuple[Job, R
     async with app.state.sessionmaker() as session:
         row = await session.get(Runner, runner.id)
         assert row is not None
-        claimed = await transitions.claim(session=session, settings=settings, runner=row)
+        claimed = await transitions.claim(session=session, settings=settings, runner_id=row.id)
         await session.commit()
     assert claimed is not None
     return claimed[0], runner

@@ -73,11 +73,8 @@ async def claim_next(
             agent_started_at=None,
             updated_at=now,
         )
-        .returning(Job.id)
-        .execution_options(synchronize_session=False)
+        .returning(Job)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    job_id = (await session.execute(statement)).scalar_one_or_none()
-    if job_id is None:
-        return None
-    job = await session.get(Job, job_id, populate_existing=True)
+    job: Job | None = (await session.execute(statement)).scalar_one_or_none()
     return job

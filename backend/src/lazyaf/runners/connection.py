@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio.to_thread
 import structlog
 from fastapi import WebSocket, WebSocketDisconnect
 from lazyaf_runner import protocol
@@ -24,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lazyaf import transitions
 from lazyaf.cards.models import Card
 from lazyaf.db.engine import session_scope
-from lazyaf.gitserver import branches as git_branches
 from lazyaf.events.models import BoardEvent
+from lazyaf.jobs import refs as job_refs
 from lazyaf.jobs.models import Job, JobStatus
 from lazyaf.repos.models import Repo
 from lazyaf.repos.service import git_path
@@ -225,16 +224,17 @@ class RunnerHub:
             await conn.send(protocol.NoJob())
             return
         async with session_scope(self.sessionmaker) as session:
-            runner = await session.get(Runner, conn.runner_id)
-            assert runner is not None
-            claimed = await transitions.claim(session=session, settings=self.settings, runner=runner)
+            claimed = await transitions.claim(
+                session=session, settings=self.settings, runner_id=conn.runner_id
+            )
             assign = None
             if claimed:
                 job, card, repo, token = claimed
-                branch_sha = await anyio.to_thread.run_sync(
-                    git_branches.ref_sha, git_path(self.settings, repo), f"refs/heads/{job.branch}"
-                )
+                # Two small file reads: cheaper inline than a hop to a worker thread.
+                path = git_path(self.settings, repo)
+                base_sha, branch_sha = job_refs.branch_shas(path, job.base_branch, job.branch)
                 assign = self._assignment(conn, job, card, repo, token, branch_sha)
+                assign.base_sha = base_sha
         if assign is None:
             await conn.send(protocol.NoJob())
             return
