@@ -16,7 +16,8 @@ fork), files it as ``<marks>/<card id>``, writes it to one file in the clone, an
 exits. A thread follows ``/ws`` and keeps the server time (``at``) of every job_status change:
 claimed (``running``), then the runner's phases ``cloning``, ``agent``, ``committing``,
 ``pushing``, then ``completed``. Server, runners, agents and this script share one machine, so
-one clock.
+one clock. A runner keeps a mirror of the repo and a spare checkout (runner/.../mirror.py):
+its first job fills them (the warm-up jobs), later ones fetch only when the base moved.
 
 1. **Dispatch latency** (``--jobs`` after ``--warmup``, ``--dispatch-runners`` idle runners):
    cards are started one at a time, each once every runner is idle again. Latency is the agent's
@@ -450,7 +451,7 @@ class Board:
 
 STEPS = (  # (label, from, to): points of a JobTrace; "running" is the claim
     ("claimed → runner reports cloning", "running", "cloning"),
-    ("clone + checkout (cloning → agent)", "cloning", "agent"),
+    ("workspace ready (cloning → agent)", "cloning", "agent"),
     ("agent process (agent → committing)", "agent", "committing"),
     ("commit + stats (committing → pushing)", "committing", "pushing"),
     ("push + completion (pushing → completed)", "pushing", "completed"),
@@ -643,20 +644,22 @@ def job_git_breakdown(record: dict[str, Any], processes: list[GitProcess]) -> di
         key=lambda p: p.start,
     )
     agent = record["agent_exec_at"]
-    if not mine or mine[0].name != "clone" or mine[-1].name != "push" or agent is None:
+    if not mine or mine[-1].name != "push" or agent is None:
         return None
-    clone, push = mine[0], mine[-1]
-    setup = [p for p in mine[1:-1] if p.start < agent]
-    commit = [p for p in mine[1:-1] if p.start > agent]
-    if not setup or not commit:
+    push = mine[-1]
+    # No clone: the workspace is the runner's spare checkout, renamed (a mirror fetch, when one
+    # is needed, runs in the runner's cache, outside the card's folder).
+    setup = [p for p in mine[:-1] if p.start < agent]
+    commit = [p for p in mine[:-1] if p.start > agent]
+    if not commit:
         return None
     return {
-        "claimed → clone starts": clone.start - record["started_at"],
-        "git clone": clone.end - clone.start,
-        "setup gits (config ×2, rev-parse ×2, checkout -B)": setup[-1].end - clone.end,
-        "last setup git → agent running": agent - setup[-1].end,
+        "claimed → agent running": agent - record["started_at"],
+        "setup gits in the workspace (checkout -B, only when the spare is elsewhere)": sum(
+            p.end - p.start for p in setup
+        ),
         "agent running → first commit git": commit[0].start - agent,
-        "commit + stats gits (8: add … diff --numstat)": commit[-1].end - commit[0].start,
+        "commit + stats gits (4: add, commit, rev-list, diff --numstat)": commit[-1].end - commit[0].start,
         "last stats git → push starts": push.start - commit[-1].end,
         "git push": push.end - push.start,
         "push ends → completed_at": record["completed_at"] - push.end,
@@ -698,7 +701,7 @@ def dispatch_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
         ],
         "claimed → agent running": [r["agent_exec_at"] - r["started_at"] for r in ok],
         "  claimed → 'cloning' reported": [r["steps"][STEPS[0][0]] for r in ok],
-        "  'cloning' → 'agent' reported (clone + checkout)": [r["steps"][STEPS[1][0]] for r in ok],
+        "  'cloning' → 'agent' reported (mirror + checkout)": [r["steps"][STEPS[1][0]] for r in ok],
         "  'agent' reported → agent running (≈ spawn; < 0: spawned first)": [
             r["agent_exec_at"] - r["agent_started_at"] for r in ok
         ],
