@@ -458,8 +458,16 @@ STEPS = (  # (label, from, to): points of a JobTrace; "running" is the claim
 )
 
 
+# A runner does not report a phase over within 0.1 s (runner connection.PHASE_QUIET): a missing
+# "cloning" starts at the claim, a missing "committing" or "pushing" at the next point reported.
+FALLBACK = {"cloning": ("running",), "committing": ("pushing", "completed"), "pushing": ("completed",)}
+
+
 def trace_point(trace: JobTrace, name: str) -> float | None:
-    return trace.status_at.get(name) or trace.phase_at.get(name)
+    for point in (name, *FALLBACK.get(name, ())):
+        if (at := trace.status_at.get(point) or trace.phase_at.get(point)) is not None:
+            return at
+    return None
 
 
 def job_record(

@@ -89,12 +89,10 @@ def test_card_runs_on_a_local_runner_to_in_review(
     statuses = [f["data"]["job"]["status"] for f in watcher.of_type("job_status")]
     assert statuses[0] == "queued" and statuses[-1] == "completed" and "running" in statuses
     phases = [f["data"]["job"]["phase"] for f in watcher.of_type("job_status")]
-    assert [p for p in ("cloning", "agent", "committing", "pushing") if p in phases] == [
-        "cloning",
-        "agent",
-        "committing",
-        "pushing",
-    ]
+    # Phases over within PHASE_QUIET go unreported; those reported come in order, "agent" always.
+    reported = [p for p in phases if p in ("cloning", "agent", "committing", "pushing")]
+    assert "agent" in reported
+    assert reported == sorted(reported, key=["cloning", "agent", "committing", "pushing"].index)
     assert [f["data"]["event"]["text"] for f in watcher.of_type("job_event")] == ["wrote AGENT.md", "done"]
     card_states = [f["data"]["card"]["status"] for f in watcher.of_type("card_updated")]
     assert card_states[0] == "todo" and "in_progress" in card_states and card_states[-1] == "in_review"

@@ -30,6 +30,9 @@ from lazyaf_runner.workspace import Workspace, WorkspaceError, git_environment
 
 log = structlog.get_logger(__name__)
 
+PHASE_QUIET = 0.1
+"""A phase over within this many seconds is not reported (each report is a transaction and a
+board event on the server; "agent" is always reported, at once: it decides how a lost job ends)."""
 PUSH_RETRY_FOR = 120.0
 """Seconds to keep pushing while the server does not answer: a backend restart must not fail
 the work of an agent that ran through it."""
@@ -42,6 +45,9 @@ class RunningJob:
     revoked: bool = False
     next_seq: int = 1
     task: asyncio.Task[None] | None = None
+    # A phase waiting out PHASE_QUIET before it is reported, and whether it is being sent.
+    phase: asyncio.Task[None] | None = None
+    phase_sending: bool = False
 
     @property
     def key(self) -> tuple[str, int]:
@@ -248,11 +254,31 @@ class RunnerClient:
         self.outbox.append(message)
         await self._send(message)
 
-    async def _progress(self, job: RunningJob, phase: str) -> None:
-        await self._emit(
-            job,
-            protocol.Progress(job_id=job.assign.job_id, attempt=job.assign.attempt, phase=phase),
-        )
+    async def _progress(self, job: RunningJob, phase: str, *, at_once: bool = False) -> None:
+        """Report that the attempt entered ``phase``: at once, or once it has lasted PHASE_QUIET."""
+        await self._settle_phase(job)
+        message = protocol.Progress(job_id=job.assign.job_id, attempt=job.assign.attempt, phase=phase)
+        if at_once:
+            await self._emit(job, message)
+            return
+
+        async def report_if_it_lasts() -> None:
+            await asyncio.sleep(PHASE_QUIET)
+            job.phase_sending = True
+            await self._emit(job, message)
+
+        job.phase_sending = False
+        job.phase = asyncio.create_task(report_if_it_lasts())
+
+    async def _settle_phase(self, job: RunningJob) -> None:
+        """Drop the pending phase report, or let it finish if it is on its way (reports stay in order)."""
+        task, job.phase = job.phase, None
+        if task is None or task.done():
+            return
+        if job.phase_sending:
+            await task
+        else:
+            task.cancel()
 
     async def _execute(self, job: RunningJob) -> None:
         assign = job.assign
@@ -267,6 +293,7 @@ class RunnerClient:
             complete.error = f"The runner failed unexpectedly: {type(exc).__name__}: {exc}"
         if job.cancel.is_set() and not job.revoked and complete.status != "completed":
             complete.status, complete.error = "cancelled", None
+        await self._settle_phase(job)
         try:
             if not job.revoked:
                 await self._emit(job, complete)
@@ -296,7 +323,7 @@ class RunnerClient:
             await workspace.merge_base_branch(assign.base_branch)
         if job.cancel.is_set():
             return complete
-        await self._progress(job, "agent")
+        await self._progress(job, "agent", at_once=True)
         outcome = await self._run_agent(job, workspace)
         for name in (
             "exit_code",
