@@ -132,7 +132,8 @@ async def _move(session: AsyncSession, card: Card, target: CardStatus, position:
     """Place the card at ``position`` in ``target``'s column (bottom when None) and renumber both columns."""
     source = card.status
     if target != source:
-        remaining = [c for c in await card_service.column(session, card.repo_id, source) if c.id != card.id]
+        with session.no_autoflush:  # the card's own pending edits do not change the columns
+            remaining = [c for c in await card_service.column(session, card.repo_id, source) if c.id != card.id]
         card_service.renumber(remaining)
         for moved in remaining:
             if moved in session.dirty:
@@ -206,7 +207,7 @@ async def queue_job(
         prompt=prompt, resume_session=resume_session, queued_at=utcnow(),
     )
     session.add(job)
-    await session.flush()
+    await session.flush()  # the job row first: card.job_id refers to it
     card.job_id = job.id
     if card.status != S.IN_PROGRESS:
         await _move(session, card, S.IN_PROGRESS, position)

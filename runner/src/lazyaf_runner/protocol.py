@@ -8,7 +8,8 @@ Runner -> backend::
     hello      who I am (and the attempt I am still running, after a reconnect)
     claim      I am idle: give me a job if one is queued (the database decides, atomically)
     heartbeat  I am alive (and still running job/attempt): renews the lease
-    progress   the attempt entered a phase (cloning, agent, committing, pushing)
+    progress   the attempt entered a phase (cloning, agent, committing, pushing; one over within
+               0.1 s may go unreported, "agent" always is)
     event      one normalized agent event, numbered per attempt (resent until acked)
     complete   the attempt ended (resent until acked)
 
