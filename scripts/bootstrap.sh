@@ -37,3 +37,13 @@ fi
 
 # The pinned Claude Code CLI that local runners (and the tests) run.
 scripts/install-claude.sh >/dev/null
+
+# The board: install its packages when the lock file changed, build it when a source changed.
+if [ ! -f frontend/node_modules/.package-lock.json ] || [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then
+  echo "bootstrap: installing the board's packages (npm ci)" >&2
+  (cd frontend && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+if [ ! -f frontend/dist/index.html ] || [ -n "$(find frontend/src frontend/index.html frontend/public frontend/package-lock.json frontend/vite.config.ts -newer frontend/dist/index.html 2>/dev/null | head -1)" ]; then
+  echo "bootstrap: building the board" >&2
+  (cd frontend && npm run build --silent >/dev/null)
+fi

@@ -8,6 +8,7 @@ With no token configured, non-loopback peers are refused outright.
 from __future__ import annotations
 
 import base64
+from urllib.parse import parse_qs
 import hmac
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -16,6 +17,9 @@ from lazyaf.errors import error_response
 from lazyaf.settings import Settings, is_loopback_host
 
 OPEN_PATHS = ("/api/health",)
+# The API, the board socket, git and the API docs need the token off loopback; every other path is
+# the board's static files, which hold no data (the board asks for the token when the API says 401).
+PROTECTED_PREFIXES = ("/api/", "/api", "/ws", "/git/", "/docs", "/redoc", "/openapi.json")
 
 
 def presented_token(authorization: str) -> str | None:
@@ -55,11 +59,17 @@ class TokenAuthMiddleware:
 
     def _allowed(self, scope: Scope) -> bool:
         client = scope.get("client")
-        if client is None or is_loopback_host(client[0]) or scope["path"] in OPEN_PATHS:
+        path = scope["path"]
+        if client is None or is_loopback_host(client[0]) or path in OPEN_PATHS:
+            return True
+        if not path.startswith(PROTECTED_PREFIXES):
             return True
         expected = self.settings.token_value()
         if expected is None:
             return False
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
         token = presented_token(header)
+        if token is None and scope["type"] == "websocket" and path == "/ws":
+            # Browsers cannot set headers on a WebSocket; the board sends ?token= instead.
+            token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [None])[0]
         return token is not None and hmac.compare_digest(token.encode(), expected.encode())

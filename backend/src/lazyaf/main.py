@@ -18,6 +18,7 @@ from lazyaf.db.engine import make_engine, make_sessionmaker, session_scope
 from lazyaf.errors import ErrorRead, install_handlers
 from lazyaf.events.bus import EventBus
 from lazyaf.events.router import router as events_router
+from lazyaf.events.seqheader import SeqHeaderMiddleware
 from lazyaf.gitserver import storage
 from lazyaf.gitserver.app import make_git_app, resolve_git_backend
 from lazyaf.gitserver.refs import RefUpdate
@@ -27,6 +28,7 @@ from lazyaf.repos import service as repo_service
 from lazyaf.runners.connection import RunnerHub
 from lazyaf.runners.pool import RunnerPool
 from lazyaf.settings import Settings
+from lazyaf.web import BoardApp
 
 log = structlog.get_logger(__name__)
 
@@ -128,6 +130,9 @@ def create_app(settings: Settings) -> FastAPI:
         "/git",
         make_git_app(settings, backend=app.state.git_backend, resolve_repo=resolve_repo, on_push=on_push),
     )
+    # Last: everything that is not the API, /ws or git is the board.
+    app.mount("/", BoardApp(settings.frontend_dir), name="board")
+    app.add_middleware(SeqHeaderMiddleware, bus=bus)
     app.add_middleware(TokenAuthMiddleware, settings=settings)
     app.add_middleware(RequestIdMiddleware)
     return app

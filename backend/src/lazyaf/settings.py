@@ -39,6 +39,12 @@ def default_data_dir() -> Path:
     return Path(xdg) / "lazyaf"
 
 
+def default_frontend_dir() -> Path | None:
+    """``frontend/dist`` of the checkout this package runs from, if any."""
+    root = checkout_root()
+    return root / "frontend" / "dist" if root is not None else None
+
+
 def is_loopback_host(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and localhost."""
     if host == "localhost":
@@ -72,6 +78,10 @@ class Settings(BaseSettings):
     git_binary: str = Field("git", description="The git executable used to serve packs.")
     max_inflated_request_bytes: int = Field(
         1 << 30, description="Cap on a gzip-encoded git request body once inflated."
+    )
+    frontend_dir: Path | None = Field(
+        default_factory=lambda: default_frontend_dir(),
+        description="The built board (frontend/dist) served at /; unset serves the API alone.",
     )
     prompts_dir: Path | None = Field(
         None, description="Folder of prompt templates that override the defaults."

@@ -32,7 +32,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": commit before the response goes out. With FastAPI's default ("request") the
+# commit ran after the client had its answer, so a client that created a card and started it at
+# once could be told the card did not exist (seen in the board's end-to-end tests under load).
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 async def get_repo_or_404(repo_id: uuid.UUID, session: SessionDep) -> Repo:

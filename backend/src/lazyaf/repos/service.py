@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf.errors import Conflict, InvalidInput, NotFound
+from lazyaf.events.bus import EventBus
 from lazyaf.gitserver import history, storage
 from lazyaf.gitserver.refs import RefUpdate
 from lazyaf.repos.models import Repo
@@ -44,6 +45,7 @@ async def create(*, session: AsyncSession, settings: Settings, repo_in: RepoCrea
     await session.flush()
     path = git_path(settings, repo)
     await anyio.to_thread.run_sync(storage.create_bare, path, repo.default_branch)
+    EventBus.record(session, "repo_updated", {"repo_id": str(repo.id)})
     try:
         await session.commit()
     except BaseException:
@@ -78,6 +80,7 @@ async def update(*, session: AsyncSession, settings: Settings, repo: Repo, chang
             fields[key] = None  # an empty string clears a verification step
     for key, value in fields.items():
         setattr(repo, key, value)
+    EventBus.record(session, "repo_updated", {"repo_id": str(repo.id)})
     await session.flush()
     return repo
 
@@ -92,6 +95,7 @@ async def delete(*, session: AsyncSession, settings: Settings, repo: Repo) -> No
         path.rename(trash)
     try:
         await session.delete(repo)
+        EventBus.record(session, "repo_deleted", {"repo_id": str(repo.id)})
         await session.commit()
     except BaseException:
         if moved:
@@ -130,6 +134,7 @@ async def record_push(
         log.info("ref_updated", repo_id=str(repo_id), ref=update.ref, old=update.old, new=update.new)
     if not repo.is_ingested and any(u.is_branch and u.new for u in updates):
         repo.is_ingested = True
+        EventBus.record(session, "repo_updated", {"repo_id": str(repo.id)})
     existing = {b.name for b in await branches(settings=settings, repo=repo)}
     if existing and repo.default_branch not in existing:
         # The first push did not carry the default branch: adopt a pushed one so clones check out.

@@ -1,0 +1,109 @@
+// Page helpers for the board, written only with role and label locators (the UI contract).
+import assert from 'node:assert/strict';
+import { TIMEOUT, waitFor } from './harness.mjs';
+
+/** A column: `<section aria-label="To Do">` and friends. */
+export const column = (page, name) => page.getByRole('region', { name, exact: true });
+
+/** The draggable item (svelte-dnd-action gives it role listitem) holding the card titled `title`. */
+export const cardItem = (scope, title) => {
+  const page = typeof scope.page === 'function' ? scope.page() : scope; // `has` is relative to each item
+  return scope.getByRole('listitem').filter({ has: page.getByRole('button', { name: title, exact: true }) });
+};
+
+/** The open card modal. */
+export const cardDialog = (page, title) => page.getByRole('dialog', { name: title, exact: true });
+
+/** How many elements in column `name` carry the card's title (placeholders included, hidden or not). */
+export async function countIn(page, name, title) {
+  return column(page, name).getByRole('button', { name: title, exact: true, includeHidden: true }).count();
+}
+
+/** Wait until the card titled `title` is shown in column `name` (and only there). */
+export async function expectCardIn(page, name, title, timeout = TIMEOUT.ui) {
+  await cardItem(column(page, name), title).waitFor({ state: 'visible', timeout });
+}
+
+/** Wait for the connection indicator to say Live. */
+export async function expectLive(page) {
+  const status = page.getByRole('status').filter({ hasText: /^(Live|Connecting…|Offline)$/ });
+  await waitFor(async () => (await status.textContent())?.trim() === 'Live', { what: 'the connection status to be Live' });
+}
+
+/** Mark the document so a test can prove later that it was never reloaded. */
+export async function markDocument(page) {
+  const token = `doc-${Math.random().toString(36).slice(2)}`;
+  await page.evaluate((t) => {
+    window.__e2eDocument = t;
+  }, token);
+  return async () => assert.equal(await page.evaluate(() => window.__e2eDocument), token, 'the page was reloaded');
+}
+
+/** Fill and submit the New card form. */
+export async function createCardInUI(page, { title, description = '', priority }) {
+  await page.getByRole('button', { name: 'New card', exact: true }).click();
+  await page.getByLabel('Title', { exact: true }).fill(title);
+  if (description) await page.getByLabel('Description', { exact: true }).fill(description);
+  // The form's fields by their labels.
+  if (priority) await page.getByRole('dialog', { name: 'New card' }).getByLabel('Priority', { exact: true }).selectOption({ label: priority });
+  await page.getByRole('button', { name: 'Create card', exact: true }).click();
+  await expectCardIn(page, 'To Do', title);
+}
+
+/**
+ * Drag a card with the real mouse (pointer events, as a person would) into column `to`. Waits
+ * until the column shows the dragged card's placeholder before releasing, like a person would
+ * wait to see where the card will land.
+ */
+export async function mouseDrag(page, title, to) {
+  const item = cardItem(page, title).first();
+  await item.scrollIntoViewIfNeeded();
+  const from = await item.boundingBox();
+  const target = await column(page, to).boundingBox();
+  assert.ok(from && target, 'card and column are on screen');
+  // Grab the tile by its lower padding, not by a button inside it.
+  const sx = from.x + 10;
+  const sy = from.y + from.height - 5;
+  await page.mouse.move(sx, sy);
+  await page.mouse.down();
+  await page.mouse.move(sx + 6, sy + 6, { steps: 3 });
+  const tx = target.x + target.width / 2;
+  const ty = target.y + Math.min(target.height / 2, 160);
+  await page.mouse.move(tx, ty, { steps: 25 });
+  await waitFor(async () => {
+    await page.mouse.move(tx + 1, ty + 1);
+    await page.mouse.move(tx, ty);
+    return (await countIn(page, to, title)) > 0;
+  }, { what: `the dragged card "${title}" to hover over ${to}` });
+  await page.mouse.up();
+}
+
+/**
+ * Drag a card with the keyboard, the way svelte-dnd-action offers it: focus the card, Space to
+ * pick it up, Tab to the target column (the card moves when the column gets focus), Escape to
+ * leave drag mode.
+ */
+export async function keyboardDrag(page, title, to) {
+  const item = cardItem(page, title).first();
+  await item.focus();
+  await page.keyboard.press('Space');
+  for (let presses = 0; (await countIn(page, to, title)) === 0; presses++) {
+    assert.ok(presses < 40, `Tab never reached the ${to} column while dragging "${title}"`);
+    await page.keyboard.press('Tab');
+  }
+  await page.keyboard.press('Escape');
+}
+
+/** Open a card's modal by clicking its title. */
+export async function openCard(page, title) {
+  await page.getByRole('button', { name: title, exact: true }).first().click();
+  const dialog = cardDialog(page, title);
+  await dialog.waitFor({ state: 'visible' });
+  return dialog;
+}
+
+export async function openTab(dialog, name) {
+  const tab = dialog.getByRole('tab', { name, exact: true });
+  await tab.click();
+  await waitFor(async () => (await tab.getAttribute('aria-selected')) === 'true', { what: `the ${name} tab to be selected` });
+}

@@ -1,0 +1,71 @@
+// Typed endpoint functions. Types come from schema.d.ts, generated from the backend's OpenAPI
+// document (scripts/gen-api.sh); never edit those by hand.
+import { request, type Query } from './client';
+import type { components } from './schema';
+
+type S = components['schemas'];
+export type RepoRead = S['RepoRead'];
+export type CardRead = S['CardRead'];
+export type CardCreate = S['CardCreate'];
+export type CardUpdate = S['CardUpdate'];
+export type CardStatus = S['CardStatus'];
+export type JobRead = S['JobRead'];
+export type JobStatus = S['JobStatus'];
+export type JobEventRead = S['JobEventRead'];
+export type JobLogPage = S['JobLogPage'];
+export type RunnerRead = S['RunnerRead'];
+export type RunnerKind = S['RunnerKind'];
+export type PoolRead = S['PoolRead'];
+export type DiffResult = S['DiffResult'];
+export type FileDiff = S['FileDiff'];
+export type Hunk = S['Hunk'];
+export type DiffLine = S['DiffLine'];
+export type CommitRead = S['CommitRead'];
+export type CommentRead = S['CommentRead'];
+export type CommentCreate = S['CommentCreate'];
+export type TimelineRead = S['TimelineRead'];
+export type TimelineEntry = S['TimelineEntry'];
+export type DockerCommandRead = S['DockerCommandRead'];
+export type JobQueuedRead = S['JobQueuedRead'];
+export type ApproveRead = S['ApproveRead'];
+export type HealthRead = S['HealthRead'];
+
+const get = <T>(path: string, query?: Query) => request<T>('GET', path, { query });
+const post = <T>(path: string, body?: unknown) => request<T>('POST', path, { body });
+
+export const api = {
+  health: () => get<HealthRead>('/api/health'),
+  repos: {
+    list: () => get<RepoRead[]>('/api/repos'),
+    get: (id: string) => get<RepoRead>(`/api/repos/${id}`),
+  },
+  cards: {
+    list: (repoId: string) => get<CardRead[]>(`/api/repos/${repoId}/cards`),
+    currentJobs: (repoId: string) => get<JobRead[]>(`/api/repos/${repoId}/current-jobs`),
+    get: (id: string) => get<CardRead>(`/api/cards/${id}`),
+    create: (repoId: string, card: CardCreate) => post<CardRead>(`/api/repos/${repoId}/cards`, card),
+    update: (id: string, change: CardUpdate) => request<CardRead>('PATCH', `/api/cards/${id}`, { body: change }),
+    remove: (id: string) => request<void>('DELETE', `/api/cards/${id}`),
+    start: (id: string) => post<JobRead>(`/api/cards/${id}/start`),
+    retry: (id: string) => post<JobQueuedRead>(`/api/cards/${id}/retry`),
+    approve: (id: string) => post<ApproveRead>(`/api/cards/${id}/approve`),
+    reject: (id: string) => post<CardRead>(`/api/cards/${id}/reject`, {}),
+    requestChanges: (id: string) => post<JobQueuedRead>(`/api/cards/${id}/request-changes`, {}),
+    jobs: (id: string) => get<JobRead[]>(`/api/cards/${id}/jobs`),
+    diff: (id: string, offset = 0, limit = 100) => get<DiffResult>(`/api/cards/${id}/diff`, { offset, limit }),
+    commits: (id: string) => get<CommitRead[]>(`/api/cards/${id}/commits`),
+    comments: (id: string) => get<CommentRead[]>(`/api/cards/${id}/comments`),
+    comment: (id: string, comment: CommentCreate) => post<CommentRead>(`/api/cards/${id}/comments`, comment),
+    timeline: (id: string) => get<TimelineRead>(`/api/cards/${id}/timeline`),
+  },
+  jobs: {
+    get: (id: string) => get<JobRead>(`/api/jobs/${id}`),
+    logs: (id: string, after = 0, limit = 1000) => get<JobLogPage>(`/api/jobs/${id}/logs`, { after, limit }),
+    cancel: (id: string) => post<JobRead>(`/api/jobs/${id}/cancel`),
+  },
+  runners: {
+    list: () => get<PoolRead>('/api/runners'),
+    scale: (kind: 'local' | 'docker', count: number) => post<PoolRead>('/api/runners/scale', { kind, count }),
+    dockerCommand: () => get<DockerCommandRead>('/api/runners/docker-command'),
+  },
+};

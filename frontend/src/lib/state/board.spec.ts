@@ -1,0 +1,115 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { CardRead, JobRead } from '../api';
+import { BoardState } from './board.svelte';
+import { toasts } from './toasts.svelte';
+
+function card(id: string, status: CardRead['status'], position: number): CardRead {
+  return {
+    id,
+    repo_id: 'repo-1',
+    title: `Card ${id}`,
+    description: '',
+    status,
+    position,
+    priority: 1,
+    branch_name: null,
+    pr_url: null,
+    job_id: null,
+    max_attempts: 3,
+    conflict_files: null,
+    merge_sha: null,
+    created_at: '2026-01-01T00:00:00Z',
+    updated_at: '2026-01-01T00:00:00Z',
+  };
+}
+
+type Route = (method: string, url: string, body: unknown) => Response | undefined;
+
+function serve(route: Route) {
+  const calls: { method: string; url: string; body: unknown }[] = [];
+  vi.stubGlobal(
+    'fetch',
+    vi.fn(async (url: string, init: RequestInit = {}) => {
+      const method = init.method ?? 'GET';
+      const body = init.body ? JSON.parse(String(init.body)) : undefined;
+      calls.push({ method, url, body });
+      return route(method, url, body) ?? new Response(JSON.stringify({ detail: 'Not found.' }), { status: 404 });
+    }),
+  );
+  return calls;
+}
+
+const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status });
+
+describe('BoardState', () => {
+  beforeEach(() => {
+    toasts.items = [];
+    localStorage.clear();
+  });
+  afterEach(() => vi.unstubAllGlobals());
+
+  async function loaded(cards: CardRead[], jobs: JobRead[] = []) {
+    serve((method, url) => {
+      if (url === '/api/repos') return json([{ id: 'repo-1', name: 'demo' }]);
+      if (url === '/api/repos/repo-1/cards') return json(cards);
+      if (url === '/api/repos/repo-1/current-jobs') return json(jobs);
+    });
+    const board = new BoardState();
+    await board.load();
+    return board;
+  }
+
+  it('loads the first repo with its cards grouped into columns', async () => {
+    const board = await loaded([card('a', 'todo', 0), card('b', 'done', 0)]);
+    expect(board.repoId).toBe('repo-1');
+    expect(board.columns.todo.map((c) => c.id)).toEqual(['a']);
+    expect(board.columns.done.map((c) => c.id)).toEqual(['b']);
+    expect(board.loading).toBe(false);
+  });
+
+  it('applies card and job events for its repo only', async () => {
+    const board = await loaded([card('a', 'todo', 0)]);
+    board.apply({ type: 'card_updated', seq: 1, data: { card: { ...card('a', 'in_progress', 0), updated_at: '2026-01-02T00:00:00Z' } } });
+    board.apply({ type: 'card_updated', seq: 2, data: { card: { ...card('x', 'todo', 0), repo_id: 'other' } } });
+    expect(board.cards.map((c) => `${c.id}:${c.status}`)).toEqual(['a:in_progress']);
+    const job = { id: 'j1', card_id: 'a', status: 'running', queued_at: '2026-01-02T00:00:00Z' } as JobRead;
+    board.apply({ type: 'job_status', seq: 3, data: { job } });
+    expect(board.jobs.a.status).toBe('running');
+    board.apply({ type: 'card_deleted', seq: 4, data: { card_id: 'a', repo_id: 'repo-1' } });
+    expect(board.cards).toEqual([]);
+  });
+
+  it('snaps a refused move back and shows the reason', async () => {
+    const board = await loaded([card('a', 'in_review', 0)]);
+    const calls = serve((method, url) => {
+      if (method === 'POST' && url === '/api/cards/a/approve') return json({ detail: 'The branch conflicts with main.' }, 409);
+    });
+    const moved = await board.move('a', 'done', 0);
+    expect(moved).toBe(false);
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual(['POST /api/cards/a/approve']);
+    expect(board.cards[0].status).toBe('in_review');
+    expect(toasts.items.at(-1)?.text).toMatch(/The branch conflicts with main\./);
+  });
+
+  it('refuses a move no rule allows without asking the server', async () => {
+    const board = await loaded([card('a', 'todo', 0)]);
+    const calls = serve(() => undefined);
+    expect(await board.move('a', 'done', 0)).toBe(false);
+    expect(calls).toEqual([]);
+    expect(board.cards[0].status).toBe('todo');
+    expect(toasts.items.at(-1)?.text).toMatch(/cannot move from To Do to Done/);
+  });
+
+  it('starts a card by dragging it to In Progress (a PATCH the server turns into a job)', async () => {
+    const board = await loaded([card('a', 'todo', 0), card('b', 'todo', 1)]);
+    const calls = serve((method, url, body) => {
+      if (method === 'PATCH' && url === '/api/cards/b') {
+        return json({ ...card('b', 'in_progress', 0), ...(body as object), updated_at: '2026-01-03T00:00:00Z' });
+      }
+    });
+    expect(await board.move('b', 'in_progress', 0)).toBe(true);
+    expect(calls[0].body).toEqual({ status: 'in_progress', position: 0 });
+    expect(board.columns.in_progress.map((c) => c.id)).toEqual(['b']);
+    expect(board.columns.todo.map((c) => `${c.id}@${c.position}`)).toEqual(['a@0']);
+  });
+});

@@ -1,0 +1,246 @@
+// The board: repos, the selected repo's cards and their current jobs, kept in sync by board events.
+import { api, type CardCreate, type CardRead, type CardStatus, type CardUpdate, type JobRead, type RepoRead } from '../api';
+import { ApiError } from '../api/client';
+import type { BoardEvent } from '../live/events';
+import { groupByStatus, matches, moveAction, moveLocally, upsert } from './cards';
+import { handleError, toasts } from './toasts.svelte';
+
+const REPO_KEY = 'lazyaf.repo';
+
+export class BoardState {
+  repos = $state.raw<RepoRead[]>([]);
+  repoId = $state<string | null>(null);
+  cards = $state.raw<CardRead[]>([]);
+  /** The current job of each card, by card id. */
+  jobs = $state.raw<Record<string, JobRead>>({});
+  loading = $state(true);
+  loadError = $state<string | null>(null);
+  query = $state('');
+  priority = $state<number | null>(null);
+  /** The server wants a token (a client off loopback without one, or a wrong one). */
+  needsToken = $state(false);
+  /** The card whose modal is open. */
+  openCardId = $state<string | null>(null);
+
+  repo = $derived(this.repos.find((r) => r.id === this.repoId) ?? null);
+  visible = $derived(
+    this.query || this.priority !== null ? this.cards.filter((c) => matches(c, this.query, this.priority)) : this.cards,
+  );
+  columns = $derived(groupByStatus(this.visible));
+  openCard = $derived(this.cards.find((c) => c.id === this.openCardId) ?? null);
+  #loadToken = 0;
+
+  /** Load repos, pick one (saved choice, else the first), and load its cards. */
+  load = async (): Promise<void> => {
+    try {
+      this.repos = await api.repos.list();
+      this.loadError = null;
+    } catch (error) {
+      this.needsToken = error instanceof ApiError && error.status === 401;
+      this.loadError = handleError(error, 'Could not load repos');
+      this.loading = false;
+      return;
+    }
+    const saved = this.repoId ?? readSaved();
+    const choice = this.repos.find((r) => r.id === saved) ?? this.repos[0] ?? null;
+    await this.selectRepo(choice?.id ?? null);
+  };
+
+  selectRepo = async (id: string | null): Promise<void> => {
+    if (id !== this.repoId) {
+      this.cards = [];
+      this.jobs = {};
+    }
+    this.repoId = id;
+    if (id) writeSaved(id);
+    if (!id) {
+      this.loading = false;
+      return;
+    }
+    const token = ++this.#loadToken;
+    this.loading = true;
+    try {
+      const [cards, jobs] = await Promise.all([api.cards.list(id), api.cards.currentJobs(id)]);
+      if (token !== this.#loadToken) return; // another repo was picked meanwhile
+      this.cards = mergeLoaded(this.cards, cards, id);
+      this.jobs = Object.fromEntries(jobs.map((j) => [j.card_id, j]));
+      this.loadError = null;
+    } catch (error) {
+      if (token === this.#loadToken) this.loadError = handleError(error, 'Could not load the board');
+    } finally {
+      if (token === this.#loadToken) this.loading = false;
+    }
+  };
+
+  /** Apply one board event (from the live socket). */
+  apply = (event: BoardEvent): void => {
+    switch (event.type) {
+      case 'card_updated': {
+        const card = event.data.card;
+        if (card.repo_id === this.repoId) this.cards = upsert(this.cards, card);
+        break;
+      }
+      case 'card_deleted':
+        if (this.cards.some((c) => c.id === event.data.card_id)) {
+          this.cards = this.cards.filter((c) => c.id !== event.data.card_id);
+          if (this.openCardId === event.data.card_id) this.openCardId = null;
+        }
+        break;
+      case 'job_status': {
+        const job = event.data.job;
+        const held = this.jobs[job.card_id];
+        if (this.cards.some((c) => c.id === job.card_id) && (!held || held.id === job.id || job.queued_at >= held.queued_at)) {
+          this.jobs = { ...this.jobs, [job.card_id]: job };
+        }
+        break;
+      }
+      case 'repo_updated':
+      case 'repo_deleted':
+        void this.reloadRepos();
+        break;
+    }
+  };
+
+  reloadRepos = async (): Promise<void> => {
+    try {
+      this.repos = await api.repos.list();
+      if (this.repoId && !this.repos.some((r) => r.id === this.repoId)) await this.selectRepo(this.repos[0]?.id ?? null);
+      else if (!this.repoId && this.repos.length) await this.selectRepo(this.repos[0].id);
+    } catch (error) {
+      handleError(error, 'Could not load repos');
+    }
+  };
+
+  /** Drag or keyboard move: optimistic, snaps back with the reason when refused. */
+  move = async (id: string, to: CardStatus, position: number): Promise<boolean> => {
+    const card = this.cards.find((c) => c.id === id);
+    if (!card) return false;
+    const action = moveAction(card.status, to);
+    const before = this.cards;
+    if (action.includes(' ')) {
+      this.cards = before.slice(); // a fresh array re-renders the columns: the card snaps back
+      toasts.show(action, 'error');
+      return false;
+    }
+    if (action === 'reorder' && card.position === position) return true;
+    this.cards = moveLocally(before, id, to, position);
+    try {
+      if (action === 'approve') this.#replace((await api.cards.approve(id)).card);
+      else this.#replace(await api.cards.update(id, { status: to, position }));
+      return true;
+    } catch (error) {
+      this.cards = before;
+      handleError(error, `Could not move “${card.title}”`);
+      return false;
+    }
+  };
+
+  #replace = (card: CardRead): void => {
+    this.cards = upsert(this.cards, card);
+  };
+
+  create = async (card: CardCreate): Promise<CardRead | null> => {
+    if (!this.repoId) return null;
+    try {
+      const created = await api.cards.create(this.repoId, card);
+      this.#replace(created);
+      return created;
+    } catch (error) {
+      handleError(error, 'Could not create the card');
+      return null;
+    }
+  };
+
+  update = async (id: string, change: CardUpdate): Promise<boolean> => {
+    try {
+      this.#replace(await api.cards.update(id, change));
+      return true;
+    } catch (error) {
+      handleError(error, 'Could not save the card');
+      return false;
+    }
+  };
+
+  remove = async (id: string): Promise<boolean> => {
+    try {
+      await api.cards.remove(id);
+      this.cards = this.cards.filter((c) => c.id !== id);
+      if (this.openCardId === id) this.openCardId = null;
+      return true;
+    } catch (error) {
+      handleError(error, 'Could not delete the card');
+      return false;
+    }
+  };
+
+  /** Button actions with the same rules as dragging. */
+  act = async (id: string, action: 'start' | 'approve' | 'reject' | 'retry' | 'requestChanges' | 'cancel'): Promise<boolean> => {
+    const labels = {
+      start: 'start',
+      approve: 'approve',
+      reject: 'reject',
+      retry: 'retry',
+      requestChanges: 'request changes on',
+      cancel: 'cancel the job of',
+    };
+    const card = this.cards.find((c) => c.id === id);
+    try {
+      if (action === 'start') {
+        const job = await api.cards.start(id);
+        this.jobs = { ...this.jobs, [id]: job };
+      } else if (action === 'approve') this.#replace((await api.cards.approve(id)).card);
+      else if (action === 'reject') this.#replace(await api.cards.reject(id));
+      else if (action === 'retry' || action === 'requestChanges') {
+        const queued = action === 'retry' ? await api.cards.retry(id) : await api.cards.requestChanges(id);
+        this.#replace(queued.card);
+        this.jobs = { ...this.jobs, [id]: queued.job };
+      } else if (action === 'cancel') {
+        const jobId = card?.job_id;
+        if (jobId) {
+          const job = await api.jobs.cancel(jobId);
+          this.jobs = { ...this.jobs, [id]: job };
+        }
+      }
+      return true;
+    } catch (error) {
+      handleError(error, `Could not ${labels[action]} “${card?.title ?? 'the card'}”`);
+      return false;
+    }
+  };
+}
+
+/**
+ * The loaded cards of repo `repoId`, keeping a held copy that an event made newer while the load
+ * was in flight, and a card created in the last seconds that the load did not see yet. Linear:
+ * boards have thousands of cards.
+ */
+export function mergeLoaded(held: readonly CardRead[], loaded: CardRead[], repoId: string): CardRead[] {
+  const mine = new Map(held.filter((c) => c.repo_id === repoId).map((c) => [c.id, c]));
+  if (mine.size === 0) return loaded;
+  const merged = loaded.map((card) => {
+    const copy = mine.get(card.id);
+    return copy && copy.updated_at > card.updated_at ? copy : card;
+  });
+  const seen = new Set(loaded.map((c) => c.id));
+  const recent = Date.now() - 5000;
+  for (const card of mine.values()) {
+    if (!seen.has(card.id) && Date.parse(card.updated_at) > recent) merged.push(card);
+  }
+  return merged;
+}
+
+function readSaved(): string | null {
+  try {
+    return new URLSearchParams(location.search).get('repo') ?? localStorage.getItem(REPO_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function writeSaved(id: string): void {
+  try {
+    localStorage.setItem(REPO_KEY, id);
+  } catch {
+    /* private mode: the choice is just not remembered */
+  }
+}

@@ -1,0 +1,115 @@
+// Pure functions over card lists (tested in cards.spec.ts): grouping, ordering, local moves.
+import type { CardRead, CardStatus, JobRead } from '../api';
+
+export const COLUMNS: { status: CardStatus; title: string }[] = [
+  { status: 'todo', title: 'To Do' },
+  { status: 'in_progress', title: 'In Progress' },
+  { status: 'in_review', title: 'In Review' },
+  { status: 'done', title: 'Done' },
+  { status: 'failed', title: 'Failed' },
+];
+
+export const STATUS_LABEL: Record<CardStatus, string> = Object.fromEntries(
+  COLUMNS.map((c) => [c.status, c.title]),
+) as Record<CardStatus, string>;
+
+export type Columns = Record<CardStatus, CardRead[]>;
+
+export function byPosition(a: CardRead, b: CardRead): number {
+  return a.position - b.position || a.created_at.localeCompare(b.created_at);
+}
+
+export function emptyColumns(): Columns {
+  return { todo: [], in_progress: [], in_review: [], done: [], failed: [] };
+}
+
+export function groupByStatus(cards: readonly CardRead[]): Columns {
+  const columns = emptyColumns();
+  for (const card of cards) columns[card.status]?.push(card);
+  for (const list of Object.values(columns)) list.sort(byPosition);
+  return columns;
+}
+
+/** Cards whose title, description, branch or short id contain every word of `query`. */
+export function matches(card: CardRead, query: string, priority: number | null = null): boolean {
+  if (priority !== null && card.priority !== priority) return false;
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return true;
+  const haystack = `${card.title}\n${card.description}\n${card.branch_name ?? ''}\n${card.id.slice(0, 8)}`.toLowerCase();
+  return words.every((w) => haystack.includes(w));
+}
+
+/** Insert or replace `card`, unless the copy we hold is newer (events can cross a REST reload). */
+export function upsert(cards: readonly CardRead[], card: CardRead): CardRead[] {
+  const index = cards.findIndex((c) => c.id === card.id);
+  if (index === -1) return [...cards, card];
+  if (cards[index].updated_at > card.updated_at) return cards as CardRead[];
+  const next = cards.slice();
+  next[index] = card;
+  return next;
+}
+
+/** The board after moving card `id` to column `to` at `position` (0 = top), positions renumbered. */
+export function moveLocally(cards: readonly CardRead[], id: string, to: CardStatus, position: number): CardRead[] {
+  const moving = cards.find((c) => c.id === id);
+  if (!moving) return cards as CardRead[];
+  const from = moving.status;
+  const target = cards.filter((c) => c.status === to && c.id !== id).sort(byPosition);
+  const at = Math.max(0, Math.min(position, target.length));
+  target.splice(at, 0, { ...moving, status: to });
+  const renumbered = new Map<string, CardRead>();
+  target.forEach((c, i) => renumbered.set(c.id, c.position === i && c.id !== id ? c : { ...c, position: i }));
+  if (from !== to) {
+    cards
+      .filter((c) => c.status === from && c.id !== id)
+      .sort(byPosition)
+      .forEach((c, i) => c.position !== i && renumbered.set(c.id, { ...c, position: i }));
+  }
+  return cards.map((c) => renumbered.get(c.id) ?? c);
+}
+
+/** What dragging a card from one column to another does, or why it cannot be done. */
+export type MoveAction = 'reorder' | 'start' | 'approve' | 'reject' | 'retry' | 'requeue';
+
+export function moveAction(from: CardStatus, to: CardStatus): MoveAction | string {
+  if (from === to) return 'reorder';
+  if (from === 'todo' && to === 'in_progress') return 'start';
+  if (from === 'in_review' && to === 'done') return 'approve';
+  if (from === 'in_review' && to === 'todo') return 'reject';
+  if (from === 'failed' && to === 'in_progress') return 'retry';
+  if (from === 'failed' && to === 'todo') return 'requeue';
+  if (to === 'in_review') return 'Cards reach In Review when their agent finishes; start the card instead.';
+  if (to === 'failed') return 'Cards move to Failed on their own when a job fails.';
+  if (from === 'in_progress') return 'An agent is working on this card; cancel its job first.';
+  if (from === 'done') return 'Done cards are merged; they stay in Done.';
+  return `A card cannot move from ${STATUS_LABEL[from]} to ${STATUS_LABEL[to]}.`;
+}
+
+export function isMoveAllowed(from: CardStatus, to: CardStatus): boolean {
+  return !moveAction(from, to).includes(' ');
+}
+
+/** How long a job has run (or ran), as "42s", "3m 05s", "1h 02m". */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+export function jobElapsedMs(job: JobRead, now: number): number | null {
+  const start = job.started_at ?? job.queued_at;
+  if (!start) return null;
+  const end = job.completed_at ? Date.parse(job.completed_at) : now;
+  return end - Date.parse(start);
+}
+
+export function formatCost(usd: number | null | undefined): string {
+  if (usd === null || usd === undefined) return '';
+  return usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+}
+
+export function shortId(id: string): string {
+  return id.slice(0, 8);
+}

@@ -1,0 +1,58 @@
+// The runner pool: who is connected, what each is doing, and scaling per kind.
+import { api, type PoolRead, type RunnerRead } from '../api';
+import type { BoardEvent } from '../live/events';
+import { handleError } from './toasts.svelte';
+
+export type Kind = 'local' | 'docker';
+
+export class RunnerState {
+  runners = $state.raw<RunnerRead[]>([]);
+  pool = $state.raw<PoolRead | null>(null);
+  scaling = $state<Kind | null>(null);
+
+  online = $derived(this.runners.filter((r) => r.status !== 'offline'));
+  counts = $derived({
+    idle: this.runners.filter((r) => r.status === 'idle').length,
+    busy: this.runners.filter((r) => r.status === 'busy').length,
+    offline: this.runners.filter((r) => r.status === 'offline').length,
+  });
+
+  /** Pool members of `kind` that the server manages (the number +/- changes). */
+  managed = (kind: Kind): number => (this.pool ? this.pool[kind] : 0);
+
+  load = async (): Promise<void> => {
+    try {
+      this.#set(await api.runners.list());
+    } catch (error) {
+      handleError(error, 'Could not load runners');
+    }
+  };
+
+  #set(pool: PoolRead): void {
+    this.pool = pool;
+    this.runners = pool.runners;
+  }
+
+  apply = (event: BoardEvent): void => {
+    if (event.type !== 'runner_status') return;
+    const runner = event.data.runner;
+    const index = this.runners.findIndex((r) => r.id === runner.id);
+    if (index === -1) this.runners = [...this.runners, runner];
+    else {
+      const next = this.runners.slice();
+      next[index] = runner;
+      this.runners = next;
+    }
+  };
+
+  scale = async (kind: Kind, count: number): Promise<void> => {
+    this.scaling = kind;
+    try {
+      this.#set(await api.runners.scale(kind, Math.max(0, count)));
+    } catch (error) {
+      handleError(error, `Could not scale ${kind} runners`);
+    } finally {
+      this.scaling = null;
+    }
+  };
+}
