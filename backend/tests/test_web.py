@@ -192,3 +192,19 @@ async def test_a_write_is_committed_before_its_response_is_sent(app: FastAPI) ->
                 app.state.sessionmaker.class_.commit = original
             assert card.status_code == 201
             assert order[:2] == ["committed", "response"], order
+
+
+async def test_cards_come_a_page_at_a_time_with_the_total(client: httpx.AsyncClient) -> None:
+    repo = (await client.post("/api/repos", json={"name": "paged"})).json()
+    for i in range(5):
+        await client.post(f"/api/repos/{repo['id']}/cards", json={"title": f"Card {i}"})
+    first = await client.get(f"/api/repos/{repo['id']}/cards", params={"status": "todo", "limit": 2})
+    assert [c["title"] for c in first.json()] == ["Card 0", "Card 1"]
+    assert first.headers["x-total-count"] == "5"
+    last = await client.get(f"/api/repos/{repo['id']}/cards", params={"limit": 2, "offset": 4})
+    assert [c["title"] for c in last.json()] == ["Card 4"]
+    found = await client.get(f"/api/repos/{repo['id']}/cards", params={"q": "card 3", "limit": 10})
+    assert [c["title"] for c in found.json()] == ["Card 3"] and found.headers["x-total-count"] == "1"
+    assert "x-total-count" not in (await client.get(f"/api/repos/{repo['id']}/cards")).headers
+    bad = await client.get(f"/api/repos/{repo['id']}/cards", params={"limit": 0})
+    assert bad.status_code == 422 and "limit" in bad.json()["detail"]

@@ -29,11 +29,22 @@ async def list_cards(
     q: Annotated[
         str | None, Query(max_length=200, description="Text to find in title or description.")
     ] = None,
+    limit: Annotated[int | None, Query(ge=1, le=10_000, description="At most this many cards.")] = None,
+    offset: Annotated[int, Query(ge=0, description="Skip this many cards first.")] = 0,
 ) -> Response:
-    """List a repo's cards by column and position."""
-    rows = await card_service.list_rows_for_repo(session=session, repo=repo, status=status, q=q)
+    """List a repo's cards by column and position; with ``limit``, a page of them, and the number
+    of all matching cards in the ``X-Total-Count`` header (the board shows each column's first
+    page at once, then loads the rest)."""
+    rows = await card_service.list_rows_for_repo(
+        session=session, repo=repo, status=status, q=q, limit=limit, offset=offset
+    )
+    headers = {}
+    if limit is not None:
+        total = await card_service.count_for_repo(session=session, repo=repo, status=status, q=q)
+        headers["X-Total-Count"] = str(total)
     # Validated once and serialized straight to JSON: a 5,000-card board is one request.
-    return Response(CARD_LIST.dump_json(CARD_LIST.validate_python(rows)), media_type="application/json")
+    body = CARD_LIST.dump_json(CARD_LIST.validate_python([dict(r) for r in rows]))
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/repos/{repo_id}/current-jobs", responses=error_responses(404))

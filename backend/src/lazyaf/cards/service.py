@@ -44,12 +44,25 @@ async def list_for_repo(
 
 
 async def list_rows_for_repo(
-    *, session: AsyncSession, repo: Repo, status: CardStatus | None = None, q: str | None = None
+    *,
+    session: AsyncSession,
+    repo: Repo,
+    status: CardStatus | None = None,
+    q: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[RowMapping]:
-    """``list_for_repo`` as plain column mappings: a board of thousands of cards without the ORM's
-    per-object cost (bench/board_bench.mjs: ~5x faster for 5,000 cards)."""
+    """``list_for_repo`` as plain column mappings, optionally one page: a board of thousands of
+    cards without the ORM's per-object cost."""
     query = _filtered(select(*Card.__table__.columns).where(Card.repo_id == repo.id), status=status, q=q)
-    return list((await session.execute(query)).mappings().all())
+    return list((await session.execute(query.limit(limit).offset(offset))).mappings().all())
+
+
+async def count_for_repo(
+    *, session: AsyncSession, repo: Repo, status: CardStatus | None = None, q: str | None = None
+) -> int:
+    query = _filtered(select(func.count()).select_from(Card).where(Card.repo_id == repo.id), status=status, q=q)
+    return int(await session.scalar(query.order_by(None)) or 0)
 
 
 def _filtered(query: Select[Any], *, status: CardStatus | None, q: str | None) -> Select[Any]:

@@ -79,6 +79,15 @@ export async function request<T>(
   path: string,
   options: { body?: unknown; query?: Query; signal?: AbortSignal } = {},
 ): Promise<T> {
+  return (await requestWithHeaders<T>(method, path, options)).body;
+}
+
+/** `request`, also giving the response headers (e.g. X-Total-Count of a page). */
+export async function requestWithHeaders<T>(
+  method: string,
+  path: string,
+  options: { body?: unknown; query?: Query; signal?: AbortSignal } = {},
+): Promise<{ body: T; headers: Headers }> {
   const headers: Record<string, string> = { accept: 'application/json' };
   const token = getToken();
   if (token) headers.authorization = `Bearer ${token}`;
@@ -97,7 +106,7 @@ export async function request<T>(
   }
   const seq = response.headers.get('x-lazyaf-seq');
   if (tracked && seq !== null && response.ok) tracked.push(Number(seq));
-  if (response.status === 204) return undefined as T;
+  if (response.status === 204) return { body: undefined as T, headers: response.headers };
   const text = await response.text();
   let body: unknown = null;
   try {
@@ -109,5 +118,5 @@ export async function request<T>(
     const code = body && typeof body === 'object' && 'code' in body ? String((body as { code: unknown }).code) : null;
     throw new ApiError(response.status, errorDetail(body, response.status), code);
   }
-  return body as T;
+  return { body: body as T, headers: response.headers };
 }

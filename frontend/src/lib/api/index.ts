@@ -1,6 +1,6 @@
 // Typed endpoint functions. Types come from schema.d.ts, generated from the backend's OpenAPI
 // document (scripts/gen-api.sh); never edit those by hand.
-import { request, type Query } from './client';
+import { request, requestWithHeaders, type Query } from './client';
 import type { components } from './schema';
 
 type S = components['schemas'];
@@ -41,6 +41,13 @@ export const api = {
   },
   cards: {
     list: (repoId: string) => get<CardRead[]>(`/api/repos/${repoId}/cards`),
+    /** The first `limit` cards of one column, and how many the column holds. */
+    page: async (repoId: string, status: CardStatus, limit: number) => {
+      const { body, headers } = await requestWithHeaders<CardRead[]>('GET', `/api/repos/${repoId}/cards`, {
+        query: { status, limit },
+      });
+      return { cards: body, total: Number(headers.get('x-total-count') ?? body.length) };
+    },
     currentJobs: (repoId: string) => get<JobRead[]>(`/api/repos/${repoId}/current-jobs`),
     get: (id: string) => get<CardRead>(`/api/cards/${id}`),
     create: (repoId: string, card: CardCreate) => post<CardRead>(`/api/repos/${repoId}/cards`, card),

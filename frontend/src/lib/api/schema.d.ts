@@ -437,7 +437,9 @@ export interface paths {
         };
         /**
          * List Cards
-         * @description List a repo's cards by column and position.
+         * @description List a repo's cards by column and position; with ``limit``, a page of them, and the number
+         *     of all matching cards in the ``X-Total-Count`` header (the board shows each column's first
+         *     page at once, then loads the rest).
          */
         get: operations["list_cards"];
         put?: never;
@@ -2612,6 +2614,10 @@ export interface operations {
                 status?: components["schemas"]["CardStatus"] | null;
                 /** @description Text to find in title or description. */
                 q?: string | null;
+                /** @description At most this many cards. */
+                limit?: number | null;
+                /** @description Skip this many cards first. */
+                offset?: number;
             };
             header?: never;
             path: {

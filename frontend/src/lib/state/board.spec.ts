@@ -23,7 +23,7 @@ function card(id: string, status: CardRead['status'], position: number): CardRea
   };
 }
 
-type Route = (method: string, url: string, body: unknown) => Response | undefined;
+type Route = (method: string, url: string, body: unknown) => Response | undefined | Promise<Response | undefined>;
 
 function serve(route: Route) {
   const calls: { method: string; url: string; body: unknown }[] = [];
@@ -33,7 +33,7 @@ function serve(route: Route) {
       const method = init.method ?? 'GET';
       const body = init.body ? JSON.parse(String(init.body)) : undefined;
       calls.push({ method, url, body });
-      return route(method, url, body) ?? new Response(JSON.stringify({ detail: 'Not found.' }), { status: 404 });
+      return (await route(method, url, body)) ?? new Response(JSON.stringify({ detail: 'Not found.' }), { status: 404 });
     }),
   );
   return calls;
@@ -48,16 +48,61 @@ describe('BoardState', () => {
   });
   afterEach(() => vi.unstubAllGlobals());
 
+  /** The board's reads, as the backend answers them: pages per column with X-Total-Count. */
+  function boardServer(cards: CardRead[], jobs: JobRead[] = []): Route {
+    return (method, url) => {
+      const [path, search] = url.split('?');
+      const query = new URLSearchParams(search);
+      if (path === '/api/repos') return json([{ id: 'repo-1', name: 'demo' }]);
+      if (path === '/api/repos/repo-1/current-jobs') return json(jobs);
+      if (path !== '/api/repos/repo-1/cards') return undefined;
+      const matching = cards.filter((c) => !query.get('status') || c.status === query.get('status'));
+      if (!query.get('limit')) return json(matching);
+      const page = matching.slice(0, Number(query.get('limit')));
+      const response = json(page);
+      response.headers.set('x-total-count', String(matching.length));
+      return response;
+    };
+  }
+
   async function loaded(cards: CardRead[], jobs: JobRead[] = []) {
-    serve((method, url) => {
-      if (url === '/api/repos') return json([{ id: 'repo-1', name: 'demo' }]);
-      if (url === '/api/repos/repo-1/cards') return json(cards);
-      if (url === '/api/repos/repo-1/current-jobs') return json(jobs);
-    });
+    serve(boardServer(cards, jobs));
     const board = new BoardState();
     await board.load();
     return board;
   }
+
+  it('shows each column\'s first page at once, then the whole board', async () => {
+    const many = Array.from({ length: 150 }, (_, i) => card(`t${i}`, 'todo', i));
+    const answer = boardServer([...many, card('d', 'done', 0)]);
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const calls = serve(async (method, url, body) => {
+      if (url === '/api/repos/repo-1/cards') await gate; // the whole board arrives late
+      return answer(method, url, body);
+    });
+    const board = new BoardState();
+    const loading = board.load();
+    await vi.waitFor(() => expect(board.totals?.todo).toBe(150));
+    expect(board.loading).toBe(false);
+    expect(board.columns.todo.length).toBe(60);
+    release();
+    await loading;
+    expect(board.totals).toBeNull();
+    expect(board.columns.todo.length).toBe(150);
+    expect(board.columns.done.map((c) => c.id)).toEqual(['d']);
+    const reads = calls.map((c) => c.url);
+    expect(reads.filter((u) => u.includes('limit=60'))).toHaveLength(5);
+    expect(reads.at(-1)).toBe('/api/repos/repo-1/cards');
+  });
+
+  it('skips the second read when the first pages held every card', async () => {
+    const calls = serve(boardServer([card('a', 'todo', 0)]));
+    const board = new BoardState();
+    await board.load();
+    expect(board.totals).toBeNull();
+    expect(calls.filter((c) => c.url === '/api/repos/repo-1/cards')).toHaveLength(0);
+  });
 
   it('loads the first repo with its cards grouped into columns', async () => {
     const board = await loaded([card('a', 'todo', 0), card('b', 'done', 0)]);

@@ -2,10 +2,14 @@
 import { api, type CardCreate, type CardRead, type CardStatus, type CardUpdate, type JobRead, type RepoRead } from '../api';
 import { ApiError } from '../api/client';
 import type { BoardEvent } from '../live/events';
-import { groupByStatus, matches, moveAction, moveLocally, upsert } from './cards';
+import { COLUMNS, groupByStatus, matches, moveAction, moveLocally, upsert } from './cards';
 import { handleError, toasts } from './toasts.svelte';
 
 const REPO_KEY = 'lazyaf.repo';
+/** Cards per column on the first screen (a column renders 30 at a time). */
+const FIRST_PAGE = 60;
+
+type FirstScreen = { cards: CardRead[]; jobs: JobRead[]; totals: Record<CardStatus, number> | null };
 
 export class BoardState {
   repos = $state.raw<RepoRead[]>([]);
@@ -15,6 +19,8 @@ export class BoardState {
   jobs = $state.raw<Record<string, JobRead>>({});
   loading = $state(true);
   loadError = $state<string | null>(null);
+  /** Each column's size while only its first page has loaded; null once every card is here. */
+  totals = $state.raw<Record<CardStatus, number> | null>(null);
   query = $state('');
   priority = $state<number | null>(null);
   /** The server wants a token (a client off loopback without one, or a wrong one). */
@@ -32,6 +38,9 @@ export class BoardState {
 
   /** Load repos, pick one (saved choice, else the first), and load its cards. */
   load = async (): Promise<void> => {
+    // The repo shown last time: fetch its cards alongside the repo list instead of after it.
+    const guess = this.repoId ?? readSaved();
+    const early = guess ? this.#fetchBoard(guess).catch(() => null) : null;
     try {
       this.repos = await api.repos.list();
       this.loadError = null;
@@ -41,12 +50,40 @@ export class BoardState {
       this.loading = false;
       return;
     }
-    const saved = this.repoId ?? readSaved();
-    const choice = this.repos.find((r) => r.id === saved) ?? this.repos[0] ?? null;
-    await this.selectRepo(choice?.id ?? null);
+    const choice = this.repos.find((r) => r.id === guess) ?? this.repos[0] ?? null;
+    await this.selectRepo(choice?.id ?? null, choice && choice.id === guess ? early : null);
   };
 
-  selectRepo = async (id: string | null): Promise<void> => {
+  /**
+   * A board's first screen: each column's first page and the current jobs, with the columns'
+   * sizes. The whole card list follows in the background (`#fetchRest`): a board of thousands of
+   * cards is on screen and usable before it has all arrived.
+   */
+  #fetchBoard = async (repoId: string): Promise<FirstScreen> => {
+    const [pages, jobs] = await Promise.all([
+      Promise.all(COLUMNS.map((c) => api.cards.page(repoId, c.status, FIRST_PAGE))),
+      api.cards.currentJobs(repoId),
+    ]);
+    const totals = Object.fromEntries(COLUMNS.map((c, i) => [c.status, pages[i].total])) as Record<CardStatus, number>;
+    const complete = pages.every((p) => p.cards.length >= p.total);
+    return { cards: pages.flatMap((p) => p.cards), jobs, totals: complete ? null : totals };
+  };
+
+  #fetchRest = async (repoId: string, token: number): Promise<void> => {
+    try {
+      const all = await api.cards.list(repoId);
+      if (token !== this.#loadToken) return;
+      this.cards = mergeLoaded(this.cards, all, repoId);
+      this.totals = null;
+    } catch (error) {
+      if (token === this.#loadToken) handleError(error, 'Could not load the rest of the board');
+    }
+  };
+
+  selectRepo = async (
+    id: string | null,
+    prefetched: Promise<FirstScreen | null> | null = null,
+  ): Promise<void> => {
     if (id !== this.repoId) {
       this.cards = [];
       this.jobs = {};
@@ -60,11 +97,14 @@ export class BoardState {
     const token = ++this.#loadToken;
     this.loading = true;
     try {
-      const [cards, jobs] = await Promise.all([api.cards.list(id), api.cards.currentJobs(id)]);
+      const first = (await prefetched) ?? (await this.#fetchBoard(id));
       if (token !== this.#loadToken) return; // another repo was picked meanwhile
-      this.cards = mergeLoaded(this.cards, cards, id);
-      this.jobs = Object.fromEntries(jobs.map((j) => [j.card_id, j]));
+      this.cards = mergeLoaded(this.cards, first.cards, id);
+      this.jobs = Object.fromEntries(first.jobs.map((j) => [j.card_id, j]));
+      this.totals = first.totals;
       this.loadError = null;
+      this.loading = false;
+      if (first.totals) await this.#fetchRest(id, token);
     } catch (error) {
       if (token === this.#loadToken) this.loadError = handleError(error, 'Could not load the board');
     } finally {
