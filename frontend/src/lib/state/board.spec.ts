@@ -1,26 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CardRead, JobRead } from '../api';
+import { makeCard } from '../testing/cards';
 import { BoardState } from './board.svelte';
 import { toasts } from './toasts.svelte';
 
 function card(id: string, status: CardRead['status'], position: number): CardRead {
-  return {
-    id,
-    repo_id: 'repo-1',
-    title: `Card ${id}`,
-    description: '',
-    status,
-    position,
-    priority: 1,
-    branch_name: null,
-    pr_url: null,
-    job_id: null,
-    max_attempts: 3,
-    conflict_files: null,
-    merge_sha: null,
-    created_at: '2026-01-01T00:00:00Z',
-    updated_at: '2026-01-01T00:00:00Z',
-  };
+  return makeCard({ id, title: `Card ${id}`, status, position });
 }
 
 type Route = (method: string, url: string, body: unknown) => Response | undefined | Promise<Response | undefined>;

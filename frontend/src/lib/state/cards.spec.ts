@@ -1,28 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { CardRead } from '../api';
+import { makeCard } from '../testing/cards';
 import { formatDuration, groupByStatus, isMoveAllowed, matches, moveAction, moveLocally, upsert } from './cards';
 
-let n = 0;
 function card(status: CardRead['status'], position: number, extra: Partial<CardRead> = {}): CardRead {
-  n += 1;
-  return {
-    id: `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`,
-    repo_id: 'r',
-    title: `card ${n}`,
-    description: '',
-    status,
-    position,
-    priority: 1,
-    branch_name: null,
-    pr_url: null,
-    job_id: null,
-    max_attempts: 3,
-    conflict_files: null,
-    merge_sha: null,
-    created_at: `2026-01-01T00:00:${String(n % 60).padStart(2, '0')}Z`,
-    updated_at: '2026-01-01T00:00:00Z',
-    ...extra,
-  };
+  return makeCard({ status, position, ...extra });
 }
 
 const order = (cards: CardRead[]) => cards.map((c) => `${c.title}@${c.position}`);
