@@ -301,24 +301,44 @@ async def record_progress(*, session: AsyncSession, job_id: str, attempt: int, p
 
 async def record_event(*, session: AsyncSession, message: protocol.Event) -> bool:
     """Store and broadcast one agent event; False when the attempt lost the job (the event is dropped)."""
-    job = await holding(session, message.job_id, message.attempt)
+    return await record_events(session=session, messages=[message])
+
+
+async def record_events(
+    *, session: AsyncSession, messages: list[protocol.Event], lease_ttl: float | None = None
+) -> bool:
+    """Store and broadcast a run of one attempt's agent events, in seq order; resends are skipped.
+
+    False when the attempt lost the job (the events are dropped). One fence check and one insert
+    for the run: an agent printing thousands of lines a second is stored as fast as it prints.
+    With ``lease_ttl``, the events also renew the attempt's lease (once a third of it has passed):
+    a runner whose heartbeat waits behind a burst of its own events is plainly alive.
+    """
+    first = messages[0]
+    job = await holding(session, first.job_id, first.attempt)
     if job is None:
         return False
-    stored = await job_service.insert_event(
-        session, job_id=job.id, attempt=message.attempt, seq=message.seq, data=message.event
+    if lease_ttl is not None:
+        now = utcnow()
+        lease = job.lease_expires_at
+        if lease is None or lease - now < timedelta(seconds=lease_ttl * 2 / 3):
+            job.lease_expires_at = now + timedelta(seconds=lease_ttl)
+    stored = await job_service.insert_events(
+        session, job_id=job.id, attempt=first.attempt, events=[(m.seq, m.event) for m in messages]
     )
-    if stored:
-        EventBus.record(
-            session,
-            "job_event",
-            {
-                "job_id": str(job.id),
-                "card_id": str(job.card_id),
-                "attempt": message.attempt,
-                "seq": message.seq,
-                "event": message.event,
-            },
-        )
+    for message in messages:
+        if message.seq in stored:
+            EventBus.record(
+                session,
+                "job_event",
+                {
+                    "job_id": str(job.id),
+                    "card_id": str(job.card_id),
+                    "attempt": message.attempt,
+                    "seq": message.seq,
+                    "event": message.event,
+                },
+            )
     return True
 
 

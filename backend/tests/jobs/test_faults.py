@@ -223,3 +223,30 @@ def _up(url: str) -> bool:
         return httpx.get(f"{url}/api/health", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_an_agent_flooding_its_log_keeps_its_lease(make_server: Callable[..., LiveServer], tmp_path: Path) -> None:
+    """Thousands of events in a burst are stored in batches: the heartbeats behind them still renew
+    the lease in time, so a live runner is not declared lost (it was, one commit per event)."""
+    lines = 10_000
+    flood = python_agent(
+        f"import pathlib, sys; [print('line', i) for i in range({lines})]; "
+        "(pathlib.Path(sys.argv[1]) / 'FLOOD.md').write_text('flooded\\n')"
+    )
+    server = make_server(flood, lease_ttl=3)
+    scale(server, 1)
+    card, job = start(server, tmp_path)
+    done = wait_job(server, str(job["id"]))
+    assert done["status"] == "completed", done["error"]
+    texts: list[str] = []
+    after = 0
+    while True:
+        page = httpx.get(server.api(f"/jobs/{job['id']}/logs"), params={"after": after, "limit": 1000}).json()
+        if not page["events"]:
+            break
+        texts += [e["data"]["text"] for e in page["events"] if e["kind"] == "text"]
+        after = page["next_after"]
+    flooded = [t for t in texts if t.startswith("line ")]
+    assert flooded == [f"line {i}" for i in range(lines)]  # every line, once, in order
+    assert httpx.get(server.api(f"/cards/{card['id']}")).json()["status"] == "in_review"
+    scale(server, 0)

@@ -28,19 +28,34 @@ async def insert_event(
     session: AsyncSession, *, job_id: uuid.UUID, attempt: int, seq: int, data: dict[str, Any]
 ) -> bool:
     """Store one agent event; False when (job, attempt, seq) was already stored (a resend)."""
-    values = {
-        "job_id": job_id,
-        "attempt": attempt,
-        "seq": seq,
-        "kind": str(data.get("kind", "text"))[:20],
-        "data": data,
-        "created_at": datetime.now().astimezone(),
-    }
+    return seq in await insert_events(session, job_id=job_id, attempt=attempt, events=[(seq, data)])
+
+
+async def insert_events(
+    session: AsyncSession, *, job_id: uuid.UUID, attempt: int, events: list[tuple[int, dict[str, Any]]]
+) -> set[int]:
+    """Store agent events ``(seq, data)`` in one statement; the seqs stored (resends are skipped)."""
+    now = datetime.now().astimezone()
+    rows = [
+        {
+            "job_id": job_id,
+            "attempt": attempt,
+            "seq": seq,
+            "kind": str(data.get("kind", "text"))[:20],
+            "data": data,
+            "created_at": now,
+        }
+        for seq, data in events
+    ]
     dialect = session.bind.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(JobEvent).values(**values).on_conflict_do_nothing()
-    result = await session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    stored: set[int] = set()
+    # SQLite allows 32,766 bound values per statement; six per row.
+    for start in range(0, len(rows), 1000):
+        statement = insert(JobEvent).values(rows[start : start + 1000]).on_conflict_do_nothing()
+        result = await session.execute(statement.returning(JobEvent.seq))
+        stored.update(result.scalars().all())
+    return stored
 
 
 async def claim_next(

@@ -33,6 +33,13 @@ from lazyaf.settings import Settings
 
 log = structlog.get_logger(__name__)
 HELLO_TIMEOUT = 10.0
+# Frames a runner may have in flight before the backend stops reading its socket.
+INBOX_SIZE = 10_000
+# At most this many frames handled together (a run of events is one transaction).
+BATCH_SIZE = 500
+# How a heartbeat frame is told from the rest without parsing each frame (the wire format is
+# pydantic's compact JSON, protocol.py).
+HEARTBEAT_MARK = '"type":"heartbeat"'
 
 
 @dataclass
@@ -126,19 +133,97 @@ class RunnerHub:
             await websocket.close(code=4400, reason="expected a hello message")
             return
         conn = await self._register(websocket, hello)
+        inbox: asyncio.Queue[str | None] = asyncio.Queue(maxsize=INBOX_SIZE)
+        reader = asyncio.create_task(self._read(conn, inbox))
+        try:
+            while (batch := await self._next_batch(inbox)) is not None:
+                await self._handle_batch(conn, batch)
+        finally:
+            reader.cancel()
+            await self._unregister(conn)
+
+    async def _read(self, conn: RunnerConnection, inbox: asyncio.Queue[str | None]) -> None:
+        """Move frames off the socket as they come (a full inbox pushes back on the runner).
+
+        Heartbeats are handled here, at once, not queued behind thousands of agent events: a
+        runner whose agent prints fast is alive, and its lease must say so.
+        """
         try:
             while True:
-                raw = await websocket.receive_text()
-                try:
-                    message = protocol.runner_message.validate_json(raw)
-                except ValidationError as exc:
-                    log.warning("runner_message_invalid", runner=conn.name, error=str(exc)[:200])
-                    continue
-                await self._handle(conn, message)
+                raw = await conn.websocket.receive_text()
+                if HEARTBEAT_MARK in raw:
+                    try:
+                        message = protocol.runner_message.validate_json(raw)
+                    except ValidationError:
+                        message = None
+                    if isinstance(message, protocol.Heartbeat):
+                        await self._heartbeat(conn, message)
+                        continue
+                await inbox.put(raw)
         except WebSocketDisconnect:
             pass
         finally:
-            await self._unregister(conn)
+            # The handler must learn the socket is gone even when the inbox is full.
+            while True:
+                try:
+                    inbox.put_nowait(None)
+                    break
+                except asyncio.QueueFull:
+                    inbox.get_nowait()
+
+    @staticmethod
+    async def _next_batch(inbox: asyncio.Queue[str | None]) -> list[str] | None:
+        """What the runner sent since the last batch (at least one frame); None once it is gone."""
+        first = await inbox.get()
+        if first is None:
+            return None
+        batch = [first]
+        while len(batch) < BATCH_SIZE and not inbox.empty():
+            raw = inbox.get_nowait()
+            if raw is None:
+                inbox.put_nowait(None)  # seen again by the next call, after this batch is handled
+                break
+            batch.append(raw)
+        return batch
+
+    async def _handle_batch(self, conn: RunnerConnection, batch: list[str]) -> None:
+        """Handle frames in order, each run of agent events in one transaction (an agent printing
+        thousands of lines a second is stored as fast as it prints, not one commit per line)."""
+        messages = []
+        for raw in batch:
+            try:
+                messages.append(protocol.runner_message.validate_json(raw))
+            except ValidationError as exc:
+                log.warning("runner_message_invalid", runner=conn.name, error=str(exc)[:200])
+        events: list[protocol.Event] = []
+        for message in messages:
+            if isinstance(message, protocol.Event):
+                events.append(message)
+                continue
+            if events:
+                await self._record_events(conn, events)
+                events = []
+            await self._handle(conn, message)
+        if events:
+            await self._record_events(conn, events)
+
+    async def _record_events(self, conn: RunnerConnection, events: list[protocol.Event]) -> None:
+        """Store a run of agent events in one transaction; ack each attempt's highest seq once."""
+        attempts: dict[tuple[str, int], list[protocol.Event]] = {}
+        for message in events:
+            attempts.setdefault((message.job_id, message.attempt), []).append(message)
+        held: dict[tuple[str, int], bool] = {}
+        async with session_scope(self.sessionmaker) as session:
+            for key, run in attempts.items():
+                held[key] = await transitions.record_events(
+                    session=session, messages=run, lease_ttl=self.settings.lease_ttl
+                )
+        for (job_id, attempt), ok in held.items():
+            if ok:
+                seq = max(m.seq for m in attempts[(job_id, attempt)])
+                await conn.send(protocol.Ack(job_id=job_id, attempt=attempt, seq=seq))
+            else:
+                await conn.send(protocol.Revoked(job_id=job_id, attempt=attempt))
 
     async def _register(self, websocket: WebSocket, hello: protocol.Hello) -> RunnerConnection:
         async with session_scope(self.sessionmaker) as session:
@@ -203,12 +288,7 @@ class RunnerHub:
         elif isinstance(message, protocol.Heartbeat):
             await self._heartbeat(conn, message)
         elif isinstance(message, protocol.Event):
-            async with session_scope(self.sessionmaker) as session:
-                held = await transitions.record_event(session=session, message=message)
-            if held:
-                await conn.send(protocol.Ack(job_id=message.job_id, attempt=message.attempt, seq=message.seq))
-            else:
-                await conn.send(protocol.Revoked(job_id=message.job_id, attempt=message.attempt))
+            await self._record_events(conn, [message])
         elif isinstance(message, protocol.Progress):
             async with session_scope(self.sessionmaker) as session:
                 job = await transitions.record_progress(
