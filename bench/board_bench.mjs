@@ -140,6 +140,9 @@ const MARKS = () => {
       if (dialog && /#\d+$/.test(dialog.getAttribute('aria-label') ?? '')) marks.modal = performance.now();
     }
   };
+  // When the page itself handled the click (the browser's input timestamp): what is left of
+  // navigation → modal after it is the page's own response, not the test tool's checks.
+  document.addEventListener('click', (event) => (marks.click ??= event.timeStamp), true);
   new MutationObserver(check).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['open'] });
 };
 
@@ -176,6 +179,8 @@ async function measureLoad(stack, runs) {
     runs: rows,
     columnsMs: median(rows.map((r) => r.columns)),
     modalMs: median(rows.map((r) => r.modal)),
+    clickMs: median(rows.map((r) => r.click)),
+    responseMs: median(rows.map((r) => r.modal - r.click)),
     domContentLoadedMs: median(rows.map((r) => r.domContentLoaded)),
     cardsInDom: median(rows.map((r) => r.cardsInDom)),
   };
@@ -290,8 +295,10 @@ if (only.has('load')) {
     await stack.close();
   }
   const l = results.load;
-  lines.push(`| ${l.cards} cards: navigation → all columns rendered | ${l.columnsMs.toFixed(0)} ms | | |`);
-  lines.push(`| ${l.cards} cards: navigation → card modal open (first click) | ${l.modalMs.toFixed(0)} ms | < ${TARGET.interactiveMs} ms | ${l.modalMs < TARGET.interactiveMs ? 'met' : 'MISSED'} |`);
+  lines.push(`| ${l.cards} cards: navigation → all columns rendered with clickable cards | ${l.columnsMs.toFixed(0)} ms | < ${TARGET.interactiveMs} ms | ${l.columnsMs < TARGET.interactiveMs ? 'met' : 'MISSED'} |`);
+  lines.push(`| ${l.cards} cards: navigation → the first click reaches the page (playwright waits for a stable target) | ${l.clickMs.toFixed(0)} ms | | |`);
+  lines.push(`| ${l.cards} cards: that click → card modal open | ${l.responseMs.toFixed(0)} ms | | |`);
+  lines.push(`| ${l.cards} cards: navigation → card modal open (all of the above) | ${l.modalMs.toFixed(0)} ms | < ${TARGET.interactiveMs} ms | ${l.modalMs < TARGET.interactiveMs ? 'met' : 'MISSED'} |`);
 }
 if (only.has('heap')) {
   const stack = await startStack('bench-heap', { model: false, dist: DIST });

@@ -42,12 +42,15 @@ export const api = {
   cards: {
     list: (repoId: string) => get<CardRead[]>(`/api/repos/${repoId}/cards`),
     /** The first `limit` cards of one column, and how many the column holds. */
-    page: async (repoId: string, status: CardStatus, limit: number) => {
+    page: async (repoId: string, status: CardStatus, limit: number, offset = 0) => {
       const { body, headers } = await requestWithHeaders<CardRead[]>('GET', `/api/repos/${repoId}/cards`, {
-        query: { status, limit },
+        query: { status, limit, offset: offset || undefined },
       });
       return { cards: body, total: Number(headers.get('x-total-count') ?? body.length) };
     },
+    /** Cards of every column whose title or description contains `q`. */
+    search: (repoId: string, q: string, limit: number) =>
+      get<CardRead[]>(`/api/repos/${repoId}/cards`, { q, limit }),
     currentJobs: (repoId: string) => get<JobRead[]>(`/api/repos/${repoId}/current-jobs`),
     get: (id: string) => get<CardRead>(`/api/cards/${id}`),
     create: (repoId: string, card: CardCreate) => post<CardRead>(`/api/repos/${repoId}/cards`, card),

@@ -41,9 +41,13 @@ describe('BoardState', () => {
       if (path === '/api/repos') return json([{ id: 'repo-1', name: 'demo' }]);
       if (path === '/api/repos/repo-1/current-jobs') return json(jobs);
       if (path !== '/api/repos/repo-1/cards') return undefined;
-      const matching = cards.filter((c) => !query.get('status') || c.status === query.get('status'));
+      const words = (query.get('q') ?? '').toLowerCase();
+      const matching = cards.filter(
+        (c) => (!query.get('status') || c.status === query.get('status')) && c.title.toLowerCase().includes(words),
+      );
       if (!query.get('limit')) return json(matching);
-      const page = matching.slice(0, Number(query.get('limit')));
+      const offset = Number(query.get('offset') ?? 0);
+      const page = matching.slice(offset, offset + Number(query.get('limit')));
       const response = json(page);
       response.headers.set('x-total-count', String(matching.length));
       return response;
@@ -57,28 +61,43 @@ describe('BoardState', () => {
     return board;
   }
 
-  it('shows each column\'s first page at once, then the whole board', async () => {
+  it('shows each column\'s first page, then the next as asked, and counts the rest', async () => {
     const many = Array.from({ length: 150 }, (_, i) => card(`t${i}`, 'todo', i));
-    const answer = boardServer([...many, card('d', 'done', 0)]);
-    let release = () => {};
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const calls = serve(async (method, url, body) => {
-      if (url === '/api/repos/repo-1/cards') await gate; // the whole board arrives late
-      return answer(method, url, body);
-    });
+    const calls = serve(boardServer([...many, card('d', 'done', 0)]));
     const board = new BoardState();
-    const loading = board.load();
-    await vi.waitFor(() => expect(board.totals?.todo).toBe(150));
-    expect(board.loading).toBe(false);
+    await board.load();
+    expect(board.totals?.todo).toBe(150);
     expect(board.columns.todo.length).toBe(60);
-    release();
-    await loading;
-    expect(board.totals).toBeNull();
-    expect(board.columns.todo.length).toBe(150);
-    expect(board.columns.done.map((c) => c.id)).toEqual(['d']);
-    const reads = calls.map((c) => c.url);
-    expect(reads.filter((u) => u.includes('limit=60'))).toHaveLength(5);
-    expect(reads.at(-1)).toBe('/api/repos/repo-1/cards');
+    expect(board.hasMore('todo')).toBe(true);
+    expect(board.hasMore('done')).toBe(false);
+    await board.loadMore('todo');
+    expect(board.columns.todo.map((c) => c.id)).toEqual(many.map((c) => c.id));
+    expect(board.hasMore('todo')).toBe(false);
+    expect(calls.map((c) => c.url)).toContain('/api/repos/repo-1/cards?status=todo&limit=120&offset=60');
+    expect(calls.some((c) => c.url === '/api/repos/repo-1/cards')).toBe(false); // never the whole board
+  });
+
+  it('keeps column sizes right as cards move, arrive and go', async () => {
+    const many = Array.from({ length: 70 }, (_, i) => card(`t${i}`, 'todo', i));
+    serve(boardServer(many));
+    const board = new BoardState();
+    await board.load();
+    const later = '2026-01-05T00:00:00Z';
+    board.apply({ type: 'card_updated', seq: 1, data: { card: { ...card('t0', 'in_progress', 0), updated_at: later } } });
+    board.apply({ type: 'card_updated', seq: 2, data: { card: { ...card('new', 'todo', 70), updated_at: later } } });
+    board.apply({ type: 'card_deleted', seq: 3, data: { card_id: 't1', repo_id: 'repo-1' } });
+    expect(board.totals).toMatchObject({ todo: 69, in_progress: 1 });
+  });
+
+  it('asks the server when searching a partly loaded board', async () => {
+    const many = Array.from({ length: 100 }, (_, i) => card(`t${i}`, 'todo', i));
+    const calls = serve(boardServer(many));
+    const board = new BoardState();
+    await board.load();
+    expect(board.cards.some((c) => c.id === 't99')).toBe(false);
+    await board.search('Card t99');
+    expect(calls.at(-1)?.url).toBe('/api/repos/repo-1/cards?q=Card+t99&limit=500');
+    expect(board.columns.todo.map((c) => c.id)).toEqual(['t99']);
   });
 
   it('skips the second read when the first pages held every card', async () => {

@@ -19,7 +19,11 @@ export class BoardState {
   jobs = $state.raw<Record<string, JobRead>>({});
   loading = $state(true);
   loadError = $state<string | null>(null);
-  /** Each column's size while only its first page has loaded; null once every card is here. */
+  /**
+   * Each column's size on the server while the board holds only part of it (a big board loads a
+   * page per column, the next page as the user scrolls, and asks the server when searching);
+   * null when every card is here.
+   */
   totals = $state.raw<Record<CardStatus, number> | null>(null);
   query = $state('');
   priority = $state<number | null>(null);
@@ -56,8 +60,7 @@ export class BoardState {
 
   /**
    * A board's first screen: each column's first page and the current jobs, with the columns'
-   * sizes. The whole card list follows in the background (`#fetchRest`): a board of thousands of
-   * cards is on screen and usable before it has all arrived.
+   * sizes. A board of thousands of cards is on screen at once; the rest comes page by page.
    */
   #fetchBoard = async (repoId: string): Promise<FirstScreen> => {
     const [pages, jobs] = await Promise.all([
@@ -69,14 +72,47 @@ export class BoardState {
     return { cards: pages.flatMap((p) => p.cards), jobs, totals: complete ? null : totals };
   };
 
-  #fetchRest = async (repoId: string, token: number): Promise<void> => {
+  #loadingMore = new Set<CardStatus>();
+
+  /** Whether column `status` has cards on the server that the board does not hold yet. */
+  hasMore = (status: CardStatus): boolean =>
+    this.totals !== null && this.cards.filter((c) => c.status === status).length < this.totals[status];
+
+  /** The next page of column `status` (the one the user scrolled to the end of). */
+  loadMore = async (status: CardStatus): Promise<void> => {
+    const repoId = this.repoId;
+    if (!repoId || !this.hasMore(status) || this.#loadingMore.has(status)) return;
+    this.#loadingMore.add(status);
+    const token = this.#loadToken;
     try {
-      const all = await api.cards.list(repoId);
+      const held = this.cards.filter((c) => c.status === status).length;
+      const page = await api.cards.page(repoId, status, FIRST_PAGE * 2, held);
       if (token !== this.#loadToken) return;
-      this.cards = mergeLoaded(this.cards, all, repoId);
-      this.totals = null;
+      this.cards = mergeMore(this.cards, page.cards);
+      if (this.totals) this.totals = { ...this.totals, [status]: page.total };
     } catch (error) {
-      if (token === this.#loadToken) handleError(error, 'Could not load the rest of the board');
+      handleError(error, 'Could not load more cards');
+    } finally {
+      this.#loadingMore.delete(status);
+    }
+  };
+
+  #searchToken = 0;
+
+  /** On a partly loaded board a search asks the server too, so it finds cards not loaded yet. */
+  search = async (query: string): Promise<void> => {
+    this.query = query;
+    const repoId = this.repoId;
+    const token = ++this.#searchToken;
+    if (!repoId || this.totals === null || !query.trim()) return;
+    await new Promise((resolve) => setTimeout(resolve, 250)); // typing: ask once it pauses
+    if (token !== this.#searchToken) return;
+    try {
+      const found = await api.cards.search(repoId, query.trim(), 500);
+      if (token !== this.#searchToken || repoId !== this.repoId) return;
+      this.cards = mergeMore(this.cards, found);
+    } catch (error) {
+      handleError(error, 'Could not search the board');
     }
   };
 
@@ -104,7 +140,6 @@ export class BoardState {
       this.totals = first.totals;
       this.loadError = null;
       this.loading = false;
-      if (first.totals) await this.#fetchRest(id, token);
     } catch (error) {
       if (token === this.#loadToken) this.loadError = handleError(error, 'Could not load the board');
     } finally {
@@ -117,11 +152,14 @@ export class BoardState {
     switch (event.type) {
       case 'card_updated': {
         const card = event.data.card;
-        if (card.repo_id === this.repoId) this.cards = upsert(this.cards, card);
+        if (card.repo_id !== this.repoId) break;
+        this.#put(card);
         break;
       }
       case 'card_deleted':
         if (this.cards.some((c) => c.id === event.data.card_id)) {
+          const gone = this.cards.find((c) => c.id === event.data.card_id);
+          if (this.totals && gone) this.totals = countMove(this.totals, gone.status, undefined);
           this.cards = this.cards.filter((c) => c.id !== event.data.card_id);
           if (this.openCardId === event.data.card_id) this.openCardId = null;
         }
@@ -163,21 +201,31 @@ export class BoardState {
       return false;
     }
     if (action === 'reorder' && card.position === position) return true;
+    const totalsBefore = this.totals;
     this.cards = moveLocally(before, id, to, position);
+    if (this.totals) this.totals = countMove(this.totals, card.status, to);
     try {
       if (action === 'approve') this.#replace((await api.cards.approve(id)).card);
       else this.#replace(await api.cards.update(id, { status: to, position }));
       return true;
     } catch (error) {
       this.cards = before;
+      this.totals = totalsBefore;
       handleError(error, `Could not move “${card.title}”`);
       return false;
     }
   };
 
-  #replace = (card: CardRead): void => {
-    this.cards = upsert(this.cards, card);
-  };
+  #replace = (card: CardRead): void => this.#put(card);
+
+  /** Take a newer copy of a card (from an event or an answer), keeping the column sizes right. */
+  #put(card: CardRead): void {
+    const held = this.cards.find((c) => c.id === card.id);
+    const next = upsert(this.cards, card);
+    if (next === this.cards) return; // the copy we hold is newer
+    if (this.totals) this.totals = countMove(this.totals, held?.status, card.status);
+    this.cards = next;
+  }
 
   create = async (card: CardCreate): Promise<CardRead | null> => {
     if (!this.repoId) return null;
@@ -267,6 +315,33 @@ export function mergeLoaded(held: readonly CardRead[], loaded: CardRead[], repoI
     if (!seen.has(card.id) && Date.parse(card.updated_at) > recent) merged.push(card);
   }
   return merged;
+}
+
+/** `held` plus the cards of `more` (a page, search hits) it lacks or holds an older copy of. */
+export function mergeMore(held: readonly CardRead[], more: readonly CardRead[]): CardRead[] {
+  const index = new Map(held.map((c, i) => [c.id, i]));
+  const next = held.slice();
+  for (const card of more) {
+    const at = index.get(card.id);
+    if (at === undefined) {
+      index.set(card.id, next.length);
+      next.push(card);
+    } else if (next[at].updated_at < card.updated_at) next[at] = card;
+  }
+  return next;
+}
+
+/** Column sizes after a card left column `from` (if any) and entered column `to` (if any). */
+export function countMove(
+  totals: Record<CardStatus, number>,
+  from: CardStatus | undefined,
+  to: CardStatus | undefined,
+): Record<CardStatus, number> {
+  if (from === to) return totals;
+  const next = { ...totals };
+  if (from) next[from] = Math.max(0, next[from] - 1);
+  if (to) next[to] += 1;
+  return next;
 }
 
 function readSaved(): string | null {
