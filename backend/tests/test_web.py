@@ -35,7 +35,9 @@ def board_app(settings: Settings, dist: Path) -> FastAPI:
     return create_app(settings)
 
 
-async def _get(app: FastAPI, path: str, client: tuple[str, int] = ("127.0.0.1", 5000), **kwargs: object) -> httpx.Response:
+async def _get(
+    app: FastAPI, path: str, client: tuple[str, int] = ("127.0.0.1", 5000), **kwargs: object
+) -> httpx.Response:
     transport = httpx.ASGITransport(app=app, client=client)
     async with httpx.AsyncClient(transport=transport, base_url="http://lazyaf") as c:
         return await c.get(path, **kwargs)  # type: ignore[arg-type]
@@ -80,7 +82,9 @@ async def test_an_unbuilt_board_says_how_to_build_it(settings: Settings, tmp_pat
     assert "make run" in page.text and "npm run build" in page.text
 
 
-async def test_off_loopback_the_board_loads_but_its_data_needs_the_token(board_app: FastAPI, settings: Settings) -> None:
+async def test_off_loopback_the_board_loads_but_its_data_needs_the_token(
+    board_app: FastAPI, settings: Settings
+) -> None:
     settings.token = "s3cret-token"  # type: ignore[assignment]
     app = create_app(settings)
     remote = ("192.0.2.10", 4000)
@@ -104,7 +108,8 @@ def test_current_jobs_gives_each_cards_latest_job(settings: Settings, tmp_path: 
     with live_server(settings, migrate=False) as srv:
         repo = ingest(srv, tmp_path)
         started, idle = (
-            httpx.post(srv.api(f"/repos/{repo['id']}/cards"), json={"title": t}).json() for t in ("Started", "Idle")
+            httpx.post(srv.api(f"/repos/{repo['id']}/cards"), json={"title": t}).json()
+            for t in ("Started", "Idle")
         )
         assert httpx.get(srv.api(f"/repos/{repo['id']}/current-jobs")).json() == []
         job = httpx.post(srv.api(f"/cards/{started['id']}/start")).json()
@@ -122,7 +127,13 @@ def test_the_board_socket_takes_the_token_in_its_query(settings: Settings) -> No
     auth = TokenAuthMiddleware(app=None, settings=settings)  # type: ignore[arg-type]
 
     def scope(path: str, query: bytes, kind: str = "websocket") -> dict[str, object]:
-        return {"type": kind, "path": path, "query_string": query, "headers": [], "client": ("192.0.2.10", 4000)}
+        return {
+            "type": kind,
+            "path": path,
+            "query_string": query,
+            "headers": [],
+            "client": ("192.0.2.10", 4000),
+        }
 
     assert auth._allowed(scope("/ws", b"since=4&token=s3cret-token"))
     assert not auth._allowed(scope("/ws", b"token=wrong"))

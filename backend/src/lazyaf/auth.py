@@ -8,8 +8,8 @@ With no token configured, non-loopback peers are refused outright.
 from __future__ import annotations
 
 import base64
-from urllib.parse import parse_qs
 import hmac
+from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 

@@ -40,7 +40,9 @@ class BoardApp:
 
     def respond(self, scope: Scope) -> Response:
         if scope["path"].startswith(("/api/", "/git/")) or scope["path"] == "/api":
-            return error_response(404, f"No such endpoint: {scope['path']}; see /docs for the API.", "not_found")
+            return error_response(
+                404, f"No such endpoint: {scope['path']}; see /docs for the API.", "not_found"
+            )
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             return Response("Method not allowed", status_code=405)
         if self.root is None or not (self.root / "index.html").is_file():

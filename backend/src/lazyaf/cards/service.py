@@ -61,7 +61,9 @@ async def list_rows_for_repo(
 async def count_for_repo(
     *, session: AsyncSession, repo: Repo, status: CardStatus | None = None, q: str | None = None
 ) -> int:
-    query = _filtered(select(func.count()).select_from(Card).where(Card.repo_id == repo.id), status=status, q=q)
+    query = _filtered(
+        select(func.count()).select_from(Card).where(Card.repo_id == repo.id), status=status, q=q
+    )
     return int(await session.scalar(query.order_by(None)) or 0)
 
 
