@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitFor, withStack } from './harness.mjs';
-import { countIn, createCardInUI, expectCardIn, expectLive, markDocument, mouseDrag } from './board.mjs';
+import { countIn, createCardInUI, expectCardIn, expectLive, markDocument, mouseDrag, openCard } from './board.mjs';
 
 test('a second browser context sees the first one\'s changes live', { timeout: 60_000 }, async (t) => {
   await withStack(t, { runners: 0, model: false }, async (stack) => {
@@ -29,5 +29,20 @@ test('a second browser context sees the first one\'s changes live', { timeout: 6
     await expectCardIn(a, 'To Do', 'Made through the API');
     await expectCardIn(b, 'To Do', 'Made through the API');
     await bSameDocument();
+  });
+});
+
+test('an open card survives a reload: its ?card= link opens it again', { timeout: 60_000 }, async (t) => {
+  await withStack(t, { runners: 0, model: false }, async (stack) => {
+    const page = await stack.page();
+    await expectLive(page);
+    await stack.createCard('Shared by link');
+    await openCard(page, 'Shared by link');
+    const card = await stack.cardByTitle('Shared by link');
+    assert.equal(new URL(page.url()).searchParams.get('card'), card.id);
+    await page.reload();
+    await page.getByRole('dialog', { name: 'Shared by link', exact: true }).waitFor();
+    await page.keyboard.press('Escape');
+    await waitFor(async () => !new URL(page.url()).searchParams.has('card'), { what: 'the link to drop the card' });
   });
 });

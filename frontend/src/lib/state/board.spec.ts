@@ -100,6 +100,26 @@ describe('BoardState', () => {
     expect(board.columns.todo.map((c) => c.id)).toEqual(['t99']);
   });
 
+  it('opens a shared card the partly loaded board does not hold yet', async () => {
+    const many = Array.from({ length: 100 }, (_, i) => card(`t${i}`, 'todo', i));
+    const answer = boardServer(many);
+    serve((method, url, body) => (url === '/api/cards/t99' ? json(many[99]) : answer(method, url, body)));
+    const board = new BoardState();
+    await board.load();
+    expect(board.openCard).toBeNull();
+    await board.openById('t99');
+    expect(board.openCard?.id).toBe('t99');
+  });
+
+  it('says so when a shared card is gone', async () => {
+    serve(boardServer([card('a', 'todo', 0)]));
+    const board = new BoardState();
+    await board.load();
+    await board.openById('gone');
+    expect(board.openCardId).toBeNull();
+    expect(toasts.items.at(-1)?.text).toMatch(/Could not open the card: Not found\./);
+  });
+
   it('skips the second read when the first pages held every card', async () => {
     const calls = serve(boardServer([card('a', 'todo', 0)]));
     const board = new BoardState();

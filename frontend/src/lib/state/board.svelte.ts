@@ -97,6 +97,20 @@ export class BoardState {
     }
   };
 
+  /** Open card `id` (a shared ?card= link): fetched first when a partly loaded board lacks it. */
+  openById = async (id: string): Promise<void> => {
+    this.openCardId = id;
+    if (this.cards.some((c) => c.id === id)) return;
+    try {
+      const card = await api.cards.get(id);
+      if (card.repo_id !== this.repoId) await this.selectRepo(card.repo_id);
+      this.cards = mergeMore(this.cards, [card]);
+    } catch (error) {
+      this.openCardId = null;
+      handleError(error, 'Could not open the card');
+    }
+  };
+
   #searchToken = 0;
 
   /** On a partly loaded board a search asks the server too, so it finds cards not loaded yet. */
