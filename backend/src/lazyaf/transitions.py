@@ -161,13 +161,8 @@ async def start_card(
     """Queue an agent job for a todo card and move it to in_progress."""
     if card.status != S.TODO:
         raise InvalidTransition(f"Card '{card.title}' is {card.status}: {refusal(card.status, S.IN_PROGRESS)}")
-    repo = await session.get(Repo, card.repo_id)
-    assert repo is not None
-    path = git_path(settings, repo)
-    (base_sha,) = job_refs.branch_shas(path, repo.default_branch)
-    if base_sha is None:
-        raise _no_base(repo)
-    readme = await job_refs.readme_at(path, base_sha, prompts.README_NAMES)
+    repo, base_sha = await _repo_with_base(session, settings, card)
+    readme = await job_refs.readme_at(git_path(settings, repo), base_sha, prompts.README_NAMES)
     card.branch_name = card.branch_name or branch_name(card)
     prompt = prompts.render(
         settings, "job.md.j2", card=card, repo=repo, readme=prompts.readme_excerpt(readme),
@@ -181,9 +176,8 @@ async def _repo_with_base(session: AsyncSession, settings: Settings, card: Card)
     """The card's repo and the sha of its default branch; a clear 409 while that branch is empty."""
     repo = await session.get(Repo, card.repo_id)
     assert repo is not None
-    base = await anyio.to_thread.run_sync(
-        git_branches.ref_sha, git_path(settings, repo), f"refs/heads/{repo.default_branch}"
-    )
+    # A ref file read: cheap enough on the event loop (jobs/refs.py).
+    (base,) = job_refs.branch_shas(git_path(settings, repo), repo.default_branch)
     if base is None:
         raise _no_base(repo)
     return repo, base
@@ -297,11 +291,6 @@ async def record_progress(*, session: AsyncSession, job_id: str, attempt: int, p
     await session.flush()
     job_changed(session, job)
     return job
-
-
-async def record_event(*, session: AsyncSession, message: protocol.Event) -> bool:
-    """Store and broadcast one agent event; False when the attempt lost the job (the event is dropped)."""
-    return await record_events(session=session, messages=[message])
 
 
 async def record_events(

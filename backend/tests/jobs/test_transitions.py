@@ -108,7 +108,7 @@ async def test_an_attempt_that_lost_its_lease_changes_nothing(app: FastAPI, sett
         stale = str(job.id)
         assert await transitions.renew_lease(session=session, settings=settings, job_id=stale, attempt=1) is None
         event = protocol.Event(job_id=stale, attempt=1, seq=1, event={"kind": "text", "text": "zombie"})
-        assert await transitions.record_event(session=session, message=event) is False
+        assert await transitions.record_events(session=session, messages=[event]) is False
         done = protocol.Complete(job_id=stale, attempt=1, status="completed", head_sha="0" * 40)
         assert await transitions.complete_attempt(session=session, settings=settings, message=done) is False
         await session.commit()
@@ -144,8 +144,8 @@ async def test_events_are_stored_once_and_a_repeated_completion_is_acknowledged_
     event = protocol.Event(job_id=str(job.id), attempt=1, seq=1, event={"kind": "text", "text": "hi"})
     failed = protocol.Complete(job_id=str(job.id), attempt=1, status="failed", error="The agent failed.")
     async with app.state.sessionmaker() as session:
-        assert await transitions.record_event(session=session, message=event)
-        assert await transitions.record_event(session=session, message=event)  # a resend after a lost ack
+        assert await transitions.record_events(session=session, messages=[event])
+        assert await transitions.record_events(session=session, messages=[event])  # a resend after a lost ack
         assert await transitions.complete_attempt(session=session, settings=settings, message=failed)
         await session.commit()
         first = await session.scalar(select(func.count()).select_from(BoardEvent))

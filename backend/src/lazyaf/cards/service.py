@@ -35,14 +35,6 @@ async def create(*, session: AsyncSession, repo: Repo, card_in: CardCreate) -> C
     return card
 
 
-async def list_for_repo(
-    *, session: AsyncSession, repo: Repo, status: CardStatus | None = None, q: str | None = None
-) -> list[Card]:
-    """The repo's cards by column and position, optionally filtered by status or a search text."""
-    query = _filtered(select(Card).where(Card.repo_id == repo.id), status=status, q=q)
-    return list((await session.scalars(query)).all())
-
-
 async def list_rows_for_repo(
     *,
     session: AsyncSession,
@@ -52,8 +44,9 @@ async def list_rows_for_repo(
     limit: int | None = None,
     offset: int = 0,
 ) -> list[RowMapping]:
-    """``list_for_repo`` as plain column mappings, optionally one page: a board of thousands of
-    cards without the ORM's per-object cost."""
+    """The repo's cards by column and position, optionally filtered by status or a search text and
+    cut to one page; plain column mappings: a board of thousands of cards without the ORM's
+    per-object cost."""
     query = _filtered(select(*Card.__table__.columns).where(Card.repo_id == repo.id), status=status, q=q)
     return list((await session.execute(query.limit(limit).offset(offset))).mappings().all())
 

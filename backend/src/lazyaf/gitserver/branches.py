@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo as DulwichRepo
 
 
@@ -31,24 +30,3 @@ def delete_branch(path: Path, branch: str) -> bool:
     """Remove ``refs/heads/<branch>``; False when it did not exist."""
     with DulwichRepo(str(path)) as repo:
         return bool(repo.refs.remove_if_equals(b"refs/heads/" + branch.encode(), None))
-
-
-def read_file(path: Path, branch: str, names: tuple[str, ...]) -> str | None:
-    """The text of the first of ``names`` found at the root of ``branch``, if any."""
-    with DulwichRepo(str(path)) as repo:
-        try:
-            commit = repo[repo.refs[b"refs/heads/" + branch.encode()]]
-        except KeyError:
-            return None
-        assert isinstance(commit, Commit)
-        tree = repo[commit.tree]
-        assert isinstance(tree, Tree)
-        for name in names:
-            try:
-                _, sha = tree[name.encode()]
-            except KeyError:
-                continue
-            blob = repo[sha]
-            if isinstance(blob, Blob):
-                return blob.data[:65536].decode("utf-8", "replace")
-    return None

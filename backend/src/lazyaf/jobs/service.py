@@ -24,13 +24,6 @@ async def list_events(*, session: AsyncSession, job: Job, after: int, limit: int
     return list((await session.scalars(query)).all())
 
 
-async def insert_event(
-    session: AsyncSession, *, job_id: uuid.UUID, attempt: int, seq: int, data: dict[str, Any]
-) -> bool:
-    """Store one agent event; False when (job, attempt, seq) was already stored (a resend)."""
-    return seq in await insert_events(session, job_id=job_id, attempt=attempt, events=[(seq, data)])
-
-
 async def insert_events(
     session: AsyncSession, *, job_id: uuid.UUID, attempt: int, events: list[tuple[int, dict[str, Any]]]
 ) -> set[int]:
