@@ -100,6 +100,18 @@ describe('BoardState', () => {
     expect(board.columns.todo.map((c) => c.id)).toEqual(['t99']);
   });
 
+  it('pages on from the top after a search brought in a card further down', async () => {
+    const many = Array.from({ length: 100 }, (_, i) => card(`t${i}`, 'todo', i));
+    const calls = serve(boardServer(many));
+    const board = new BoardState();
+    await board.load();
+    await board.search('Card t99');
+    await board.loadMore('todo');
+    expect(calls.map((c) => c.url)).toContain('/api/repos/repo-1/cards?status=todo&limit=120&offset=60');
+    expect(board.cards.filter((c) => c.status === 'todo')).toHaveLength(100);
+    expect(board.hasMore('todo')).toBe(false);
+  });
+
   it('opens a shared card the partly loaded board does not hold yet', async () => {
     const many = Array.from({ length: 100 }, (_, i) => card(`t${i}`, 'todo', i));
     const answer = boardServer(many);

@@ -33,9 +33,9 @@ export class BoardState {
   openCardId = $state<string | null>(null);
 
   repo = $derived(this.repos.find((r) => r.id === this.repoId) ?? null);
-  visible = $derived(
-    this.query || this.priority !== null ? this.cards.filter((c) => matches(c, this.query, this.priority)) : this.cards,
-  );
+  /** A search or the priority filter narrows the board. */
+  filtering = $derived(this.query !== '' || this.priority !== null);
+  visible = $derived(this.filtering ? this.cards.filter((c) => matches(c, this.query, this.priority)) : this.cards);
   columns = $derived(groupByStatus(this.visible));
   openCard = $derived(this.cards.find((c) => c.id === this.openCardId) ?? null);
   #loadToken = 0;
@@ -74,9 +74,21 @@ export class BoardState {
 
   #loadingMore = new Set<CardStatus>();
 
+  /**
+   * How many of column `status`'s cards the board holds from the top without a gap: the offset
+   * of its next page (a search hit or a shared card further down does not count).
+   */
+  #loadedPrefix(status: CardStatus): number {
+    const positions = this.cards.filter((c) => c.status === status).map((c) => c.position);
+    const held = new Set(positions);
+    let prefix = 0;
+    while (held.has(prefix)) prefix += 1;
+    return prefix;
+  }
+
   /** Whether column `status` has cards on the server that the board does not hold yet. */
   hasMore = (status: CardStatus): boolean =>
-    this.totals !== null && this.cards.filter((c) => c.status === status).length < this.totals[status];
+    this.totals !== null && this.#loadedPrefix(status) < this.totals[status];
 
   /** The next page of column `status` (the one the user scrolled to the end of). */
   loadMore = async (status: CardStatus): Promise<void> => {
@@ -85,8 +97,7 @@ export class BoardState {
     this.#loadingMore.add(status);
     const token = this.#loadToken;
     try {
-      const held = this.cards.filter((c) => c.status === status).length;
-      const page = await api.cards.page(repoId, status, FIRST_PAGE * 2, held);
+      const page = await api.cards.page(repoId, status, FIRST_PAGE * 2, this.#loadedPrefix(status));
       if (token !== this.#loadToken) return;
       this.cards = mergeMore(this.cards, page.cards);
       if (this.totals) this.totals = { ...this.totals, [status]: page.total };
@@ -153,7 +164,6 @@ export class BoardState {
       this.jobs = Object.fromEntries(first.jobs.map((j) => [j.card_id, j]));
       this.totals = first.totals;
       this.loadError = null;
-      this.loading = false;
     } catch (error) {
       if (token === this.#loadToken) this.loadError = handleError(error, 'Could not load the board');
     } finally {
@@ -170,14 +180,14 @@ export class BoardState {
         this.#put(card);
         break;
       }
-      case 'card_deleted':
-        if (this.cards.some((c) => c.id === event.data.card_id)) {
-          const gone = this.cards.find((c) => c.id === event.data.card_id);
-          if (this.totals && gone) this.totals = countMove(this.totals, gone.status, undefined);
-          this.cards = this.cards.filter((c) => c.id !== event.data.card_id);
-          if (this.openCardId === event.data.card_id) this.openCardId = null;
-        }
+      case 'card_deleted': {
+        const gone = this.cards.find((c) => c.id === event.data.card_id);
+        if (!gone) break;
+        if (this.totals) this.totals = countMove(this.totals, gone.status, undefined);
+        this.cards = this.cards.filter((c) => c !== gone);
+        if (this.openCardId === gone.id) this.openCardId = null;
         break;
+      }
       case 'job_status': {
         const job = event.data.job;
         const held = this.jobs[job.card_id];
@@ -219,8 +229,8 @@ export class BoardState {
     this.cards = moveLocally(before, id, to, position);
     if (this.totals) this.totals = countMove(this.totals, card.status, to);
     try {
-      if (action === 'approve') this.#replace((await api.cards.approve(id)).card);
-      else this.#replace(await api.cards.update(id, { status: to, position }));
+      if (action === 'approve') this.#put((await api.cards.approve(id)).card);
+      else this.#put(await api.cards.update(id, { status: to, position }));
       return true;
     } catch (error) {
       this.cards = before;
@@ -229,8 +239,6 @@ export class BoardState {
       return false;
     }
   };
-
-  #replace = (card: CardRead): void => this.#put(card);
 
   /** Take a newer copy of a card (from an event or an answer), keeping the column sizes right. */
   #put(card: CardRead): void {
@@ -245,7 +253,7 @@ export class BoardState {
     if (!this.repoId) return null;
     try {
       const created = await api.cards.create(this.repoId, card);
-      this.#replace(created);
+      this.#put(created);
       return created;
     } catch (error) {
       handleError(error, 'Could not create the card');
@@ -255,7 +263,7 @@ export class BoardState {
 
   update = async (id: string, change: CardUpdate): Promise<boolean> => {
     try {
-      this.#replace(await api.cards.update(id, change));
+      this.#put(await api.cards.update(id, change));
       return true;
     } catch (error) {
       handleError(error, 'Could not save the card');
@@ -290,11 +298,11 @@ export class BoardState {
       if (action === 'start') {
         const job = await api.cards.start(id);
         this.jobs = { ...this.jobs, [id]: job };
-      } else if (action === 'approve') this.#replace((await api.cards.approve(id)).card);
-      else if (action === 'reject') this.#replace(await api.cards.reject(id));
+      } else if (action === 'approve') this.#put((await api.cards.approve(id)).card);
+      else if (action === 'reject') this.#put(await api.cards.reject(id));
       else if (action === 'retry' || action === 'requestChanges') {
         const queued = action === 'retry' ? await api.cards.retry(id) : await api.cards.requestChanges(id);
-        this.#replace(queued.card);
+        this.#put(queued.card);
         this.jobs = { ...this.jobs, [id]: queued.job };
       } else if (action === 'cancel') {
         const jobId = card?.job_id;
