@@ -12,6 +12,7 @@ from lazyaf_cli import git as gitlib
 from lazyaf_cli.client import Repo
 from lazyaf_cli.context import AppContext, pass_app
 from lazyaf_cli.git import Git, GitFailed, RefStatus
+from lazyaf_cli.options import Command
 from lazyaf_cli.output import listing
 
 # The server's rule for repo names (lazyaf.repos.schemas.NAME_PATTERN), checked here first so a
@@ -32,7 +33,7 @@ class Source:
     is_work_tree: bool
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--name", metavar="NAME", help="Name the repo NAME (default: the folder's name).")
 @click.option("--branch", metavar="BRANCH", help="Push BRANCH instead of the current branch.")

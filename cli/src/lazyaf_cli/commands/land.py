@@ -11,6 +11,7 @@ from lazyaf_cli import git as gitlib
 from lazyaf_cli.client import Repo
 from lazyaf_cli.context import AppContext, pass_app
 from lazyaf_cli.git import GitFailed, RefStatus
+from lazyaf_cli.options import Command
 from lazyaf_cli.output import listing
 
 _NO_CREDENTIALS_SIGNS = ("could not read username", "could not read password")
@@ -33,7 +34,7 @@ _UNREACHABLE_SIGNS = (
 )
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("repo_ref", metavar="REPO")
 @click.option("--branch", metavar="BRANCH", help="Land BRANCH (default: the repo's default branch).")
 @click.option("--remote", metavar="URL", help="Push to URL instead of the remote recorded at ingest.")
