@@ -134,9 +134,12 @@ def run_on_pty(
     timeout: float = 180,
     env: dict[str, str] | None = None,
     interrupt_after: str | None = None,
+    when: list[tuple[str, Callable[[], object]]] | None = None,
 ) -> PtyResult:
     """``lazyaf ARGS`` on a pseudo-terminal (a person's view); with ``interrupt_after``, SIGINT once
-    that text has appeared (as Ctrl-C would)."""
+    that text has appeared (as Ctrl-C would); ``when`` runs each (text, action) once, in order, as
+    soon as its text has appeared."""
+    pending = list(when or [])
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
     proc = subprocess.Popen(
@@ -166,6 +169,8 @@ def run_on_pty(
             if interrupt_after and not interrupted and interrupt_after.encode() in b"".join(chunks):
                 proc.send_signal(signal.SIGINT)
                 interrupted = True
+            if pending and pending[0][0].encode() in b"".join(chunks):
+                pending.pop(0)[1]()
             if not ready and proc.poll() is not None:
                 break
         returncode = proc.wait(timeout=30)

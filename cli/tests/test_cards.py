@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from cli_support import ANSI, Invoke, canned_server, error_line, invoke, make_repo
+from cli_support import ANSI, Invoke, canned_server, error_line, invoke, make_repo, run_on_pty
 from lazyaf.testing import LiveServer, wait_until
 
 from lazyaf_cli.commands.review import APPROVE_PATH
@@ -220,6 +220,25 @@ def test_start_without_a_runner_then_cancel(lazyaf: Invoke, server: LiveServer, 
 
     assert cancelled.stdout == "Cancelled the build job of 'Waits'; the card is back in To Do.\n"
     assert cards_of(server)[0]["status"] == "todo"
+
+
+def test_following_a_card_cancelled_elsewhere_exits_1(lazyaf: Invoke, server: LiveServer, demo: None) -> None:
+    card_id = new(lazyaf, "Waits")
+    assert lazyaf("card", "start", card_id[:8]).exit_code == 0
+    job_id = cards_of(server)[0]["job_id"]
+
+    def cancel() -> None:
+        assert httpx.post(server.api(f"/jobs/{job_id}/cancel"), timeout=10).status_code == 200
+
+    result = run_on_pty(
+        "card", "logs", card_id[:8], "--follow", server=server.url, when=[("waiting for a runner", cancel)]
+    )
+
+    assert result.returncode == 1
+    assert "queued, waiting for a runner" in ANSI.sub("", result.output)  # the spinner, while it waited
+    assert result.text.strip().splitlines()[-1] == (
+        "Error: Card 'Waits' went back to To Do: its job was cancelled."
+    )
 
 
 @pytest.mark.parametrize(

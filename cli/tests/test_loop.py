@@ -196,6 +196,28 @@ def test_a_failing_card_exits_1_with_one_line(
     )
     assert api(agent_server, f"/cards/{card_id}")["status"] == "failed"
 
+    # Retry, with a model that now works: back on track, exit 0.
+    model.script = greeting
+    retried = run_piped("card", "retry", card_id[:8], "--follow", server=agent_server.url)
+    assert retried.returncode == 0, retried.stderr
+    assert retried.stdout.startswith("Retrying 'Say hello' — retry job ")
+    assert "\n✓ 'Say hello' is in review: " in retried.stdout
+
+
+def test_reject_and_delete_the_branch(agent_server: LiveServer, model: Any, demo: dict[str, Any]) -> None:
+    model.script = greeting
+    card_id = new_card(agent_server)
+    assert run_piped("card", "start", card_id[:8], "--follow", server=agent_server.url).returncode == 0
+    branch = api(agent_server, f"/cards/{card_id}")["branch_name"]
+    assert git("ls-remote", demo["clone_url"], branch)
+
+    result = run_piped("card", "reject", f"demo#{card_id[:8]}", "--delete-branch", server=agent_server.url)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Rejected 'Say hello': back in To Do; deleted its branch.\n"
+    assert api(agent_server, f"/cards/{card_id}")["status"] == "todo"
+    assert git("ls-remote", demo["clone_url"], branch) == ""
+
 
 def test_ctrl_c_stops_following_not_the_job(
     agent_server: LiveServer, model: Any, demo: dict[str, Any]

@@ -148,6 +148,8 @@ class Follower:
         self.spinner = spinner
         self.job: Job | None = None
         self.seq: int | None = None
+        self.reconnecting: float | None = None
+        """Since when the socket has been down (None while it is up)."""
         self._job_started = time.monotonic()
 
     def run(self, since: int | None, job: Job | None) -> Card:
@@ -160,14 +162,15 @@ class Follower:
         while self.card["status"] not in FINAL_CARD:
             try:
                 with self._socket() as ws:
-                    failing_since, delay = None, 0.2
+                    failing_since = self.reconnecting = None
+                    delay = 0.2
                     self._consume(ws)
             except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as exc:
                 if isinstance(exc, InvalidStatus) and exc.response.status_code in (401, 403):
                     raise click.ClickException(
                         "The LazyAF server refused the board socket; set LAZYAF_TOKEN to the server's token."
                     ) from None
-                failing_since = failing_since or time.monotonic()
+                failing_since = self.reconnecting = failing_since or time.monotonic()
                 if time.monotonic() - failing_since > RECONNECT_FOR:
                     raise click.ClickException(
                         f"Lost the LazyAF server at {self.app.server} while following; the job goes on "
@@ -257,6 +260,8 @@ class Follower:
             print_history(self.app.api, self.printer, self.job)
 
     def _progress(self) -> str:
+        if self.reconnecting is not None:
+            return f"lost the server, reconnecting ({output.elapsed_since(self.reconnecting)})"
         job = self.job
         if job is None or job["status"] == "queued":
             reason = self.card.get("waiting_reason")

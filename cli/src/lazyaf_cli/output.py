@@ -37,6 +37,13 @@ STATUS_COLOURS = {
     "offline": "red",
 }
 PRIORITIES = ("low", "normal", "high", "urgent")
+COLUMNS = {
+    "todo": "To Do",
+    "in_progress": "In Progress",
+    "in_review": "In Review",
+    "done": "Done",
+    "failed": "Failed",
+}
 
 
 def listing(names: list[str]) -> str:

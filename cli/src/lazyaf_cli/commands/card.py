@@ -68,7 +68,9 @@ def new(
     priority: int | None,
     max_attempts: int | None,
 ) -> None:
-    """Add a card titled TITLE at the bottom of REPO's To Do column.
+    """Add a card to REPO's To Do column.
+
+    The card, titled TITLE, goes at the bottom of the column.
 
     Prints the new card's id (the whole id; its first 8 characters are enough
     for other commands). With --json: the card, as `lazyaf card show --json`
@@ -101,7 +103,9 @@ def new(
 )
 @pass_app
 def start(app: AppContext, card_ref: str, follow: bool) -> None:
-    """Start CARD: queue an agent job for it (the card moves to In Progress).
+    """Start CARD's agent; --follow streams its log.
+
+    Queues an agent job for CARD, which moves to In Progress.
 
     With --follow, print the agent's log as it works — its text in full, each
     tool call on one line — and the job's phases, until the card reaches review
@@ -183,7 +187,8 @@ def finish(app: AppContext, card: Card) -> None:
             f"See `lazyaf card show {ref}`; retry with `lazyaf card retry {ref}`."
         )
     ended = (job or {}).get("status", "stopped")
-    raise click.ClickException(f"Card '{card['title']}' went back to {card['status']}: its job was {ended}.")
+    column = output.COLUMNS.get(card["status"], card["status"])
+    raise click.ClickException(f"Card '{card['title']}' went back to {column}: its job was {ended}.")
 
 
 def _cost_and_time(job: Job | None) -> str:
@@ -207,7 +212,9 @@ def _cost_and_time(job: Job | None) -> str:
 )
 @pass_app
 def logs(app: AppContext, card_ref: str, follow: bool, all_jobs: bool) -> None:
-    """Print the agent's log of CARD's latest job (--all: of every job).
+    """Print the agent's log of CARD.
+
+    The log of CARD's latest job (with --all, of every job, oldest first).
 
     Assistant text is printed in full, each tool call on one line, failed tool
     results and errors in red. With --follow, a running card is followed until
@@ -244,7 +251,9 @@ def logs(app: AppContext, card_ref: str, follow: bool, all_jobs: bool) -> None:
 @click.argument("card_ref", metavar="CARD")
 @pass_app
 def show(app: AppContext, card_ref: str) -> None:
-    """Show CARD: status, branch and its head, changes, attempts, cost, last error.
+    """Show CARD: status, branch, changes, cost, last error.
+
+    Also the branch head, attempts used, the current job and the description.
 
     With --json: {"card": card, "repo": {"id", "name"}, "head_sha": sha or null,
     "job": the current job or null, "jobs": every job oldest first,
@@ -327,7 +336,9 @@ def _branch_changes(app: AppContext, current: Card, repo: dict[str, Any]) -> str
 @click.argument("card_ref", metavar="CARD")
 @pass_app
 def cancel(app: AppContext, card_ref: str) -> None:
-    """Cancel CARD's queued or running job; the card goes back to To Do.
+    """Cancel CARD's job; the card goes back to To Do.
+
+    A queued job ends at once; a running one once its runner has stopped the agent.
 
     With --json: the job, as the API returns it.
     """

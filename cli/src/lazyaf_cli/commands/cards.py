@@ -20,7 +20,9 @@ COLUMNS = ("ID", "STATUS", "PRIORITY", "TITLE", "BRANCH")
 @click.option("--status", type=click.Choice(STATUSES), help="Only cards in this column.")
 @pass_app
 def cards(app: AppContext, repo_ref: str, status: str | None) -> None:
-    """List the cards of REPO (a name or an id), column by column.
+    """List REPO's cards, column by column.
+
+    REPO is a repo's name or id.
 
     A running card's status says what its job is doing (queued, or its phase).
 

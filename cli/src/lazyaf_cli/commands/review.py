@@ -30,12 +30,14 @@ DIFF_COLOURS = (
 )
 @pass_app
 def diff(app: AppContext, card_ref: str, stat: bool) -> None:
-    """Print the changes of CARD's branch against the default branch (from their merge-base).
+    """Print CARD's changes (paged on a terminal).
 
-    On a terminal the patch is coloured and paged through $PAGER (else less);
-    piped, it is a plain patch that `git apply` takes. The first lines say which
-    commit you are reading: approve with `lazyaf card approve CARD --head SHA`
-    to merge only that commit.
+    The diff of CARD's branch against the default branch, from their merge-base.
+
+    On a terminal the patch is coloured and paged through $PAGER (else less),
+    after a line naming the commit you are reading: `lazyaf card approve CARD
+    --head SHA` merges only that commit. Piped, it is a plain patch that `git
+    apply` takes.
 
     With --json: {"base_sha", "head_sha", "merge_base_sha", "total_files",
     "additions", "deletions", "files": [{path, old_path, status, additions,
@@ -88,7 +90,9 @@ def _coloured(summary: str, pages: list[dict[str, Any]]) -> Iterator[str]:
 @click.option("--line", type=click.IntRange(min=1), metavar="N", help="...and to line N of its new side.")
 @pass_app
 def comment(app: AppContext, card_ref: str, text: str, path: str | None, line: int | None) -> None:
-    """Comment on CARD: on the whole card, or on --file FILE (and --line N) of its diff.
+    """Comment on CARD, or on a line of its diff.
+
+    TEXT applies to the whole card, or to --file FILE (and --line N) of its diff.
 
     Open comments go to the agent with the next `lazyaf card request-changes`.
 
@@ -119,7 +123,9 @@ def comment(app: AppContext, card_ref: str, text: str, path: str | None, line: i
 @click.option("-f", "--follow", is_flag=True, help="Stream the agent's log until the card is back in review.")
 @pass_app
 def request_changes(app: AppContext, card_ref: str, message: str | None, follow: bool) -> None:
-    """Send CARD back to its agent with the open comments (and conflicts to resolve).
+    """Send CARD back to its agent with your comments.
+
+    The agent gets the open comments (and any conflicts to resolve).
 
     The agent works on the same branch, resuming its session when it can. Add
     comments first with `lazyaf card comment`, or pass -m TEXT. --follow and
@@ -143,7 +149,9 @@ def request_changes(app: AppContext, card_ref: str, message: str | None, follow:
 )
 @pass_app
 def retry(app: AppContext, card_ref: str, follow: bool) -> None:
-    """Run a failed CARD again on its branch, telling the agent why the last attempt failed.
+    """Run a failed CARD again.
+
+    A new job on the same branch, told why the last attempt failed.
 
     --follow and --json as for `lazyaf card start`.
     """
@@ -161,7 +169,9 @@ def retry(app: AppContext, card_ref: str, follow: bool) -> None:
 )
 @pass_app
 def approve(app: AppContext, card_ref: str, head: str | None) -> None:
-    """Merge CARD's branch into the repo's default branch; the card is done.
+    """Merge CARD's branch; the card is done.
+
+    The branch goes into the repo's default branch on LazyAF's git server.
 
     The branch head read here (or --head SHA) is sent as the commit you approve,
     so the server refuses if the agent pushed since (when the server supports
@@ -202,7 +212,9 @@ def approve(app: AppContext, card_ref: str, head: str | None) -> None:
 @click.option("--delete-branch", is_flag=True, help="Also delete the card's branch (its job history stays).")
 @pass_app
 def reject(app: AppContext, card_ref: str, delete_branch: bool) -> None:
-    """Send reviewed CARD back to To Do, keeping its branch unless --delete-branch.
+    """Send reviewed CARD back to To Do.
+
+    Its branch stays unless --delete-branch.
 
     With --json: the card.
     """

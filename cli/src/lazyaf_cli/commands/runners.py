@@ -18,7 +18,7 @@ COLUMNS = ("NAME", "KIND", "STATUS", "JOB", "SEEN")
 @click.group(cls=Group, invoke_without_command=True)
 @click.pass_context
 def runners(ctx: click.Context) -> None:
-    """List the runners, or scale the pool with `lazyaf runners scale`.
+    """List the runners; `runners scale` sizes the pool.
 
     With --json: {"runners": [{id, name, kind, status, current_job_id,
     container_id, agents, version, last_heartbeat, created_at}], "local": N,
@@ -35,7 +35,9 @@ def runners(ctx: click.Context) -> None:
 @click.argument("count", type=click.IntRange(0, 32))
 @pass_app
 def scale(app: AppContext, kind: str, count: int) -> None:
-    """Keep COUNT runners of KIND (local processes or Docker containers) running.
+    """Keep COUNT runners of KIND running.
+
+    KIND is local (processes on this machine) or docker (containers).
 
     With --json: the pool, as `lazyaf runners --json` prints it.
     """
