@@ -17,6 +17,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import click
@@ -92,12 +93,29 @@ class LogPrinter:
 
 def job_title(job: Job) -> str:
     """``build job 1a2b3c4d (completed, 12.3s, $0.0123)``."""
-    facts = [str(job["status"])]
-    if job.get("duration_ms") is not None:
-        facts.append(output.duration(job["duration_ms"] / 1000))
+    return f"{job['kind']} job {short(job['id'])} ({', '.join([str(job['status']), *job_facts(job)])})"
+
+
+def job_facts(job: Job) -> list[str]:
+    """How long the job took (from its runner taking it to its end) and what its agent cost."""
+    facts = []
+    seconds = _between(job.get("started_at"), job.get("completed_at"))
+    if seconds is None and job.get("duration_ms") is not None:
+        seconds = job["duration_ms"] / 1000
+    if seconds is not None:
+        facts.append(output.duration(seconds))
     if job.get("cost_usd") is not None:
         facts.append(output.cost(job["cost_usd"]))
-    return f"{job['kind']} job {short(job['id'])} ({', '.join(facts)})"
+    return facts
+
+
+def _between(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    try:
+        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except (TypeError, ValueError):
+        return None
 
 
 def render_event(event: dict[str, Any]) -> str | None:

@@ -14,7 +14,7 @@ import click
 from lazyaf_cli import output, resolve
 from lazyaf_cli.client import Card, Job
 from lazyaf_cli.context import AppContext, pass_app
-from lazyaf_cli.follow import SUCCESS_CARD, Follower, LogPrinter, job_title, print_history
+from lazyaf_cli.follow import SUCCESS_CARD, Follower, LogPrinter, job_facts, job_title, print_history
 from lazyaf_cli.options import Group
 from lazyaf_cli.output import Spinner, first_line, short
 
@@ -168,7 +168,7 @@ def finish(app: AppContext, card: Card) -> None:
     if app.as_json:
         app.print_json_line({"type": "end", "card": card, "job": job})
     elif card["status"] in SUCCESS_CARD:
-        facts = [f for f in (output.stats(job or {}), _cost_and_time(job)) if f]
+        facts = [f for f in (output.stats(job or {}), ", ".join(job_facts(job or {}))) if f]
         click.echo(
             click.style(f"✓ '{card['title']}' is {card['status'].replace('_', ' ')}", fg="green")
             + (f": {'; '.join(facts)}" if facts else "")
@@ -189,17 +189,6 @@ def finish(app: AppContext, card: Card) -> None:
     ended = (job or {}).get("status", "stopped")
     column = output.COLUMNS.get(card["status"], card["status"])
     raise click.ClickException(f"Card '{card['title']}' went back to {column}: its job was {ended}.")
-
-
-def _cost_and_time(job: Job | None) -> str:
-    if job is None:
-        return ""
-    facts = []
-    if job.get("duration_ms") is not None:
-        facts.append(output.duration(job["duration_ms"] / 1000))
-    if job.get("cost_usd") is not None:
-        facts.append(output.cost(job["cost_usd"]))
-    return ", ".join(facts)
 
 
 @card.command("logs")
