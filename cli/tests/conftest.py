@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import secrets
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
+import httpx
 import pytest
 from cli_support import Invoke, invoke
 from lazyaf.db.migrate import upgrade
@@ -68,3 +74,56 @@ def down_url() -> str:
 def lazyaf(server: LiveServer) -> Invoke:
     """Run ``lazyaf --server <live server> ARGS...`` in-process."""
     return lambda *args, **kw: invoke("--server", server.url, *args, **kw)
+
+
+# The real agent: the pinned Claude Code CLI, driven by the scripted Messages API of the runner's tests.
+
+RUNNER_DIR = Path(__file__).resolve().parents[2] / "runner"
+CLAUDE = RUNNER_DIR / "claude" / "node_modules" / ".bin" / "claude"
+
+
+def _fakemodel() -> ModuleType:
+    if "fakemodel" in sys.modules:
+        return sys.modules["fakemodel"]
+    spec = importlib.util.spec_from_file_location("fakemodel", RUNNER_DIR / "tests" / "fakemodel.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fakemodel"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+fm = _fakemodel()
+
+
+@pytest.fixture
+def model(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The scripted model; local runners inherit ANTHROPIC_BASE_URL from the server's environment."""
+    with fm.FakeModel() as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+        monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+        yield fake
+
+
+@pytest.fixture
+def agent_server(tmp_path: Path, migrated_db: Path, model: Any) -> Iterator[LiveServer]:
+    """A live server whose cards run the real Claude Code CLI in one real local runner."""
+    if not CLAUDE.exists():
+        pytest.skip(
+            "the pinned Claude Code CLI is not installed (scripts/install-claude.sh, run by `make test`)"
+        )
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    shutil.copy(migrated_db, data_dir / "lazyaf.db")
+    settings = Settings(
+        data_dir=data_dir,
+        default_agent="claude",
+        claude_binary=str(CLAUDE),
+        anthropic_api_key=f"sk-ant-test-{secrets.token_hex(8)}",  # type: ignore[arg-type]
+        lease_ttl=10,
+    )
+    with live_server(settings, migrate=False) as srv:
+        scale = httpx.post(srv.api("/runners/scale"), json={"kind": "local", "count": 1}, timeout=60)
+        assert scale.status_code == 200, scale.text
+        yield srv
+        httpx.post(srv.api("/runners/scale"), json={"kind": "local", "count": 0}, timeout=60)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import sys
@@ -274,3 +275,61 @@ def test_progress_streams_when_stderr_is_a_terminal(server: LiveServer, tmp_path
     text = output.decode()
     assert "Writing objects: 100%" in text
     assert "Ingested proj" in text
+
+
+def test_all_branches_from_a_fresh_clone_takes_origins_branches_too(
+    lazyaf: Invoke, server: LiveServer, tmp_path: Path
+) -> None:
+    upstream = make_repo(tmp_path / "upstream", branches=("dev", "feature/x"), tags=("v1",))
+    clone = tmp_path / "clone"
+    git("clone", "-q", upstream, clone)  # local main only; dev and feature/x as origin/dev, origin/feature/x
+    git("-C", clone, "checkout", "-q", "-b", "mine")
+    commit(clone, {"mine.txt": "mine"}, "local work")
+    git("-C", clone, "checkout", "-q", "main")
+
+    result = lazyaf("ingest", clone, "--name", "proj", "--all-branches")
+
+    assert result.exit_code == 0, result.output
+    refs = ls_remote(str(api_repos(server)[0]["clone_url"]))
+    upstream_refs = ls_remote(upstream)
+    assert refs["refs/heads/dev"] == upstream_refs["refs/heads/dev"]
+    assert refs["refs/heads/feature/x"] == upstream_refs["refs/heads/feature/x"]
+    assert refs["refs/heads/mine"] == git("-C", clone, "rev-parse", "mine")
+    assert refs["refs/tags/v1"] == upstream_refs["refs/tags/v1"]
+    assert not [ref for ref in refs if "HEAD" in ref or "remotes" in ref]
+    assert (
+        "branches  main (default), dev (from origin/dev), feature/x (from origin/feature/x), mine"
+        in result.stdout
+    )
+
+
+def test_a_local_branch_wins_over_origins_of_the_same_name(
+    lazyaf: Invoke, server: LiveServer, tmp_path: Path
+) -> None:
+    upstream = make_repo(tmp_path / "upstream", branches=("dev",))
+    clone = tmp_path / "clone"
+    git("clone", "-q", upstream, clone)
+    git("-C", clone, "checkout", "-q", "dev")
+    local = commit(clone, {"ahead.txt": "not pushed upstream"}, "ahead of origin")
+
+    result = lazyaf("ingest", clone, "--name", "proj", "--all-branches", "--json")
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["branches"], report["from_origin"]) == (["dev", "main"], [])
+    assert ls_remote(str(report["repo"]["clone_url"]))["refs/heads/dev"] == local
+
+
+def test_branch_may_name_one_of_origins(lazyaf: Invoke, server: LiveServer, tmp_path: Path) -> None:
+    upstream = make_repo(tmp_path / "upstream", branches=("dev",))
+    clone = tmp_path / "clone"
+    git("clone", "-q", upstream, clone)
+
+    result = lazyaf("ingest", clone, "--name", "proj", "--branch", "dev")
+
+    assert result.exit_code == 0, result.output
+    repo = api_repos(server)[0]
+    assert repo["default_branch"] == "dev"
+    assert ls_remote(str(repo["clone_url"])) == {"refs/heads/dev": ls_remote(upstream)["refs/heads/dev"]}
+    missing = lazyaf("ingest", clone, "--name", "other", "--branch", "nope")
+    assert error_line(missing) == f"Branch 'nope' not found in '{clone}'; its branches: main, origin/dev."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import json
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -125,7 +126,9 @@ def test_non_fast_forward_is_refused_and_leaves_the_remote_unchanged(
     result = lazyaf("land", "proj", "--branch", "main")
 
     assert error_line(result) == (
-        "The remote refused the push: main has commits that main lacks; merge them first or pass --force."
+        f"The remote's main has 1 commit that LazyAF's main lacks: pull it in (`git pull {remote} main` "
+        f"in a clone of LazyAF's repo, then `git push {ingested['clone_url']} main`) "
+        "or pass --force to overwrite it."
     )
     assert ls_remote(remote) == before
     assert list(scratch_tmp.iterdir()) == []
@@ -257,3 +260,59 @@ def test_remote_refusing_credentials_never_prints_them(
     )
     assert line.endswith("); check your git credential helper, SSH key or token.")
     assert "s3cret" not in result.output
+
+
+def test_remote_already_ahead_has_nothing_to_land(
+    lazyaf: Invoke, ingested: dict[str, object], remote: Path, tmp_path: Path, scratch_tmp: Path
+) -> None:
+    someone = tmp_path / "someone"
+    git("clone", "-q", remote, someone)
+    commit(someone, {"a.txt": "a"}, "first of theirs")
+    ahead = commit(someone, {"b.txt": "b"}, "second of theirs")
+    git("-C", someone, "push", "-q", "origin", "main")
+    lazyaf_main = ls_remote(str(ingested["clone_url"]))["refs/heads/main"]
+
+    result = lazyaf("land", "proj")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        f"Nothing to land: main at {remote} already has main ({lazyaf_main[:7]}) and more. "
+        f"Bring its new commits into LazyAF with `git push {ingested['clone_url']} main:main` "
+        "from a clone that has them.\n"
+    )
+    assert ls_remote(remote)["refs/heads/main"] == ahead
+    assert list(scratch_tmp.iterdir()) == []
+
+
+def test_remote_ahead_by_several_commits_says_how_many(
+    lazyaf: Invoke, ingested: dict[str, object], remote: Path, tmp_path: Path
+) -> None:
+    agent_commit(ingested, tmp_path)
+    someone = tmp_path / "someone"
+    git("clone", "-q", remote, someone)
+    for n in range(3):
+        commit(someone, {f"theirs{n}.txt": "theirs"}, f"theirs {n}")
+    git("-C", someone, "push", "-q", "origin", "main")
+
+    result = lazyaf("land", "proj", "--to", "main", "--json")
+
+    assert error_line(result).startswith(
+        "The remote's main has 3 commits that LazyAF's main lacks: pull them in (`git pull "
+    )
+    assert error_line(result).endswith("or pass --force to overwrite them.")
+
+
+def test_land_json(lazyaf: Invoke, ingested: dict[str, object], remote: Path, tmp_path: Path) -> None:
+    sha = agent_commit(ingested, tmp_path, branch="feature")
+
+    result = lazyaf("land", "proj", "--branch", "feature", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "repo": "proj",
+        "branch": "feature",
+        "target": "feature",
+        "remote": str(remote),
+        "sha": sha,
+        "result": "new",
+    }

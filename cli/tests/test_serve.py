@@ -135,3 +135,36 @@ def test_without_the_server_package_says_how_to_install_it(monkeypatch: pytest.M
     assert error_line(result) == (
         "`lazyaf serve` needs the LazyAF server package; install it with `pip install 'lazyaf-cli[server]'`."
     )
+
+
+def test_open_opens_the_board_once_it_answers(tmp_path: Path) -> None:
+    port = free_port()
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser"
+    # The stand-in browser records the URL and whether the board answered at that moment.
+    browser.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys, httpx, pathlib\n"
+        "status = httpx.get(sys.argv[1], timeout=5).status_code\n"
+        f"pathlib.Path({str(opened)!r} + '.part').write_text(f'{{sys.argv[1]}} {{status}}')\n"
+        f"os.replace({str(opened)!r} + '.part', {str(opened)!r})\n"
+    )
+    browser.chmod(0o755)
+    script = Path(sys.executable).parent / "lazyaf"
+    proc = subprocess.Popen(
+        [str(script), "serve", "--port", str(port), "--data-dir", str(tmp_path / "data"), "--open"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "LAZYAF_LOG_LEVEL": "warning", "BROWSER": str(browser)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not opened.exists():
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the board was never opened"
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert opened.read_text() == f"http://127.0.0.1:{port}/ 200"

@@ -12,6 +12,7 @@ from lazyaf_cli import git as gitlib
 from lazyaf_cli.client import Repo
 from lazyaf_cli.context import AppContext, pass_app
 from lazyaf_cli.git import Git, GitFailed, RefStatus
+from lazyaf_cli.options import Command
 from lazyaf_cli.output import listing
 
 # The server's rule for repo names (lazyaf.repos.schemas.NAME_PATTERN), checked here first so a
@@ -30,13 +31,22 @@ class Source:
     current: str | None
     origin: str | None
     is_work_tree: bool
+    remote_only: list[str]
+    """Branches of ``origin`` (its remote-tracking refs) with no local branch of that name: what a
+    fresh clone has. --all-branches pushes them too; --branch may name one."""
+
+    def ref(self, branch: str) -> str:
+        """Where ``branch`` lives in this repository."""
+        return f"refs/remotes/origin/{branch}" if branch not in self.branches else f"refs/heads/{branch}"
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--name", metavar="NAME", help="Name the repo NAME (default: the folder's name).")
 @click.option("--branch", metavar="BRANCH", help="Push BRANCH instead of the current branch.")
-@click.option("--all-branches", is_flag=True, help="Push every branch.")
+@click.option(
+    "--all-branches", is_flag=True, help="Push every branch, and origin's branches this clone lacks."
+)
 @pass_app
 def ingest(app: AppContext, path: Path, name: str | None, branch: str | None, all_branches: bool) -> None:
     """Copy the git repository at PATH into LazyAF.
@@ -48,16 +58,26 @@ def ingest(app: AppContext, path: Path, name: str | None, branch: str | None, al
     uncommitted changes. The URL of PATH's `origin` remote, if any, is recorded
     as the remote that `lazyaf land` pushes to.
 
+    A fresh clone has origin's other branches only as remote-tracking branches
+    (origin/NAME): --all-branches pushes those too, as NAME, unless a local
+    branch has that name; --branch may name one of them.
+
     Nothing is left behind if any step fails.
+
+    With --json: {"repo": the repo as `lazyaf repos --json` shows it,
+    "branches": [names], "tags": [names], "from_origin": [branches pushed from
+    origin's remote-tracking branches]}.
     """
     if branch is not None and all_branches:
         raise click.ClickException("Pass either --branch or --all-branches, not both.")
     source = read_source(app.git, path)
     name = check_name(name, source)
     default = choose_default_branch(source, branch, path)
-    refspecs = (
-        ["refs/heads/*:refs/heads/*"] if all_branches else [f"refs/heads/{default}:refs/heads/{default}"]
-    )
+    if all_branches:
+        refspecs = ["refs/heads/*:refs/heads/*"]
+        refspecs += [f"{source.ref(b)}:refs/heads/{b}" for b in source.remote_only]
+    else:
+        refspecs = [f"{source.ref(default)}:refs/heads/{default}"]
     if source.tags:
         refspecs.append("refs/tags/*:refs/tags/*")
 
@@ -110,6 +130,7 @@ def read_source(git: Git, path: Path) -> Source:
     branches = gitlib.ref_names(git, top, "heads")
     if not branches:
         raise click.ClickException(f"'{path}' has no commits yet; commit something, then ingest it.")
+    tracking = gitlib.ref_names(git, top, "remotes/origin")
     return Source(
         path=top,
         branches=branches,
@@ -117,6 +138,7 @@ def read_source(git: Git, path: Path) -> Source:
         current=gitlib.current_branch(git, top),
         origin=gitlib.config_value(git, top, "remote.origin.url"),
         is_work_tree=not in_git_dir,
+        remote_only=[b for b in tracking if b != "HEAD" and b not in branches],
     )
 
 
@@ -145,9 +167,10 @@ def _valid_name(name: str) -> bool:
 def choose_default_branch(source: Source, branch: str | None, path: Path) -> str:
     """--branch, else the checked-out branch, else main, master or the first branch."""
     if branch is not None:
-        if branch not in source.branches:
+        if branch not in source.branches and branch not in source.remote_only:
+            known = source.branches + [f"origin/{b}" for b in source.remote_only]
             raise click.ClickException(
-                f"Branch '{branch}' not found in '{path}'; its branches: {listing(source.branches)}."
+                f"Branch '{branch}' not found in '{path}'; its branches: {listing(known)}."
             )
         return branch
     if source.current in source.branches:
@@ -169,7 +192,14 @@ def report(app: AppContext, repo: Repo, source: Source, pushed: list[RefStatus])
     tags = [r.dst.removeprefix("refs/tags/") for r in pushed if r.dst.startswith("refs/tags/")]
     default = repo["default_branch"]
     branches.sort(key=lambda b: (b != default, b))
-    shown = [f"{b} (default)" if b == default else b for b in branches]
+    from_origin = [b for b in branches if b in source.remote_only]
+    if app.as_json:
+        app.print_json({"repo": repo, "branches": branches, "tags": tags, "from_origin": from_origin})
+        return
+    shown = [
+        b + (" (default)" if b == default else "") + (f" (from origin/{b})" if b in from_origin else "")
+        for b in branches
+    ]
     click.echo(f"Ingested {repo['name']} (id {repo['id']}) from {source.path}")
     click.echo(f"  branches  {listing(shown) if shown else 'none'}")
     click.echo(f"  tags      {listing(tags) if tags else 'none'}")

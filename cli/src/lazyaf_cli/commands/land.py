@@ -11,7 +11,8 @@ from lazyaf_cli import git as gitlib
 from lazyaf_cli.client import Repo
 from lazyaf_cli.context import AppContext, pass_app
 from lazyaf_cli.git import GitFailed, RefStatus
-from lazyaf_cli.output import listing
+from lazyaf_cli.options import Command
+from lazyaf_cli.output import listing, plural
 
 _NO_CREDENTIALS_SIGNS = ("could not read username", "could not read password")
 _AUTH_SIGNS = (
@@ -33,7 +34,7 @@ _UNREACHABLE_SIGNS = (
 )
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("repo_ref", metavar="REPO")
 @click.option("--branch", metavar="BRANCH", help="Land BRANCH (default: the repo's default branch).")
 @click.option("--remote", metavar="URL", help="Push to URL instead of the remote recorded at ingest.")
@@ -50,8 +51,13 @@ def land(
     REPO is a repo's name or id. BRANCH is fetched from LazyAF's git server and
     pushed to the remote (--remote URL, else the origin URL recorded at ingest)
     under the same name, or as --to BRANCH. Without --force the remote branch
-    only moves forward: if it has commits BRANCH lacks, nothing changes.
-    Your own git credentials are used for the remote.
+    only moves forward: if it has commits BRANCH lacks, nothing changes, and
+    the error says how many and how to bring them into LazyAF. Your own git
+    credentials are used for the remote.
+
+    With --json: {"repo", "branch", "target", "remote", "sha", "result"}, where
+    result is "new", "updated", "forced", "unchanged" or "behind" (the remote
+    already has BRANCH and more: nothing to land).
     """
     repo = app.api.find_repo(repo_ref)
     url = remote or repo.get("remote_url")
@@ -64,6 +70,18 @@ def land(
     check_branch(app, repo, branch)
     with tempfile.TemporaryDirectory(prefix="lazyaf-land-", ignore_cleanup_errors=True) as tmp:
         refs, sha = transfer(app, repo, url, branch, target, force, Path(tmp))
+    if app.as_json:
+        app.print_json(
+            {
+                "repo": repo["name"],
+                "branch": branch,
+                "target": target,
+                "remote": gitlib.redact(url),
+                "sha": sha,
+                "result": _result_kind(refs),
+            }
+        )
+        return
     click.echo(describe_result(refs, repo, branch, target, url, sha))
 
 
@@ -116,18 +134,69 @@ def transfer(
         # The LazyAF token stays out of this environment: it must never travel to the remote.
         return app.git.push(scratch, url, [refspec], env=gitlib.no_prompt_env()), sha
     except GitFailed as exc:
+        rejected = next((r for r in exc.refs if r.rejected), None)
+        if rejected is not None and rejected.reason in ("non-fast-forward", "fetch first"):
+            ahead = compare_with_remote(app, scratch, url, branch, target)
+            if ahead is not None and ahead[1] == 0:
+                # Everything LazyAF has is on the remote already: nothing to land.
+                return [BEHIND], sha
+            raise click.ClickException(explain_remote_ahead(repo, url, branch, target, ahead)) from None
         raise click.ClickException(explain_push_failure(exc, url, branch, target)) from None
+
+
+BEHIND = RefStatus(flag="<", src="", dst="", summary="behind")
+"""Not git's: the remote branch already holds LazyAF's branch and more."""
+
+
+def compare_with_remote(
+    app: AppContext, scratch: Path, url: str, branch: str, target: str
+) -> tuple[int, int] | None:
+    """(commits the remote's TARGET has that BRANCH lacks, and the other way round); None if unknown."""
+    try:
+        app.git.run(
+            "-C",
+            str(scratch),
+            "fetch",
+            "--no-tags",
+            "--quiet",
+            url,
+            f"+refs/heads/{target}:refs/lazyaf/remote",
+            env=gitlib.no_prompt_env(),
+        )
+        counts = app.git.output(
+            "-C",
+            str(scratch),
+            "rev-list",
+            "--left-right",
+            "--count",
+            f"refs/lazyaf/remote...refs/heads/{branch}",
+        )
+    except GitFailed:
+        return None
+    theirs, ours = (int(n) for n in counts.split())
+    return theirs, ours
+
+
+def explain_remote_ahead(
+    repo: Repo, url: str, branch: str, target: str, ahead: tuple[int, int] | None
+) -> str:
+    remote, clone = gitlib.redact(url), repo["clone_url"]
+    lacking, them = (
+        ("commits", "them")
+        if ahead is None
+        else (plural(ahead[0], "commit"), "it" if ahead[0] == 1 else "them")
+    )
+    return (
+        f"The remote's {target} has {lacking} that LazyAF's {branch} lacks: pull {them} in "
+        f"(`git pull {remote} {target}` in a clone of LazyAF's repo, then `git push {clone} {branch}`) "
+        f"or pass --force to overwrite {them}."
+    )
 
 
 def explain_push_failure(exc: GitFailed, url: str, branch: str, target: str) -> str:
     shown = gitlib.redact(url)
     rejected = next((r for r in exc.refs if r.rejected), None)
     if rejected is not None:
-        if rejected.reason in ("non-fast-forward", "fetch first"):
-            return (
-                f"The remote refused the push: {target} has commits that {branch} lacks; "
-                "merge them first or pass --force."
-            )
         return f"The remote refused the push of {target}: {rejected.reason}."
     text = exc.text.lower()
     if any(sign in text for sign in _NO_CREDENTIALS_SIGNS):
@@ -147,10 +216,21 @@ def explain_push_failure(exc: GitFailed, url: str, branch: str, target: str) -> 
     return f"Pushing to {shown} failed: {exc.reason()}."
 
 
+def _result_kind(refs: list[RefStatus]) -> str:
+    flag = refs[0].flag if refs else " "
+    return {"=": "unchanged", "*": "new", "+": "forced", "<": "behind"}.get(flag, "updated")
+
+
 def describe_result(refs: list[RefStatus], repo: Repo, branch: str, target: str, url: str, sha: str) -> str:
     shown, short = gitlib.redact(url), sha[:7]
     flag = refs[0].flag if refs else " "
     source = f"{repo['name']} {branch} ({short})"
+    if flag == "<":
+        return (
+            f"Nothing to land: {target} at {shown} already has {branch} ({short}) and more. "
+            f"Bring its new commits into LazyAF with `git push {repo['clone_url']} {target}:{branch}` "
+            "from a clone that has them."
+        )
     if flag == "=":
         return f"Nothing to land: {target} at {shown} is already at {short}."
     if flag == "*":

@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from lazyaf_cli.client import Repo
 from lazyaf_cli.context import AppContext, pass_app
 from lazyaf_cli.git import redact
+from lazyaf_cli.options import Command
 from lazyaf_cli.output import table
 
 COLUMNS = ("NAME", "DEFAULT BRANCH", "INGESTED", "ID", "REMOTE")
 
 
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the repos as JSON, as the API returns them.")
+@click.command(cls=Command)
 @pass_app
-def repos(app: AppContext, as_json: bool) -> None:
-    """List the repos on the LazyAF server."""
+def repos(app: AppContext) -> None:
+    """List the repos on the LazyAF server.
+
+    With --json: the API's list of repos, each {id, name, remote_url,
+    default_branch, is_ingested, merge_strategy, setup_command, lint_command,
+    test_command, build_command, clone_url, created_at, updated_at}.
+    """
     found = app.api.list_repos()
-    if as_json:
-        click.echo(json.dumps(found, indent=2))
+    if app.as_json:
+        app.print_json(found)
     elif not found:
         click.echo("No repos yet; add one with `lazyaf ingest PATH`.")
     else:

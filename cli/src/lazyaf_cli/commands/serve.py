@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
+import webbrowser
 from pathlib import Path
 from typing import Any
 
 import click
+import httpx
+
+OPEN_WAIT = 60.0
+"""Seconds `serve --open` waits for the board to answer before it gives up on opening it."""
 
 
 @click.command()
@@ -23,7 +30,8 @@ import click
     metavar="DIR",
     help="Keep the database, bare repos and logs in DIR (env LAZYAF_DATA_DIR).",
 )
-def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
+@click.option("--open", "open_board", is_flag=True, help="Open the board in the browser once it answers.")
+def serve(host: str | None, port: int | None, data_dir: Path | None, open_board: bool) -> None:
     """Run the LazyAF server: the board, the API and the git server.
 
     Options left out come from LAZYAF_* variables, then the config file, then
@@ -47,6 +55,9 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
     click.echo(
         f"LazyAF serving at {_url(settings.host, settings.port)} (data in {settings.data_dir})", err=True
     )
+    if open_board:
+        board = _url(_browser_host(settings.host), settings.port) + "/"
+        threading.Thread(target=_open_when_up, args=(board,), name="open-board", daemon=True).start()
     try:
         run(settings)
     except serve_error as exc:
@@ -103,3 +114,25 @@ def _check_port_free(host: str, port: int) -> None:
 
 def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _browser_host(host: str) -> str:
+    """Where a browser on this machine reaches a server listening on ``host``."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+
+
+def _open_when_up(board: str) -> None:
+    """Open ``board`` in the browser as soon as the server answers its health check."""
+    deadline = time.monotonic() + OPEN_WAIT
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{board}api/health", timeout=2).is_success:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    else:
+        click.echo(f"The board did not answer at {board}; open it yourself once it does.", err=True)
+        return
+    if not webbrowser.open(board):
+        click.echo(f"No browser to open here; the board is at {board}", err=True)
