@@ -89,6 +89,7 @@ class Fault:
     headers: dict[str, str]
     body: bytes
     content_type: str = "application/json; charset=utf-8"
+    reset_in: int | None = None  # primary limit: x-ratelimit-reset = the time it fires + reset_in
 
 
 class GitHubHTTPError(Exception):
@@ -406,7 +407,8 @@ class FakeGitHub:
 
         * ``retry_after``: 403 with ``retry-after: <retry_after>`` (a secondary limit);
         * ``secondary``: 403 whose message says "You have exceeded a secondary rate limit", no header;
-        * ``primary``: 403 with ``x-ratelimit-remaining: 0`` and ``x-ratelimit-reset`` = now + ``reset_in``.
+        * ``primary``: 403 with ``x-ratelimit-remaining: 0`` and ``x-ratelimit-reset`` ``reset_in``
+          seconds after the moment it is answered.
         """
         if kind == "retry_after":
             headers = {"retry-after": str(retry_after)}
@@ -418,14 +420,12 @@ class FakeGitHub:
                 "content creation. Please retry your request again later."
             )
         else:
-            headers = {
-                "x-ratelimit-remaining": "0",
-                "x-ratelimit-reset": str(int(self.now()) + reset_in),
-                "x-ratelimit-used": str(self._rate_limit),
-            }
+            headers = {"x-ratelimit-remaining": "0", "x-ratelimit-used": str(self._rate_limit)}
             text = "API rate limit exceeded for user ID 1."
+        fault = Fault(operation, times, 403, headers, _error_body(403, text))
+        fault.reset_in = reset_in if kind == "primary" else None
         with self.lock:
-            self.faults.append(Fault(operation, times, 403, headers, _error_body(403, text)))
+            self.faults.append(fault)
 
     # -- inspection --------------------------------------------------------------------------
 
@@ -565,6 +565,8 @@ class FakeGitHub:
 
     def _answer_fault(self, req: _Request, operation: str, fault: Fault) -> tuple[int, dict[str, str], bytes]:
         headers = {"content-type": fault.content_type, **self._rate_headers("core"), **fault.headers}
+        if fault.reset_in is not None:
+            headers["x-ratelimit-reset"] = str(int(self.now()) + fault.reset_in)
         response = json.loads(fault.body) if "json" in fault.content_type else None
         self._record(req, operation, fault.status, response)
         return fault.status, headers, fault.body
