@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from lazyaf_testkit.clock import FakeClock as Clock
-from lazyaf_testkit.github import FakeGitHub
+from lazyaf_testkit.github import FakeGitHub, data
 from lazyaf_testkit.github.state import Repo
 
 R = "/repos/octo-org/hello-world"
@@ -228,3 +228,28 @@ def test_enterprise_paths_are_served_under_api_v3(fake: FakeGitHub, repo: Repo, 
         )
         assert gh.get(first.links["next"]["url"]).status_code == 200
     assert {c.prefix for c in fake.calls()} == {"/api/v3"}
+
+
+def test_paging_matches_githubs_recorded_paginate_issues_fixture(
+    fake: FakeGitHub, repo: Repo, gh: httpx.Client
+) -> None:
+    """``@octokit/fixtures``' paginate-issues (13 issues, per_page=3) as recorded from api.github.com."""
+    recorded = data.fixture("paginate-issues")
+    for n in range(13):
+        fake.add_issue(repo, f"Test issue {n + 1}")
+    pages = []
+    response = gh.get(f"{R}/issues", params={"per_page": 3})
+    while True:
+        pages.append(response)
+        if "next" not in response.links:
+            break
+        response = gh.get(response.links["next"]["url"])
+    assert [len(p.json()) for p in pages] == [len(i["response"]) for i in recorded] == [3, 3, 3, 3, 1]
+    for page, interaction in zip(pages, recorded, strict=True):
+        ours = page.headers.get("link", "").replace(f"/repositories/{repo.id}/", "/repositories/1000/")
+        assert ours == interaction["headers"].get("link", "")
+        assert {h for h in interaction["headers"] if h.startswith(("x-ratelimit", "etag"))} <= set(
+            page.headers
+        )
+        # Every field GitHub sent in 2017 is still in the fake's issues.
+        assert set(interaction["response"][0]) <= set(page.json()[0])

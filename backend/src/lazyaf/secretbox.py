@@ -323,6 +323,17 @@ async def rotate(
     return RotationReport(key_id=keyring.primary_id, rotated=rotated, retired=retired)
 
 
+async def rotate_with_settings(settings: Settings, *, new_key: bytes | None = None) -> RotationReport:
+    """``rotate`` over the database and keys ``settings`` name (``lazyaf secrets rotate``)."""
+    from lazyaf.db.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        return await rotate(key_store(settings), make_sessionmaker(engine), new_key=new_key)
+    finally:
+        await engine.dispose()
+
+
 async def _reseal_all(
     keyring: Keyring, sessionmaker: async_sessionmaker[AsyncSession], metadata: MetaData
 ) -> int:

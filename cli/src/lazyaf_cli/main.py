@@ -11,6 +11,7 @@ from lazyaf_cli.commands.ingest import ingest
 from lazyaf_cli.commands.land import land
 from lazyaf_cli.commands.repos import repos
 from lazyaf_cli.commands.runner import runner
+from lazyaf_cli.commands.secret_keys import secrets
 from lazyaf_cli.commands.serve import serve
 from lazyaf_cli.context import AppContext
 
@@ -49,3 +50,4 @@ cli.add_command(ingest)
 cli.add_command(land)
 cli.add_command(repos)
 cli.add_command(runner)
+cli.add_command(secrets)

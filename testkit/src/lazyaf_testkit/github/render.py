@@ -233,6 +233,7 @@ class Renderer:
             "updated_at": iso(issue.updated_at),
             "closed_by": self.user(issue.closed_by) if issue.closed_by else None,
             "author_association": association(repo, issue.user),
+            "performed_via_github_app": None,
             "reactions": self.rollup(f"{url}/reactions", issue.reactions),
             "timeline_url": f"{url}/timeline",
         }
