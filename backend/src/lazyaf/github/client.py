@@ -45,6 +45,8 @@ from githubkit.auth.base import BaseAuthStrategy
 from githubkit.exception import GitHubException, GraphQLFailed, RateLimitExceeded, RequestError, RequestFailed
 from githubkit.response import Response
 from githubkit.throttling import BaseThrottler
+from githubkit.versions import RestVersionSwitcher
+from githubkit_schemas.latest.models import Issue
 
 from lazyaf.github.errors import (
     GitHubAuthFailed,
@@ -265,7 +267,7 @@ class GitHubClient:
     # -- what callers use --------------------------------------------------------------------
 
     @property
-    def rest(self) -> Any:
+    def rest(self) -> RestVersionSwitcher:
         """githubkit's typed REST API: ``await client.rest.pulls.async_create(owner=..., ...)``."""
         return self._gh.rest
 
@@ -287,7 +289,7 @@ class GitHubClient:
         """Every item of a list endpoint, following ``Link: rel="next"`` to the end (never a short page)."""
         return [item async for item in self._gh.rest.paginate(method, **kwargs)]
 
-    async def list_issues(self, owner: str, repo: str, *, per_page: int = 100, **filters: Any) -> list[Any]:
+    async def list_issues(self, owner: str, repo: str, *, per_page: int = 100, **filters: Any) -> list[Issue]:
         """A repo's issues matching ``filters`` (state, labels, since, ...), pull requests left out.
 
         Pull requests are dropped after paging, never before: a page shortened by filtering must
@@ -296,7 +298,7 @@ class GitHubClient:
         items = await self.paginate(
             self._gh.rest.issues.async_list_for_repo, owner=owner, repo=repo, per_page=per_page, **filters
         )
-        return [item for item in items if not item.pull_request]
+        return [item for item in items if isinstance(item, Issue) and not item.pull_request]
 
     async def get_conditional(self, path: str, params: dict[str, Any] | None = None) -> Conditional:
         """GET with the URL's last ETag: ``modified=False`` (and the cached body) when unchanged."""
