@@ -18,8 +18,9 @@ from lazyaf.testing import LiveServer
 from lazyaf_cli.main import cli
 
 # Commands that take none of the shared options: `serve` runs the server, `runner` passes its
-# arguments to the runner program (which has its own --server and --token).
-OWN_OPTIONS = {("serve",), ("runner",)}
+# arguments to the runner program (which has its own --server and --token), `secrets rotate`
+# works on the local data dir and key file, never through a server.
+OWN_OPTIONS = {("serve",), ("runner",), ("secrets", "rotate")}
 
 
 def command_paths(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:

@@ -27,6 +27,7 @@ from lazyaf.logging import RequestIdMiddleware
 from lazyaf.repos import service as repo_service
 from lazyaf.runners.connection import RunnerHub
 from lazyaf.runners.pool import RunnerPool
+from lazyaf.secretbox import key_store
 from lazyaf.settings import Settings
 from lazyaf.web import BoardApp
 
@@ -108,6 +109,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.hub = hub
     app.state.reaper = reaper
     app.state.pool = pool
+    app.state.secrets = key_store(settings)  # keys load (and the key file appears) on first use
 
     async def resolve_repo(repo_id: uuid.UUID) -> bool:
         # The bare repo exists exactly while its row does (created before the row commits, moved

@@ -99,18 +99,28 @@ class Settings(BaseSettings):
         None, description="Claude Code binary for local runners (default: pinned install)."
     )
     anthropic_base_url: str | None = Field(
-        None, description="Messages API URL given to Claude Code agents (a proxy or gateway); default Anthropic's."
+        None,
+        description="Messages API URL given to Claude Code agents (a proxy or gateway); default Anthropic's.",
     )
     anthropic_api_key: SecretStr | None = Field(
         None, description="Given to Claude Code agents; never logged."
     )
     claude_code_oauth_token: SecretStr | None = Field(None, description="Alternative to the API key.")
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Fernet key(s) that encrypt stored secrets (tokens, webhook secrets), comma-separated, "
+        "newest first; default: the key file.",
+    )
+    secret_key_file: Path | None = Field(
+        None,
+        description="Key file used when secret_key is unset (created 0600); default <data dir>/secret.key.",
+    )
     log_level: str = Field("info", description="debug, info, warning or error.")
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto: JSON when stderr is not a terminal."
     )
 
-    @field_validator("token", "anthropic_api_key", "claude_code_oauth_token", mode="before")
+    @field_validator("token", "anthropic_api_key", "claude_code_oauth_token", "secret_key", mode="before")
     @classmethod
     def _empty_token_is_none(cls, value: object) -> object:
         # LAZYAF_TOKEN= (empty) must mean "no token", never "the empty string opens the door".
@@ -143,6 +153,10 @@ class Settings(BaseSettings):
     @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.secret_key_file or self.data_dir / "secret.key"
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -13,6 +13,7 @@ from lazyaf_cli.commands.land import land
 from lazyaf_cli.commands.repos import repos
 from lazyaf_cli.commands.runner import runner
 from lazyaf_cli.commands.runners import runners
+from lazyaf_cli.commands.secret_keys import secrets
 from lazyaf_cli.commands.serve import serve
 from lazyaf_cli.options import DEFAULT_SERVER, RootGroup
 
@@ -39,5 +40,5 @@ def cli() -> None:
     """
 
 
-for command in (serve, ingest, land, repos, cards, card, runners, runner):
+for command in (serve, ingest, land, repos, cards, card, runners, runner, secrets):
     cli.add_command(command)

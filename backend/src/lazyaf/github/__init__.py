@@ -1,0 +1,1 @@
+"""Everything that talks to GitHub. ``client.GitHubClient`` is the only importer of githubkit."""
