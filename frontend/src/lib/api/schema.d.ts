@@ -207,7 +207,7 @@ export interface paths {
         put?: never;
         /**
          * Start Card
-         * @description Queue an agent job for a todo card; the card moves to in_progress.
+         * @description Queue an agent job for a todo card; the card moves to in_progress (``fresh``: on a new branch).
          */
         post: operations["start_card"];
         delete?: never;
@@ -1223,6 +1223,18 @@ export interface components {
          * @enum {string}
          */
         RunnerStatus: "idle" | "busy" | "offline";
+        /**
+         * StartBody
+         * @description How to start a card: on with its branch, or fresh from the default branch.
+         */
+        StartBody: {
+            /**
+             * Fresh
+             * @description Start on a new branch made from the default branch; the card's old branch stays in git.
+             * @default false
+             */
+            fresh: boolean;
+        };
         /** TimelineEntry */
         TimelineEntry: {
             /**
@@ -1929,7 +1941,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StartBody"] | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             201: {
