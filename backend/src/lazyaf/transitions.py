@@ -364,6 +364,8 @@ async def complete_attempt(*, session: AsyncSession, settings: Settings, message
     card = await session.get(Card, job.card_id)
     assert card is not None
     _apply_outcome(job, message)
+    if message.cost_usd is not None:
+        card.total_cost_usd += message.cost_usd
     status = JobStatus(message.status)
     error = message.error
     if status == JobStatus.COMPLETED:

@@ -701,6 +701,12 @@ export interface components {
             /** Title */
             title: string;
             /**
+             * Total Cost Usd
+             * @description What the card's agents cost so far, every job summed (USD).
+             * @default 0
+             */
+            total_cost_usd: number;
+            /**
              * Updated At
              * Format: date-time
              */
