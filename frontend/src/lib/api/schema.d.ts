@@ -245,7 +245,7 @@ export interface paths {
         };
         /**
          * Health
-         * @description Say the server is up, which git backend serves packs, and which database it uses.
+         * @description Say the server is up, which git backend serves packs, which database it uses, and its public URL.
          */
         get: operations["health"];
         put?: never;
@@ -912,6 +912,11 @@ export interface components {
              * @enum {string}
              */
             git_backend: "git" | "dulwich";
+            /**
+             * Public Url
+             * @description Where clients reach this server (LAZYAF_PUBLIC_URL, else this request's address): what a runner added by hand dials.
+             */
+            public_url: string;
             /**
              * Status
              * @constant
