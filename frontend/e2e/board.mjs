@@ -81,6 +81,29 @@ export async function mouseDrag(page, title, to, { grab = 'padding' } = {}) {
   await page.mouse.up();
 }
 
+/**
+ * Drag a card by the centre of its title with a finger (real touch events through the DevTools
+ * protocol; the page needs `hasTouch`) into column `to`.
+ */
+export async function touchDrag(page, title, to) {
+  const cdp = await page.context().newCDPSession(page);
+  const touch = (type, x, y) => cdp.send('Input.dispatchTouchEvent', { type, touchPoints: type === 'touchEnd' ? [] : [{ x, y }] });
+  const from = await cardTitle(cardItem(page, title).first(), title).boundingBox();
+  const target = await column(page, to).boundingBox();
+  assert.ok(from && target, 'card and column are on screen');
+  const [sx, sy] = [from.x + from.width / 2, from.y + from.height / 2];
+  const [tx, ty] = [target.x + target.width / 2, target.y + Math.min(target.height / 2, 160)];
+  await touch('touchStart', sx, sy);
+  for (let step = 1; step <= 20; step++) await touch('touchMove', sx + ((tx - sx) * step) / 20, sy + ((ty - sy) * step) / 20);
+  await waitFor(async () => {
+    await touch('touchMove', tx + 1, ty + 1);
+    await touch('touchMove', tx, ty);
+    return (await countIn(page, to, title)) > 0;
+  }, { what: `the card "${title}" dragged by touch to hover over ${to}` });
+  await touch('touchEnd');
+  await cdp.detach();
+}
+
 /** Open a card's modal by clicking its title. */
 export async function openCard(page, title) {
   await cardTitle(page, title).first().click();

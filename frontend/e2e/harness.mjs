@@ -320,14 +320,17 @@ export class Stack {
     return this.waitCardStatus(card.id, 'in_review');
   }
 
-  /** A page on the board in a new browser context: of a fresh browser (own temporary profile), or of `sameBrowserAs`. */
-  async page({ viewport = { width: 1440, height: 900 }, sameBrowserAs } = {}) {
+  /**
+   * A page on the board in a new browser context: of a fresh browser (own temporary profile), or
+   * of `sameBrowserAs`; `hasTouch` for a touch screen.
+   */
+  async page({ viewport = { width: 1440, height: 900 }, sameBrowserAs, hasTouch = false } = {}) {
     let browser = sameBrowserAs;
     if (!browser) {
       browser = await launchChromium();
       this.browsers.push(browser);
     }
-    const context = await browser.newContext({ viewport });
+    const context = await browser.newContext({ viewport, hasTouch });
     const page = await context.newPage();
     page.setDefaultTimeout(TIMEOUT.ui);
     page.on('pageerror', (err) => this.pageErrors.push(`${err.name}: ${err.message}`));

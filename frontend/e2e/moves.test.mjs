@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { waitFor, withStack } from './harness.mjs';
-import { cardDialog, cardItem, cardTitle, column, countIn, expectCardIn, expectLive, mouseDrag } from './board.mjs';
+import { cardDialog, cardItem, cardTitle, column, countIn, expectCardIn, expectLive, mouseDrag, touchDrag } from './board.mjs';
 
 const LIMIT = { timeout: 60_000 };
 
@@ -80,6 +80,25 @@ test('a card dragged by the centre of its title to In Progress starts; a click o
     await cardDialog(page, 'Click my title').waitFor();
     assert.equal(new URL(page.url()).searchParams.get('card'), clicked.id);
     assert.equal((await stack.card(clicked.id)).status, 'todo');
+  });
+});
+
+test('with touch, a card dragged by its title to In Progress starts; a tap on a title opens the card', LIMIT, async (t) => {
+  await withStack(t, { runners: 0, model: false }, async (stack) => {
+    const card = await stack.createCard('Touch my title');
+    const tapped = await stack.createCard('Tap my title');
+    const page = await stack.page({ hasTouch: true });
+    await expectLive(page);
+    await expectCardIn(page, 'To Do', 'Touch my title');
+
+    await touchDrag(page, 'Touch my title', 'In Progress');
+    await waitFor(async () => (await stack.card(card.id)).status === 'in_progress', { what: 'the card to start' });
+    await expectCardIn(page, 'In Progress', 'Touch my title');
+    assert.equal(await page.getByRole('dialog').count(), 0, 'a drag does not open the card');
+
+    await cardTitle(page, 'Tap my title').tap();
+    await cardDialog(page, 'Tap my title').waitFor();
+    assert.equal(new URL(page.url()).searchParams.get('card'), tapped.id);
   });
 });
 

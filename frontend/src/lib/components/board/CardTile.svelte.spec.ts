@@ -72,6 +72,10 @@ describe('CardTile', () => {
     expect(await fireEvent.click(link)).toBe(false); // the link's own navigation is held back
     expect(board.openCardId).toBe(base.id);
     board.openCardId = null;
+    // A tap: svelte-dnd-action turns a touch without movement into a plain click Event.
+    link.dispatchEvent(new Event('click', { bubbles: true, cancelable: true }));
+    expect(board.openCardId).toBe(base.id);
+    board.openCardId = null;
     // A ctrl-click is left to the browser (a new tab, as links do); jsdom cannot navigate, so the
     // last listener holds it back after checking that the tile did not.
     const browser = vi.fn((event: Event) => (event.defaultPrevented ? 'held' : (event.preventDefault(), 'left to the browser')));
