@@ -78,11 +78,11 @@ test('the runner panel scales local runners and shows the docker run command', {
     await panel.getByRole('button', { name: 'Add a runner by hand' }).click();
     const dialog = page.getByRole('dialog', { name: 'Add a runner by hand' });
     const command = (await stack.get('/runners/docker-command')).command;
-    await waitFor(async () => (await dialog.getByLabel('docker run command').textContent()) === command, {
+    await waitFor(async () => (await dialog.getByLabel('docker run command', { exact: true }).textContent()) === command, {
       what: "the dialog to show the server's docker run command",
     });
     const runnerLine = `lazyaf runner --server ${(await stack.get('/health')).public_url}`;
-    assert.equal(await dialog.getByLabel('lazyaf runner command').textContent(), runnerLine);
+    assert.equal(await dialog.getByLabel('lazyaf runner command', { exact: true }).textContent(), runnerLine);
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url });
     await dialog.getByRole('button', { name: 'Copy the docker run command' }).click();
     await waitFor(async () => (await page.evaluate(() => navigator.clipboard.readText())) === command, {
