@@ -28,6 +28,6 @@ export function getAppContext(): AppContext {
 }
 
 /** Why actions that need the server are off right now, or null when it answers. */
-export function offlineReason(live: Pick<LiveSocket, 'status'> | null | undefined): string | null {
-  return live?.status === 'offline' ? 'The server is unreachable; reconnecting… (this works again once it answers)' : null;
+export function offlineReason(live: Pick<LiveSocket, 'unreachable'> | null | undefined): string | null {
+  return live?.unreachable ? 'The server is unreachable; reconnecting… (this works again once it answers)' : null;
 }

@@ -28,7 +28,7 @@ function show(fields: Parameters<typeof makeCard>[0]) {
   const card = makeCard({ title: 'Fix login', repo_id: 'repo-1', ...fields });
   board.cards = [card];
   const actions = new CardActions(board);
-  render(Prompts, { context: new Map([[APP_CONTEXT_KEY, { board, actions, live: { status: 'live' } }]]) });
+  render(Prompts, { context: new Map([[APP_CONTEXT_KEY, { board, actions, live: { status: 'live', unreachable: false } }]]) });
   return { actions, card };
 }
 

@@ -31,7 +31,7 @@ function show(status: 'live' | 'offline' = 'live') {
       return new Response(JSON.stringify({ ...login, ...change, updated_at: '2026-01-02T00:00:00Z' }), { status: 200 });
     }),
   );
-  const context = new Map([[APP_CONTEXT_KEY, { board, actions, keyboard, live: { status }, runners: null }]]);
+  const context = new Map([[APP_CONTEXT_KEY, { board, actions, keyboard, live: { status, unreachable: status === 'offline' }, runners: null }]]);
   render(Board, { context });
   return { board, login, calls };
 }

@@ -30,7 +30,7 @@ const job = (fields: Partial<JobRead>) => ({ id: 'j', card_id: base.id, kind: 'b
 function show(card: CardRead, current?: JobRead, status: 'live' | 'offline' = 'live') {
   const board = new BoardState();
   const actions = new CardActions(board);
-  const context = new Map([[APP_CONTEXT_KEY, { board, actions, runners: null, live: { status } }]]);
+  const context = new Map([[APP_CONTEXT_KEY, { board, actions, runners: null, live: { status, unreachable: status === 'offline' } }]]);
   render(CardTile, { props: { card, job: current }, context });
   return { board, actions };
 }

@@ -68,7 +68,7 @@ function show() {
   board.repos = [repo];
   board.repoId = repo.id;
   const onclose = vi.fn();
-  render(RepoSettingsDialog, { props: { repo, onclose }, context: new Map([[APP_CONTEXT_KEY, { board, live: { status: 'live' } }]]) });
+  render(RepoSettingsDialog, { props: { repo, onclose }, context: new Map([[APP_CONTEXT_KEY, { board, live: { status: 'live', unreachable: false } }]]) });
   return { board, calls, onclose };
 }
 

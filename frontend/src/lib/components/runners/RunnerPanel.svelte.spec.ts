@@ -48,7 +48,7 @@ function show(list: RunnerRead[], answers: Record<string, () => Response>) {
   const runners = new RunnerState();
   runners.runners = list;
   runners.pool = { runners: list, local: 0, docker: 0, docker_available: false };
-  const context = new Map([[APP_CONTEXT_KEY, { board: new BoardState(), runners, live: { status: 'live' } }]]);
+  const context = new Map([[APP_CONTEXT_KEY, { board: new BoardState(), runners, live: { status: 'live', unreachable: false } }]]);
   render(RunnerPanel, { context });
   return { runners, calls };
 }

@@ -129,6 +129,7 @@ export function fakeContext(overrides: { jobs?: Record<string, JobRead>; status?
   };
   const live = {
     status: overrides.status ?? 'live',
+    unreachable: overrides.status === 'offline',
     subscribe: (listener: (e: BoardEvent) => void) => {
       listeners.add(listener);
       return () => listeners.delete(listener);
