@@ -45,6 +45,7 @@ test('deleting a repo from its settings asks for its name first', { timeout: 60_
     await dialog.getByLabel('Type the repo name to confirm').fill('demo');
     await remove.click();
     await waitFor(async () => (await stack.get('/repos')).every((r) => r.id !== doomed.id), { what: 'the repo deleted' });
+    await dialog.waitFor({ state: 'hidden' });
     const select = page.getByLabel('Repository', { exact: true });
     await waitFor(async () => (await select.inputValue()) === (await stack.get('/repos'))[0].id, { what: 'the board on the other repo' });
   });
