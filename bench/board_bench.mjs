@@ -126,14 +126,14 @@ function runPython(args, input = '') {
 }
 
 // Marks, in page time (ms since navigation start): all five columns in the DOM with a card
-// title button in the first; a card modal (<dialog open> named by a card) open.
+// title (a link) in the last; a card modal (<dialog open> named by a card) open.
 const MARKS = () => {
   const marks = (window.__bench = {});
   const check = () => {
     if (marks.columns === undefined) {
       const names = ['To Do', 'In Progress', 'In Review', 'Done', 'Failed'];
       const ok = names.every((n) => document.querySelector(`section[aria-label="${n}"]`));
-      if (ok && document.querySelector('section[aria-label="Failed"] [role="listitem"] button')) marks.columns = performance.now();
+      if (ok && document.querySelector('section[aria-label="Failed"] [role="listitem"] a')) marks.columns = performance.now();
     }
     if (marks.modal === undefined) {
       const dialog = document.querySelector('dialog[open]');
@@ -156,7 +156,7 @@ async function measureLoad(stack, runs) {
       await page.addInitScript(MARKS);
       await page.goto(stack.url, { waitUntil: 'commit' });
       // Click the first card title of the last column as soon as it can be clicked.
-      const title = page.locator('section[aria-label="Failed"] [role="listitem"] button').first();
+      const title = page.locator('section[aria-label="Failed"] [role="listitem"] a').first();
       await title.click({ timeout: 30_000 });
       await page.waitForFunction(() => window.__bench.modal !== undefined, null, { timeout: 30_000 });
       const marks = await page.evaluate(() => {
@@ -206,7 +206,7 @@ async function measureHeap(stack, events, runs) {
       const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
       const page = await context.newPage();
       await page.goto(stack.url);
-      await page.getByRole('button', { name: title, exact: true }).click();
+      await page.getByRole('link', { name: title, exact: true }).click();
       const dialog = page.getByRole('dialog', { name: title, exact: true });
       await dialog.waitFor();
       await dialog.getByRole('tab', { name: 'Logs', exact: true }).click();

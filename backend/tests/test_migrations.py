@@ -66,3 +66,31 @@ def test_round_trip_with_rows_present(tmp_path: Path) -> None:
         fks = conn.execute("PRAGMA foreign_key_list(card)").fetchall()
     assert {"repo", "card", "job", "runner"} <= tables
     assert {fk[2] for fk in fks} == {"repo", "job"}
+
+
+def test_card_total_cost_is_filled_from_its_jobs(tmp_path: Path) -> None:
+    """Cards that ran before the column existed get the sum of their jobs' costs."""
+    db = tmp_path / "cost.db"
+    upgrade(_url(db), "1b04bf60109a")
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO repo (id, name, default_branch, is_ingested, created_at, updated_at) "
+            "VALUES ('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'r', 'main', 0, '2026-01-01', '2026-01-01')"
+        )
+        for card, title in (("b" * 32, "ran twice"), ("c" * 32, "never ran")):
+            conn.execute(
+                "INSERT INTO card (id, repo_id, title, description, status, position, priority, "
+                "max_attempts, created_at, updated_at) VALUES (?, ?, ?, '', 'todo', 0, 1, 3, "
+                "'2026-01-01', '2026-01-01')",
+                (card, "a" * 32, title),
+            )
+        for job, cost in (("d" * 32, 0.25), ("e" * 32, 0.5), ("f" * 32, None)):
+            conn.execute(
+                "INSERT INTO job (id, card_id, status, attempt, logs, cost_usd, created_at, updated_at) "
+                "VALUES (?, ?, 'failed', 1, '', ?, '2026-01-01', '2026-01-01')",
+                (job, "b" * 32, cost),
+            )
+    upgrade(_url(db))
+    with sqlite3.connect(db) as conn:
+        totals = dict(conn.execute("SELECT title, total_cost_usd FROM card").fetchall())
+    assert totals == {"ran twice": 0.75, "never ran": 0}

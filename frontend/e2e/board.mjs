@@ -5,10 +5,13 @@ import { TIMEOUT, waitFor } from './harness.mjs';
 /** A column: `<section aria-label="To Do">` and friends. */
 export const column = (page, name) => page.getByRole('region', { name, exact: true });
 
+/** A card's title on the board: a link to the card (?card=<id>). */
+export const cardTitle = (scope, title, options = {}) => scope.getByRole('link', { name: title, exact: true, ...options });
+
 /** The draggable item (svelte-dnd-action gives it role listitem) holding the card titled `title`. */
 export const cardItem = (scope, title) => {
   const page = typeof scope.page === 'function' ? scope.page() : scope; // `has` is relative to each item
-  return scope.getByRole('listitem').filter({ has: page.getByRole('button', { name: title, exact: true }) });
+  return scope.getByRole('listitem').filter({ has: cardTitle(page, title) });
 };
 
 /** The open card modal. */
@@ -16,7 +19,7 @@ export const cardDialog = (page, title) => page.getByRole('dialog', { name: titl
 
 /** How many elements in column `name` carry the card's title (placeholders included, hidden or not). */
 export async function countIn(page, name, title) {
-  return column(page, name).getByRole('button', { name: title, exact: true, includeHidden: true }).count();
+  return cardTitle(column(page, name), title, { includeHidden: true }).count();
 }
 
 /** Wait until the card titled `title` is shown in column `name` (and only there). */
@@ -51,19 +54,19 @@ export async function createCardInUI(page, { title, description = '', priority }
 }
 
 /**
- * Drag a card with the real mouse (pointer events, as a person would) into column `to`. Waits
- * until the column shows the dragged card's placeholder before releasing, like a person would
- * wait to see where the card will land.
+ * Drag a card with the real mouse (pointer events, as a person would) into column `to`, grabbing
+ * the tile by its lower padding or, with `grab: 'title'`, by the centre of its title. Waits until
+ * the column shows the dragged card's placeholder before releasing, like a person would wait to
+ * see where the card will land.
  */
-export async function mouseDrag(page, title, to) {
+export async function mouseDrag(page, title, to, { grab = 'padding' } = {}) {
   const item = cardItem(page, title).first();
   await item.scrollIntoViewIfNeeded();
-  const from = await item.boundingBox();
+  const from = await (grab === 'title' ? cardTitle(item, title) : item).boundingBox();
   const target = await column(page, to).boundingBox();
   assert.ok(from && target, 'card and column are on screen');
-  // Grab the tile by its lower padding, not by a button inside it.
-  const sx = from.x + 10;
-  const sy = from.y + from.height - 5;
+  const sx = grab === 'title' ? from.x + from.width / 2 : from.x + 10;
+  const sy = grab === 'title' ? from.y + from.height / 2 : from.y + from.height - 5;
   await page.mouse.move(sx, sy);
   await page.mouse.down();
   await page.mouse.move(sx + 6, sy + 6, { steps: 3 });
@@ -79,24 +82,31 @@ export async function mouseDrag(page, title, to) {
 }
 
 /**
- * Drag a card with the keyboard, the way svelte-dnd-action offers it: focus the card, Space to
- * pick it up, Tab to the target column (the card moves when the column gets focus), Escape to
- * leave drag mode.
+ * Drag a card by the centre of its title with a finger (real touch events through the DevTools
+ * protocol; the page needs `hasTouch`) into column `to`.
  */
-export async function keyboardDrag(page, title, to) {
-  const item = cardItem(page, title).first();
-  await item.focus();
-  await page.keyboard.press('Space');
-  for (let presses = 0; (await countIn(page, to, title)) === 0; presses++) {
-    assert.ok(presses < 40, `Tab never reached the ${to} column while dragging "${title}"`);
-    await page.keyboard.press('Tab');
-  }
-  await page.keyboard.press('Escape');
+export async function touchDrag(page, title, to) {
+  const cdp = await page.context().newCDPSession(page);
+  const touch = (type, x, y) => cdp.send('Input.dispatchTouchEvent', { type, touchPoints: type === 'touchEnd' ? [] : [{ x, y }] });
+  const from = await cardTitle(cardItem(page, title).first(), title).boundingBox();
+  const target = await column(page, to).boundingBox();
+  assert.ok(from && target, 'card and column are on screen');
+  const [sx, sy] = [from.x + from.width / 2, from.y + from.height / 2];
+  const [tx, ty] = [target.x + target.width / 2, target.y + Math.min(target.height / 2, 160)];
+  await touch('touchStart', sx, sy);
+  for (let step = 1; step <= 20; step++) await touch('touchMove', sx + ((tx - sx) * step) / 20, sy + ((ty - sy) * step) / 20);
+  await waitFor(async () => {
+    await touch('touchMove', tx + 1, ty + 1);
+    await touch('touchMove', tx, ty);
+    return (await countIn(page, to, title)) > 0;
+  }, { what: `the card "${title}" dragged by touch to hover over ${to}` });
+  await touch('touchEnd');
+  await cdp.detach();
 }
 
 /** Open a card's modal by clicking its title. */
 export async function openCard(page, title) {
-  await page.getByRole('button', { name: title, exact: true }).first().click();
+  await cardTitle(page, title).first().click();
   const dialog = cardDialog(page, title);
   await dialog.waitFor({ state: 'visible' });
   return dialog;

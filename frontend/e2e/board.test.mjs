@@ -29,7 +29,7 @@ test('a repo ingested while the board is open appears on it live', { timeout: 60
   });
 });
 
-test('search narrows the board to matching cards; the theme toggles', { timeout: 60_000 }, async (t) => {
+test('search narrows the board to matching cards and says when none match; the theme toggles', { timeout: 60_000 }, async (t) => {
   await withStack(t, { model: false }, async (stack) => {
     for (const title of ['Fix the login bug', 'Write the changelog', 'Fix the logout bug']) await stack.createCard(title);
     const page = await stack.page();
@@ -40,8 +40,12 @@ test('search narrows the board to matching cards; the theme toggles', { timeout:
     await waitFor(async () => (await todo.getByRole('listitem').count()) === 2, { what: 'two matching cards' });
     await expectCardIn(page, 'To Do', 'Fix the login bug');
     await expectCardIn(page, 'To Do', 'Fix the logout bug');
-    await page.getByRole('searchbox', { name: 'Search cards' }).fill('');
+    await page.getByRole('searchbox', { name: 'Search cards' }).fill('zebra');
+    await page.getByText('No card matches “zebra”.').waitFor();
+    assert.equal(await todo.getByRole('listitem').count(), 0);
+    await page.getByRole('button', { name: 'Show every card' }).click();
     await waitFor(async () => (await todo.getByRole('listitem').count()) === 3, { what: 'all cards back' });
+    assert.equal(await page.getByRole('searchbox', { name: 'Search cards' }).inputValue(), '');
 
     const theme = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     const before = await theme();
@@ -65,21 +69,28 @@ test('the runner panel scales local runners and shows the docker run command', {
       return pool.local === 1 && pool.runners.some((r) => r.kind === 'local' && r.status === 'idle');
     }, { timeout: 60_000, what: 'one idle local runner' });
     await panel.getByText(/idle/i).first().waitFor();
-    await panel.getByLabel('1 local runners').waitFor({ timeout: 60_000 });
+    await panel.getByLabel('1 local runner', { exact: true }).waitFor({ timeout: 60_000 });
 
     await panel.getByRole('button', { name: 'Remove local runner' }).click();
     await waitFor(async () => (await stack.get('/runners')).local === 0, { timeout: 30_000, what: 'no local runner' });
-    await panel.getByLabel('0 local runners').waitFor({ timeout: 30_000 });
+    await panel.getByLabel('0 local runners', { exact: true }).waitFor({ timeout: 30_000 });
 
     await panel.getByRole('button', { name: 'Add a runner by hand' }).click();
     const dialog = page.getByRole('dialog', { name: 'Add a runner by hand' });
-    await dialog.getByText(/docker run/).first().waitFor();
     const command = (await stack.get('/runners/docker-command')).command;
-    assert.ok((await dialog.textContent()).includes(command), 'the dialog shows the server\'s command');
+    await waitFor(async () => (await dialog.getByLabel('docker run command', { exact: true }).textContent()) === command, {
+      what: "the dialog to show the server's docker run command",
+    });
+    const runnerLine = `lazyaf runner --server ${(await stack.get('/health')).public_url}`;
+    assert.equal(await dialog.getByLabel('lazyaf runner command', { exact: true }).textContent(), runnerLine);
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url });
-    await dialog.getByRole('button', { name: 'Copy', exact: true }).click();
+    await dialog.getByRole('button', { name: 'Copy the docker run command' }).click();
     await waitFor(async () => (await page.evaluate(() => navigator.clipboard.readText())) === command, {
-      what: 'the command on the clipboard',
+      what: 'the docker command on the clipboard',
+    });
+    await dialog.getByRole('button', { name: 'Copy the lazyaf runner command' }).click();
+    await waitFor(async () => (await page.evaluate(() => navigator.clipboard.readText())) === runnerLine, {
+      what: 'the runner command on the clipboard',
     });
   });
 });

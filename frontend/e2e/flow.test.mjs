@@ -6,6 +6,7 @@ import { MODEL, TIMEOUT, waitFor, withStack } from './harness.mjs';
 import {
   cardDialog,
   column,
+  countIn,
   createCardInUI,
   expectCardIn,
   expectLive,
@@ -42,7 +43,7 @@ test('a card created on the board, dragged to In Progress, reaches In Review liv
 
     // The runner does the work; the board follows over its WebSocket (no reload).
     await expectCardIn(page, 'In Review', title, TIMEOUT.job);
-    assert.equal(await column(page, 'In Progress').getByRole('button', { name: title, exact: true }).count(), 0);
+    assert.equal(await countIn(page, 'In Progress', title), 0);
     const reviewed = await stack.card(created.id);
     assert.equal(reviewed.status, 'in_review');
     assert.equal((await stack.job(reviewed.job_id)).status, 'completed');
@@ -119,7 +120,7 @@ test('approving a card in review moves it to Done and merges its branch', LIMIT,
     assert.match(done.merge_sha ?? '', /^[0-9a-f]{40}$/);
     if (await cardDialog(page, title).isVisible()) await page.keyboard.press('Escape');
     await expectCardIn(page, 'Done', title);
-    assert.equal(await column(page, 'In Review').getByRole('button', { name: title, exact: true }).count(), 0);
+    assert.equal(await countIn(page, 'In Review', title), 0);
     // The merge is on the default branch of the internal repo.
     const commits = await stack.get(`/repos/${stack.repo.id}/commits`);
     assert.ok(commits.some((c) => c.sha === done.merge_sha), 'the merge commit is on main');

@@ -183,6 +183,7 @@ export class Stack {
   constructor({ dataDir, url, server, model, modelUrl, name }) {
     Object.assign(this, { dataDir, url, server, model, modelUrl, name });
     this.browsers = [];
+    this.handRunners = [];
     this.pages = [];
     this.pageErrors = [];
     this.repo = null;
@@ -250,6 +251,40 @@ export class Stack {
     }
   }
 
+  /**
+   * Start a runner by hand, as a user would on another machine (`lazyaf runner --server URL`),
+   * and wait until it is idle; returns its process (the stack stops it at the end).
+   */
+  async handRunner(name) {
+    const workDir = join(this.dataDir, `hand-${name}`);
+    mkdirSync(workDir, { recursive: true });
+    mkdirSync(join(this.dataDir, 'logs'), { recursive: true });
+    const log = openSync(join(this.dataDir, 'logs', `hand-${name}.log`), 'a');
+    const proc = spawn(LAZYAF, ['runner', '--server', this.url, '--name', name, '--kind', 'remote', '--work-dir', workDir], {
+      stdio: ['ignore', log, log],
+      env: cleanEnv({ LAZYAF_CLAUDE_BINARY: CLAUDE }),
+    });
+    closeSync(log);
+    live.add(proc);
+    proc.on('exit', () => live.delete(proc));
+    this.handRunners.push(proc);
+    await waitFor(async () => {
+      if (proc.exitCode !== null) throw Object.assign(new Error(`lazyaf runner exited with ${proc.exitCode}`), { fatal: true });
+      const pool = await this.get('/runners');
+      return pool.runners.find((r) => r.name === name && r.status === 'idle');
+    }, { timeout: 60_000, what: `runner ${name} to be idle` });
+    return proc;
+  }
+
+  /** Stop a runner started by hand (SIGTERM, as Ctrl-C would) and wait until the server sees it offline. */
+  async stopHandRunner(proc, name) {
+    await stopProcess(proc);
+    await waitFor(async () => {
+      const pool = await this.get('/runners');
+      return pool.runners.find((r) => r.name === name && r.status === 'offline');
+    }, { timeout: 30_000, what: `runner ${name} to be offline` });
+  }
+
   async createCard(title, fields = {}) {
     return this.post(`/repos/${this.repo.id}/cards`, { title, ...fields });
   }
@@ -285,14 +320,17 @@ export class Stack {
     return this.waitCardStatus(card.id, 'in_review');
   }
 
-  /** A page on the board in a new browser context: of a fresh browser (own temporary profile), or of `sameBrowserAs`. */
-  async page({ viewport = { width: 1440, height: 900 }, sameBrowserAs } = {}) {
+  /**
+   * A page on the board in a new browser context: of a fresh browser (own temporary profile), or
+   * of `sameBrowserAs`; `hasTouch` for a touch screen.
+   */
+  async page({ viewport = { width: 1440, height: 900 }, sameBrowserAs, hasTouch = false } = {}) {
     let browser = sameBrowserAs;
     if (!browser) {
       browser = await launchChromium();
       this.browsers.push(browser);
     }
-    const context = await browser.newContext({ viewport });
+    const context = await browser.newContext({ viewport, hasTouch });
     const page = await context.newPage();
     page.setDefaultTimeout(TIMEOUT.ui);
     page.on('pageerror', (err) => this.pageErrors.push(`${err.name}: ${err.message}`));
@@ -329,6 +367,7 @@ export class Stack {
 
   async close() {
     for (const browser of this.browsers) await browser.close().catch(() => {});
+    for (const proc of this.handRunners) await stopProcess(proc);
     try {
       await this.request('POST', '/runners/scale', { kind: 'local', count: 0 });
     } catch {

@@ -156,20 +156,34 @@ def branch_name(card: Card) -> str:
 
 
 async def start_card(
-    *, session: AsyncSession, settings: Settings, card: Card, position: int | None = None, agent: str | None = None
+    *, session: AsyncSession, settings: Settings, card: Card, position: int | None = None,
+    agent: str | None = None, fresh: bool = False,
 ) -> Job:
-    """Queue an agent job for a todo card and move it to in_progress."""
+    """Queue an agent job for a todo card and move it to in_progress.
+
+    The card goes on with its branch; with ``fresh`` (or when it has none) it gets a new branch,
+    made from the default branch under a name no branch has yet: an old branch stays in git.
+    """
     if card.status != S.TODO:
         raise InvalidTransition(f"Card '{card.title}' is {card.status}: {refusal(card.status, S.IN_PROGRESS)}")
     repo, base_sha = await _repo_with_base(session, settings, card)
     readme = await job_refs.readme_at(git_path(settings, repo), base_sha, prompts.README_NAMES)
-    card.branch_name = card.branch_name or branch_name(card)
+    if fresh or not card.branch_name:
+        card.branch_name = _free_branch_name(git_path(settings, repo), branch_name(card))
     prompt = prompts.render(
         settings, "job.md.j2", card=card, repo=repo, readme=prompts.readme_excerpt(readme),
         job={"kind": "build", "attempt": 1},
     )
     return await queue_job(session=session, settings=settings, card=card, repo=repo, base_sha=base_sha,
                            kind="build", prompt=prompt, agent=agent, position=position)
+
+
+def _free_branch_name(path: Path, name: str) -> str:
+    """``name``, or ``name-2``, ``name-3``… : the first that no branch of the repo at ``path`` has."""
+    for candidate in (name, *(f"{name}-{n}" for n in range(2, 100))):
+        if job_refs.branch_shas(path, candidate) == [None]:  # a ref file read, as for the base
+            return candidate
+    return f"{name}-{secrets.token_hex(4)}"
 
 
 async def _repo_with_base(session: AsyncSession, settings: Settings, card: Card) -> tuple[Repo, str]:
@@ -350,6 +364,8 @@ async def complete_attempt(*, session: AsyncSession, settings: Settings, message
     card = await session.get(Card, job.card_id)
     assert card is not None
     _apply_outcome(job, message)
+    if message.cost_usd is not None:
+        card.total_cost_usd += message.cost_usd
     status = JobStatus(message.status)
     error = message.error
     if status == JobStatus.COMPLETED:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from lazyaf import __version__
+from lazyaf.api.deps import SettingsDep, public_base_url
 from lazyaf.cards.router import router as cards_router
 from lazyaf.jobs.router import router as jobs_router
 from lazyaf.repos.router import router as repos_router
@@ -20,19 +21,24 @@ class HealthRead(BaseModel):
     version: str
     git_backend: Literal["git", "dulwich"]
     database: str
+    public_url: str = Field(
+        description="Where clients reach this server (LAZYAF_PUBLIC_URL, else this request's address): "
+        "what a runner added by hand dials."
+    )
 
 
 health_router = APIRouter(tags=["health"])
 
 
 @health_router.get("/health")
-async def health(request: Request) -> HealthRead:
-    """Say the server is up, which git backend serves packs, and which database it uses."""
+async def health(request: Request, settings: SettingsDep) -> HealthRead:
+    """Say the server is up, which git backend serves packs, which database it uses, and its public URL."""
     return HealthRead(
         status="ok",
         version=__version__,
         git_backend=request.app.state.git_backend,
         database=request.app.state.engine.dialect.name,
+        public_url=public_base_url(request, settings),
     )
 
 

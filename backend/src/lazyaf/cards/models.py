@@ -43,6 +43,9 @@ class Card(IdMixin, TimestampMixin, Base):
     # Set when approve found the branch conflicting with the default branch.
     conflict_files: Mapped[list[str] | None] = mapped_column(JSON)
     merge_sha: Mapped[str | None] = mapped_column(String(64))
+    # What its agents have cost so far, every job summed (kept as jobs complete, so a page of
+    # cards and every card event carry it without a query).
+    total_cost_usd: Mapped[float] = mapped_column(default=0.0)
 
 
 class Comment(IdMixin, TimestampMixin, Base):

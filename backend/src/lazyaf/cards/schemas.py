@@ -55,5 +55,8 @@ class CardRead(BaseModel):
     max_attempts: int
     conflict_files: list[str] | None
     merge_sha: str | None
+    total_cost_usd: float = Field(
+        0.0, description="What the card's agents cost so far, every job summed (USD)."
+    )
     created_at: datetime
     updated_at: datetime

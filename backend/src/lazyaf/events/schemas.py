@@ -15,6 +15,7 @@ the events you missed are no longer kept: reload the board from the REST API.
 | job_status     | ``{"job": JobRead}``                                        |
 | job_event      | ``{"job_id", "card_id", "attempt", "seq", "event": AgentEvent}`` |
 | runner_status  | ``{"runner": RunnerRead}``                                  |
+| runner_deleted | ``{"runner_id"}`` (a stopped runner added by hand, removed) |
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 BoardEventType = Literal[
-    "card_updated", "card_deleted", "repo_updated", "repo_deleted", "job_status", "job_event", "runner_status"
+    "card_updated",
+    "card_deleted",
+    "repo_updated",
+    "repo_deleted",
+    "job_status",
+    "job_event",
+    "runner_status",
+    "runner_deleted",
 ]
 
 

@@ -18,7 +18,7 @@ from lazyaf.api.deps import CardDep, SessionDep, SettingsDep
 from lazyaf.errors import Conflict, InvalidInput, NotFound, error_responses
 from lazyaf.jobs import service as job_service
 from lazyaf.jobs.models import FINAL_JOB_STATUSES, Job, JobStatus
-from lazyaf.jobs.schemas import JobEventRead, JobLogPage, JobRead
+from lazyaf.jobs.schemas import JobEventRead, JobLogPage, JobRead, StartBody
 
 router = APIRouter(tags=["jobs"])
 
@@ -34,11 +34,14 @@ JobDep = Annotated[Job, Depends(get_job_or_404)]
 
 
 @router.post(
-    "/cards/{card_id}/start", status_code=status.HTTP_201_CREATED, responses=error_responses(404, 409)
+    "/cards/{card_id}/start", status_code=status.HTTP_201_CREATED, responses=error_responses(404, 409, 422)
 )
-async def start_card(card: CardDep, session: SessionDep, settings: SettingsDep) -> JobRead:
-    """Queue an agent job for a todo card; the card moves to in_progress."""
-    job = await transitions.start_card(session=session, settings=settings, card=card)
+async def start_card(
+    card: CardDep, session: SessionDep, settings: SettingsDep, body: StartBody | None = None
+) -> JobRead:
+    """Queue an agent job for a todo card; the card moves to in_progress (``fresh``: on a new branch)."""
+    fresh = body.fresh if body else False
+    job = await transitions.start_card(session=session, settings=settings, card=card, fresh=fresh)
     return JobRead.model_validate(job)
 
 

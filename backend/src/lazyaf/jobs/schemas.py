@@ -6,9 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from lazyaf.jobs.models import JobStatus
+
+
+class StartBody(BaseModel):
+    """How to start a card: on with its branch, or fresh from the default branch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fresh: bool = Field(
+        False,
+        description="Start on a new branch made from the default branch; the card's old branch stays in git.",
+    )
 
 
 class JobStats(BaseModel):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 import anyio.to_thread
-from fastapi import APIRouter, Request, WebSocket
+from fastapi import APIRouter, Request, Response, WebSocket, status
 from sqlalchemy import select
 
 from lazyaf.api.deps import SessionDep, SettingsDep, public_base_url
 from lazyaf.errors import error_responses
+from lazyaf.runners import service as runner_service
 from lazyaf.runners.models import Runner, RunnerKind
 from lazyaf.runners.schemas import DockerCommandRead, PoolRead, PoolScale, RunnerRead
 
@@ -38,6 +41,14 @@ async def scale_runners(scale: PoolScale, request: Request, session: SessionDep)
     """Start or stop pool-managed runners of a kind until `count` are running."""
     await request.app.state.pool.scale(RunnerKind(scale.kind), scale.count)
     return await _pool_read(request, session)
+
+
+@router.delete("/{runner_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404, 409))
+async def delete_runner(runner_id: uuid.UUID, request: Request, session: SessionDep) -> Response:
+    """Remove a runner added by hand once it has stopped (pool runners: scale down instead)."""
+    connected = runner_id in request.app.state.hub.connections
+    await runner_service.delete(session=session, runner_id=runner_id, connected=connected)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/docker-command")

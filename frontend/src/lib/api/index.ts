@@ -5,6 +5,8 @@ import type { components } from './schema';
 
 type S = components['schemas'];
 export type RepoRead = S['RepoRead'];
+export type RepoUpdate = S['RepoUpdate'];
+export type BranchRead = S['BranchRead'];
 export type CardRead = S['CardRead'];
 export type CardCreate = S['CardCreate'];
 export type CardUpdate = S['CardUpdate'];
@@ -38,6 +40,9 @@ export const api = {
   repos: {
     list: () => get<RepoRead[]>('/api/repos'),
     get: (id: string) => get<RepoRead>(`/api/repos/${id}`),
+    update: (id: string, change: RepoUpdate) => request<RepoRead>('PATCH', `/api/repos/${id}`, { body: change }),
+    remove: (id: string) => request<void>('DELETE', `/api/repos/${id}`),
+    branches: (id: string) => get<BranchRead[]>(`/api/repos/${id}/branches`),
   },
   cards: {
     list: (repoId: string) => get<CardRead[]>(`/api/repos/${repoId}/cards`),
@@ -56,10 +61,11 @@ export const api = {
     create: (repoId: string, card: CardCreate) => post<CardRead>(`/api/repos/${repoId}/cards`, card),
     update: (id: string, change: CardUpdate) => request<CardRead>('PATCH', `/api/cards/${id}`, { body: change }),
     remove: (id: string) => request<void>('DELETE', `/api/cards/${id}`),
-    start: (id: string) => post<JobRead>(`/api/cards/${id}/start`),
+    /** Start a todo card; `fresh`: on a new branch from the default branch (the old one stays in git). */
+    start: (id: string, fresh = false) => post<JobRead>(`/api/cards/${id}/start`, fresh ? { fresh } : undefined),
     retry: (id: string) => post<JobQueuedRead>(`/api/cards/${id}/retry`),
     approve: (id: string) => post<ApproveRead>(`/api/cards/${id}/approve`),
-    reject: (id: string) => post<CardRead>(`/api/cards/${id}/reject`, {}),
+    reject: (id: string, deleteBranch = false) => post<CardRead>(`/api/cards/${id}/reject`, { delete_branch: deleteBranch }),
     requestChanges: (id: string) => post<JobQueuedRead>(`/api/cards/${id}/request-changes`, {}),
     jobs: (id: string) => get<JobRead[]>(`/api/cards/${id}/jobs`),
     diff: (id: string, offset = 0, limit = 100) => get<DiffResult>(`/api/cards/${id}/diff`, { offset, limit }),
@@ -77,5 +83,6 @@ export const api = {
     list: () => get<PoolRead>('/api/runners'),
     scale: (kind: 'local' | 'docker', count: number) => post<PoolRead>('/api/runners/scale', { kind, count }),
     dockerCommand: () => get<DockerCommandRead>('/api/runners/docker-command'),
+    remove: (id: string) => request<void>('DELETE', `/api/runners/${id}`),
   },
 };

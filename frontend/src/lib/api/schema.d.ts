@@ -207,7 +207,7 @@ export interface paths {
         put?: never;
         /**
          * Start Card
-         * @description Queue an agent job for a todo card; the card moves to in_progress.
+         * @description Queue an agent job for a todo card; the card moves to in_progress (``fresh``: on a new branch).
          */
         post: operations["start_card"];
         delete?: never;
@@ -245,7 +245,7 @@ export interface paths {
         };
         /**
          * Health
-         * @description Say the server is up, which git backend serves packs, and which database it uses.
+         * @description Say the server is up, which git backend serves packs, which database it uses, and its public URL.
          */
         get: operations["health"];
         put?: never;
@@ -594,6 +594,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runners/{runner_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Runner
+         * @description Remove a runner added by hand once it has stopped (pool runners: scale down instead).
+         */
+        delete: operations["delete_runner"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/sessions/{session_id}": {
         parameters: {
             query?: never;
@@ -700,6 +720,12 @@ export interface components {
             status: components["schemas"]["CardStatus"];
             /** Title */
             title: string;
+            /**
+             * Total Cost Usd
+             * @description What the card's agents cost so far, every job summed (USD).
+             * @default 0
+             */
+            total_cost_usd: number;
             /**
              * Updated At
              * Format: date-time
@@ -906,6 +932,11 @@ export interface components {
              * @enum {string}
              */
             git_backend: "git" | "dulwich";
+            /**
+             * Public Url
+             * @description Where clients reach this server (LAZYAF_PUBLIC_URL, else this request's address): what a runner added by hand dials.
+             */
+            public_url: string;
             /**
              * Status
              * @constant
@@ -1223,6 +1254,18 @@ export interface components {
          * @enum {string}
          */
         RunnerStatus: "idle" | "busy" | "offline";
+        /**
+         * StartBody
+         * @description How to start a card: on with its branch, or fresh from the default branch.
+         */
+        StartBody: {
+            /**
+             * Fresh
+             * @description Start on a new branch made from the default branch; the card's old branch stays in git.
+             * @default false
+             */
+            fresh: boolean;
+        };
         /** TimelineEntry */
         TimelineEntry: {
             /**
@@ -1929,7 +1972,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StartBody"] | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             201: {
@@ -3012,6 +3059,62 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    delete_runner: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                runner_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

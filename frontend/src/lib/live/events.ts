@@ -29,6 +29,7 @@ export type BoardEvent =
   | { type: 'repo_deleted'; seq: number; data: { repo_id: string } }
   | { type: 'job_status'; seq: number; data: { job: JobRead } }
   | { type: 'job_event'; seq: number; data: JobEventData }
-  | { type: 'runner_status'; seq: number; data: { runner: RunnerRead } };
+  | { type: 'runner_status'; seq: number; data: { runner: RunnerRead } }
+  | { type: 'runner_deleted'; seq: number; data: { runner_id: string } };
 
 export type Frame = BoardEvent | { type: 'hello'; data: { seq: number } } | { type: 'resync'; data?: { seq?: number } };

@@ -54,6 +54,20 @@ describe('LiveSocket', () => {
     expect(seen).toEqual([11, 12]);
   });
 
+  it('stays unreachable from a dropped connection until a new one says hello, retries included', () => {
+    const { live } = connect();
+    expect(live.unreachable).toBe(false); // the first connect is not an outage
+    FakeSocket.made[0].send({ type: 'hello', data: { seq: 1 } });
+    FakeSocket.made[0].close();
+    expect(live.status).toBe('offline');
+    expect(live.unreachable).toBe(true);
+    vi.advanceTimersByTime(20_000);
+    expect(live.status).toBe('connecting');
+    expect(live.unreachable).toBe(true);
+    FakeSocket.made.at(-1)!.send({ type: 'hello', data: { seq: 1 } });
+    expect(live.unreachable).toBe(false);
+  });
+
   it('reconnects with backoff and asks for what it missed', () => {
     const { live, seen, reloads } = connect();
     FakeSocket.made[0].send({ type: 'hello', data: { seq: 5 } });

@@ -17,6 +17,11 @@ export function backoffDelay(failures: number, base = 250, cap = 10_000): number
 
 export class LiveSocket {
   status = $state<LiveStatus>('connecting');
+  /**
+   * The connection dropped and no new one has said hello yet: the server is unreachable, also
+   * while a retry is connecting (actions that need the server are off until it answers).
+   */
+  unreachable = $state(false);
   /** The last board event seq applied; null until the first hello. */
   lastSeq: number | null = null;
   #listeners = new Set<Listener>();
@@ -80,6 +85,7 @@ export class LiveSocket {
       this.#socket = null;
       if (this.#closed) return;
       this.status = 'offline';
+      this.unreachable = true;
       for (const listener of this.#downListeners) listener();
       const delay = backoffDelay(this.#failures++);
       this.#timer = setTimeout(() => this.#open(), delay);
@@ -91,6 +97,7 @@ export class LiveSocket {
     if (frame.type === 'hello') {
       this.#failures = 0;
       this.status = 'live';
+      this.unreachable = false;
       if (this.lastSeq === null) {
         // First connection: everything after this seq comes over the socket; load the rest.
         this.lastSeq = frame.data.seq;

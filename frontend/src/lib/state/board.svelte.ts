@@ -1,5 +1,14 @@
 // The board: repos, the selected repo's cards and their current jobs, kept in sync by board events.
-import { api, type CardCreate, type CardRead, type CardStatus, type CardUpdate, type JobRead, type RepoRead } from '../api';
+import {
+  api,
+  type CardCreate,
+  type CardRead,
+  type CardStatus,
+  type CardUpdate,
+  type JobRead,
+  type RepoRead,
+  type RepoUpdate,
+} from '../api';
 import { ApiError } from '../api/client';
 import type { BoardEvent } from '../live/events';
 import { COLUMNS, groupByStatus, matches, moveAction, moveLocally, upsert } from './cards';
@@ -10,6 +19,9 @@ const REPO_KEY = 'lazyaf.repo';
 const FIRST_PAGE = 60;
 
 type FirstScreen = { cards: CardRead[]; jobs: JobRead[]; totals: Record<CardStatus, number> | null };
+/** Where a card picked up with the keyboard would land: column `to`, `index` among its shown cards. */
+export type Preview = { id: string; to: CardStatus; index: number };
+export type CardAction = 'start' | 'approve' | 'reject' | 'retry' | 'requestChanges' | 'cancel';
 
 export class BoardState {
   repos = $state.raw<RepoRead[]>([]);
@@ -36,7 +48,13 @@ export class BoardState {
   /** A search or the priority filter narrows the board. */
   filtering = $derived(this.query !== '' || this.priority !== null);
   visible = $derived(this.filtering ? this.cards.filter((c) => matches(c, this.query, this.priority)) : this.cards);
-  columns = $derived(groupByStatus(this.visible));
+  /** A card held by a keyboard drag, shown where it would land until it is dropped or put back. */
+  preview = $state.raw<Preview | null>(null);
+  columns = $derived(groupByStatus(this.preview ? moveLocally(this.visible, this.preview.id, this.preview.to, this.preview.index) : this.visible));
+  /** The server is still being asked for search hits the board has not loaded. */
+  searching = $state(false);
+  /** A search or filter that leaves no card on the board. */
+  noHits = $derived(this.filtering && !this.searching && !this.loading && this.visible.length === 0 && this.cards.length > 0);
   openCard = $derived(this.cards.find((c) => c.id === this.openCardId) ?? null);
   #loadToken = 0;
 
@@ -129,7 +147,11 @@ export class BoardState {
     this.query = query;
     const repoId = this.repoId;
     const token = ++this.#searchToken;
-    if (!repoId || this.totals === null || !query.trim()) return;
+    if (!repoId || this.totals === null || !query.trim()) {
+      this.searching = false;
+      return;
+    }
+    this.searching = true;
     await new Promise((resolve) => setTimeout(resolve, 250)); // typing: ask once it pauses
     if (token !== this.#searchToken) return;
     try {
@@ -138,6 +160,8 @@ export class BoardState {
       this.cards = mergeMore(this.cards, found);
     } catch (error) {
       handleError(error, 'Could not search the board');
+    } finally {
+      if (token === this.#searchToken) this.searching = false;
     }
   };
 
@@ -213,6 +237,37 @@ export class BoardState {
     }
   };
 
+  card = (id: string): CardRead | undefined => this.cards.find((c) => c.id === id);
+
+  /** Show every card where it is (a drop that asks first, or was refused, puts the card back). */
+  snapBack = (): void => {
+    this.cards = this.cards.slice(); // a fresh array re-renders the columns
+  };
+
+  /** Save repo settings; true when the server took them. */
+  updateRepo = async (id: string, change: RepoUpdate): Promise<boolean> => {
+    try {
+      const repo = await api.repos.update(id, change);
+      this.repos = this.repos.map((r) => (r.id === id ? repo : r));
+      return true;
+    } catch (error) {
+      handleError(error, 'Could not save the repo settings');
+      return false;
+    }
+  };
+
+  /** Delete a repo, its cards and its git repository; the board moves to another repo. */
+  deleteRepo = async (id: string): Promise<boolean> => {
+    try {
+      await api.repos.remove(id);
+      await this.reloadRepos();
+      return true;
+    } catch (error) {
+      handleError(error, 'Could not delete the repo');
+      return false;
+    }
+  };
+
   /** Drag or keyboard move: optimistic, snaps back with the reason when refused. */
   move = async (id: string, to: CardStatus, position: number): Promise<boolean> => {
     const card = this.cards.find((c) => c.id === id);
@@ -283,8 +338,11 @@ export class BoardState {
     }
   };
 
-  /** Button actions with the same rules as dragging. */
-  act = async (id: string, action: 'start' | 'approve' | 'reject' | 'retry' | 'requestChanges' | 'cancel'): Promise<boolean> => {
+  /**
+   * Button actions with the same rules as dragging. `fresh` starts on a new branch from the
+   * default branch; `deleteBranch` rejects and deletes the card's branch.
+   */
+  act = async (id: string, action: CardAction, options: { fresh?: boolean; deleteBranch?: boolean } = {}): Promise<boolean> => {
     const labels = {
       start: 'start',
       approve: 'approve',
@@ -296,10 +354,10 @@ export class BoardState {
     const card = this.cards.find((c) => c.id === id);
     try {
       if (action === 'start') {
-        const job = await api.cards.start(id);
+        const job = await api.cards.start(id, options.fresh);
         this.jobs = { ...this.jobs, [id]: job };
       } else if (action === 'approve') this.#put((await api.cards.approve(id)).card);
-      else if (action === 'reject') this.#put(await api.cards.reject(id));
+      else if (action === 'reject') this.#put(await api.cards.reject(id, options.deleteBranch));
       else if (action === 'retry' || action === 'requestChanges') {
         const queued = action === 'retry' ? await api.cards.retry(id) : await api.cards.requestChanges(id);
         this.#put(queued.card);

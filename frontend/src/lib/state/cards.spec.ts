@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CardRead } from '../api';
 import { makeCard } from '../testing/cards';
-import { formatDuration, groupByStatus, isMoveAllowed, matches, moveAction, moveLocally, upsert } from './cards';
+import { groupByStatus, isMoveAllowed, matches, moveAction, moveLocally, upsert } from './cards';
 
 function card(status: CardRead['status'], position: number, extra: Partial<CardRead> = {}): CardRead {
   return makeCard({ status, position, ...extra });
@@ -85,13 +85,5 @@ describe('upsert', () => {
     expect(upsert([], c)).toEqual([c]);
     expect(upsert([c], older)[0].title).toBe(c.title);
     expect(upsert([c], newer)[0].title).toBe('new');
-  });
-});
-
-describe('formatDuration', () => {
-  it('prints seconds, minutes and hours', () => {
-    expect(formatDuration(4200)).toBe('4s');
-    expect(formatDuration(185_000)).toBe('3m 05s');
-    expect(formatDuration(3_720_000)).toBe('1h 02m');
   });
 });

@@ -89,15 +89,6 @@ export function isMoveAllowed(from: CardStatus, to: CardStatus): boolean {
   return !moveAction(from, to).includes(' ');
 }
 
-/** How long a job has run (or ran), as "42s", "3m 05s", "1h 02m". */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
-}
-
 export function jobElapsedMs(job: JobRead, now: number): number | null {
   const start = job.started_at ?? job.queued_at;
   if (!start) return null;
@@ -105,11 +96,17 @@ export function jobElapsedMs(job: JobRead, now: number): number | null {
   return end - Date.parse(start);
 }
 
-export function formatCost(usd: number | null | undefined): string {
-  if (usd === null || usd === undefined) return '';
-  return usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
-}
-
 export function shortId(id: string): string {
   return id.slice(0, 8);
+}
+
+/**
+ * Where a card dropped at `index` among a column's shown cards goes among all of them, when a
+ * filter hides some: just after its shown neighbour above (`others`: the shown cards of column
+ * `to` without the dropped one, in order).
+ */
+export function dropPosition(others: readonly CardRead[], index: number, card: CardRead, to: CardStatus): number {
+  const previous = others[index - 1];
+  if (!previous) return 0;
+  return card.status === to && card.position < previous.position ? previous.position : previous.position + 1;
 }

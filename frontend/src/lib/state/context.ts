@@ -1,10 +1,18 @@
 // The app's state objects, provided once by App.svelte and read by any component below it.
 import { getContext, setContext } from 'svelte';
 import type { LiveSocket } from '../live/socket.svelte';
+import type { CardActions } from './actions.svelte';
 import type { BoardState } from './board.svelte';
+import type { KeyboardDrag } from './keyboard.svelte';
 import type { RunnerState } from './runners.svelte';
 
-export type AppContext = { board: BoardState; runners: RunnerState; live: LiveSocket };
+export type AppContext = {
+  board: BoardState;
+  runners: RunnerState;
+  live: LiveSocket;
+  actions: CardActions;
+  keyboard: KeyboardDrag;
+};
 
 export const APP_CONTEXT_KEY = Symbol('lazyaf');
 const KEY = APP_CONTEXT_KEY;
@@ -17,4 +25,9 @@ export function getAppContext(): AppContext {
   const context = getContext<AppContext | undefined>(KEY);
   if (!context) throw new Error('getAppContext() called outside <App>');
   return context;
+}
+
+/** Why actions that need the server are off right now, or null when it answers. */
+export function offlineReason(live: Pick<LiveSocket, 'unreachable'> | null | undefined): string | null {
+  return live?.unreachable ? 'The server is unreachable; reconnecting… (this works again once it answers)' : null;
 }

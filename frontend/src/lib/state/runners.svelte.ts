@@ -1,5 +1,6 @@
 // The runner pool: who is connected, what each is doing, and scaling per kind.
 import { api, type PoolRead, type RunnerRead } from '../api';
+import { ApiError } from '../api/client';
 import type { BoardEvent } from '../live/events';
 import { handleError } from './toasts.svelte';
 
@@ -34,6 +35,10 @@ export class RunnerState {
   }
 
   apply = (event: BoardEvent): void => {
+    if (event.type === 'runner_deleted') {
+      this.runners = this.runners.filter((r) => r.id !== event.data.runner_id);
+      return;
+    }
     if (event.type !== 'runner_status') return;
     const runner = event.data.runner;
     const index = this.runners.findIndex((r) => r.id === runner.id);
@@ -43,6 +48,21 @@ export class RunnerState {
       next[index] = runner;
       this.runners = next;
     }
+  };
+
+  /** Forget a stopped runner added by hand (the server refuses pool and live runners, saying why). */
+  remove = async (runner: RunnerRead): Promise<boolean> => {
+    try {
+      await api.runners.remove(runner.id);
+    } catch (error) {
+      // Already gone (a pool runner removed on scale-down stays listed until the next load).
+      if (!(error instanceof ApiError && error.status === 404)) {
+        handleError(error, `Could not remove runner ${runner.name}`);
+        return false;
+      }
+    }
+    this.runners = this.runners.filter((r) => r.id !== runner.id);
+    return true;
   };
 
   scale = async (kind: Kind, count: number): Promise<void> => {

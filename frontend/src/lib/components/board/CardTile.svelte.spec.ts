@@ -1,6 +1,7 @@
-import { fireEvent, render, screen } from '@testing-library/svelte';
-import { describe, expect, it, vi } from 'vitest';
+import { cleanup, fireEvent, render, screen } from '@testing-library/svelte';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CardRead, JobRead } from '../../api';
+import { CardActions } from '../../state/actions.svelte';
 import { BoardState } from '../../state/board.svelte';
 import { APP_CONTEXT_KEY } from '../../state/context';
 import CardTile from './CardTile.svelte';
@@ -19,50 +20,90 @@ const base: CardRead = {
   max_attempts: 3,
   conflict_files: null,
   merge_sha: null,
+  total_cost_usd: 0,
   created_at: '2026-01-01T00:00:00Z',
   updated_at: '2026-01-01T00:00:00Z',
 };
 
 const job = (fields: Partial<JobRead>) => ({ id: 'j', card_id: base.id, kind: 'build', status: 'running', ...fields }) as JobRead;
 
-function show(card: CardRead, current?: JobRead) {
+function show(card: CardRead, current?: JobRead, status: 'live' | 'offline' = 'live') {
   const board = new BoardState();
-  const context = new Map([[APP_CONTEXT_KEY, { board, runners: null, live: null }]]);
+  const actions = new CardActions(board);
+  const context = new Map([[APP_CONTEXT_KEY, { board, actions, runners: null, live: { status, unreachable: status === 'offline' } }]]);
   render(CardTile, { props: { card, job: current }, context });
-  return board;
+  return { board, actions };
 }
+
+afterEach(cleanup);
 
 describe('CardTile', () => {
   it('shows the running job phase and how long it has run', () => {
     const started = new Date(Date.now() - 65_000).toISOString();
     show(base, job({ phase: 'agent', started_at: started, queued_at: started }));
-    expect(screen.getByRole('button', { name: 'Add a --version flag' })).toBeTruthy();
+    expect(screen.getByRole('link', { name: 'Add a --version flag' }).getAttribute('href')).toBe(`?card=${base.id}`);
     expect(screen.getByText('agent')).toBeTruthy();
     expect(screen.getByText(/^1m 0[5-9]s$/)).toBeTruthy();
     expect(screen.getByText('Urgent')).toBeTruthy();
     expect(screen.getByText(/lazyaf\/1a2b3c4d-add-a-version-flag/)).toBeTruthy();
   });
 
-  it('shows stats and cost once the job is done', () => {
-    const done = job({ status: 'completed', files_changed: 3, lines_added: 42, lines_removed: 7, cost_usd: 0.1234 });
-    show({ ...base, status: 'in_review' }, done);
-    expect(screen.getByText('3 files')).toBeTruthy();
+  it('shows stats of the last job and the cost of all of them once it is done', () => {
+    const done = job({ status: 'completed', files_changed: 1, lines_added: 42, lines_removed: 7, cost_usd: 0.1234 });
+    show({ ...base, status: 'in_review', total_cost_usd: 0.4567 }, done);
+    expect(screen.getByText('1 file')).toBeTruthy();
     expect(screen.getByText('+42')).toBeTruthy();
     expect(screen.getByText('−7')).toBeTruthy();
-    expect(screen.getByText('$0.12')).toBeTruthy();
+    expect(screen.getByText('$0.46')).toBeTruthy(); // the card's total, not the last job's $0.12
+    expect(screen.queryByText('$0.12')).toBeNull();
   });
 
-  it('shows why a failed card failed, and retries it', async () => {
-    const board = show({ ...base, status: 'failed' }, job({ status: 'failed', error: 'Runner lost: no heartbeat for 45 s.' }));
+  it('shows no cost before any job cost anything', () => {
+    show({ ...base, status: 'todo', job_id: null });
+    expect(screen.queryByText(/\$/)).toBeNull();
+  });
+
+  it('opens the card on a click anywhere but its buttons', async () => {
+    const { board } = show({ ...base, status: 'todo' });
+    await fireEvent.click(screen.getByText(/lazyaf\/1a2b3c4d/));
+    expect(board.openCardId).toBe(base.id);
+    board.openCardId = null;
+    const link = screen.getByRole('link', { name: 'Add a --version flag' });
+    expect(await fireEvent.click(link)).toBe(false); // the link's own navigation is held back
+    expect(board.openCardId).toBe(base.id);
+    board.openCardId = null;
+    // A tap: svelte-dnd-action turns a touch without movement into a plain click Event.
+    link.dispatchEvent(new Event('click', { bubbles: true, cancelable: true }));
+    expect(board.openCardId).toBe(base.id);
+    board.openCardId = null;
+    // A ctrl-click is left to the browser (a new tab, as links do); jsdom cannot navigate, so the
+    // last listener holds it back after checking that the tile did not.
+    const browser = vi.fn((event: Event) => (event.defaultPrevented ? 'held' : (event.preventDefault(), 'left to the browser')));
+    window.addEventListener('click', browser, { once: true });
+    await fireEvent.click(link, { ctrlKey: true });
+    expect(browser).toHaveReturnedWith('left to the browser');
+    expect(board.openCardId).toBeNull();
+  });
+
+  it('shows why a failed card failed; Retry goes through the attempt check', async () => {
+    const { board, actions } = show({ ...base, status: 'failed' }, job({ status: 'failed', error: 'Runner lost: no heartbeat for 45 s.' }));
     expect(screen.getByText('Runner lost: no heartbeat for 45 s.')).toBeTruthy();
-    const act = vi.spyOn(board, 'act').mockResolvedValue(true);
+    const retry = vi.spyOn(actions, 'retry').mockResolvedValue(true);
     await fireEvent.click(screen.getByRole('button', { name: 'Retry' }));
-    expect(act).toHaveBeenCalledWith(base.id, 'retry');
+    expect(retry).toHaveBeenCalledWith(base.id);
+    expect(board.openCardId).toBeNull(); // a button on the tile does not open the card
+  });
+
+  it('turns Retry off while the server is unreachable, saying why', () => {
+    show({ ...base, status: 'failed' }, job({ status: 'failed', error: 'x' }), 'offline');
+    const retry = screen.getByRole('button', { name: 'Retry' }) as HTMLButtonElement;
+    expect(retry.disabled).toBe(true);
+    expect(retry.title).toMatch(/server is unreachable/);
   });
 
   it('marks a card whose branch conflicts with the base', () => {
-    show({ ...base, status: 'in_review', conflict_files: ['a.py', 'b.py'] });
+    show({ ...base, status: 'in_review', conflict_files: ['a.py'] });
     expect(screen.getByText('conflict')).toBeTruthy();
-    expect(screen.getByText(/2 file\(s\) conflict/)).toBeTruthy();
+    expect(screen.getByText(/1 file in conflict with the base/)).toBeTruthy();
   });
 });

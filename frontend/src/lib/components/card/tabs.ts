@@ -19,3 +19,6 @@ export function tabAfterKey(current: Tab, key: string): Tab | null {
   if (key === 'End') return TABS[TABS.length - 1];
   return null;
 }
+
+/** The id stem of a tab and its panel ("card-diff-tab", "card-diff-panel"). */
+export const tabId = (name: Tab) => `card-${name.toLowerCase()}`;

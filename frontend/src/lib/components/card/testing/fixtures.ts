@@ -21,6 +21,7 @@ export const card: CardRead = {
   max_attempts: 3,
   conflict_files: null,
   merge_sha: null,
+  total_cost_usd: 0,
   created_at: '2026-11-22T10:00:00Z',
   updated_at: '2026-11-22T10:05:00Z',
 };
@@ -113,7 +114,7 @@ export function stubFetch(routes: Record<string, Route>) {
 }
 
 /** A fake app context: a board with the card and its job, a live socket tests can emit on. */
-export function fakeContext(overrides: { jobs?: Record<string, JobRead> } = {}) {
+export function fakeContext(overrides: { jobs?: Record<string, JobRead>; status?: 'live' | 'offline' } = {}) {
   const listeners = new Set<(e: BoardEvent) => void>();
   const board = {
     jobs: overrides.jobs ?? { [CARD_ID]: job },
@@ -121,12 +122,19 @@ export function fakeContext(overrides: { jobs?: Record<string, JobRead> } = {}) 
     update: vi.fn(async () => true),
     remove: vi.fn(async () => true),
   };
+  const actions = {
+    start: vi.fn(async () => true),
+    reject: vi.fn(),
+    retry: vi.fn(async () => true),
+  };
   const live = {
+    status: overrides.status ?? 'live',
+    unreachable: overrides.status === 'offline',
     subscribe: (listener: (e: BoardEvent) => void) => {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
   };
   const emit = (e: BoardEvent) => listeners.forEach((l) => l(e));
-  return { context: { board, live, runners: {} } as unknown as AppContext, board, emit };
+  return { context: { board, live, runners: {}, actions, keyboard: {} } as unknown as AppContext, board, actions, emit };
 }
