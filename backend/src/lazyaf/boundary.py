@@ -28,9 +28,9 @@ and the board). In order, for HTTP requests and WebSocket upgrades:
    (``/git/``) and agent session uploads (``PUT /api/jobs/{id}/session``) stream to disk and keep
    their own caps.
 4. **Page headers** on every HTTP answer: ``X-Frame-Options: DENY``, a Content-Security-Policy the
-   built board and ``/docs`` work under (scripts and styles from this origin only; inline
-   ``style`` attributes, which Svelte and Swagger UI set, allowed; no frames, plugins or
-   ``<base>``), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``, and
+   built board and ``/docs`` work under (scripts, styles, fonts and connections from this origin
+   only, nothing inline; no frames, plugins or ``<base>``; every e2e test in Chromium fails on a
+   violation), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``, and
    ``Cross-Origin-Resource-Policy`` / ``Cross-Origin-Opener-Policy: same-origin``.
 
 A refused WebSocket is refused before it is accepted: an HTTP 4xx with the JSON body where the
@@ -64,7 +64,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
         "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
+        # No 'unsafe-inline': Svelte sets styles through the CSSOM (style.cssText, setProperty),
+        # which CSP allows, and the board has no style="" in its markup; Swagger UI (React) too.
+        "style-src 'self'",
         "img-src 'self' data: blob:",
         "font-src 'self' data:",
         "connect-src 'self'",

@@ -452,6 +452,7 @@ async def test_pages_and_answers_carry_the_security_headers(raw: httpx.AsyncClie
         assert response.headers["x-content-type-options"] == "nosniff", path
         assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY, path
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert "unsafe" not in response.headers["content-security-policy"]  # nothing inline runs
         assert response.headers["referrer-policy"] == "no-referrer"
     refused = await raw.get("/", headers={"Host": "evil.example"})
     assert refused.headers["x-frame-options"] == "DENY"
