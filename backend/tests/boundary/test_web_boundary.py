@@ -115,12 +115,16 @@ async def test_the_same_requests_from_the_board_and_the_cli_go_through(
     same_origin = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}
     routes = sorted(state_changing_routes(app), key=lambda r: r[0] == "DELETE")  # deletions last
     statuses: dict[str, int] = {}
-    for headers in (same_origin, {}, {"Sec-Fetch-Site": "none"}):
-        for method, template in routes:
-            response = await send(raw, method, template, world, headers)
-            assert response.status_code != 403, (method, template, headers, response.text)
-            assert response.status_code < 500, (method, template, response.text)
-            statuses.setdefault(f"{method} {template}", response.status_code)
+    try:
+        for headers in (same_origin, {}, {"Sec-Fetch-Site": "none"}):
+            for method, template in routes:
+                response = await send(raw, method, template, world, headers)
+                assert response.status_code != 403, (method, template, headers, response.text)
+                assert response.status_code < 500, (method, template, response.text)
+                statuses.setdefault(f"{method} {template}", response.status_code)
+    finally:
+        app.state.pool.terminate_children()  # the scale request started a real local runner
+    assert statuses["POST /api/runners/scale"] == 200
     # The writes really happened (from the board's own origin, the first time round).
     assert statuses["POST /api/repos/{repo_id}/cards"] == 201
     assert statuses["PATCH /api/repos/{repo_id}"] == 200
