@@ -141,6 +141,25 @@ class Settings(BaseSettings):
             return [part for part in value.replace(",", " ").split() if part]
         return value
 
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, value: list[str]) -> list[str]:
+        from lazyaf.boundary import split_host
+
+        for entry in value:
+            if split_host(entry) is None:
+                raise ValueError(f"'{entry}' is not a host name or host:port (no scheme, no path)")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        from lazyaf.boundary import origin_of
+
+        if value is not None and origin_of(value) is None:
+            raise ValueError(f"'{value}' is not an http:// or https:// URL")
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -252,6 +252,13 @@ def test_allowed_hosts_parse_from_the_environment(monkeypatch: pytest.MonkeyPatc
     assert Settings().allowed_hosts == ["lazyaf.lan", "192.168.1.5:8765", "[fd00::1]:80"]
     with pytest.raises(ValueError, match="is not a host name"):
         AllowedHosts().add("http://lazyaf.lan/")
+    # A bad entry stops the server at start-up with the setting's name, not at the first request.
+    monkeypatch.setenv("LAZYAF_ALLOWED_HOSTS", "lazyaf.lan,http://lazyaf.lan/")
+    with pytest.raises(ValueError, match=r"allowed_hosts[\s\S]*'http://lazyaf.lan/' is not a host name"):
+        Settings()
+    monkeypatch.delenv("LAZYAF_ALLOWED_HOSTS")
+    with pytest.raises(ValueError, match=r"public_url[\s\S]*is not an http:// or https:// URL"):
+        Settings(public_url="lazyaf.lan:8765")
 
 
 def test_host_headers_parse_strictly() -> None:
