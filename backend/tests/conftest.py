@@ -81,7 +81,7 @@ async def client(app: FastAPI, openapi: OpenAPIChecker) -> AsyncIterator[httpx.A
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://test", event_hooks={"response": [check]}
+            transport=transport, base_url="http://localhost", event_hooks={"response": [check]}
         ) as c:
             yield c
 

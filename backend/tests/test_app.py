@@ -61,6 +61,7 @@ async def test_request_id_is_echoed_and_logged_as_json(
 @pytest.fixture
 def remote_app(settings: Settings) -> FastAPI:
     settings.token = "s3cret-token"
+    settings.allowed_hosts = ["lazyaf"]  # the name remote clients reach it by
     return create_app(settings)
 
 
@@ -94,8 +95,9 @@ async def test_git_clients_authenticate_with_basic_auth(remote_app: FastAPI) -> 
     assert response.status_code == 404  # past auth: the repo does not exist
 
 
-async def test_without_a_token_only_loopback_is_served(app: FastAPI) -> None:
-    response = await _remote(app, "GET", "/api/repos")
+async def test_without_a_token_only_loopback_is_served(settings: Settings) -> None:
+    settings.allowed_hosts = ["lazyaf"]
+    response = await _remote(create_app(settings), "GET", "/api/repos")
     assert response.status_code == 401
     assert "set LAZYAF_TOKEN" in response.json()["detail"]
 

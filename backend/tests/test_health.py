@@ -9,7 +9,7 @@ from lazyaf.settings import Settings
 
 
 async def test_health_gives_the_address_the_client_used(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/api/health")).json()["public_url"] == "http://test"
+    assert (await client.get("/api/health")).json()["public_url"] == "http://localhost"
 
 
 async def test_health_gives_the_configured_public_url_over_the_request_address(settings: Settings) -> None:

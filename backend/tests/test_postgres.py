@@ -100,7 +100,7 @@ async def test_api_works_on_postgres(pg_url: str, tmp_path: Path) -> None:
     app = create_app(Settings(data_dir=tmp_path, database_url=pg_url))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             assert (await client.get("/api/health")).json()["database"] == "postgresql"
             repo = (await client.post("/api/repos", json={"name": "pg"})).json()
             cards = [

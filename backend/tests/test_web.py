@@ -36,10 +36,14 @@ def board_app(settings: Settings, dist: Path) -> FastAPI:
 
 
 async def _get(
-    app: FastAPI, path: str, client: tuple[str, int] = ("127.0.0.1", 5000), **kwargs: object
+    app: FastAPI,
+    path: str,
+    client: tuple[str, int] = ("127.0.0.1", 5000),
+    base_url: str = "http://localhost:8765",
+    **kwargs: object,
 ) -> httpx.Response:
     transport = httpx.ASGITransport(app=app, client=client)
-    async with httpx.AsyncClient(transport=transport, base_url="http://lazyaf") as c:
+    async with httpx.AsyncClient(transport=transport, base_url=base_url) as c:
         return await c.get(path, **kwargs)  # type: ignore[arg-type]
 
 
@@ -86,12 +90,14 @@ async def test_off_loopback_the_board_loads_but_its_data_needs_the_token(
     board_app: FastAPI, settings: Settings
 ) -> None:
     settings.token = "s3cret-token"  # type: ignore[assignment]
+    settings.allowed_hosts = ["lazyaf"]
     app = create_app(settings)
     remote = ("192.0.2.10", 4000)
-    assert (await _get(app, "/", client=remote)).status_code == 200
-    assert (await _get(app, "/assets/index-abc123.js", client=remote)).status_code == 200
-    for path in ("/api/repos", "/openapi.json", "/docs"):
-        assert (await _get(app, path, client=remote)).status_code == 401, path
+    base = "http://lazyaf"
+    assert (await _get(app, "/", client=remote, base_url=base)).status_code == 200
+    assert (await _get(app, "/assets/index-abc123.js", client=remote, base_url=base)).status_code == 200
+    for path in ("/api/repos", "/openapi.json", "/docs", "/docs/assets/swagger-ui-bundle.js"):
+        assert (await _get(app, path, client=remote, base_url=base)).status_code == 401, path
 
 
 def test_the_boards_api_types_match_the_api() -> None:
@@ -186,7 +192,7 @@ async def test_a_write_is_committed_before_its_response_is_sent(app: FastAPI) ->
 
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=watched, client=("127.0.0.1", 5000))  # type: ignore[arg-type]
-        async with httpx.AsyncClient(transport=transport, base_url="http://lazyaf") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
             repo = (await c.post("/api/repos", json={"name": "commit-order"})).json()
             original = app.state.sessionmaker.class_.commit
 

@@ -90,6 +90,20 @@ def test_origin_url_is_recorded_as_remote(lazyaf: Invoke, server: LiveServer, tm
     assert api_repos(server)[0]["remote_url"] == "git@github.com:me/proj.git"
 
 
+def test_credentials_in_the_origin_url_are_not_stored(
+    lazyaf: Invoke, server: LiveServer, tmp_path: Path
+) -> None:
+    src = make_repo(tmp_path / "src")
+    git("-C", src, "remote", "add", "origin", "https://me:ghp_secret123@github.com/me/proj.git")
+
+    result = lazyaf("ingest", src, "--name", "proj")
+
+    assert result.exit_code == 0, result.output
+    assert api_repos(server)[0]["remote_url"] == "https://github.com/me/proj.git"
+    assert "credentials in the origin URL were not stored" in result.stderr
+    assert "ghp_secret123" not in result.output + result.stderr
+
+
 def test_without_origin_no_remote_is_recorded(lazyaf: Invoke, server: LiveServer, tmp_path: Path) -> None:
     assert lazyaf("ingest", make_repo(tmp_path / "src"), "--name", "proj").exit_code == 0
 

@@ -35,7 +35,8 @@ def test_repos_are_listed_as_a_table(lazyaf: Invoke, server: LiveServer) -> None
     assert result.stdout.splitlines() == [
         "NAME  DEFAULT BRANCH  INGESTED  " + "ID".ljust(38) + "REMOTE",
         f"api   main            no        {api['id']}  -",
-        f"web   trunk           no        {web['id']}  https://***@github.com/me/web.git",
+        # The server stores remote URLs without their credentials.
+        f"web   trunk           no        {web['id']}  https://github.com/me/web.git",
     ]
 
 

@@ -16,6 +16,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const FRONTEND = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -186,6 +187,7 @@ export class Stack {
     this.handRunners = [];
     this.pages = [];
     this.pageErrors = [];
+    this.cspViolations = [];
     this.repo = null;
   }
 
@@ -334,6 +336,7 @@ export class Stack {
     const page = await context.newPage();
     page.setDefaultTimeout(TIMEOUT.ui);
     page.on('pageerror', (err) => this.pageErrors.push(`${err.name}: ${err.message}`));
+    watchCsp(page, this.cspViolations);
     this.pages.push(page);
     await page.goto(this.url);
     return page;
@@ -401,6 +404,13 @@ function readdirSafe(dir) {
   }
 }
 
+/** Collect what Chromium refused under the page's Content-Security-Policy into `into`. */
+export function watchCsp(page, into) {
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) into.push(message.text());
+  });
+}
+
 export function launchChromium(extraArgs = []) {
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -463,6 +473,9 @@ export async function withStack(t, options, fn) {
   let failed = true;
   try {
     await fn(stack);
+    // The board must work under the backend's Content-Security-Policy (backend boundary.py):
+    // anything the browser refused to run or load fails the test that hit it.
+    assert.deepEqual(stack.cspViolations, [], 'the page broke the Content-Security-Policy');
     failed = false;
   } catch (err) {
     const dir = await stack.saveFailureArtifacts().catch(() => null);

@@ -77,7 +77,10 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 def _describe_validation(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        where = tuple(err.get("loc", ()))
+        if where and where[0] in ("body", "query", "path", "header"):
+            where = where[1:]  # where it came from; a field may be called "body" too (comments)
+        loc = ".".join(str(p) for p in where)
         msg = err.get("msg", "invalid value")
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "Invalid request: " + "; ".join(parts) + "."

@@ -14,7 +14,9 @@ from fastapi.routing import APIRoute
 from lazyaf import __version__
 from lazyaf.api.router import api_router
 from lazyaf.auth import TokenAuthMiddleware
+from lazyaf.boundary import AllowedHosts, BoundaryMiddleware
 from lazyaf.db.engine import make_engine, make_sessionmaker, session_scope
+from lazyaf.docs import install_docs
 from lazyaf.errors import ErrorRead, install_handlers
 from lazyaf.events.bus import EventBus
 from lazyaf.events.router import router as events_router
@@ -62,6 +64,14 @@ def _document_errors(app: FastAPI) -> None:
                     responses["422"] = error
                 if "health" not in operation.get("tags", []):
                     responses["401"] = {**error, "description": "A non-loopback client without the token"}
+                # The boundary (boundary.py) answers these before any route runs.
+                responses["400"] = {**error, "description": "A Host this server does not answer to"}
+                responses["403"] = {
+                    **error,
+                    "description": "Sent by another web page (Origin, Sec-Fetch-Site)",
+                }
+                if operation.get("requestBody"):
+                    responses["413"] = {**error, "description": "A body over the API's size limit"}
         app.openapi_schema = schema
         return schema
 
@@ -99,8 +109,12 @@ def create_app(settings: Settings) -> FastAPI:
         summary="A local Kanban board that turns cards into work done by AI coding agents.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # served from the installed package by install_docs, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
+    # The Host names this server answers to; others may add to it at runtime (BoundaryMiddleware).
+    app.state.allowed_hosts = AllowedHosts.from_settings(settings)
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
     app.state.git_backend = resolve_git_backend(settings)
@@ -126,6 +140,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     install_handlers(app)
     _document_errors(app)
+    install_docs(app)
     app.include_router(api_router)
     app.include_router(events_router)
     app.mount(
@@ -137,4 +152,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(SeqHeaderMiddleware, bus=bus)
     app.add_middleware(TokenAuthMiddleware, settings=settings)
     app.add_middleware(RequestIdMiddleware)
+    # Outermost: Host, Origin and body-size refusals happen before anything else runs.
+    app.add_middleware(BoundaryMiddleware, settings=settings, allowed_hosts=app.state.allowed_hosts)
     return app

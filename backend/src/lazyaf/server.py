@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -42,6 +43,16 @@ def _migrate(url: str) -> None:
 def run(settings: Settings) -> None:
     """Migrate the database to head, then serve until interrupted."""
     check_can_serve(settings)
+    # Everything this process and its children (git, local runners) create is the user's alone:
+    # the database and its -wal/-shm, logs, session files, bare repos, runner work trees.
+    previous = os.umask(0o077)
+    try:
+        _run(settings)
+    finally:
+        os.umask(previous)  # run() is also called in tests, whose process goes on
+
+
+def _run(settings: Settings) -> None:
     settings.ensure_dirs()
     configure_logging(settings)
     _migrate(settings.sqlalchemy_url)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -71,6 +72,16 @@ class Settings(BaseSettings):
     )
     token: SecretStr | None = Field(
         None, description="Bearer token (API) and git password required from non-loopback clients."
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names (or host:port) this server answers to besides localhost, 127.0.0.1, [::1], "
+        "the host of public_url and a non-loopback `host`; comma-separated in LAZYAF_ALLOWED_HOSTS.",
+    )
+    max_request_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        description="Cap on an API request body (git pushes and agent session uploads have their own caps).",
     )
     git_backend: Literal["auto", "git", "dulwich"] = Field(
         "auto", description="Who serves git packs: the git binary (auto when found) or dulwich."
@@ -131,6 +142,33 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        # LAZYAF_ALLOWED_HOSTS="lazyaf.lan, 192.168.1.5:8765": commas or spaces between names.
+        if isinstance(value, str):
+            return [part for part in value.replace(",", " ").split() if part]
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, value: list[str]) -> list[str]:
+        from lazyaf.boundary import split_host
+
+        for entry in value:
+            if split_host(entry) is None:
+                raise ValueError(f"'{entry}' is not a host name or host:port (no scheme, no path)")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        from lazyaf.boundary import origin_of
+
+        if value is not None and origin_of(value) is None:
+            raise ValueError(f"'{value}' is not an http:// or https:// URL")
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -159,6 +197,21 @@ class Settings(BaseSettings):
         return self.secret_key_file or self.data_dir / "secret.key"
 
     @property
+    def sessions_dir(self) -> Path:
+        """Agent session files stored between jobs (they hold whole conversations)."""
+        return self.data_dir / "sessions"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, when the database is one."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.sqlalchemy_url)
+        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+            return None
+        return Path(url.database)
+
+    @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'lazyaf.db'}"
 
@@ -166,8 +219,25 @@ class Settings(BaseSettings):
         return self.token.get_secret_value() if self.token else None
 
     def ensure_dirs(self) -> None:
-        for path in (self.data_dir, self.git_repos_dir, self.logs_dir):
-            path.mkdir(parents=True, exist_ok=True)
+        """Create the data dir (0700 when new) with its folders (0700) and database file (0600).
+
+        An existing data dir keeps its mode (it may be the checkout, by default); what LazyAF keeps
+        in it is closed to other users all the same: the folders are 0700 and the database, with its
+        -wal and -shm files (SQLite gives them the database's mode), 0600.
+        """
+        if not self.data_dir.exists():
+            self.data_dir.mkdir(parents=True, mode=0o700)
+            self.data_dir.chmod(0o700)
+        for path in (self.git_repos_dir, self.logs_dir, self.sessions_dir):
+            path.mkdir(exist_ok=True, mode=0o700)
+            path.chmod(0o700)
+        database = self.sqlite_path
+        if database is not None and database.parent.is_dir():
+            # Created here, empty, so that SQLite never makes it with the umask's mode.
+            os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+            for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+                if path.exists():
+                    path.chmod(0o600)
 
 
 def _config_file() -> Path | None:

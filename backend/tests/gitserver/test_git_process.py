@@ -92,7 +92,7 @@ def test_client_hanging_up_mid_clone_stops_git(tmp_path: Path, server: LiveServe
     git("push", "-q", remote.url, "main", cwd=source)
     body = wire.upload_pack_body([tip])
     head = (
-        f"POST /git/{remote.id}.git/git-upload-pack HTTP/1.1\r\nHost: test\r\n"
+        f"POST /git/{remote.id}.git/git-upload-pack HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         f"Content-Type: application/x-git-upload-pack-request\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
     port = int(server.url.rsplit(":", 1)[1])

@@ -211,7 +211,7 @@ def test_push_cut_off_mid_pack_leaves_nothing_behind(
     body = wire.receive_pack_body([(wire.ZERO, tip, "refs/heads/cut")], pack)
     refs_before = ls_remote(remote.url)
     head = (
-        f"POST /git/{remote.id}.git/git-receive-pack HTTP/1.1\r\nHost: test\r\n"
+        f"POST /git/{remote.id}.git/git-receive-pack HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         f"Content-Type: application/x-git-receive-pack-request\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
 

@@ -28,7 +28,7 @@ async def test_create_repo_makes_row_and_bare_repo(client: httpx.AsyncClient, se
     body = await _create(client, remote_url="git@github.com:me/demo.git", default_branch="dev")
     assert body["name"] == "demo" and body["default_branch"] == "dev" and body["is_ingested"] is False
     assert body["remote_url"] == "git@github.com:me/demo.git"
-    assert body["clone_url"] == f"http://test/git/{body['id']}.git"
+    assert body["clone_url"] == f"http://localhost/git/{body['id']}.git"
     assert (_bare(settings, body) / "HEAD").read_text() == "ref: refs/heads/dev\n"
     listed = (await client.get("/api/repos")).json()
     assert [r["name"] for r in listed] == ["demo"]
@@ -95,7 +95,7 @@ async def test_public_url_setting_shapes_clone_urls(settings: Settings) -> None:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
             repo = (await c.post("/api/repos", json={"name": "pub"})).json()
     assert repo["clone_url"] == f"https://lazyaf.example.com/git/{repo['id']}.git"
 

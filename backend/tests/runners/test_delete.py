@@ -110,7 +110,7 @@ async def test_a_stopped_runner_that_still_holds_a_job_is_kept(
 async def test_a_client_off_loopback_without_the_token_removes_nothing(app: FastAPI) -> None:
     runner_id = await _runner(app)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as stranger:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as stranger:
         response = await stranger.delete(f"/api/runners/{runner_id}")
     assert response.status_code == 401
     async with app.state.sessionmaker() as session:

@@ -27,5 +27,5 @@ async def test_docker_command_has_placeholders_not_secrets(client: httpx.AsyncCl
     command = body["command"]
     assert command.startswith("docker run -d --restart unless-stopped --network host ")
     assert "-e LAZYAF_TOKEN=<your-lazyaf-token>" in command and "ANTHROPIC_API_KEY=<your-anthropic-api-key>" in command
-    assert "lazyaf-runner:latest --server http://test " in command
+    assert "lazyaf-runner:latest --server http://localhost " in command
     assert "runner/Dockerfile" in body["notes"]

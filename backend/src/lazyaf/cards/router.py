@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import TypeAdapter
+from pydantic import AfterValidator, TypeAdapter
 
 from lazyaf import transitions
 from lazyaf.api.deps import CardDep, RepoDep, SessionDep, SettingsDep
@@ -14,6 +14,7 @@ from lazyaf.cards.models import CardStatus
 from lazyaf.cards.schemas import CardCreate, CardRead, CardUpdate
 from lazyaf.errors import error_responses
 from lazyaf.jobs.schemas import JobRead
+from lazyaf.validation import INT64_MAX, one_line
 
 router = APIRouter(tags=["cards"])
 
@@ -27,10 +28,12 @@ async def list_cards(
     session: SessionDep,
     status: Annotated[CardStatus | None, Query(description="Only cards in this column.")] = None,
     q: Annotated[
-        str | None, Query(max_length=200, description="Text to find in title or description.")
+        str | None,
+        Query(max_length=200, description="Text to find in title or description."),
+        AfterValidator(one_line),
     ] = None,
     limit: Annotated[int | None, Query(ge=1, le=10_000, description="At most this many cards.")] = None,
-    offset: Annotated[int, Query(ge=0, description="Skip this many cards first.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX, description="Skip this many cards first.")] = 0,
 ) -> Response:
     """List a repo's cards by column and position; with ``limit``, a page of them, and the number
     of all matching cards in the ``X-Total-Count`` header (the board shows each column's first

@@ -6,12 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from lazyaf.cards.models import CardStatus
+from lazyaf.validation import INT64_MAX, one_line, plain_text
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[str, StringConstraints(max_length=50_000)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(one_line)
+]
+Description = Annotated[str, StringConstraints(max_length=50_000), AfterValidator(plain_text)]
 Priority = Annotated[int, Field(ge=0, le=3, description="0 low, 1 normal, 2 high, 3 urgent.")]
 
 
@@ -36,7 +39,7 @@ class CardUpdate(BaseModel):
     priority: Priority | None = None
     max_attempts: Annotated[int, Field(ge=1, le=20)] | None = None
     status: CardStatus | None = None
-    position: Annotated[int, Field(ge=0)] | None = None
+    position: Annotated[int, Field(ge=0, le=INT64_MAX)] | None = None
 
 
 class CardRead(BaseModel):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
 from lazyaf.events.bus import EventBus, Subscription, frame
+from lazyaf.validation import INT64_MAX
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
@@ -16,7 +18,9 @@ CATCH_UP_PAGE = 1000
 
 
 @router.websocket("/ws")
-async def board_socket(websocket: WebSocket, since: int | None = None) -> None:
+async def board_socket(
+    websocket: WebSocket, since: Annotated[int | None, Query(ge=0, le=INT64_MAX)] = None
+) -> None:
     """Stream board events; ``since`` replays what the client missed first."""
     bus: EventBus = websocket.app.state.bus
     await websocket.accept()

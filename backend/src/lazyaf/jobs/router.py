@@ -19,6 +19,7 @@ from lazyaf.errors import Conflict, InvalidInput, NotFound, error_responses
 from lazyaf.jobs import service as job_service
 from lazyaf.jobs.models import FINAL_JOB_STATUSES, Job, JobStatus
 from lazyaf.jobs.schemas import JobEventRead, JobLogPage, JobRead, StartBody
+from lazyaf.validation import INT64_MAX
 
 router = APIRouter(tags=["jobs"])
 
@@ -76,7 +77,9 @@ async def get_job_logs(
     job: JobDep,
     request: Request,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0, description="Return events with id greater than this.")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=INT64_MAX, description="Return events with id greater than this.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     follow: Annotated[bool, Query(description="Stream events as NDJSON until the job ends.")] = False,
 ) -> JobLogPage | StreamingResponse:  # type: ignore[valid-type]
@@ -130,7 +133,7 @@ async def put_job_session(
     job: JobDep,
     request: Request,
     settings: SettingsDep,
-    attempt: Annotated[int, Query(ge=1)],
+    attempt: Annotated[int, Query(ge=1, le=INT64_MAX)],
     session_id: Annotated[str, Query(pattern=SESSION_ID.pattern)],
 ) -> Response:
     """Store the agent's session file of a running attempt (runners call this; a later job resumes it)."""

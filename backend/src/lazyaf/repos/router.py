@@ -20,6 +20,7 @@ from lazyaf.repos.schemas import (
     RepoUpdate,
 )
 from lazyaf.settings import Settings
+from lazyaf.validation import INT64_MAX
 
 router = APIRouter(prefix="/repos", tags=["repos"])
 
@@ -102,7 +103,7 @@ async def list_commits(
     settings: SettingsDep,
     branch: Annotated[str | None, Query(description="Branch name; the default branch when omitted.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> list[CommitRead]:
     """List a branch's commits, newest first."""
     found = await repo_service.commits(

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from lazyaf.gitserver.history import is_valid_branch_name
+from lazyaf.validation import plain_text, remote_url
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
@@ -19,23 +20,27 @@ def _branch(value: str) -> str:
     return value
 
 
-def _remote(value: str | None) -> str | None:
-    if value is not None and (not value.strip() or any(c in value for c in "\n\r\0")):
-        raise ValueError("remote_url must be a single-line git URL or path")
-    return value.strip() if value else value
-
-
 RepoName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NAME_PATTERN),
     Field(description="Letters, digits, '.', '_' and '-'; unique.", examples=["myrepo"]),
 ]
 BranchName = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_branch)]
-RemoteUrl = Annotated[str | None, StringConstraints(max_length=2000), AfterValidator(_remote)]
+RemoteUrl = Annotated[
+    str,
+    StringConstraints(max_length=2000),
+    AfterValidator(remote_url),
+    Field(
+        description="Where `lazyaf land` pushes. Credentials in it (user:token@) are removed before it is "
+        "stored: git's credential helper supplies them.",
+    ),
+]
 
 
 MergeStrategy = Literal["auto", "merge", "squash"]
-Command = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+Command = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=4000), AfterValidator(plain_text)
+]
 
 
 class RepoCreate(BaseModel):
@@ -44,7 +49,7 @@ class RepoCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: RepoName
-    remote_url: RemoteUrl = None
+    remote_url: RemoteUrl | None = None
     default_branch: BranchName = "main"
 
 
@@ -56,12 +61,14 @@ class RepoUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: RepoName | None = None
-    remote_url: RemoteUrl = None
+    remote_url: RemoteUrl | None = None
     default_branch: BranchName | None = None
     merge_strategy: MergeStrategy | None = Field(
         None, description="How approve merges: auto (fast-forward when possible), merge, or squash."
     )
-    setup_command: Command | None = Field(None, description="Run before verification (e.g. install deps); '' clears.")
+    setup_command: Command | None = Field(
+        None, description="Run before verification (e.g. install deps); '' clears."
+    )
     lint_command: Command | None = None
     test_command: Command | None = None
     build_command: Command | None = None

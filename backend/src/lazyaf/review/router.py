@@ -23,9 +23,10 @@ from lazyaf.review.schemas import (
     RejectBody,
     TimelineRead,
 )
+from lazyaf.validation import INT64_MAX
 
 router = APIRouter(tags=["review"])
-Offset = Annotated[int, Query(ge=0, description="Skip this many files.")]
+Offset = Annotated[int, Query(ge=0, le=INT64_MAX, description="Skip this many files.")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Files per page.")]
 
 

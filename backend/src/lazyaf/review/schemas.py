@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from lazyaf.cards.schemas import CardRead
 from lazyaf.jobs.schemas import JobRead
+from lazyaf.validation import INT64_MAX, one_line, plain_text
 
 
 class CommentCreate(BaseModel):
@@ -17,9 +18,15 @@ class CommentCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
-    file: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
-    line: Annotated[int, Field(ge=1)] | None = None
+    body: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000),
+        AfterValidator(plain_text),
+    ]
+    file: (
+        Annotated[str, StringConstraints(min_length=1, max_length=4096), AfterValidator(one_line)] | None
+    ) = None
+    line: Annotated[int, Field(ge=1, le=INT64_MAX)] | None = None
 
 
 class CommentRead(BaseModel):
@@ -46,7 +53,9 @@ class RejectBody(BaseModel):
 class AgentChoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    agent: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    agent: Annotated[str, StringConstraints(min_length=1, max_length=50), AfterValidator(one_line)] | None = (
+        None
+    )
 
 
 class TimelineEntry(BaseModel):

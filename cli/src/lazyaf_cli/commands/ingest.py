@@ -56,7 +56,7 @@ def ingest(app: AppContext, path: Path, name: str | None, branch: str | None, al
     The current branch (or BRANCH) becomes the repo's default branch. PATH is the
     top of a work tree or a bare repository; only commits are copied, not
     uncommitted changes. The URL of PATH's `origin` remote, if any, is recorded
-    as the remote that `lazyaf land` pushes to.
+    (without credentials) as the remote that `lazyaf land` pushes to.
 
     A fresh clone has origin's other branches only as remote-tracking branches
     (origin/NAME): --all-branches pushes those too, as NAME, unless a local
@@ -205,6 +205,11 @@ def report(app: AppContext, repo: Repo, source: Source, pushed: list[RefStatus])
     click.echo(f"  tags      {listing(tags) if tags else 'none'}")
     click.echo(f"  remote    {gitlib.redact(repo['remote_url']) if repo.get('remote_url') else 'none'}")
     click.echo(f"  clone     {repo['clone_url']}")
+    if source.origin and repo.get("remote_url") != source.origin:
+        app.info(
+            "Note: the credentials in the origin URL were not stored; "
+            "`lazyaf land` pushes with your own git credentials (a credential helper)."
+        )
     if source.is_work_tree and _has_uncommitted_changes(app.git, source.path):
         app.info(f"Note: uncommitted changes in {source.path} were not ingested; only commits are copied.")
 
