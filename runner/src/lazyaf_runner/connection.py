@@ -28,7 +28,7 @@ from lazyaf_runner.environment import agent_environment, check_pass_env, verific
 from lazyaf_runner.hardening import default_work_root, prepare_work_root
 from lazyaf_runner.mirror import GitCache
 from lazyaf_runner.process import run_agent, stop_everything_else
-from lazyaf_runner.redact import Redactor, secrets_in_environment
+from lazyaf_runner.redact import Redactor, redact_complete, secrets_in_environment
 from lazyaf_runner.workspace import Workspace, WorkspaceError, git_environment
 
 log = structlog.get_logger(__name__)
@@ -490,18 +490,3 @@ class RunnerClient:
         except httpx.HTTPError as exc:
             log.warning("session_upload_failed", error=str(exc))
 
-
-def redact_complete(redactor: Redactor, complete: protocol.Complete) -> protocol.Complete:
-    """The completion as it may leave the runner: its error and the checks' output redacted."""
-    verification = [
-        result.model_copy(
-            update={"output": redactor.text(result.output), "command": redactor.text(result.command)}
-        )
-        for result in complete.verification or []
-    ]
-    return complete.model_copy(
-        update={
-            "error": redactor.text(complete.error) if complete.error else complete.error,
-            "verification": verification if complete.verification is not None else None,
-        }
-    )

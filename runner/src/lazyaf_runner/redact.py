@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from lazyaf_runner.protocol import Complete
+
 M = TypeVar("M", bound=BaseModel)
 
 REDACTED = "[redacted]"
@@ -268,3 +270,19 @@ def secrets_in_environment(env: Mapping[str, str]) -> list[str]:
         if name.startswith("GIT_CONFIG_VALUE_") and value.lower().startswith("authorization:")
     ]
     return [value for value in found if len(value) >= MIN_SECRET_LENGTH]
+
+
+def redact_complete(redactor: Redactor, message: Complete) -> Complete:
+    """A completion with its error and its checks' output (and commands) redacted."""
+    verification = [
+        result.model_copy(
+            update={"output": redactor.text(result.output), "command": redactor.text(result.command)}
+        )
+        for result in message.verification or []
+    ]
+    return message.model_copy(
+        update={
+            "error": redactor.text(message.error) if message.error else message.error,
+            "verification": verification if message.verification is not None else None,
+        }
+    )
