@@ -139,8 +139,9 @@ async def _run(
     redactor = (redactor or Redactor()).with_secrets(*secrets_in_environment(proc_env))
     events: list[AgentEvent] = []
 
-    async def emit(event: AgentEvent) -> None:
-        event = redactor.event(event)
+    async def emit(event: AgentEvent, *, redacted: bool = False) -> None:
+        if not redacted:
+            event = redactor.event(event)
         events.append(event)
         await on_event(event)
 
@@ -152,7 +153,8 @@ async def _run(
             log.exception("adapter_parse_failed", extra={"adapter": adapter.name})
             parsed = [AgentEvent(kind="error", text=f"Could not read output ({exc!r}): {excerpt(line)}")]
         for event in parsed:
-            await emit(event)
+            # Made of the redacted line (the adapter adds no secret): no second pass.
+            await emit(event, redacted=True)
 
     started = time.monotonic()
     loop = asyncio.get_running_loop()

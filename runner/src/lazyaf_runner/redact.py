@@ -96,15 +96,29 @@ def _redact_assignment(match: re.Match[str]) -> str:
     return match.group(1) + REDACTED
 
 
+_TOKEN_HINTS = ("sk-", "ghp_", "gho_", "ghs_", "ghu_", "ghr_", "github_pat_", "glpat-", "AKIA", "ASIA", "xox")
+_ASSIGNMENT_HINTS = ("key", "token", "secret", "passw", "passphrase", "credential", "auth")
+
+
 def redact_patterns(text: str) -> str:
-    """Remove what looks like a credential, whoever it belongs to."""
-    for pattern in _TOKEN_PATTERNS:
-        text = pattern.sub(REDACTED, text)
-    text = _AUTHORIZATION.sub(lambda m: m.group(1) + REDACTED, text)
-    text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
-    text = _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + "@", text)
-    text = _URL_TOKEN_USER.sub(lambda m: m.group(1) + REDACTED + "@", text)
-    return _ASSIGNMENT.sub(_redact_assignment, text)
+    """Remove what looks like a credential, whoever it belongs to.
+
+    Each pattern runs only when a plain substring it needs is there: most lines of agent output
+    hold none, and these scans are most of the cost of redacting them."""
+    if any(hint in text for hint in _TOKEN_HINTS):
+        for pattern in _TOKEN_PATTERNS:
+            text = pattern.sub(REDACTED, text)
+    lower = text.lower()
+    if "authoriz" in lower:
+        text = _AUTHORIZATION.sub(lambda m: m.group(1) + REDACTED, text)
+    if "bearer" in lower:
+        text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
+    if "://" in text and "@" in text:
+        text = _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + "@", text)
+        text = _URL_TOKEN_USER.sub(lambda m: m.group(1) + REDACTED + "@", text)
+    if ("=" in text or ":" in text) and any(hint in lower for hint in _ASSIGNMENT_HINTS):
+        text = _ASSIGNMENT.sub(_redact_assignment, text)
+    return text
 
 
 def derived_secrets(value: str) -> list[str]:
@@ -144,10 +158,16 @@ class Redactor:
             offsets = {*range(0, len(secret) - size + 1, size), len(secret) - size}
             for offset in sorted(offsets):
                 self._windows.setdefault(secret[offset : offset + size], []).append((secret, offset))
-        self._patterns = [
-            (re.compile(_split_tolerant(window)), window)
-            for window in sorted(self._windows, key=len, reverse=True)
+        # One scan finds every window (longest first); which one matched is asked only then
+        # (capturing groups in the scan would make it ten times slower).
+        self._by_pattern = [
+            (re.compile(_split_tolerant(w)), w) for w in sorted(self._windows, key=len, reverse=True)
         ]
+        self._scan = (
+            re.compile("|".join(pattern.pattern for pattern, _ in self._by_pattern))
+            if self._by_pattern
+            else None
+        )
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str], *extra: str | None) -> Redactor:
@@ -160,19 +180,21 @@ class Redactor:
         return Redactor([*self.secrets, *(v for v in values if v)], patterns=self.patterns)
 
     def text(self, value: str) -> str:
-        if self._patterns:
-            value = self._redact_values(value)
+        if self._scan is not None:
+            value = self._redact_values(self._scan, value)
         return redact_patterns(value) if self.patterns else value
 
-    def _redact_values(self, text: str) -> str:
+    def _redact_values(self, scan: re.Pattern[str], text: str) -> str:
         spans: list[tuple[int, int]] = []
-        for pattern, window in self._patterns:
-            for match in pattern.finditer(text):
-                starts, ends = [], []
-                for secret, offset in self._windows[window]:
-                    starts.append(_extend_back(text, match.start(), secret, offset))
-                    ends.append(_extend(text, match.end(), secret, offset + len(window)))
-                spans.append((min(starts), max(ends)))
+        for found in scan.finditer(text):
+            match, window = next(
+                (m, w) for p, w in self._by_pattern if (m := p.match(text, found.start())) is not None
+            )
+            starts, ends = [], []
+            for secret, offset in self._windows[window]:
+                starts.append(_extend_back(text, match.start(), secret, offset))
+                ends.append(_extend(text, match.end(), secret, offset + len(window)))
+            spans.append((min(starts), max(ends)))
         if not spans:
             return text
         merged: list[list[int]] = []
