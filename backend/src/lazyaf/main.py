@@ -76,7 +76,10 @@ def create_app(settings: Settings) -> FastAPI:
     bus = EventBus(sessionmaker)
     hub = RunnerHub(settings, sessionmaker)
     bus.listeners.append(hub.on_board_event)
-    pool = RunnerPool(settings, sessionmaker, hub)
+    # Host names (name or name:port) the server answers to beyond its configured ones; the pool
+    # adds the gateway of its Docker runners' network while it listens there (runners/gateway.py).
+    allowed_hosts: set[str] = set()
+    pool = RunnerPool(settings, sessionmaker, hub, allowed_hosts=allowed_hosts)
     reaper = Reaper(settings, sessionmaker, pool)
     reaper.after_sweep.append(hub.wake_if_queued)
 
@@ -84,10 +87,12 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bus.start()
         reaper.start()
+        await pool.restore()
         log.info("server_started", data_dir=str(settings.data_dir), git_backend=app.state.git_backend)
         try:
             yield
         finally:
+            await pool.close()
             await reaper.stop()
             await bus.stop()
             await engine.dispose()
@@ -108,6 +113,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.hub = hub
     app.state.reaper = reaper
     app.state.pool = pool
+    app.state.allowed_hosts = allowed_hosts
+    pool.app = app
 
     async def resolve_repo(repo_id: uuid.UUID) -> bool:
         # The bare repo exists exactly while its row does (created before the row commits, moved

@@ -43,16 +43,20 @@ async def scale_runners(scale: PoolScale, request: Request, session: SessionDep)
 @router.get("/docker-command")
 async def get_docker_command(request: Request, settings: SettingsDep) -> DockerCommandRead:
     """The `docker run` line that adds a runner by hand, with secrets as placeholders."""
-    server = public_base_url(request, settings)
+    # Never the host's network: on this machine, join the pool's runner network (once it exists)
+    # and dial the server at its gateway; elsewhere, Docker's default network and the public URL.
+    pool = request.app.state.pool
+    server = pool.docker_server_url or public_base_url(request, settings)
+    network = f"--network {pool.network_name} " if pool.docker_server_url else ""
     command = (
-        "docker run -d --restart unless-stopped --network host "
+        f"docker run -d --restart unless-stopped {network}"
         "-e LAZYAF_TOKEN=<your-lazyaf-token> -e ANTHROPIC_API_KEY=<your-anthropic-api-key> "
         f"lazyaf-runner:latest --server {server} --name <runner-name> --kind docker"
     )
     notes = (
         "Build the image first on that machine: `docker build -f runner/Dockerfile -t lazyaf-runner:latest .` "
         "from a LazyAF checkout (BASE_IMAGE may be any Debian image with python3 and git). "
-        "Replace the <placeholders>; the token is the server's LAZYAF_TOKEN (not needed on the same machine)."
+        "Replace the <placeholders>; the token is the server's LAZYAF_TOKEN."
     )
     return DockerCommandRead(command=command, notes=notes)
 
