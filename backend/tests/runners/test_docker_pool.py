@@ -4,13 +4,14 @@ on a network of their own, dialing the server at that network's gateway with a c
 Two containers run two cards in parallel to review; an agent that attacks the server from its
 container (the API without a credential, the host's loopback, the runner's environment, a push
 to main, a hook for the runner's push) changes nothing; without a token there are no Docker
-runners at all.
+runners at all; the docker-command of a loopback server starts a runner that connects.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import shlex
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ import pytest
 
 from lazyaf.runners import docker as lazyaf_docker
 from lazyaf.settings import Settings
-from lazyaf.testing import LiveServer, live_server
+from lazyaf.testing import LiveServer, live_server, wait_until
 from tests.gitutil import git
 from tests.jobs.conftest import ingest, new_card, scale, wait_job, wait_runners_idle
 from tests.jobs.test_claude_end_to_end import fm
@@ -210,3 +211,34 @@ def test_without_a_credential_there_are_no_docker_runners(
     assert "need a credential; set LAZYAF_TOKEN" in response.json()["detail"]
     assert httpx.get(srv.api("/runners")).json()["runners"] == []
     assert srv.app.state.pool.network_name not in lazyaf_docker.list_runner_networks()
+
+
+def test_the_docker_command_of_a_loopback_server_joins_its_network_and_connects(
+    server: tuple[LiveServer, Any],
+) -> None:
+    srv, _ = server
+    body = httpx.get(srv.api("/runners/docker-command"), timeout=60).json()
+    network = srv.app.state.pool.network_name
+    gateway_url = srv.app.state.pool.docker_server_url
+    assert f"--network {network} " in body["command"] and f"--server {gateway_url} " in body["command"]
+    assert "--network host" not in body["command"]
+    name = f"lazyaf-hand-{secrets.token_hex(4)}"
+    command = (
+        body["command"]
+        .replace("<your-lazyaf-token>", TOKEN)
+        .replace("<your-anthropic-api-key>", "unused")
+        .replace("<runner-name>", name)
+        .replace("--restart unless-stopped", f"--name {name}")
+    )
+    started = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=60)
+    try:
+        assert started.returncode == 0, started.stderr
+        wait_until(
+            lambda: any(
+                r["name"] == name and r["status"] == "idle"
+                for r in httpx.get(srv.api("/runners")).json()["runners"]
+            ),
+            60,
+        )
+    finally:
+        subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, timeout=60)

@@ -180,31 +180,38 @@ class RunnerPool:
             return self.docker_server_url
 
     async def close_docker_network(self) -> None:
-        """Stop listening on the gateway and remove the network once no runner container is left."""
+        """Remove the network once no container is on it (a pool's or one run by hand from
+        the docker-command), then stop listening on its gateway."""
         from lazyaf.runners import docker
 
         async with self._network_lock:
             labels = self.instance_labels
             left = await anyio.to_thread.run_sync(lambda: docker.list_runner_containers(labels=labels))
-            if left:
+            if left or not await anyio.to_thread.run_sync(docker.remove_network, self.network_name):
                 return
             if self.docker_server_url is not None:
                 self.allowed_hosts.discard(self.docker_server_url.removeprefix("http://"))
             if self.gateway is not None:
                 await self.gateway.stop()
             self.docker_server_url = None
-            await anyio.to_thread.run_sync(docker.remove_network, self.network_name)
 
     async def restore(self) -> None:
-        """At start-up: Docker runners that outlived a restart dial the gateway again; listen
-        there (in the background: the engine may be slow, and they retry)."""
+        """At start-up: Docker runners that outlived a restart (the pool's, or run by hand on its
+        network) dial the gateway again; listen there if the network is still there (in the
+        background: the engine may be slow, and runners retry)."""
         async with session_scope(self.sessionmaker) as session:
-            if not await self.managed(session, RunnerKind.DOCKER):
-                return
+            known = await session.scalar(select(Runner.id).where(Runner.kind == RunnerKind.DOCKER).limit(1))
+        if known is None:
+            return
 
         async def reopen() -> None:
+            from lazyaf.runners import docker
+
             try:
-                await self.open_docker_network()
+                labels = self.instance_labels
+                networks = await anyio.to_thread.run_sync(lambda: docker.list_runner_networks(labels))
+                if self.network_name in networks:
+                    await self.open_docker_network()
             except Exception:
                 log.exception("docker_network_restore_failed")
 

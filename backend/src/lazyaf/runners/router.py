@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from urllib.parse import urlsplit
+
 import anyio.to_thread
 from fastapi import APIRouter, Request, WebSocket
 from sqlalchemy import select
 
 from lazyaf.api.deps import SessionDep, SettingsDep, public_base_url
-from lazyaf.errors import error_responses
+from lazyaf.errors import LazyAFError, error_responses
 from lazyaf.runners.models import Runner, RunnerKind
 from lazyaf.runners.schemas import DockerCommandRead, PoolRead, PoolScale, RunnerRead
+from lazyaf.settings import is_loopback_host
 
 router = APIRouter(prefix="/runners", tags=["runners"])
 
@@ -43,11 +47,13 @@ async def scale_runners(scale: PoolScale, request: Request, session: SessionDep)
 @router.get("/docker-command")
 async def get_docker_command(request: Request, settings: SettingsDep) -> DockerCommandRead:
     """The `docker run` line that adds a runner by hand, with secrets as placeholders."""
-    # Never the host's network: on this machine, join the pool's runner network (once it exists)
-    # and dial the server at its gateway; elsewhere, Docker's default network and the public URL.
-    pool = request.app.state.pool
-    server = pool.docker_server_url or public_base_url(request, settings)
-    network = f"--network {pool.network_name} " if pool.docker_server_url else ""
+    # Never the host's network. A loopback server is reached from this machine only: join the
+    # pool's runner network and dial the server at its gateway (both made now if need be).
+    server, network = public_base_url(request, settings), ""
+    if is_loopback_host(urlsplit(server).hostname or ""):
+        pool = request.app.state.pool
+        with contextlib.suppress(LazyAFError):  # no Docker here: the command is for elsewhere
+            server, network = await pool.open_docker_network(), f"--network {pool.network_name} "
     command = (
         f"docker run -d --restart unless-stopped {network}"
         "-e LAZYAF_TOKEN=<your-lazyaf-token> -e ANTHROPIC_API_KEY=<your-anthropic-api-key> "
