@@ -271,6 +271,7 @@ class FakeModel:
         self._closing = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._also: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
 
     @property
     def url(self) -> str:
@@ -289,13 +290,29 @@ class FakeModel:
         self._thread.start()
         return self
 
+    def listen_also(self, host: str) -> str:
+        """Answer on ``host`` too, same port (where containers reach the host: a Docker network's
+        gateway); the URL there."""
+        if self._server is None:
+            raise RuntimeError("FakeModel is not started.")
+        port = self._server.server_address[1]
+        server = ThreadingHTTPServer((host, port), self._server.RequestHandlerClass)
+        server.daemon_threads = True
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-model-also", daemon=True
+        )
+        thread.start()
+        self._also.append((server, thread))
+        return f"http://{host}:{port}"
+
     def close(self) -> None:
         self._closing.set()  # releases hanging answers
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for server, thread in [*self._also, (self._server, self._thread)]:
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+            if thread is not None:
+                thread.join(timeout=5)
 
     def __enter__(self) -> FakeModel:
         return self.start()

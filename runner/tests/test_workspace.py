@@ -293,3 +293,69 @@ async def test_a_push_to_a_server_that_is_not_answering_is_marked_unreachable(
     with pytest.raises(WorkspaceError) as missing:
         await workspace.push("refs/lazyaf/attempts/job/1")
     assert not missing.value.unreachable
+
+
+def _plant_hooks(git_dir: Path, spy: Path) -> None:
+    hooks = git_dir / "hooks"
+    hooks.mkdir(exist_ok=True)
+    for name in ("pre-commit", "post-commit", "pre-push", "reference-transaction", "post-checkout"):
+        hook = hooks / name
+        hook.write_text(f"#!/bin/sh\nenv > {spy}/hook-{name}\n")
+        hook.chmod(0o755)
+
+
+async def test_what_the_agent_does_to_its_git_dir_neither_sees_the_credential_nor_moves_the_push(
+    server: Path, tmp_path: Path
+) -> None:
+    cache = GitCache(tmp_path / "work" / ".cache", git_environment("s3cret"))
+    workspace = await job(cache, server, base_sha=sha(server, "main"))
+    evil = tmp_path / "evil.git"
+    git("init", "-q", "--bare", str(evil), cwd=tmp_path)
+    spy = tmp_path / "spy"
+    spy.mkdir()
+    # What an agent can do to the work tree's .git: hooks, a filter driver (code run by `git add`),
+    # a file monitor, and a rewrite of the server's URL to one of its own.
+    _plant_hooks(workspace.repo / ".git", spy)
+    git("config", "filter.evil.clean", f"sh -c 'env > {spy}/filter; cat'", cwd=workspace.repo)
+    git("config", "core.fsmonitor", f"{spy}/fsmonitor-hook", cwd=workspace.repo)
+    git("config", f"url.{evil}.insteadOf", str(server), cwd=workspace.repo)
+    git("config", "remote.origin.pushurl", str(evil), cwd=workspace.repo)
+    (workspace.repo / ".gitattributes").write_text("* filter=evil\n")
+    (workspace.repo / "notes.md").write_text("agent notes\n")
+
+    assert await workspace.commit_leftovers("Add notes")
+    head, _ = await workspace.summary()
+    await workspace.push("refs/lazyaf/attempts/job/1")
+
+    assert sha(server, "refs/lazyaf/attempts/job/1") == head
+    assert git("for-each-ref", cwd=evil) == ""  # nothing went to the agent's repository
+    assert sorted(p.name for p in spy.iterdir()) == ["filter"]  # no hook, no file monitor ran
+    # The one thing that ran (the filter, with `git add`) had no credential in its environment.
+    assert "GIT_CONFIG_VALUE_0" not in (spy / "filter").read_text()
+    cache.close()
+
+
+async def test_a_tampered_mirror_neither_runs_hooks_nor_redirects_the_next_fetch(
+    cache: GitCache, server: Path, tmp_path: Path
+) -> None:
+    first = await job(cache, server, card="one", base_sha=sha(server, "main"))
+    await finish(first)
+    mirror = cache.mirror_path(str(server))
+    evil = tmp_path / "evil.git"
+    git("init", "-q", "--bare", str(evil), cwd=tmp_path)
+    spy = tmp_path / "spy"
+    spy.mkdir()
+    # An agent in a container runs as the runner's user: it can edit the runner's mirror too.
+    _plant_hooks(mirror, spy)
+    git("config", "--file", str(mirror / "config"), f"url.{evil}.insteadOf", str(server), cwd=tmp_path)
+    (mirror / "commondir").write_text(str(evil))
+    src = tmp_path / "src"
+    (src / "app.py").write_text("print('three')\n")
+    git("commit", "-q", "-am", "three", cwd=src)
+    git("push", "-q", str(server), "main", cwd=src)
+
+    second = await job(cache, server, card="two", base_sha=sha(server, "main"))
+
+    assert sha(second.repo, "HEAD") == sha(server, "main")  # fetched from the server itself
+    assert list(spy.iterdir()) == [] and "insteadOf" not in (mirror / "config").read_text()
+    assert not (mirror / "commondir").exists()

@@ -87,7 +87,10 @@ def create_app(settings: Settings) -> FastAPI:
     bus = EventBus(sessionmaker)
     hub = RunnerHub(settings, sessionmaker)
     bus.listeners.append(hub.on_board_event)
-    pool = RunnerPool(settings, sessionmaker, hub)
+    # The Host names this server answers to (BoundaryMiddleware); the pool adds the gateway of its
+    # Docker runners' network while it listens there (runners/gateway.py).
+    allowed_hosts = AllowedHosts.from_settings(settings)
+    pool = RunnerPool(settings, sessionmaker, hub, allowed_hosts=allowed_hosts)
     reaper = Reaper(settings, sessionmaker, pool)
     reaper.after_sweep.append(hub.wake_if_queued)
 
@@ -95,10 +98,12 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bus.start()
         reaper.start()
+        await pool.restore()
         log.info("server_started", data_dir=str(settings.data_dir), git_backend=app.state.git_backend)
         try:
             yield
         finally:
+            await pool.close()
             await reaper.stop()
             await bus.stop()
             await engine.dispose()
@@ -113,8 +118,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    # The Host names this server answers to; others may add to it at runtime (BoundaryMiddleware).
-    app.state.allowed_hosts = AllowedHosts.from_settings(settings)
+    app.state.allowed_hosts = allowed_hosts
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
     app.state.git_backend = resolve_git_backend(settings)
@@ -124,6 +128,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.reaper = reaper
     app.state.pool = pool
     app.state.secrets = key_store(settings)  # keys load (and the key file appears) on first use
+    pool.app = app
 
     async def resolve_repo(repo_id: uuid.UUID) -> bool:
         # The bare repo exists exactly while its row does (created before the row commits, moved

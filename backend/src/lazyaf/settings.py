@@ -104,14 +104,20 @@ class Settings(BaseSettings):
     default_agent: str = Field("claude", description="Agent CLI runners use unless a card says otherwise.")
     agent_command: str | None = Field(
         None,
-        description="For the 'command' agent: the command line, with {prompt} and {workdir} placeholders.",
+        description=(
+            "For the 'command' agent: the command line, with {prompt_file} and {workdir} placeholders "
+            "(no placeholder: the prompt on stdin; {prompt}: in argv, at most 128 KiB)."
+        ),
     )
     claude_binary: str | None = Field(
         None, description="Claude Code binary for local runners (default: pinned install)."
     )
     anthropic_base_url: str | None = Field(
         None,
-        description="Messages API URL given to Claude Code agents (a proxy or gateway); default Anthropic's.",
+        description=(
+            "Messages API URL given to Claude Code agents (a proxy or gateway); default Anthropic's. "
+            "A loopback URL reaches Docker runners at their network's gateway."
+        ),
     )
     anthropic_api_key: SecretStr | None = Field(
         None, description="Given to Claude Code agents; never logged."

@@ -23,6 +23,7 @@ from typing import Any
 import anyio.to_thread
 import structlog
 from lazyaf_runner import protocol
+from lazyaf_runner.redact import Redactor, redact_complete
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +38,7 @@ from lazyaf.jobs import refs as job_refs
 from lazyaf.jobs import service as job_service
 from lazyaf.jobs.models import FINAL_JOB_STATUSES, Job, JobStatus
 from lazyaf.jobs.schemas import JobRead
+from lazyaf.redaction import server_redactor
 from lazyaf.repos.models import Repo
 from lazyaf.repos.service import git_path
 from lazyaf.runners.models import Runner, RunnerStatus
@@ -308,9 +310,16 @@ async def record_progress(*, session: AsyncSession, job_id: str, attempt: int, p
 
 
 async def record_events(
-    *, session: AsyncSession, messages: list[protocol.Event], lease_ttl: float | None = None
+    *,
+    session: AsyncSession,
+    messages: list[protocol.Event],
+    lease_ttl: float | None = None,
+    redactor: Redactor | None = None,
 ) -> bool:
     """Store and broadcast a run of one attempt's agent events, in seq order; resends are skipped.
+
+    Each event is redacted first (``redactor``: the server's secrets; without one, only secrets
+    recognized by pattern), whatever the runner already did.
 
     False when the attempt lost the job (the events are dropped). One fence check and one insert
     for the run: an agent printing thousands of lines a second is stored as fast as it prints.
@@ -326,6 +335,8 @@ async def record_events(
         lease = job.lease_expires_at
         if lease is None or lease - now < timedelta(seconds=lease_ttl * 2 / 3):
             job.lease_expires_at = now + timedelta(seconds=lease_ttl)
+    redactor = redactor or Redactor()
+    messages = [m.model_copy(update={"event": redactor.any(m.event)}) for m in messages]
     stored = await job_service.insert_events(
         session, job_id=job.id, attempt=first.attempt, events=[(m.seq, m.event) for m in messages]
     )
@@ -348,8 +359,10 @@ async def record_events(
 async def complete_attempt(*, session: AsyncSession, settings: Settings, message: protocol.Complete) -> bool:
     """Record how an attempt ended; move the card branch (once) and the card. False: attempt was fenced off.
 
-    A resent completion for an attempt already recorded answers True and changes nothing.
+    A resent completion for an attempt already recorded answers True and changes nothing. The
+    error and the checks' output are redacted with the server's secrets before anything is stored.
     """
+    message = redact_complete(server_redactor(settings), message)
     try:
         job = await session.get(Job, uuid.UUID(message.job_id), populate_existing=True)
     except ValueError:

@@ -159,3 +159,20 @@ def make_garbage(tmp_path: Path) -> Callable[[], Path]:
     return make
 
 
+
+
+def test_a_card_at_the_description_limit_in_three_byte_characters_reaches_the_model_intact(
+    claude_server: LiveServer, model: Any, tmp_path: Path
+) -> None:
+    # 150 KB of UTF-8: in argv it failed with "Argument list too long"; on stdin it goes through.
+    description = "€" * 50_000
+    model.script = fm.write_file_script("hello.txt", "Hello\n")
+    repo = ingest(claude_server, tmp_path)
+    card = new_card(claude_server, repo, "A long card", description=description)
+    assert card["description"] == description
+
+    job = httpx.post(claude_server.api(f"/cards/{card['id']}/start")).json()
+    done = wait_job(claude_server, job["id"], timeout=90)
+
+    assert done["status"] == "completed", done["error"]
+    assert description in model.requests[0].prompts[-1]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 import uuid
 import threading
 from collections.abc import Callable
@@ -76,8 +75,9 @@ def test_card_runs_on_a_local_runner_to_in_review(
         logs = httpx.get(server.api(f"/jobs/{job['id']}/logs")).json()
         assert [e["data"].get("text") for e in logs["events"]] == ["wrote AGENT.md", "done"]
         assert logs["job_status"] == "completed"
-        workspace = Path(tempfile.gettempdir()) / "lazyaf-work" / card["id"]
-        assert not workspace.exists(), "the job's workspace was left on disk"
+        work = server.settings.data_dir / "work"  # the pool's local runners work there, privately
+        assert work.is_dir() and (work.stat().st_mode & 0o777) == 0o700
+        assert not (work / card["id"]).exists(), "the job's workspace was left on disk"
         wait_until(
             lambda: any(f["data"]["job"]["status"] == "completed" for f in watcher.of_type("job_status")), 10
         )

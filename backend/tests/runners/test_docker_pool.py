@@ -1,24 +1,38 @@
-"""Docker runners from the pool: two containers run two cards in parallel with the real Claude Code
-CLI inside, against the scripted model on the host's loopback (host networking)."""
+"""Docker runners from the pool, with the real Claude Code CLI inside against the scripted model:
+on a network of their own, dialing the server at that network's gateway with a credential.
+
+Two containers run two cards in parallel to review; an agent that attacks the server from its
+container (the API without a credential, the host's loopback, the runner's environment, a push
+to main, a hook for the runner's push) changes nothing; without a token there are no Docker
+runners at all; the docker-command of a loopback server starts a runner that connects.
+"""
 
 from __future__ import annotations
 
+import json
+import secrets
+import shlex
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import httpx
 import pytest
 
 from lazyaf.runners import docker as lazyaf_docker
 from lazyaf.settings import Settings
-from lazyaf.testing import LiveServer, live_server
+from lazyaf.testing import LiveServer, live_server, wait_until
 from tests.gitutil import git
 from tests.jobs.conftest import ingest, new_card, scale, wait_job, wait_runners_idle
 from tests.jobs.test_claude_end_to_end import fm
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[3]
+TOKEN = secrets.token_urlsafe(32)
+KEY = "sk-ant-api03-" + secrets.token_urlsafe(40)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +48,9 @@ def engine() -> None:
 def server(engine: None, settings: Settings) -> Iterator[tuple[LiveServer, Any]]:
     with fm.FakeModel() as model:
         settings.default_agent = "claude"
-        settings.anthropic_api_key = "sk-ant-test-docker-0123456789"  # type: ignore[assignment]
+        settings.token = TOKEN  # type: ignore[assignment]
+        settings.anthropic_api_key = KEY  # type: ignore[assignment]
+        # On the host's loopback, as a local proxy would be: containers get it at the gateway.
         settings.anthropic_base_url = model.url
         settings.lease_ttl = 15
         with live_server(settings, migrate=False) as srv:
@@ -44,14 +60,42 @@ def server(engine: None, settings: Settings) -> Iterator[tuple[LiveServer, Any]]
                 scale(srv, 0, kind="docker")
 
 
-def test_two_docker_runners_run_two_cards_in_parallel(server: tuple[LiveServer, Any], tmp_path: Path) -> None:
+def _gateway(srv: LiveServer, model: Any) -> str:
+    """Where containers reach the host; the scripted model answers there too, same port."""
+    url = srv.app.state.pool.docker_server_url
+    assert url is not None
+    gateway = str(url).removeprefix("http://").rsplit(":", 1)[0]
+    model.listen_also(gateway)
+    return gateway
+
+
+def test_two_docker_runners_on_their_own_network_run_two_cards_in_parallel(
+    server: tuple[LiveServer, Any], tmp_path: Path
+) -> None:
     srv, model = server
     model.script = fm.write_file_script("hello.txt", "Hello from a container\n")
     pool = scale(srv, 2, kind="docker")
     assert pool["docker"] == 2 and pool["docker_available"] is True
+    gateway = _gateway(srv, model)
+    network = srv.app.state.pool.network_name
     wait_runners_idle(srv, 2)
     containers = {c.id for c in lazyaf_docker.list_runner_containers(all=False)}
     assert {r["container_id"] for r in pool["runners"]} <= containers
+    client = docker.from_env()
+    for runner in pool["runners"]:
+        attrs = client.containers.get(runner["container_id"]).attrs
+        host = attrs["HostConfig"]
+        assert list(attrs["NetworkSettings"]["Networks"]) == [network]
+        assert (host["CapDrop"], host["SecurityOpt"], host["ReadonlyRootfs"], host["Init"]) == (
+            ["ALL"],
+            ["no-new-privileges"],
+            True,
+            False,
+        )
+        assert host["PidsLimit"] == lazyaf_docker.PIDS_LIMIT
+        assert f"--server http://{gateway}:{srv.settings.port}" in " ".join(attrs["Args"])
+    assert f"{gateway}:{srv.settings.port}" in srv.app.state.allowed_hosts
+
     repo = ingest(srv, tmp_path)
     cards = [new_card(srv, repo, f"Greeting {i}") for i in range(2)]
     jobs = [httpx.post(srv.api(f"/cards/{c['id']}/start")).json()["id"] for c in cards]
@@ -60,12 +104,141 @@ def test_two_docker_runners_run_two_cards_in_parallel(server: tuple[LiveServer, 
     assert len({j["runner_id"] for j in done}) == 2
     # Parallel: each started before the other finished.
     assert done[0]["started_at"] < done[1]["completed_at"] and done[1]["started_at"] < done[0]["completed_at"]
+    # The agents reached the model through the gateway: the loopback URL was rewritten for them.
+    assert model.requests and {r.headers.get("Host") for r in model.requests} == {
+        f"{gateway}:{model.url.rsplit(':', 1)[1]}"
+    }
     for card in cards:
         card = httpx.get(srv.api(f"/cards/{card['id']}")).json()
         assert card["status"] == "in_review"
         clone = tmp_path / card["id"]
         git("clone", "-q", "--branch", card["branch_name"], repo["clone_url"], str(clone))
         assert (clone / "hello.txt").read_text() == "Hello from a container\n"
+
     scale(srv, 0, kind="docker")
     remaining = {c.id for c in lazyaf_docker.list_runner_containers(all=True)}
     assert not containers & remaining
+    # The network and the listener on its gateway went with the last container.
+    assert network not in lazyaf_docker.list_runner_networks()
+    assert srv.app.state.pool.docker_server_url is None
+    assert f"{gateway}:{srv.settings.port}" not in srv.app.state.allowed_hosts
+
+
+def _attack(gateway: str, port: int, card_id: str) -> str:
+    """What the agent's Bash runs inside its container: every way it has to act as the user."""
+    probe = f"""
+import json, urllib.request, urllib.error
+def call(method, url):
+    request = urllib.request.Request(url, method=method, data=b"{{}}" if method == "POST" else None,
+                                     headers={{"Content-Type": "application/json"}})
+    try:
+        return urllib.request.urlopen(request, timeout=10).status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError as exc:
+        return type(exc).__name__
+print("API", json.dumps([
+    call("GET", "http://{gateway}:{port}/api/repos"),
+    call("POST", "http://{gateway}:{port}/api/cards/{card_id}/approve"),
+    call("GET", "http://127.0.0.1:{port}/api/repos"),
+]))
+"""
+    hook = "#!/bin/sh\ngit push -q -f origin HEAD:refs/heads/main && echo HOOK PUSHED MAIN\n"
+    return "\n".join(
+        [
+            f"python3 - <<'EOF'\n{probe}\nEOF",
+            "cat /proc/1/environ >/dev/null 2>&1 && echo ENVIRON READ || echo ENVIRON CLOSED",
+            "(grep -rl LAZYAF_TOKEN /proc/[0-9]*/environ 2>/dev/null | head -1; true)",
+            "echo 'hacked' > hacked.txt && git add hacked.txt && git commit -q -m hack",
+            "git push -f origin HEAD:refs/heads/main 2>&1 | tail -1",
+            # Code for the runner's own push to run, with the runner's credential, if it could.
+            f"mkdir -p .git/hooks && printf '{hook}' > .git/hooks/pre-push && chmod +x .git/hooks/pre-push",
+            "ls .git/hooks",
+            f"git config url.http://{gateway}:{port}/git/nope.insteadOf http://{gateway}:{port}/git/",
+            "echo ATTACK DONE",
+        ]
+    )
+
+
+def test_an_agent_in_a_container_cannot_act_as_the_user(
+    server: tuple[LiveServer, Any], tmp_path: Path
+) -> None:
+    srv, model = server
+    scale(srv, 1, kind="docker")
+    gateway = _gateway(srv, model)
+    wait_runners_idle(srv, 1)
+    repo = ingest(srv, tmp_path)
+    main_before = git("ls-remote", repo["clone_url"], "refs/heads/main").stdout.split()[0]
+    victim = new_card(srv, repo, "Someone else's card")
+    card = new_card(srv, repo, "Innocent looking card")
+    model.script = fm.bash_script(
+        _attack(gateway, srv.settings.port, victim["id"]), description="Check things"
+    )
+
+    job = httpx.post(srv.api(f"/cards/{card['id']}/start")).json()
+    done = wait_job(srv, job["id"], timeout=180)
+
+    events = httpx.get(srv.api(f"/jobs/{job['id']}/logs")).json()["events"]
+    [result] = [e["data"] for e in events if e["kind"] == "tool_result"]
+    output = result["output"]
+    assert "ATTACK DONE" in output, output  # the attack really ran, to its end
+    # The API refuses a client off loopback without the credential; the host's loopback is not
+    # reachable from the container at all.
+    api = json.loads(output.split("API ", 1)[1].splitlines()[0])
+    assert api[:2] == [401, 401] and api[2] == "URLError", output
+    assert "ENVIRON CLOSED" in output and "LAZYAF_TOKEN" not in output
+    assert "pre-push" in output and "HOOK PUSHED MAIN" not in output  # planted, never run
+    assert "Authentication failed" in output or "401" in output or "could not read" in output, output
+    # Nothing changed but what the runner may do: main, the other card, the job's own result.
+    assert git("ls-remote", repo["clone_url"], "refs/heads/main").stdout.split()[0] == main_before
+    assert httpx.get(srv.api(f"/cards/{victim['id']}")).json()["status"] == "todo"
+    assert done["status"] == "completed", done["error"]
+    assert httpx.get(srv.api(f"/cards/{card['id']}")).json()["status"] == "in_review"
+    # The runner pushed its attempt itself, past the agent's hook and URL rewrite.
+    pushed = git("ls-remote", repo["clone_url"], f"refs/lazyaf/attempts/{job['id']}/1").stdout.split()
+    assert pushed and pushed[0] == done["head_sha"]
+
+
+def test_without_a_credential_there_are_no_docker_runners(
+    server: tuple[LiveServer, Any], settings: Settings
+) -> None:
+    srv, _ = server
+    settings.token = None
+
+    response = httpx.post(srv.api("/runners/scale"), json={"kind": "docker", "count": 1}, timeout=60)
+
+    assert response.status_code == 409
+    assert "need a credential; set LAZYAF_TOKEN" in response.json()["detail"]
+    assert httpx.get(srv.api("/runners")).json()["runners"] == []
+    assert srv.app.state.pool.network_name not in lazyaf_docker.list_runner_networks()
+
+
+def test_the_docker_command_of_a_loopback_server_joins_its_network_and_connects(
+    server: tuple[LiveServer, Any],
+) -> None:
+    srv, _ = server
+    body = httpx.get(srv.api("/runners/docker-command"), timeout=60).json()
+    network = srv.app.state.pool.network_name
+    gateway_url = srv.app.state.pool.docker_server_url
+    assert f"--network {network} " in body["command"] and f"--server {gateway_url} " in body["command"]
+    assert "--network host" not in body["command"]
+    name = f"lazyaf-hand-{secrets.token_hex(4)}"
+    command = (
+        body["command"]
+        .replace("<your-lazyaf-token>", TOKEN)
+        .replace("<your-anthropic-api-key>", "unused")
+        .replace("<runner-name>", name)
+        .replace("--restart unless-stopped", f"--name {name}")
+    )
+    started = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=60)
+    try:
+        assert started.returncode == 0, started.stderr
+        wait_until(
+            lambda: any(
+                r["name"] == name and r["status"] == "idle"
+                for r in httpx.get(srv.api("/runners")).json()["runners"]
+            ),
+            60,
+        )
+    finally:
+        subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, timeout=60)

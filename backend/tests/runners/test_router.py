@@ -25,7 +25,8 @@ async def test_scale_input_is_checked_and_nothing_starts(client: httpx.AsyncClie
 async def test_docker_command_has_placeholders_not_secrets(client: httpx.AsyncClient) -> None:
     body = (await client.get("/api/runners/docker-command")).json()
     command = body["command"]
-    assert command.startswith("docker run -d --restart unless-stopped --network host ")
+    assert command.startswith("docker run -d --restart unless-stopped -e ")
+    assert "--network" not in command  # never the host's; no runner network exists yet
     assert "-e LAZYAF_TOKEN=<your-lazyaf-token>" in command and "ANTHROPIC_API_KEY=<your-anthropic-api-key>" in command
     assert "lazyaf-runner:latest --server http://localhost " in command
     assert "runner/Dockerfile" in body["notes"]

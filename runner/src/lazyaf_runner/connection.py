@@ -11,7 +11,7 @@ import os
 import random
 import re
 import shutil
-import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,12 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from lazyaf_runner import __version__, protocol, verify
 from lazyaf_runner.agents import make_adapter
-from lazyaf_runner.agents.base import AgentEvent, AgentOutcome, Redactor
+from lazyaf_runner.agents.base import AgentEvent, AgentOutcome
+from lazyaf_runner.environment import agent_environment, check_pass_env, verification_environment
+from lazyaf_runner.hardening import default_work_root, prepare_work_root
 from lazyaf_runner.mirror import GitCache
-from lazyaf_runner.process import run_agent
+from lazyaf_runner.process import run_agent, stop_everything_else
+from lazyaf_runner.redact import Redactor, redact_complete, secrets_in_environment
 from lazyaf_runner.workspace import Workspace, WorkspaceError, git_environment
 
 log = structlog.get_logger(__name__)
@@ -45,6 +48,8 @@ class RunningJob:
     revoked: bool = False
     next_seq: int = 1
     task: asyncio.Task[None] | None = None
+    # Every secret this attempt knows of (the runner's, the server's, the git credential).
+    redactor: Redactor = field(default_factory=Redactor)
     # A phase waiting out PHASE_QUIET before it is reported, and whether it is being sent.
     phase: asyncio.Task[None] | None = None
     phase_sending: bool = False
@@ -65,15 +70,19 @@ class RunnerClient:
         runner_id: str | None = None,
         work_root: Path | None = None,
         max_disconnected: float | None = None,
+        pass_env: Iterable[str] = (),
     ) -> None:
         self.server = server.rstrip("/")
         self.name = name
         self.kind = kind
         self.token = token
         self.runner_id = runner_id
-        # One folder per card, the same on every runner: Claude Code ties a session to its
-        # working directory, so a follow-up job resumes only from the same path.
-        self.work_root = work_root or Path(tempfile.gettempdir()) / "lazyaf-work"
+        # One folder per card under a work root of the runner's own (hardening.py). Claude Code
+        # ties a session to its working directory: a follow-up job restores the session file
+        # under this runner's path for the card (_fetch_session).
+        self.work_root = prepare_work_root(work_root or default_work_root())
+        # Extra variables agents and verification commands may see (never LAZYAF_*).
+        self.pass_env = check_pass_env(pass_env)
         # Mirrors of the repos and a spare checkout, reused from job to job (mirror.py).
         self.cache = GitCache(self.work_root / ".cache", git_environment(token))
         self.max_disconnected = max_disconnected
@@ -280,8 +289,20 @@ class RunnerClient:
         else:
             task.cancel()
 
+    def _redactor(self, assign: protocol.Assign) -> Redactor:
+        """Every secret an attempt could print: the runner's environment (its token, its own
+        model key), the server's credentials and the attempt token, the git credential."""
+        return Redactor.from_environment(
+            os.environ,
+            self.token,
+            assign.token,
+            *secrets_in_environment(assign.env),
+            *secrets_in_environment(self.cache.env),
+        )
+
     async def _execute(self, job: RunningJob) -> None:
         assign = job.assign
+        job.redactor = self._redactor(assign)
         workspace = Workspace(self.work_root / assign.card_id, cache=self.cache)
         complete = protocol.Complete(job_id=assign.job_id, attempt=assign.attempt, status="failed")
         try:
@@ -296,7 +317,7 @@ class RunnerClient:
         await self._settle_phase(job)
         try:
             if not job.revoked:
-                await self._emit(job, complete)
+                await self._emit(job, redact_complete(job.redactor, complete))
         finally:
             if not self.stopping:
                 workspace.prepare_next()  # the next job's checkout, made in the background
@@ -349,10 +370,13 @@ class RunnerClient:
             return complete
         if assign.verify:
             await self._progress(job, "verifying")
-            env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+            env = verification_environment(os.environ, identity=workspace.env, pass_env=self.pass_env)
             complete.verification = await verify.run_all(
                 assign.verify, cwd=workspace.repo, env=env, timeout=assign.timeout_s
             )
+        # In a container, nothing the agent or the checks started may be alive while git runs
+        # with the runner's credential in its environment.
+        await stop_everything_else()
         await self._progress(job, "pushing")
         await self._push(job, workspace)
         complete.status = "completed"
@@ -376,12 +400,7 @@ class RunnerClient:
 
     async def _run_agent(self, job: RunningJob, workspace: Workspace) -> AgentOutcome:
         assign = job.assign
-        env = dict(os.environ)
-        for key, value in assign.env.items():
-            if not env.get(key):  # the runner's own keys win over the server's; empty counts as unset
-                env[key] = value
-        env.update({k: v for k, v in workspace.env.items() if k.startswith("GIT_") and "CONFIG" not in k})
-        redactor = Redactor.from_environment(env)
+        redactor = job.redactor
         options = dict(assign.agent_options)
         if assign.agent == "claude":
             options.setdefault(
@@ -390,12 +409,19 @@ class RunnerClient:
             )
             options.setdefault("config_dir", workspace.root / "claude-config")
         adapter = make_adapter(assign.agent, **options)
+        # An allowlist: the runner's own credentials (LAZYAF_*) never reach the agent.
+        env = agent_environment(
+            os.environ,
+            credentials=adapter.credentials,
+            server_env=assign.env,
+            identity=workspace.env,
+            pass_env=self.pass_env,
+        )
         config_dir = options.get("config_dir")
         if assign.resume_session and assign.session_url and isinstance(config_dir, Path):
             await self._fetch_session(assign, workspace, config_dir)
 
-        async def on_event(event: AgentEvent) -> None:
-            clean = redactor.event(event)
+        async def on_event(event: AgentEvent) -> None:  # run_agent redacted it with `redactor`
             seq = job.next_seq
             job.next_seq += 1
             await self._emit(
@@ -404,7 +430,7 @@ class RunnerClient:
                     job_id=assign.job_id,
                     attempt=assign.attempt,
                     seq=seq,
-                    event=clean.model_dump(mode="json", exclude_none=True),
+                    event=event.model_dump(mode="json", exclude_none=True),
                 ),
             )
 
@@ -417,10 +443,11 @@ class RunnerClient:
             on_event=on_event,
             cancel=job.cancel,
             resume_session=assign.resume_session,
+            redactor=redactor,
         )
         if outcome.session_id and assign.session_upload_url and isinstance(config_dir, Path):
-            await self._store_session(assign, config_dir, outcome.session_id)
-        return redactor.outcome(outcome)
+            await self._store_session(assign, config_dir, outcome.session_id, redactor)
+        return outcome
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -440,8 +467,13 @@ class RunnerClient:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(response.content)
 
-    async def _store_session(self, assign: protocol.Assign, config_dir: Path, session_id: str) -> None:
-        """Upload this run's session file so a later job (maybe on another runner) can resume it."""
+    async def _store_session(
+        self, assign: protocol.Assign, config_dir: Path, session_id: str, redactor: Redactor
+    ) -> None:
+        """Upload this run's session file so a later job (maybe on another runner) can resume it.
+
+        It holds the whole conversation, tool output included, and is stored on the server:
+        secrets are redacted from it like from events (a resumed agent sees ``[redacted]``)."""
         assert assign.session_upload_url is not None
         found = next(iter((config_dir / "projects").glob(f"*/{session_id}.jsonl")), None)
         if found is None:
@@ -451,11 +483,10 @@ class RunnerClient:
             async with httpx.AsyncClient(timeout=120, headers=self._headers()) as client:
                 # params= would replace the URL's own query (the attempt); merge instead.
                 url = httpx.URL(assign.session_upload_url).copy_merge_params({"session_id": session_id})
-                response = await client.put(
-                    url,
-                    content=found.read_bytes(),
-                )
+                text = await asyncio.to_thread(found.read_text, "utf-8", "replace")
+                response = await client.put(url, content=redactor.text(text).encode())
             if response.status_code >= 300:
                 log.warning("session_upload_refused", status=response.status_code, body=response.text[:300])
         except httpx.HTTPError as exc:
             log.warning("session_upload_failed", error=str(exc))
+

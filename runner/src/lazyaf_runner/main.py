@@ -13,6 +13,7 @@ import click
 import structlog
 
 from lazyaf_runner.connection import RunnerClient
+from lazyaf_runner.hardening import WorkRootError, make_non_dumpable
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -66,7 +67,14 @@ def _configure_logging(verbose: bool) -> None:
     "--work-dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Keep workspaces under this folder.",
+    help="Keep workspaces under this folder (default: ~/.local/state/lazyaf/work; made 0700).",
+)
+@click.option(
+    "--pass-env",
+    "pass_env",
+    multiple=True,
+    help="Let agents and verification commands see this variable of the runner's (repeatable; "
+    "they get PATH, HOME, locale, proxies and their own credentials otherwise).",
 )
 @click.option(
     "--max-disconnected",
@@ -82,20 +90,27 @@ def main(
     kind: str,
     runner_id: str | None,
     work_dir: Path | None,
+    pass_env: tuple[str, ...],
     max_disconnected: float | None,
     verbose: bool,
 ) -> None:
     """Take agent jobs from a LazyAF server and run them: clone, run the agent, commit, push."""
+    # First: from here on the agents this runner starts cannot read its environment or memory.
+    make_non_dumpable()
     _configure_logging(verbose)
-    client = RunnerClient(
-        server=server,
-        name=name or socket.gethostname(),
-        kind=kind,
-        token=token,
-        runner_id=runner_id,
-        work_root=work_dir,
-        max_disconnected=max_disconnected,
-    )
+    try:
+        client = RunnerClient(
+            server=server,
+            name=name or socket.gethostname(),
+            kind=kind,
+            token=token,
+            runner_id=runner_id,
+            work_root=work_dir,
+            max_disconnected=max_disconnected,
+            pass_env=pass_env,
+        )
+    except (WorkRootError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
     asyncio.run(_run(client))
 
 

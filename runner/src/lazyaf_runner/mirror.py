@@ -35,7 +35,7 @@ from typing import IO
 
 import structlog
 
-from lazyaf_runner.workspace import WorkspaceError, last_line, run_git
+from lazyaf_runner.workspace import NO_HOOKS, WorkspaceError, last_line, run_git, without_credentials
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +62,23 @@ def read_ref(git_dir: Path, name: str) -> str | None:
             if ref == name and not line.startswith(("#", "^")):
                 return sha
     return None
+
+
+_MIRROR_CONFIG = "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n"
+
+
+def _reset_config(mirror: Path) -> None:
+    """Give a mirror the config ``git init --bare`` wrote, whatever is there now.
+
+    In a container the agent runs as the runner's user and could have edited it (a proxy, a URL
+    rewrite: where the next fetch sends the credential), or pointed it elsewhere (``commondir``)."""
+    for redirect in ("commondir", "config.worktree"):
+        with contextlib.suppress(FileNotFoundError):
+            (mirror / redirect).unlink()
+    config = mirror / "config"
+    with contextlib.suppress(FileNotFoundError):
+        config.unlink()  # a symlink is replaced, not followed
+    config.write_text(_MIRROR_CONFIG)
 
 
 @dataclass
@@ -156,8 +173,11 @@ class GitCache:
             await asyncio.to_thread(self._claim_slot)
         return self.mirror_path(url)
 
-    async def _git(self, *args: str, cwd: Path, check: str) -> str:
-        result = await run_git(*args, cwd=cwd, env=self.env)
+    async def _git(self, *args: str, cwd: Path, check: str, credential: bool = False) -> str:
+        """Run git with hooks off; with the credential in its environment only when it talks to
+        the server (``credential``)."""
+        env = self.env if credential else without_credentials(self.env)
+        result = await run_git(*NO_HOOKS, *args, cwd=cwd, env=env)
         if result.code != 0:
             raise WorkspaceError(f"{check}: {last_line(result.err or result.out)}")
         return result.out
@@ -187,6 +207,8 @@ class GitCache:
                 )
                 await asyncio.to_thread(self._evict, keep=mirror)
             names = " and ".join(wanted)
+            # The fetch carries the credential; the mirror's config is the runner's alone again.
+            await asyncio.to_thread(_reset_config, mirror)
             await self._git(
                 "fetch",
                 "--quiet",
@@ -196,6 +218,7 @@ class GitCache:
                 *(f"+refs/heads/{name}:refs/heads/{name}" for name in wanted),
                 cwd=mirror,
                 check=f"Fetching {names} from {url} failed",
+                credential=True,
             )
         found = {name: read_ref(mirror, f"refs/heads/{name}") for name in wanted}
         missing = [name for name, sha in found.items() if sha is None]

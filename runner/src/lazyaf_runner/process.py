@@ -1,21 +1,29 @@
 """Run an agent CLI as a process tree that can always be stopped.
 
-The agent starts in a session (so a process group) of its own, with stdin at /dev/null: with
-an open stdin, `claude -p` waits for input. Its stdout is split into lines and fed to the
-adapter; each event goes to `on_event` as soon as it is parsed, in order. Of stderr only the
-end is kept, for failure reasons.
+The agent starts in a session (so a process group) of its own. The prompt never travels in
+argv (a single argument is capped at 128 KiB on Linux, and argv is readable by every process in
+/proc/*/cmdline): it is written to a private file (0600, in a 0700 folder removed after the run)
+that is the agent's stdin when the adapter reads it there (`prompt_on_stdin`), else /dev/null
+(with an open stdin pipe, `claude -p` would wait for input). Its stdout is split into lines and
+fed to the adapter; each event goes to `on_event` as soon as it is parsed, in order. Of stderr
+only the end is kept, for failure reasons.
 
 Stopping is the hard part. Agents start shells and shells start servers; Claude Code's Bash
 tool even runs each command in a session of its own, so signalling our process group misses
 them, and once their parent is gone they are re-parented to init, out of our tree. So every
-run sets a unique `LAZYAF_AGENT_RUN` variable, which all descendants inherit (the way
+run sets a unique `AGENT_RUN_MARK` variable, which all descendants inherit (the way
 Jenkins finds a build's processes), and stopping signals every process that carries it, is in
 the agent's process group or session, or descends from the agent: SIGTERM, a grace period,
 then SIGKILL. The tree is stopped after every run, not only on timeout or cancel, so nothing
 an agent started outlives its job. Without /proc (macOS) only the process group is signalled.
+A runner that is PID 1 of its own PID namespace (a container) goes further: every other process
+in the namespace belongs to the agent, so all of them are stopped, marked or not
+(`stop_everything_else`); nothing the agent left can wait there for the runner's next git
+process and read its environment.
 
-Secrets (values of variables named like keys and tokens) are redacted from every line before
-parsing, from events, from the stderr tail and from the outcome.
+Secrets (values of variables named like keys and tokens, and whatever `lazyaf_runner.redact`
+recognizes by pattern) are redacted from every line before parsing, from events, from the
+stderr tail and from the outcome.
 """
 
 from __future__ import annotations
@@ -24,8 +32,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -35,14 +45,15 @@ from lazyaf_runner.agents.base import (
     AgentAdapter,
     AgentEvent,
     AgentOutcome,
-    Redactor,
     excerpt,
 )
+from lazyaf_runner.redact import Redactor, secrets_in_environment
 
 log = logging.getLogger(__name__)
 
-RUN_MARK = "LAZYAF_AGENT_RUN"
-"""Environment variable that marks every process of one run."""
+RUN_MARK = "AGENT_RUN_MARK"
+"""Environment variable that marks every process of one run (not LAZYAF_*: an agent's
+environment holds nothing of LazyAF's)."""
 KILL_GRACE = 5.0
 """Seconds between SIGTERM and SIGKILL."""
 DRAIN_GRACE = 2.0
@@ -71,26 +82,66 @@ async def run_agent(
     cancel: asyncio.Event | None = None,
     resume_session: str | None = None,
     kill_grace: float = KILL_GRACE,
+    redactor: Redactor | None = None,
 ) -> AgentOutcome:
     """Run `adapter`'s CLI on `prompt` in `workdir` and judge how it went.
 
     Args:
-        env: the base environment; the adapter adds what its CLI needs.
+        env: the base environment (`lazyaf_runner.environment.agent_environment`); the adapter
+            adds what its CLI needs.
         timeout: seconds before the run is stopped and reported as timed out; None for no limit.
         on_event: awaited with each event, in order, while the agent runs. If it raises, the
             agent is stopped and the exception propagates.
         cancel: set it to stop the run; the outcome then says it was cancelled.
+        redactor: knows the secrets to keep out of events besides those in the environment.
     """
     workdir = Path(workdir)
-    argv = adapter.build_command(prompt, workdir=workdir, resume_session=resume_session)
+    prompt_dir = Path(tempfile.mkdtemp(prefix="lazyaf-prompt-"))  # 0700
+    try:
+        return await _run(
+            adapter,
+            prompt,
+            prompt_dir / "prompt.md",
+            workdir=workdir,
+            env=env,
+            timeout=timeout,
+            on_event=on_event,
+            cancel=cancel,
+            resume_session=resume_session,
+            kill_grace=kill_grace,
+            redactor=redactor,
+        )
+    finally:
+        shutil.rmtree(prompt_dir, ignore_errors=True)
+
+
+async def _run(
+    adapter: AgentAdapter,
+    prompt: str,
+    prompt_file: Path,
+    *,
+    workdir: Path,
+    env: Mapping[str, str],
+    timeout: float | None,
+    on_event: OnEvent,
+    cancel: asyncio.Event | None,
+    resume_session: str | None,
+    kill_grace: float,
+    redactor: Redactor | None,
+) -> AgentOutcome:
+    await asyncio.to_thread(_write_private, prompt_file, prompt)
+    argv = adapter.build_command(
+        prompt, workdir=workdir, prompt_file=prompt_file, resume_session=resume_session
+    )
     run_id = uuid.uuid4().hex
     proc_env = adapter.environment(env)
     proc_env[RUN_MARK] = run_id
-    redactor = Redactor.from_environment(proc_env)
+    redactor = (redactor or Redactor()).with_secrets(*secrets_in_environment(proc_env))
     events: list[AgentEvent] = []
 
-    async def emit(event: AgentEvent) -> None:
-        event = redactor.event(event)
+    async def emit(event: AgentEvent, *, redacted: bool = False) -> None:
+        if not redacted:
+            event = redactor.event(event)
         events.append(event)
         await on_event(event)
 
@@ -102,21 +153,23 @@ async def run_agent(
             log.exception("adapter_parse_failed", extra={"adapter": adapter.name})
             parsed = [AgentEvent(kind="error", text=f"Could not read output ({exc!r}): {excerpt(line)}")]
         for event in parsed:
-            await emit(event)
+            # Made of the redacted line (the adapter adds no secret): no second pass.
+            await emit(event, redacted=True)
 
     started = time.monotonic()
     loop = asyncio.get_running_loop()
     try:
-        transport, pipes = await loop.subprocess_exec(
-            _Pipes,
-            *argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=workdir,
-            env=proc_env,
-            start_new_session=True,
-        )
+        with open(prompt_file if adapter.prompt_on_stdin else os.devnull, "rb") as stdin:
+            transport, pipes = await loop.subprocess_exec(
+                Pipes,
+                *argv,
+                stdin=stdin,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=workdir,
+                env=proc_env,
+                start_new_session=True,
+            )
     except OSError as exc:
         where = f" ({exc.filename})" if exc.filename else ""
         reason = redactor.text(f"Could not start {argv[0]} in {workdir}: {exc.strerror or exc}{where}.")
@@ -132,7 +185,7 @@ async def run_agent(
     try:
         timed_out, cancelled = await _supervise(reader, pipes.exited, cancel, timeout)
     finally:
-        await _stop_tree(root, run_id, kill_grace, started=root_started)
+        await stop_tree(root, run_id, kill_grace, started=root_started)
         await _finish(reader, pipes)
         transport.close()
     if not reader.cancelled() and reader.exception() is not None:
@@ -148,7 +201,13 @@ async def run_agent(
     return redactor.outcome(outcome)
 
 
-class _Pipes(asyncio.SubprocessProtocol):
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(fd, "w", encoding="utf-8") as file:
+        file.write(text)
+
+
+class Pipes(asyncio.SubprocessProtocol):
     """Stdout as a queue of chunks (paused when the consumer lags), stderr as a bounded tail."""
 
     def __init__(self) -> None:
@@ -203,7 +262,7 @@ class _Pipes(asyncio.SubprocessProtocol):
 
 
 async def _pump(
-    pipes: _Pipes,
+    pipes: Pipes,
     emit_line: Callable[[bytes], Awaitable[None]],
     emit: OnEvent,
 ) -> None:
@@ -273,7 +332,7 @@ async def _supervise(
                     await helper
 
 
-async def _finish(reader: asyncio.Task[None], pipes: _Pipes) -> None:
+async def _finish(reader: asyncio.Task[None], pipes: Pipes) -> None:
     """Let the reader drain what the dead tree wrote, and wait for the agent to be reaped."""
     # Once the tree is dead its end of the pipe is closed; a process that escaped the tree
     # (no mark, not our descendant) could still hold it, so do not wait for ever.
@@ -289,33 +348,53 @@ async def _finish(reader: asyncio.Task[None], pipes: _Pipes) -> None:
 # --- the process tree ------------------------------------------------------------------------
 
 
-async def _stop_tree(root: int, run_id: str, grace: float, *, started: int | None = None) -> None:
-    """SIGTERM every process of the run, then SIGKILL what is left after `grace` seconds.
+def alone_in_namespace() -> bool:
+    """Whether this process is PID 1 of a PID namespace (a container) that it does not share:
+    then every other process in it was started by an agent or a verification command."""
+    return os.getpid() == 1 and _HAVE_PROC
+
+
+async def stop_everything_else(grace: float = KILL_GRACE) -> None:
+    """When alone in a namespace, stop every other process in it (SIGTERM, then SIGKILL);
+    elsewhere do nothing (a local runner shares the machine with its user)."""
+    if alone_in_namespace():
+        await _stop(_everything_else, grace, group=None)
+
+
+async def stop_tree(root: int, run_id: str, grace: float, *, started: int | None = None) -> None:
+    """SIGTERM every process of the run (see `tree_members`), then SIGKILL what is left after
+    `grace` seconds."""
+    await _stop(lambda: tree_members(root, run_id, started), grace, group=root)
+
+
+async def _stop(scan: Callable[[], set[int]], grace: float, *, group: int | None) -> None:
+    """SIGTERM the processes `scan` finds (and process group `group`), SIGKILL what is left
+    after `grace` seconds; those forked meanwhile get the signal too.
 
     Each /proc scan runs in a worker thread: on a busy machine it reads hundreds of files."""
-    members = await asyncio.to_thread(tree_members, root, run_id, started)
-    if not members and not _group_alive(root):
+    members = await asyncio.to_thread(scan)
+    if not members and (group is None or not _group_alive(group)):
         return
-    log.debug("agent_tree_stopping", extra={"pid": root, "processes": len(members)})
+    log.debug("agent_tree_stopping", extra={"pid": group, "processes": len(members)})
     seen = set(members)
     try:
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            _signal_all(root, members, sig)
+            _signal_all(group, members, sig)
             signalled = set(members)
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
-                members = await asyncio.to_thread(tree_members, root, run_id, started)
+                members = await asyncio.to_thread(scan)
                 seen |= members
-                if not members and not _group_alive(root):
+                if not members and (group is None or not _group_alive(group)):
                     return
                 # Forked after the last scan (a shell mid-pipeline): they get the signal too.
                 if born := members - signalled:
-                    _signal_all(root, born, sig)
+                    _signal_all(group, born, sig)
                     signalled |= born
-        log.warning("agent_tree_survived_sigkill", extra={"pid": root, "pids": sorted(members)})
+        log.warning("agent_tree_survived_sigkill", extra={"pid": group, "pids": sorted(members)})
     finally:
-        _reap_adopted(seen - {root})
+        _reap_adopted(seen - {group or 0})
 
 
 def _reap_adopted(pids: set[int]) -> None:
@@ -332,8 +411,8 @@ def _reap_adopted(pids: set[int]) -> None:
                 os.waitpid(pid, os.WNOHANG)
 
 
-def _signal_all(root: int, members: set[int], sig: signal.Signals) -> None:
-    if not _HAVE_PROC or any(_pgrp(pid) == root for pid in members):
+def _signal_all(root: int | None, members: set[int], sig: signal.Signals) -> None:
+    if root is not None and (not _HAVE_PROC or any(_pgrp(pid) == root for pid in members)):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(root, sig)
     for pid in members:
@@ -366,6 +445,21 @@ def _stat(pid: int) -> tuple[str, int, int, int, int] | None:
         return fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3]), int(fields[19])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def _everything_else() -> set[int]:
+    """Every live process in /proc but this one (and init, when this is not init)."""
+    pids = {int(name) for name in os.listdir("/proc") if name.isdigit()}
+    return {pid for pid in pids if (stat := _stat(pid)) is not None and stat[0] not in ("Z", "X")} - {
+        os.getpid(),
+        1,
+    }
+
+
+def start_time(pid: int) -> int | None:
+    """When a process started (clock ticks since boot), or None if it is gone or unknown."""
+    stat = _stat(pid)
+    return stat[4] if stat else None
 
 
 def _pgrp(pid: int) -> int | None:
@@ -408,5 +502,7 @@ def tree_members(root: int, run_id: str, started: int | None = None) -> set[int]
             if child not in found:
                 found.add(child)
                 stack.append(child)
+    if alone_in_namespace():
+        found |= set(stats)  # everything here is the agent's (see stop_everything_else)
     # Zombies are dead already; never signal ourselves or init.
     return {pid for pid in found if stats[pid][0] not in ("Z", "X")} - {os.getpid(), 1}

@@ -1,52 +1,87 @@
-"""Verification: the repo's setup, lint, test and build commands, run after the agent, in order."""
+"""Verification: the repo's setup, lint, test and build commands, run after the agent, in order.
+
+They are the repository's code, so as untrusted as the agent: they get an allowlisted
+environment (`environment.verification_environment`, no credential at all), only the tail of
+their output is kept, and once the shell exits (or times out) every process it started is
+stopped, marked with the same run mark the agent's processes carry (`process.py`): a server a
+test left running must not outlive the check, nor wait for the runner's push.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
+import contextlib
+import subprocess
 import time
+import uuid
 from pathlib import Path
 
+from lazyaf_runner.process import KILL_GRACE, RUN_MARK, Pipes, start_time, stop_tree
 from lazyaf_runner.protocol import VerifyResult, VerifyStep
 
 OUTPUT_TAIL = 8000
+"""Characters of a command's output kept (its end, where failures are reported)."""
+_DRAIN_GRACE = 2.0
 
 
 async def run_step(
     step: VerifyStep, *, cwd: Path, env: dict[str, str], timeout: float | None
 ) -> VerifyResult:
-    """Run one command with the shell in its own process group; keep the tail of its output."""
+    """Run one command with the shell in its own session; keep the tail of its output.
+
+    The check is over when the shell exits, even if something it started still holds the
+    output pipe (that something is then stopped)."""
     started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(
+    run_id = uuid.uuid4().hex
+    loop = asyncio.get_running_loop()
+    transport, pipes = await loop.subprocess_exec(
+        Pipes,
         "/bin/sh",
         "-c",
         step.command,
         cwd=cwd,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        env={**env, RUN_MARK: run_id},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    pid = transport.get_pid()
+    began = start_time(pid)
+    tail = bytearray()
+    reader = asyncio.create_task(_keep_tail(pipes, tail))
+    timed_out = False
     try:
-        out, _ = await asyncio.wait_for(process.communicate(), timeout)
-        code: int | None = process.returncode
-        text = out.decode("utf-8", "replace")
+        await asyncio.wait_for(pipes.exited.wait(), timeout)
     except TimeoutError:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        await process.wait()
-        code, text = None, f"[timed out after {timeout:g} s]"
+        timed_out = True
+    finally:
+        # The shell is done; whatever it left behind goes, and with it the pipe's last holders.
+        await stop_tree(pid, run_id, KILL_GRACE, started=began)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(pipes.exited.wait(), KILL_GRACE)
+        await asyncio.wait([reader], timeout=_DRAIN_GRACE)
+        reader.cancel()
+        transport.close()
+    code = None if timed_out else transport.get_returncode()
+    text = tail.decode("utf-8", "replace")[-OUTPUT_TAIL:]
+    if timed_out:
+        text = f"{text}\n[timed out after {timeout:g} s]".lstrip("\n")
     return VerifyResult(
         name=step.name,
         command=step.command,
         exit_code=code,
         duration_ms=int((time.monotonic() - started) * 1000),
-        output=text[-OUTPUT_TAIL:],
+        output=text,
     )
+
+
+async def _keep_tail(pipes: Pipes, tail: bytearray) -> None:
+    """Read the output to its end, keeping only its last bytes (a check may print gigabytes)."""
+    while (chunk := await pipes.read()) is not None:
+        tail += chunk
+        if len(tail) > 8 * OUTPUT_TAIL:
+            del tail[: -4 * OUTPUT_TAIL]  # 4 bytes per character at most
 
 
 async def run_all(

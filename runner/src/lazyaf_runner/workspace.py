@@ -2,6 +2,13 @@
 
 The harness, not the model, is responsible for commit and push. Git runs as a subprocess with an
 argument list and a clean environment; credentials travel in environment config, never argv.
+
+Once the agent has run, the work tree's ``.git`` is the agent's: its hooks, its config
+(``core.fsmonitor``, filter drivers, ``url.<x>.insteadOf``, ``http.proxy``) are code and
+redirections the agent chose. So git runs in the work tree without the credential in its
+environment and with hooks off, and the push, the one step that needs the credential, runs
+from a fresh bare repository made for it, which borrows the work tree's objects but none of its
+config (and reads no user config either: ``GIT_CONFIG_GLOBAL=/dev/null``).
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ import asyncio
 import base64
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,6 +68,7 @@ def git_environment(token: str | None, base: dict[str, str] | None = None) -> di
     env.update(
         GIT_TERMINAL_PROMPT="0",
         GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=os.devnull,  # the user's ~/.gitconfig (an agent may write it) is not read
         GIT_AUTHOR_NAME=AGENT_NAME,
         GIT_AUTHOR_EMAIL=AGENT_EMAIL,
         GIT_COMMITTER_NAME=AGENT_NAME,
@@ -94,6 +103,19 @@ async def run_git(*args: str, cwd: Path, env: dict[str, str]) -> GitResult:
     )
 
 
+def without_credentials(env: dict[str, str]) -> dict[str, str]:
+    """``env`` without the git config it carries (the auth header)."""
+    return {
+        k: v
+        for k, v in env.items()
+        if not k.startswith(("GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))
+    }
+
+
+NO_HOOKS = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
+"""Options that keep a repository's own hooks and file monitor from running."""
+
+
 def last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
@@ -106,14 +128,16 @@ class Workspace:
         self.root = root
         self.repo = root / "repo"
         self.cache = cache
-        self.env = cache.env
+        self.env = without_credentials(cache.env)  # for the work tree: see the module docstring
         self.url: str | None = None
         self.base_branch: str | None = None
         self.base_sha: str | None = None
         self.branch_start_sha: str | None = None
 
     async def git(self, *args: str, check: str | None = None) -> GitResult:
-        result = await run_git(*args, cwd=self.repo if self.repo.exists() else self.root, env=self.env)
+        result = await run_git(
+            *NO_HOOKS, *args, cwd=self.repo if self.repo.exists() else self.root, env=self.env
+        )
         if check is not None and result.code != 0:
             raise WorkspaceError(f"{check}: {last_line(result.err or result.out)}")
         return result
@@ -213,8 +237,31 @@ class Workspace:
         return (await self.summary())[1]
 
     async def push(self, ref: str) -> None:
+        """Push HEAD to ``ref`` from a fresh repository borrowing the work tree's objects (see the
+        module docstring): none of the agent's hooks or config applies to the credentialed step."""
         assert self.url is not None
-        result = await self.git("push", "--quiet", "--force", self.url, f"HEAD:{ref}")
+        head = await self.head()
+        scratch = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="lazyaf-push-"))
+        try:
+            made = await run_git(
+                "init", "--quiet", "--bare", "--template=", str(scratch), cwd=scratch, env=self.env
+            )
+            if made.code != 0:
+                raise WorkspaceError(f"Preparing the push failed: {last_line(made.err or made.out)}")
+            objects = (self.repo / ".git" / "objects").resolve()
+            await asyncio.to_thread((scratch / "objects" / "info" / "alternates").write_text, f"{objects}\n")
+            result = await run_git(
+                *NO_HOOKS,
+                "push",
+                "--quiet",
+                "--force",
+                self.url,
+                f"{head}:{ref}",
+                cwd=scratch,
+                env=self.cache.env,
+            )
+        finally:
+            await asyncio.to_thread(shutil.rmtree, scratch, True)
         if result.code != 0:
             unreachable = any(words in result.err for words in _UNREACHABLE)
             raise WorkspaceError(f"Push refused: {last_line(result.err)}", unreachable=unreachable)

@@ -4,7 +4,9 @@ the same code path a runner uses."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from fakemodel import (
     text_script,
     write_file_script,
 )
+
 from lazyaf_runner.agents.base import AgentEvent, AgentOutcome
 from lazyaf_runner.agents.claude import ClaudeAdapter
 from lazyaf_runner.process import run_agent
@@ -315,3 +318,25 @@ async def test_prompts_that_look_like_options_reach_the_model(
 
     assert outcome.ok, outcome.reason
     assert fake_model.requests[0].last_user_text.endswith(prompt)
+
+
+async def test_a_150_kb_prompt_of_three_byte_characters_reaches_the_model_intact_and_not_in_argv(
+    claude_bin: Path, fake_model: FakeModel, agent_env: dict[str, str], git_workdir: Path
+) -> None:
+    # 50,000 characters is a card description's limit; in argv this failed with E2BIG.
+    prompt = "Implement this:\n" + "€" * 50_000 + "\nThe end."
+    seen_cmdline: list[bytes] = []
+
+    async def look_at_argv(event: AgentEvent) -> None:
+        if event.kind == "system" and event.subtype == "init":
+            for pid in os.listdir("/proc"):
+                with contextlib.suppress(OSError):
+                    seen_cmdline.append(Path(f"/proc/{pid}/cmdline").read_bytes())
+
+    fake_model.script = text_script("Ok.")
+
+    events, outcome = await run_claude(claude_bin, git_workdir, agent_env, prompt, on_event=look_at_argv)
+
+    assert outcome.ok, outcome.reason
+    assert fake_model.requests[0].last_user_text.endswith(prompt)
+    assert seen_cmdline and not any("€€€€".encode() in argv for argv in seen_cmdline)

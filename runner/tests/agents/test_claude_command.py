@@ -5,14 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from lazyaf_runner.agents import claude
 from lazyaf_runner.agents.claude import ClaudeAdapter
 
 WORKDIR = Path("/work/repo")
+PROMPT_FILE = Path("/tmp/lazyaf-prompt-x/prompt.md")
 
 
-def test_command_runs_unattended_with_stream_json() -> None:
-    command = ClaudeAdapter().build_command("Fix the bug", workdir=WORKDIR)
+def test_command_runs_unattended_with_stream_json_and_the_prompt_on_stdin() -> None:
+    adapter = ClaudeAdapter()
+
+    command = adapter.build_command("Fix the bug", workdir=WORKDIR, prompt_file=PROMPT_FILE)
 
     assert command == [
         "claude",
@@ -21,27 +25,28 @@ def test_command_runs_unattended_with_stream_json() -> None:
         "stream-json",
         "--verbose",
         "--dangerously-skip-permissions",
-        "--",
-        "Fix the bug",
     ]
+    assert adapter.prompt_on_stdin is True
 
 
-def test_prompt_that_looks_like_an_option_stays_the_prompt() -> None:
-    command = ClaudeAdapter().build_command("- [ ] add tests\n--model x", workdir=WORKDIR)
+def test_the_prompt_is_never_an_argument() -> None:
+    prompt = "- [ ] add tests\n--model x"
 
-    assert command[-2:] == ["--", "- [ ] add tests\n--model x"]
+    command = ClaudeAdapter().build_command(prompt, workdir=WORKDIR, prompt_file=PROMPT_FILE)
+
+    assert not any(prompt in argument or str(PROMPT_FILE) in argument for argument in command)
 
 
 def test_resume_model_turns_and_extra_arguments() -> None:
     adapter = ClaudeAdapter(binary="/opt/claude", model="sonnet", max_turns=7, extra_args=["--add-dir", "/x"])
 
-    command = adapter.build_command("more", workdir=WORKDIR, resume_session="s-1")
+    command = adapter.build_command("more", workdir=WORKDIR, prompt_file=PROMPT_FILE, resume_session="s-1")
 
     assert command[0] == "/opt/claude"
     assert command[command.index("--resume") + 1] == "s-1"
     assert command[command.index("--model") + 1] == "sonnet"
     assert command[command.index("--max-turns") + 1] == "7"
-    assert command[-4:] == ["--add-dir", "/x", "--", "more"]
+    assert command[-2:] == ["--add-dir", "/x"]
 
 
 def test_environment_keeps_credentials_and_adds_what_the_cli_needs(tmp_path: Path) -> None:

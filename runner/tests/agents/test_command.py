@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from lazyaf_runner.agents import make_adapter
 from lazyaf_runner.agents.base import AgentEvent
 from lazyaf_runner.agents.claude import ClaudeAdapter
@@ -27,11 +28,62 @@ async def run(adapter: CommandAdapter, prompt: str, workdir: Path) -> tuple[list
 
 
 def test_placeholders_are_replaced_inside_arguments_without_a_shell() -> None:
-    adapter = CommandAdapter(["aider", "--message={prompt}", "--dir", "{workdir}", '{"json": 1}', "$HOME"])
+    adapter = CommandAdapter(
+        ["aider", "--message={prompt}", "--dir", "{workdir}", "-f", "{prompt_file}", '{"json": 1}', "$HOME"]
+    )
 
-    command = adapter.build_command("fix it; rm -rf /", workdir=Path("/w"))
+    command = adapter.build_command(
+        "fix it; rm -rf / {workdir}", workdir=Path("/w"), prompt_file=Path("/p/x")
+    )
 
-    assert command == ["aider", "--message=fix it; rm -rf /", "--dir", "/w", '{"json": 1}', "$HOME"]
+    assert command == [
+        "aider",
+        "--message=fix it; rm -rf / {workdir}",
+        "--dir",
+        "/w",
+        "-f",
+        "/p/x",
+        '{"json": 1}',
+        "$HOME",
+    ]
+    assert adapter.prompt_on_stdin is False
+
+
+async def test_prompt_file_holds_the_prompt_privately_during_the_run(tmp_path: Path) -> None:
+    script = (
+        "import os, stat, sys; p = sys.argv[1]; "
+        "mode = lambda f: oct(stat.S_IMODE(os.stat(f).st_mode)); "
+        "print(mode(p), mode(os.path.dirname(p))); "
+        "print(len(open(p, encoding='utf-8').read())); print(p)"
+    )
+    prompt = "€" * 60_000  # 180 KB: more than one argument may hold
+    adapter = CommandAdapter([sys.executable, "-c", script, "{prompt_file}"])
+
+    events, outcome = await run(adapter, prompt, tmp_path)
+
+    assert outcome.ok, outcome.reason
+    modes, length, path = (e.text for e in events)
+    assert (modes, length) == ("0o600 0o700", "60000")
+    assert not Path(path).exists() and not Path(path).parent.exists()  # removed after the run
+
+
+async def test_a_template_without_a_prompt_placeholder_gets_the_prompt_on_stdin(tmp_path: Path) -> None:
+    script = "import sys; data = sys.stdin.read(); print(len(data), data[:3])"
+    adapter = CommandAdapter([sys.executable, "-c", script])
+
+    events, outcome = await run(adapter, "abc" + "€" * 60_000, tmp_path)
+
+    assert outcome.ok and adapter.prompt_on_stdin
+    assert [e.text for e in events] == ["60003 abc"]
+
+
+async def test_with_a_prompt_placeholder_stdin_is_empty(tmp_path: Path) -> None:
+    script = "import sys; print(repr(sys.stdin.read()))"
+    adapter = CommandAdapter([sys.executable, "-c", script, "{prompt}"])
+
+    events, _ = await run(adapter, "hello", tmp_path)
+
+    assert [e.text for e in events] == ["''"]
 
 
 @pytest.mark.parametrize("template", ["aider --message {prompt}", []])

@@ -26,8 +26,10 @@ from lazyaf.db.engine import session_scope
 from lazyaf.events.models import BoardEvent
 from lazyaf.jobs import refs as job_refs
 from lazyaf.jobs.models import Job, JobStatus
+from lazyaf.redaction import server_redactor
 from lazyaf.repos.models import Repo
 from lazyaf.repos.service import git_path
+from lazyaf.runners.gateway import reachable_url
 from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
 from lazyaf.settings import Settings
 
@@ -216,7 +218,8 @@ class RunnerHub:
         async with session_scope(self.sessionmaker) as session:
             for key, run in attempts.items():
                 held[key] = await transitions.record_events(
-                    session=session, messages=run, lease_ttl=self.settings.lease_ttl
+                    session=session, messages=run, lease_ttl=self.settings.lease_ttl,
+                    redactor=server_redactor(self.settings),
                 )
         for (job_id, attempt), ok in held.items():
             if ok:
@@ -343,9 +346,12 @@ class RunnerHub:
         ):
             if secret is not None:
                 env[name] = secret.get_secret_value()
+        # A loopback URL means the server's machine; a runner that dialed another address of it
+        # (a Docker runner: the gateway) reaches it there.
         if self.settings.anthropic_base_url:
-            env["ANTHROPIC_BASE_URL"] = self.settings.anthropic_base_url
-        base = self.settings.public_url.rstrip("/") if self.settings.public_url else conn.base_url
+            env["ANTHROPIC_BASE_URL"] = reachable_url(self.settings.anthropic_base_url, conn.base_url)
+        public = self.settings.public_url
+        base = reachable_url(public.rstrip("/"), conn.base_url) if public else conn.base_url
         verify = [
             protocol.VerifyStep(name=name, command=command)
             for name, command in (("setup", repo.setup_command), ("lint", repo.lint_command),

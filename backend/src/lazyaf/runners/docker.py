@@ -5,9 +5,16 @@ async callers run them in a worker thread (``anyio.to_thread.run_sync``). Each c
 own client, so a restarted engine is picked up without any reconnect logic.
 
 Runner containers carry the label ``lazyaf.runner=1``; that label is how this module finds
-them again after a backend restart. They use host networking, so a runner reaches the
-backend on 127.0.0.1, and they are not auto-removed, so the logs of a dead one can still be
-read before :func:`reap_dead` removes it.
+them again after a backend restart. They are not auto-removed, so the logs of a dead one can
+still be read before :func:`reap_dead` removes it.
+
+Isolation: a runner container sits on a bridge network of its own backend (:func:`ensure_network`,
+never the host's network, so its agent is not on the host's loopback), with every capability
+dropped, no-new-privileges, a pids limit and a read-only root file system; only /workspace (a
+volume of its own), $HOME and /tmp (tmpfs) are writable. It runs without Docker's init: the
+runner is PID 1, made non-dumpable, so no other process in the container (the agent's) can
+read the credentials in its environment (docker-init would expose them in /proc/1/environ), and
+the runner reaps what the agent leaves behind.
 
 Errors: :class:`DockerUnavailable` when no engine answers, :class:`DockerError` for anything
 the engine refused or failed; both carry a sentence that says what to do.
@@ -32,10 +39,12 @@ from pathlib import Path
 import docker
 import requests
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
+from docker.types import Mount
 
 from lazyaf.errors import LazyAFError
 
 RUNNER_LABEL = "lazyaf.runner"
+NETWORK_LABEL = "lazyaf.network"
 FINGERPRINT_LABEL = "lazyaf.fingerprint"
 DEFAULT_RUNNER_IMAGE = "lazyaf-runner:latest"
 DEFAULT_BASE_IMAGE = "lazyaf-base:bookworm"
@@ -50,6 +59,13 @@ IMAGE_PYTHON = "3.11"
 IMAGE_GLIBC_MINOR = 36
 
 _build_lock = threading.Lock()
+_network_lock = threading.Lock()
+
+WORKSPACE = "/workspace"
+HOME = "/home/lazyaf"
+PIDS_LIMIT = 1024
+"""Processes (threads included) a runner container may have: an agent, its shells and a test suite."""
+TMPFS_SIZE = "1g"
 
 
 class DockerError(LazyAFError):
@@ -64,6 +80,15 @@ class DockerUnavailable(DockerError):
 
     status_code = 503
     code = "docker_unavailable"
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    """A runner network: its name, id, and the host's address on it (the gateway)."""
+
+    name: str
+    id: str
+    gateway: str
 
 
 @dataclass(frozen=True)
@@ -140,6 +165,64 @@ def build_runner_image(
         return str(image.id)
 
 
+def ensure_network(name: str, labels: dict[str, str]) -> NetworkInfo:
+    """The bridge network `name` of this backend, created when missing; returns its gateway.
+
+    Idempotent and safe against a concurrent creation. Containers on it reach the host at the
+    gateway address (not loopback) and the outside world through NAT, but not each other
+    (inter-container traffic is off). A network of that name that this backend did not
+    create (other labels) is refused rather than used."""
+    wanted = {**labels, NETWORK_LABEL: "1"}
+    with _network_lock, _docker(f"create the runner network {name}") as client:
+        try:
+            network = client.networks.get(name)
+        except NotFound:
+            try:
+                network = client.networks.create(
+                    name,
+                    driver="bridge",
+                    labels=wanted,
+                    options={"com.docker.network.bridge.enable_icc": "false"},
+                    check_duplicate=True,
+                )
+            except APIError as exc:
+                if exc.status_code != 409:
+                    raise
+            network = client.networks.get(name)  # created here or by a concurrent caller
+        found = network.attrs.get("Labels") or {}
+        if any(found.get(key) != value for key, value in wanted.items()):
+            raise DockerError(
+                f"A Docker network named {name} exists but LazyAF did not create it for this server; "
+                f"remove it with `docker network rm {name}`."
+            )
+        configs = (network.attrs.get("IPAM") or {}).get("Config") or []
+        gateway = next((c["Gateway"] for c in configs if c.get("Gateway") and ":" not in c["Gateway"]), None)
+        if gateway is None:
+            raise DockerError(f"The Docker network {name} has no IPv4 gateway; remove it and try again.")
+        return NetworkInfo(name=name, id=str(network.id), gateway=str(gateway))
+
+
+def remove_network(name: str) -> bool:
+    """Remove a runner network; False when containers are still attached. A missing one is fine."""
+    with _network_lock, _docker(f"remove the runner network {name}") as client:
+        try:
+            client.networks.get(name).remove()
+        except NotFound:
+            return True
+        except APIError as exc:
+            if exc.status_code in (403, 409) and "active endpoints" in str(exc.explanation):
+                return False
+            raise
+    return True
+
+
+def list_runner_networks(labels: dict[str, str] | None = None) -> list[str]:
+    """Names of the runner networks (``lazyaf.network=1`` and any `labels` given)."""
+    filters = [f"{NETWORK_LABEL}=1", *(f"{key}={value}" for key, value in (labels or {}).items())]
+    with _docker("list runner networks") as client:
+        return [str(n.name) for n in client.networks.list(filters={"label": filters})]
+
+
 def start_runner_container(
     *,
     image: str,
@@ -147,16 +230,17 @@ def start_runner_container(
     command: list[str],
     env: dict[str, str],
     labels: dict[str, str],
+    network: str,
     memory: str = "2g",
     cpus: float = 1.0,
     entrypoint: list[str] | None = None,
 ) -> str:
-    """Start a detached runner container on the host network and return its id.
+    """Start a detached runner container on `network` and return its id.
 
     `command` is passed to the image's entry point (`lazyaf-runner`) unless `entrypoint`
     replaces it. The container gets `lazyaf.runner=1` on top of `labels`, a memory limit with
-    no extra swap, a CPU limit and an init process that reaps the agent's process tree. It is
-    not auto-removed: see :func:`stop_and_remove` and :func:`reap_dead`.
+    no extra swap, a CPU limit, and the isolation the module docstring describes. It is not
+    auto-removed: see :func:`stop_and_remove` and :func:`reap_dead`.
     """
     with _docker(f"start the runner container {name}") as client:
         try:
@@ -170,14 +254,25 @@ def start_runner_container(
                 command=command,
                 entrypoint=entrypoint,
                 name=name,
-                environment=env,
+                environment={"PYTHONDONTWRITEBYTECODE": "1", **env},
                 labels={**labels, RUNNER_LABEL: "1"},
                 detach=True,
-                network_mode="host",
+                network=network,
                 mem_limit=memory,
                 memswap_limit=memory,
                 nano_cpus=int(cpus * 1e9),
-                init=True,
+                pids_limit=PIDS_LIMIT,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                read_only=True,
+                # Docker mounts tmpfs noexec unless told: tests and tools run scripts from /tmp.
+                tmpfs={
+                    "/tmp": f"rw,exec,nosuid,nodev,size={TMPFS_SIZE},mode=1777",
+                    HOME: f"rw,exec,nosuid,nodev,size={TMPFS_SIZE},uid=1000,gid=1000,mode=0700",
+                },
+                # A volume rather than tmpfs: checkouts can be large; removed with the container.
+                mounts=[Mount(target=WORKSPACE, source=None, type="volume")],
+                init=False,  # the runner is PID 1 (see the module docstring)
                 auto_remove=False,
             )
         except APIError as exc:

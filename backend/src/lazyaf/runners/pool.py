@@ -3,26 +3,36 @@
 Each managed runner gets a Runner row first; its process or container is told the row's id and
 says hello with it, so the row, the process and the connection are one runner. Scaling down asks
 idle runners to shut down first; busy ones go last.
+
+Local runners dial the server on loopback and keep their workspaces under ``<data dir>/work``.
+Docker runners live on this server's own bridge network (``lazyaf-<instance>``, created on the
+first scale-up, removed when the last container goes) and dial the server at its gateway, where
+the pool makes the server listen too (``gateway.py``); off loopback, they carry a credential.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Protocol
 
 import anyio.to_thread
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp
 
 from lazyaf import transitions
 from lazyaf.db.engine import session_scope
 from lazyaf.errors import Conflict
 from lazyaf.runners.connection import RunnerHub
+from lazyaf.runners.gateway import GatewayListener, serves_every_address
 from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
 from lazyaf.settings import Settings, checkout_root
 
@@ -57,19 +67,50 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
+class HostNames(Protocol):
+    """The names the server answers to (``app.state.allowed_hosts``): ``name`` or ``name:port``."""
+
+    def add(self, entry: str, /) -> None: ...
+
+    def discard(self, entry: str, /) -> None: ...
+
+
 class RunnerPool:
     def __init__(
-        self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], hub: RunnerHub
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        hub: RunnerHub,
+        allowed_hosts: HostNames | None = None,
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.hub = hub
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        # The host names the server answers to (app.state.allowed_hosts): the gateway joins them.
+        self.allowed_hosts: HostNames = allowed_hosts if allowed_hosts is not None else set()
+        # The app to serve on the gateway; create_app sets it once the app exists.
+        self.app: ASGIApp | None = None
+        self.gateway: GatewayListener | None = None
+        # The URL Docker runners dial (http://<gateway>:<port>), once the network exists.
+        self.docker_server_url: str | None = None
+        self._network_lock = asyncio.Lock()
+        self._restoring: asyncio.Task[None] | None = None
 
     @property
     def instance_labels(self) -> dict[str, str]:
         """Marks this backend's containers, so it never reaps another backend's runners."""
         return {"lazyaf.instance": hashlib.sha256(str(self.settings.data_dir.resolve()).encode()).hexdigest()[:16]}
+
+    @property
+    def network_name(self) -> str:
+        """This backend's Docker network (one per data dir, like the instance label)."""
+        return f"lazyaf-{self.instance_labels['lazyaf.instance']}"
+
+    @property
+    def work_dir(self) -> Path:
+        """Where local pool runners keep their workspaces (the runner makes it 0700)."""
+        return self.settings.data_dir / "work"
 
     @property
     def server_url(self) -> str:
@@ -99,6 +140,9 @@ class RunnerPool:
         async with session_scope(self.sessionmaker) as session:
             current = await self.managed(session, kind)
         if count > len(current):
+            if kind == RunnerKind.DOCKER:
+                self._container_credentials()  # refuse before anything is created
+                await self.open_docker_network()
             for index in range(len(current), count):
                 await self._start(kind, index + 1)
         elif count < len(current):
@@ -106,6 +150,81 @@ class RunnerPool:
             order = sorted(current, key=lambda r: (r.status == RunnerStatus.BUSY, -r.created_at.timestamp()))
             for runner in order[: len(current) - count]:
                 await self._stop(runner)
+        if kind == RunnerKind.DOCKER and count == 0 and (current or self.docker_server_url):
+            await self.close_docker_network()
+
+    async def open_docker_network(self) -> str:
+        """Make sure this backend's runner network exists and the server listens on its
+        gateway; the URL Docker runners dial. Idempotent."""
+        from lazyaf.runners import docker
+
+        async with self._network_lock:
+            network = await anyio.to_thread.run_sync(
+                lambda: docker.ensure_network(self.network_name, self.instance_labels)
+            )
+            port = self.settings.port
+            if not serves_every_address(self.settings.host):
+                if self.app is None:
+                    raise Conflict("The server is not running; Docker runners need it to listen.")
+                self.gateway = self.gateway or GatewayListener(self.app)
+                try:
+                    await self.gateway.start(network.gateway, port)
+                except OSError as exc:
+                    raise Conflict(
+                        f"Docker runners cannot reach this server: listening on {network.gateway}:{port} "
+                        f"(the gateway of the network {network.name}) failed: {exc.strerror or exc}. "
+                        "Free that port on that address, or serve on another port."
+                    ) from exc
+            self.allowed_hosts.add(f"{network.gateway}:{port}")
+            self.docker_server_url = f"http://{network.gateway}:{port}"
+            return self.docker_server_url
+
+    async def close_docker_network(self) -> None:
+        """Remove the network once no container is on it (a pool's or one run by hand from
+        the docker-command), then stop listening on its gateway."""
+        from lazyaf.runners import docker
+
+        async with self._network_lock:
+            labels = self.instance_labels
+            left = await anyio.to_thread.run_sync(lambda: docker.list_runner_containers(labels=labels))
+            if left or not await anyio.to_thread.run_sync(docker.remove_network, self.network_name):
+                return
+            if self.docker_server_url is not None:
+                self.allowed_hosts.discard(self.docker_server_url.removeprefix("http://"))
+            if self.gateway is not None:
+                await self.gateway.stop()
+            self.docker_server_url = None
+
+    async def restore(self) -> None:
+        """At start-up: Docker runners that outlived a restart (the pool's, or run by hand on its
+        network) dial the gateway again; listen there if the network is still there (in the
+        background: the engine may be slow, and runners retry)."""
+        async with session_scope(self.sessionmaker) as session:
+            known = await session.scalar(select(Runner.id).where(Runner.kind == RunnerKind.DOCKER).limit(1))
+        if known is None:
+            return
+
+        async def reopen() -> None:
+            from lazyaf.runners import docker
+
+            try:
+                labels = self.instance_labels
+                networks = await anyio.to_thread.run_sync(lambda: docker.list_runner_networks(labels))
+                if self.network_name in networks:
+                    await self.open_docker_network()
+            except Exception:
+                log.exception("docker_network_restore_failed")
+
+        self._restoring = asyncio.get_running_loop().create_task(reopen(), name="docker-network-restore")
+
+    async def close(self) -> None:
+        """At shutdown: stop the gateway listener (the network and its containers stay)."""
+        if self._restoring is not None:
+            self._restoring.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._restoring
+        if self.gateway is not None:
+            await self.gateway.stop()
 
     async def _start(self, kind: RunnerKind, number: int) -> None:
         async with session_scope(self.sessionmaker) as session:
@@ -117,8 +236,9 @@ class RunnerPool:
             if kind == RunnerKind.LOCAL:
                 runner.pid = self._spawn_local(str(runner.id), name)
             else:
+                server = self.docker_server_url or await self.open_docker_network()
                 runner.container_id = await anyio.to_thread.run_sync(
-                    self._start_container, str(runner.id), name
+                    self._start_container, str(runner.id), name, server
                 )
             transitions.runner_changed(session, runner)
         log.info("runner_started", name=name, kind=kind)
@@ -136,6 +256,8 @@ class RunnerPool:
             str(kind),
             "--max-disconnected",
             "600",
+            "--work-dir",
+            str(self.work_dir) if kind == RunnerKind.LOCAL else "/workspace",
         ]
 
     def _spawn_local(self, runner_id: str, name: str) -> int:
@@ -167,16 +289,28 @@ class RunnerPool:
         self._children[process.pid] = process
         return process.pid
 
-    def _start_container(self, runner_id: str, name: str) -> str:
+    def _container_credentials(self) -> dict[str, str]:
+        """The environment that lets a runner container authenticate: it dials the server off
+        loopback. (The runner keeps it from its agent: it is non-dumpable, and PID 1.)"""
+        token = self.settings.token_value()
+        if token is None:
+            raise Conflict(
+                "Docker runners reach this server from their own network, not loopback, so they need "
+                "a credential; set LAZYAF_TOKEN and restart the server, or scale local runners."
+            )
+        return {"LAZYAF_TOKEN": token}
+
+    def _start_container(self, runner_id: str, name: str, server: str) -> str:
         from lazyaf.runners import docker
 
         image = docker.build_runner_image()
         return docker.start_runner_container(
             image=image,
             name=f"lazyaf-{name}-{runner_id[:8]}",
-            command=self._runner_args(runner_id, name, RunnerKind.DOCKER, self.server_url),
-            env={"LAZYAF_TOKEN": self.settings.token_value() or ""},
+            command=self._runner_args(runner_id, name, RunnerKind.DOCKER, server),
+            env=self._container_credentials(),
             labels={**self.instance_labels, "lazyaf.runner_id": runner_id, "lazyaf.runner_name": name},
+            network=self.network_name,
         )
 
     async def _stop(self, runner: Runner) -> None:

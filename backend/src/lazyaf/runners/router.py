@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response, WebSocket, status
 from sqlalchemy import select
 
 from lazyaf.api.deps import SessionDep, SettingsDep, public_base_url
-from lazyaf.errors import error_responses
+from lazyaf.errors import LazyAFError, error_responses
 from lazyaf.runners import service as runner_service
 from lazyaf.runners.models import Runner, RunnerKind
 from lazyaf.runners.schemas import DockerCommandRead, PoolRead, PoolScale, RunnerRead
+from lazyaf.settings import is_loopback_host
 
 router = APIRouter(prefix="/runners", tags=["runners"])
 
@@ -54,16 +57,22 @@ async def delete_runner(runner_id: uuid.UUID, request: Request, session: Session
 @router.get("/docker-command")
 async def get_docker_command(request: Request, settings: SettingsDep) -> DockerCommandRead:
     """The `docker run` line that adds a runner by hand, with secrets as placeholders."""
-    server = public_base_url(request, settings)
+    # Never the host's network. A loopback server is reached from this machine only: join the
+    # pool's runner network and dial the server at its gateway (both made now if need be).
+    server, network = public_base_url(request, settings), ""
+    if is_loopback_host(urlsplit(server).hostname or ""):
+        pool = request.app.state.pool
+        with contextlib.suppress(LazyAFError):  # no Docker here: the command is for elsewhere
+            server, network = await pool.open_docker_network(), f"--network {pool.network_name} "
     command = (
-        "docker run -d --restart unless-stopped --network host "
+        f"docker run -d --restart unless-stopped {network}"
         "-e LAZYAF_TOKEN=<your-lazyaf-token> -e ANTHROPIC_API_KEY=<your-anthropic-api-key> "
         f"lazyaf-runner:latest --server {server} --name <runner-name> --kind docker"
     )
     notes = (
         "Build the image first on that machine: `docker build -f runner/Dockerfile -t lazyaf-runner:latest .` "
         "from a LazyAF checkout (BASE_IMAGE may be any Debian image with python3 and git). "
-        "Replace the <placeholders>; the token is the server's LAZYAF_TOKEN (not needed on the same machine)."
+        "Replace the <placeholders>; the token is the server's LAZYAF_TOKEN."
     )
     return DockerCommandRead(command=command, notes=notes)
 

@@ -5,17 +5,21 @@ Every agent CLI prints its own format. An adapter turns each line of its output 
 one `AgentOutcome`; `lazyaf_runner.process.run_agent` runs the process and drives the adapter.
 
 Events and outcomes leave the machine, so they are bounded (`output` is cut at
-`OUTPUT_LIMIT` characters with a marker) and `Redactor` strips secret values from them.
+`OUTPUT_LIMIT` characters with a marker) and `lazyaf_runner.redact.Redactor` strips secrets
+from them.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, field_validator
+
+# The one redactor lives in lazyaf_runner.redact (the backend uses it too); re-exported here.
+from lazyaf_runner.redact import REDACTED as REDACTED
+from lazyaf_runner.redact import Redactor as Redactor
 
 OUTPUT_LIMIT = 16 * 1024
 """Most characters kept of a tool result's output."""
@@ -118,9 +122,18 @@ class AgentAdapter(Protocol):
     """What `run_agent` needs to know about one agent CLI."""
 
     name: str
+    prompt_on_stdin: bool
+    """Whether the CLI reads the prompt on stdin (else stdin is /dev/null)."""
+    credentials: tuple[str, ...]
+    """The runner's environment variables the agent may have: its own credentials and settings
+    (names, or prefixes ending in ``*``). Nothing else of the runner's environment reaches it
+    beyond `lazyaf_runner.environment.BASE_VARIABLES`."""
 
-    def build_command(self, prompt: str, *, workdir: Path, resume_session: str | None = None) -> list[str]:
-        """The argument list that runs the agent on `prompt` in `workdir`."""
+    def build_command(
+        self, prompt: str, *, workdir: Path, prompt_file: Path, resume_session: str | None = None
+    ) -> list[str]:
+        """The argument list that runs the agent on `prompt` in `workdir`. The prompt is also in
+        `prompt_file` (private to this run), which is stdin when `prompt_on_stdin`."""
         ...
 
     def environment(self, base: Mapping[str, str]) -> dict[str, str]:
@@ -153,46 +166,3 @@ def interruption_reason(label: str, *, timed_out: bool, cancelled: bool, timeout
         after = f" after {timeout:g} s" if timeout is not None else ""
         return f"{label} timed out{after} and was stopped; give it a longer timeout or a smaller task."
     return None
-
-
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
-_MIN_SECRET_LENGTH = 8  # shorter values ("1", "true") would redact ordinary words
-REDACTED = "[redacted]"
-
-
-class Redactor:
-    """Replaces known secret values with `[redacted]` in text, events and outcomes."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        unique = {s for s in secrets if len(s) >= _MIN_SECRET_LENGTH}
-        self._secrets = sorted(unique, key=len, reverse=True)
-
-    @classmethod
-    def from_environment(cls, env: Mapping[str, str]) -> Redactor:
-        """Treat the values of variables named like keys, tokens or passwords as secrets."""
-        return cls(value for name, value in env.items() if _SECRET_NAME.search(name))
-
-    def text(self, value: str) -> str:
-        for secret in self._secrets:
-            value = value.replace(secret, REDACTED)
-        return value
-
-    def _any(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, dict):
-            return {self._any(key): self._any(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [self._any(item) for item in value]
-        return value
-
-    def event(self, event: AgentEvent) -> AgentEvent:
-        if not self._secrets:
-            return event
-        # model_copy does not validate again, so outputs are not truncated twice.
-        return event.model_copy(update=self._any(event.model_dump()))
-
-    def outcome(self, outcome: AgentOutcome) -> AgentOutcome:
-        if not self._secrets:
-            return outcome
-        return outcome.model_copy(update=self._any(outcome.model_dump()))

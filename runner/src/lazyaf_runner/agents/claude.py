@@ -9,7 +9,9 @@ this module:
 - an API error still ends with `subtype: "success"`, but with `is_error: true` and exit 1;
 - a bad `--resume` prints no `init` line, only an `error_during_execution` result;
 - `--dangerously-skip-permissions` is refused as root unless `IS_SANDBOX=1`;
-- a prompt that starts with "-" is read as an option unless it comes after `--`.
+- `-p` without a prompt argument reads the prompt from stdin (to its end): that is how it gets
+  it here, so a long prompt neither hits the 128 KiB limit of one argument nor shows in
+  /proc/*/cmdline (nor is a prompt starting with "-" taken for an option).
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ class ClaudeAdapter:
     """Runs Claude Code unattended and normalizes its stream-json output."""
 
     name = "claude"
+    prompt_on_stdin: bool = True
+    # Its credentials (ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN, ANTHROPIC_AUTH_TOKEN) and
+    # settings (ANTHROPIC_BASE_URL, ANTHROPIC_MODEL, CLAUDE_CODE_MAX_RETRIES, ...).
+    credentials: tuple[str, ...] = ("ANTHROPIC_*", "CLAUDE_CODE_*", "CLAUDE_CONFIG_DIR")
 
     def __init__(
         self,
@@ -69,7 +75,9 @@ class ClaudeAdapter:
         self._tool_names: dict[str, str] = {}  # tool_use_id → tool name, for tool_result events
         self._api_error_status: int | None = None  # of the last result line
 
-    def build_command(self, prompt: str, *, workdir: Path, resume_session: str | None = None) -> list[str]:
+    def build_command(
+        self, prompt: str, *, workdir: Path, prompt_file: Path, resume_session: str | None = None
+    ) -> list[str]:
         command = [
             self.binary,
             "-p",
@@ -84,13 +92,11 @@ class ClaudeAdapter:
             command += ["--model", self.model]
         if self.max_turns is not None:
             command += ["--max-turns", str(self.max_turns)]
-        # The prompt goes last, after "--": right after -p, a prompt starting with "-" (a
-        # Markdown list, say) is taken for an unknown option and the CLI exits 1.
-        return [*command, *self.extra_args, "--", prompt]
+        return [*command, *self.extra_args]  # the prompt comes on stdin
 
     def environment(self, base: Mapping[str, str]) -> dict[str, str]:
         # Credentials (ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN) and ANTHROPIC_BASE_URL come
-        # with the base environment; so do git identity and PATH.
+        # with the base environment (see `credentials`); so do git identity and PATH.
         env = {k: v for k, v in base.items() if k not in _PARENT_SESSION_VARIABLES}
         # Without it the CLI contacts several Anthropic hosts besides the Messages API.
         env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1"

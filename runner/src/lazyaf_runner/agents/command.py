@@ -1,8 +1,14 @@
 """Any other agent CLI (aider, codex, a script) from an argument template.
 
-The template is an argument list, never a shell string: `{prompt}` and `{workdir}` inside an
-argument are replaced by the prompt and the working directory. Each line the command prints
-on stdout becomes a `text` event; the run succeeded if and only if it exited with code 0.
+The template is an argument list, never a shell string. Inside an argument, `{prompt_file}` is
+replaced by the path of a file holding the prompt (private to the run), `{workdir}` by the
+working directory, and `{prompt}` by the prompt itself. Prefer `{prompt_file}`: an argument is
+capped at 128 KiB on Linux (a long card fails with "Argument list too long") and every process
+on the machine can read argv in /proc/*/cmdline. A template with neither placeholder gets the
+prompt on stdin.
+
+Each line the command prints on stdout becomes a `text` event; the run succeeded if and only
+if it exited with code 0.
 """
 
 from __future__ import annotations
@@ -19,6 +25,15 @@ from lazyaf_runner.agents.base import (
 )
 
 _STDERR_IN_REASON = 400
+DEFAULT_CREDENTIALS = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+)
+"""The runner's variables a command agent gets unless told otherwise (``credentials=``)."""
 
 
 class CommandAdapter:
@@ -26,16 +41,27 @@ class CommandAdapter:
 
     name = "command"
 
-    def __init__(self, template: Sequence[str | os.PathLike[str]]) -> None:
+    def __init__(
+        self,
+        template: Sequence[str | os.PathLike[str]],
+        credentials: Sequence[str] = DEFAULT_CREDENTIALS,
+    ) -> None:
         if isinstance(template, str) or not template:
             raise ValueError("A command template is a non-empty list of arguments, not a shell string.")
         self.template = [os.fspath(argument) for argument in template]
         self.label = f"The command {Path(self.template[0]).name!r}"
+        self.credentials = tuple(credentials)
+        self.prompt_on_stdin = not any("{prompt}" in a or "{prompt_file}" in a for a in self.template)
 
-    def build_command(self, prompt: str, *, workdir: Path, resume_session: str | None = None) -> list[str]:
+    def build_command(
+        self, prompt: str, *, workdir: Path, prompt_file: Path, resume_session: str | None = None
+    ) -> list[str]:
         # str.replace rather than str.format: other braces (JSON, shell snippets) stay as they are.
+        # {prompt} last: the prompt itself may contain the other placeholders.
         return [
-            argument.replace("{workdir}", str(workdir)).replace("{prompt}", prompt)
+            argument.replace("{workdir}", str(workdir))
+            .replace("{prompt_file}", str(prompt_file))
+            .replace("{prompt}", prompt)
             for argument in self.template
         ]
 
