@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 
 from lazyaf import __version__
 from lazyaf.api.router import api_router
-from lazyaf.auth import TokenAuthMiddleware
+from lazyaf.auth import AuthMiddleware, RunnerCredentials
 from lazyaf.db.engine import make_engine, make_sessionmaker, session_scope
 from lazyaf.errors import ErrorRead, install_handlers
 from lazyaf.events.bus import EventBus
@@ -73,10 +73,11 @@ def create_app(settings: Settings) -> FastAPI:
     engine = make_engine(settings.sqlalchemy_url)
     sessionmaker = make_sessionmaker(engine)
 
+    credentials = RunnerCredentials.load(settings)
     bus = EventBus(sessionmaker)
-    hub = RunnerHub(settings, sessionmaker)
+    hub = RunnerHub(settings, sessionmaker, credentials)
     bus.listeners.append(hub.on_board_event)
-    pool = RunnerPool(settings, sessionmaker, hub)
+    pool = RunnerPool(settings, sessionmaker, hub, credentials)
     reaper = Reaper(settings, sessionmaker, pool)
     reaper.after_sweep.append(hub.wake_if_queued)
 
@@ -108,6 +109,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.hub = hub
     app.state.reaper = reaper
     app.state.pool = pool
+    app.state.credentials = credentials
 
     async def resolve_repo(repo_id: uuid.UUID) -> bool:
         # The bare repo exists exactly while its row does (created before the row commits, moved
@@ -133,6 +135,6 @@ def create_app(settings: Settings) -> FastAPI:
     # Last: everything that is not the API, /ws or git is the board.
     app.mount("/", BoardApp(settings.frontend_dir), name="board")
     app.add_middleware(SeqHeaderMiddleware, bus=bus)
-    app.add_middleware(TokenAuthMiddleware, settings=settings)
+    app.add_middleware(AuthMiddleware, settings=settings, credentials=credentials, sessionmaker=sessionmaker)
     app.add_middleware(RequestIdMiddleware)
     return app

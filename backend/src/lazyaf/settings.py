@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     token: SecretStr | None = Field(
         None, description="Bearer token (API) and git password required from non-loopback clients."
     )
+    runner_token: SecretStr | None = Field(
+        None,
+        description=(
+            "Registration token runners present to join (LAZYAF_RUNNER_TOKEN on both sides); "
+            "default: derived from <data dir>/runner-secret."
+        ),
+    )
     git_backend: Literal["auto", "git", "dulwich"] = Field(
         "auto", description="Who serves git packs: the git binary (auto when found) or dulwich."
     )
@@ -110,7 +117,7 @@ class Settings(BaseSettings):
         "auto", description="auto: JSON when stderr is not a terminal."
     )
 
-    @field_validator("token", "anthropic_api_key", "claude_code_oauth_token", mode="before")
+    @field_validator("token", "runner_token", "anthropic_api_key", "claude_code_oauth_token", mode="before")
     @classmethod
     def _empty_token_is_none(cls, value: object) -> object:
         # LAZYAF_TOKEN= (empty) must mean "no token", never "the empty string opens the door".
@@ -147,6 +154,11 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'lazyaf.db'}"
+
+    @property
+    def runner_secret_file(self) -> Path:
+        """The key runner secrets and the default registration token are derived from (mode 0600)."""
+        return self.data_dir / "runner-secret"
 
     def token_value(self) -> str | None:
         return self.token.get_secret_value() if self.token else None

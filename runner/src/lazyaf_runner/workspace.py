@@ -55,7 +55,10 @@ class GitResult:
 
 
 def git_environment(token: str | None, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for git: no prompts, no user/system config, an auth header when there is a token."""
+    """Environment for git: no prompts, no user/system config, an auth header when there is a token.
+
+    The header is sent with every request (``http.extraHeader``), not only after a 401: on
+    loopback a request without it would be the user's, and a runner must never be taken for one."""
     env = {k: v for k, v in (base or os.environ).items() if not k.startswith("GIT_")}
     env.update(
         GIT_TERMINAL_PROMPT="0",
@@ -212,9 +215,11 @@ class Workspace:
     async def stats(self) -> Stats:
         return (await self.summary())[1]
 
-    async def push(self, ref: str) -> None:
+    async def push(self, ref: str, *, token: str | None = None) -> None:
+        """Push HEAD to ``ref`` with ``token`` (the attempt's: the one credential that may write it)."""
         assert self.url is not None
-        result = await self.git("push", "--quiet", "--force", self.url, f"HEAD:{ref}")
+        env = git_environment(token, self.env) if token else self.env
+        result = await run_git("push", "--quiet", "--force", self.url, f"HEAD:{ref}", cwd=self.repo, env=env)
         if result.code != 0:
             unreachable = any(words in result.err for words in _UNREACHABLE)
             raise WorkspaceError(f"Push refused: {last_line(result.err)}", unreachable=unreachable)

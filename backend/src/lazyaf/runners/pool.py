@@ -1,8 +1,10 @@
 """The runner pool: local runner processes and Docker runner containers that this backend starts.
 
 Each managed runner gets a Runner row first; its process or container is told the row's id and
-says hello with it, so the row, the process and the connection are one runner. Scaling down asks
-idle runners to shut down first; busy ones go last.
+its runner secret (derived from ``<data dir>/runner-secret``, auth.py) in ``LAZYAF_RUNNER_SECRET``,
+never on its command line, and says hello with them, so the row, the process and the connection are
+one runner. It gets no user token: a pool runner has a runner's rights, not the user's. Scaling
+down asks idle runners to shut down first; busy ones go last.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import anyio.to_thread
@@ -20,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lazyaf import transitions
+from lazyaf.auth import RunnerCredentials
 from lazyaf.db.engine import session_scope
 from lazyaf.errors import Conflict
 from lazyaf.runners.connection import RunnerHub
@@ -27,6 +31,9 @@ from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
 from lazyaf.settings import Settings, checkout_root
 
 log = structlog.get_logger(__name__)
+RUNNER_SECRET_ENV = "LAZYAF_RUNNER_SECRET"
+# The server's own credentials are not a runner's to hold (a runner secret is all it needs).
+WITHHELD_ENV = ("LAZYAF_TOKEN", "LAZYAF_RUNNER_TOKEN", RUNNER_SECRET_ENV)
 
 
 def claude_binary(settings: Settings) -> str | None:
@@ -59,11 +66,16 @@ def pid_alive(pid: int | None) -> bool:
 
 class RunnerPool:
     def __init__(
-        self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], hub: RunnerHub
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        hub: RunnerHub,
+        credentials: RunnerCredentials,
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.hub = hub
+        self.credentials = credentials
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
     @property
@@ -139,13 +151,11 @@ class RunnerPool:
         ]
 
     def _spawn_local(self, runner_id: str, name: str) -> int:
-        env = dict(os.environ)
+        env = {key: value for key, value in os.environ.items() if key not in WITHHELD_ENV}
         binary = claude_binary(self.settings)
         if binary:
             env["LAZYAF_CLAUDE_BIN"] = binary
-        token = self.settings.token_value()
-        if token:
-            env["LAZYAF_TOKEN"] = token
+        env[RUNNER_SECRET_ENV] = self.credentials.runner_secret(uuid.UUID(runner_id))
         self.settings.logs_dir.mkdir(parents=True, exist_ok=True)
         log_file = open(self.settings.logs_dir / f"runner-{name}.log", "ab")  # noqa: SIM115 (owned by the child)
         args = [
@@ -175,7 +185,7 @@ class RunnerPool:
             image=image,
             name=f"lazyaf-{name}-{runner_id[:8]}",
             command=self._runner_args(runner_id, name, RunnerKind.DOCKER, self.server_url),
-            env={"LAZYAF_TOKEN": self.settings.token_value() or ""},
+            env={RUNNER_SECRET_ENV: self.credentials.runner_secret(uuid.UUID(runner_id))},
             labels={**self.instance_labels, "lazyaf.runner_id": runner_id, "lazyaf.runner_name": name},
         )
 

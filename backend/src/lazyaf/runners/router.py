@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import anyio.to_thread
 from fastapi import APIRouter, Request, WebSocket
 from sqlalchemy import select
@@ -42,19 +44,23 @@ async def scale_runners(scale: PoolScale, request: Request, session: SessionDep)
 
 @router.get("/docker-command")
 async def get_docker_command(request: Request, settings: SettingsDep) -> DockerCommandRead:
-    """The `docker run` line that adds a runner by hand, with secrets as placeholders."""
+    """The `docker run` line that adds a runner by hand, and the registration token it needs."""
     server = public_base_url(request, settings)
+    token = request.app.state.credentials.registration_token
+    # The token travels in the environment (the shell's assignment, then -e NAME): never in
+    # docker's own argv, where every user of the machine could read it.
     command = (
-        "docker run -d --restart unless-stopped --network host "
-        "-e LAZYAF_TOKEN=<your-lazyaf-token> -e ANTHROPIC_API_KEY=<your-anthropic-api-key> "
+        f"LAZYAF_RUNNER_TOKEN={shlex.quote(token)} docker run -d --restart unless-stopped --network host "
+        "-e LAZYAF_RUNNER_TOKEN -e ANTHROPIC_API_KEY=<your-anthropic-api-key> "
         f"lazyaf-runner:latest --server {server} --name <runner-name> --kind docker"
     )
     notes = (
         "Build the image first on that machine: `docker build -f runner/Dockerfile -t lazyaf-runner:latest .` "
         "from a LazyAF checkout (BASE_IMAGE may be any Debian image with python3 and git). "
-        "Replace the <placeholders>; the token is the server's LAZYAF_TOKEN (not needed on the same machine)."
+        "Replace the <placeholders>. LAZYAF_RUNNER_TOKEN is this server's runner registration token: "
+        "keep it secret, like a password (it lets a runner take jobs and their prompts)."
     )
-    return DockerCommandRead(command=command, notes=notes)
+    return DockerCommandRead(command=command, notes=notes, registration_token=token)
 
 
 @router.websocket("/connect")

@@ -58,7 +58,9 @@ export const api = {
     remove: (id: string) => request<void>('DELETE', `/api/cards/${id}`),
     start: (id: string) => post<JobRead>(`/api/cards/${id}/start`),
     retry: (id: string) => post<JobQueuedRead>(`/api/cards/${id}/retry`),
-    approve: (id: string) => post<ApproveRead>(`/api/cards/${id}/approve`),
+    /** Merge the card's branch, if it still points at `expectedHead` (the head the reviewer saw; 409 if not). */
+    approve: (id: string, expectedHead: string | null) =>
+      post<ApproveRead>(`/api/cards/${id}/approve`, expectedHead ? { expected_head: expectedHead } : {}),
     reject: (id: string) => post<CardRead>(`/api/cards/${id}/reject`, {}),
     requestChanges: (id: string) => post<JobQueuedRead>(`/api/cards/${id}/request-changes`, {}),
     jobs: (id: string) => get<JobRead[]>(`/api/cards/${id}/jobs`),

@@ -43,7 +43,8 @@ export interface paths {
         put?: never;
         /**
          * Approve Card
-         * @description Merge the card's branch into the default branch and mark it done (409 names conflicting files).
+         * @description Merge the card's branch into the default branch and mark it done (409: the branch moved since
+         *     `expected_head`, or conflicting files).
          */
         post: operations["approve_card"];
         delete?: never;
@@ -326,7 +327,7 @@ export interface paths {
         get?: never;
         /**
          * Put Job Session
-         * @description Store the agent's session file of a running attempt (runners call this; a later job resumes it).
+         * @description Store the agent's session file of a running attempt (its runner calls this; a later job resumes it).
          */
         put: operations["put_job_session"];
         post?: never;
@@ -563,7 +564,7 @@ export interface paths {
         };
         /**
          * Get Docker Command
-         * @description The `docker run` line that adds a runner by hand, with secrets as placeholders.
+         * @description The `docker run` line that adds a runner by hand, and the registration token it needs.
          */
         get: operations["get_docker_command"];
         put?: never;
@@ -603,7 +604,7 @@ export interface paths {
         };
         /**
          * Get Session
-         * @description An agent session file stored by an earlier job (runners fetch it to resume).
+         * @description An agent session file stored by an earlier job (the runner of the job resuming it fetches it).
          */
         get: operations["get_session"];
         put?: never;
@@ -622,6 +623,17 @@ export interface components {
         AgentChoice: {
             /** Agent */
             agent?: string | null;
+        };
+        /**
+         * ApproveBody
+         * @description What the reviewer approved: the head of the card branch they saw.
+         */
+        ApproveBody: {
+            /**
+             * Expected Head
+             * @description The card branch's head sha the reviewer saw; 409 when the branch points elsewhere now. Omitted: merge the branch where it points (scripts, older clients).
+             */
+            expected_head?: string | null;
         };
         /** ApproveRead */
         ApproveRead: {
@@ -857,6 +869,11 @@ export interface components {
             command: string;
             /** Notes */
             notes: string;
+            /**
+             * Registration Token
+             * @description What a runner presents to join (LAZYAF_RUNNER_TOKEN); shown only to the user.
+             */
+            registration_token: string;
         };
         /**
          * ErrorRead
@@ -1431,7 +1448,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ApproveBody"] | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -2233,6 +2254,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3061,6 +3091,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
