@@ -48,7 +48,7 @@ def test_a_token_on_the_command_line_is_warned_about() -> None:
     assert "--registration-token on the command line is visible to every user" in result.stderr
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the runner's argv and environment in /proc")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the runner's /proc files")
 def test_runner_on_the_servers_machine_registers_with_a_token_it_fetched(
     server: LiveServer, tmp_path: Path
 ) -> None:

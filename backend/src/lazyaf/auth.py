@@ -292,14 +292,20 @@ class AuthMiddleware:
         if token.startswith(RUNNER_SECRET_PREFIX):
             runner_id = self.credentials.runner_of(token)
             if runner_id is None:
-                raise Refused(401, "This runner secret is not valid on this server; start the runner with "
-                                   "the registration token (LAZYAF_RUNNER_TOKEN) instead.")
+                raise Refused(
+                    401,
+                    "This runner secret is not valid on this server; start the runner with "
+                    "the registration token (LAZYAF_RUNNER_TOKEN) instead.",
+                )
             return RunnerPrincipal(runner_id)
         if token.startswith(ATTEMPT_TOKEN_PREFIX):
             return await self._attempt(token)
         if token.startswith(REGISTRATION_TOKEN_PREFIX):
-            raise Refused(401, "This registration token is not this server's; get the current one from "
-                               "GET /api/runners/docker-command.")
+            raise Refused(
+                401,
+                "This registration token is not this server's; get the current one from "
+                "GET /api/runners/docker-command.",
+            )
         if loopback:
             return UserPrincipal()  # a stale or foreign token from the user's own machine: ignored
         raise Refused(401, self._need_token())
@@ -321,8 +327,11 @@ class AuthMiddleware:
         )
         async with self.sessionmaker() as session:
             row = (await session.execute(query)).first()
-        if row is None or row.token_hash is None or row.attempt != attempt or not hmac.compare_digest(
-            row.token_hash, hash_nonce(nonce)
+        if (
+            row is None
+            or row.token_hash is None
+            or row.attempt != attempt
+            or not hmac.compare_digest(row.token_hash, hash_nonce(nonce))
         ):
             raise Refused(401, f"This attempt token is not valid for attempt {attempt} of job {job_id}.")
         if row.status != JobStatus.RUNNING:
@@ -338,8 +347,13 @@ class AuthMiddleware:
             await send({"type": "websocket.close", "code": close, "reason": close_reason(refused.detail)})
             return
         if scope["path"].startswith("/git/"):
-            headers = [(b"www-authenticate", b'Basic realm="LazyAF"')] if refused.status == 401 else []
-            await send_text(send, refused.status, refused.detail, headers)
+            if refused.status == 401 and _presented(scope) is None:
+                challenge = [(b"www-authenticate", b'Basic realm="LazyAF"')]
+                await send_text(send, 401, refused.detail, challenge)
+            else:
+                # git answers a 401 by asking for a password and shows nothing of ours; a 403's
+                # text it prints as "remote: ...", so a credential that failed says why.
+                await send_text(send, 403, refused.detail)
             return
         extra = {"WWW-Authenticate": "Bearer"} if refused.status == 401 else {}
         code = "unauthorized" if refused.status == 401 else "forbidden"

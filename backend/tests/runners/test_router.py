@@ -31,7 +31,7 @@ async def test_docker_command_passes_the_registration_token_by_environment(
     command, token = body["command"], body["registration_token"]
     assert token == app.state.credentials.registration_token and token.startswith("lazyaf-reg.")
     # Set for the shell, handed to the container by name: never in docker's own argv.
-    assert command.startswith(f"LAZYAF_RUNNER_TOKEN={token} docker run -d --restart unless-stopped --network host ")
+    assert command.startswith(f"LAZYAF_RUNNER_TOKEN={token} docker run -d --restart unless-stopped ")
     assert " -e LAZYAF_RUNNER_TOKEN " in command and command.count(token) == 1
     assert "ANTHROPIC_API_KEY=<your-anthropic-api-key>" in command
     assert "lazyaf-runner:latest --server http://test " in command

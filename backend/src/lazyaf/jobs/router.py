@@ -142,6 +142,7 @@ def _check_uploader(principal: auth.Principal, job: Job, attempt: int) -> None:
 async def put_job_session(
     job: JobDep,
     request: Request,
+    session: SessionDep,
     settings: SettingsDep,
     attempt: Annotated[int, Query(ge=1)],
     session_id: Annotated[str, Query(pattern=job_sessions.SESSION_ID.pattern)],
@@ -150,6 +151,10 @@ async def put_job_session(
     _check_uploader(auth.principal_of(request), job, attempt)
     if job.status != JobStatus.RUNNING or job.attempt != attempt:
         raise Conflict(f"Attempt {attempt} of job {job.id} is not running; its session is not accepted.")
+    # A resumed session keeps its id, so the card's own earlier jobs may share it; no other card's.
+    elsewhere = select(Job.id).where(Job.session_id == session_id, Job.card_id != job.card_id).limit(1)
+    if await session.scalar(elsewhere) is not None:
+        raise Forbidden(f"Session {session_id} belongs to another card's job; a runner stores only its own session.")
     target = job_sessions.session_file(settings, job.id, attempt, session_id)
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = target.with_suffix(f".{uuid.uuid4().hex}.part")
