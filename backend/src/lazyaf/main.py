@@ -61,6 +61,8 @@ def _document_errors(app: FastAPI) -> None:
                     responses["422"] = error
                 if "health" not in operation.get("tags", []):
                     responses["401"] = {**error, "description": "A non-loopback client without the token"}
+                    forbidden = "A runner's or attempt's credential, which may not do this"
+                    responses.setdefault("403", {**error, "description": forbidden})
         app.openapi_schema = schema
         return schema
 

@@ -128,6 +128,13 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("runner_token")
+    @classmethod
+    def _runner_token_is_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError("LAZYAF_RUNNER_TOKEN must be at least 16 characters (it admits runners)")
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -1301,6 +1301,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -1341,6 +1350,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1410,6 +1428,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -1465,6 +1492,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1530,6 +1566,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -1583,6 +1628,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -1625,6 +1679,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1686,6 +1749,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -1728,6 +1800,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1781,6 +1862,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1850,6 +1940,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -1905,6 +2004,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1970,6 +2078,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -2021,6 +2138,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2097,6 +2223,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -2139,6 +2274,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2204,6 +2348,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2326,6 +2479,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
         };
     };
     create_repo: {
@@ -2352,6 +2514,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2410,6 +2581,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description Conflict */
             409: {
                 headers: {
@@ -2452,6 +2632,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2506,6 +2695,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -2552,6 +2750,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2617,6 +2824,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -2668,6 +2884,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2728,6 +2953,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -2770,6 +3004,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2831,6 +3074,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -2873,6 +3125,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2940,6 +3201,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description Not Found */
             404: {
                 headers: {
@@ -2987,6 +3257,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
         };
     };
     get_docker_command: {
@@ -3009,6 +3288,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3042,6 +3330,15 @@ export interface operations {
             };
             /** @description A non-loopback client without the token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
