@@ -115,10 +115,11 @@ async def test_an_attempt_that_lost_its_lease_changes_nothing(app: FastAPI, sett
             is None
         )
         event = protocol.Event(job_id=stale, attempt=1, seq=1, event={"kind": "text", "text": "zombie"})
-        assert await transitions.record_events(session=session, messages=[event], runner_id=runner.id) is False
+        by = runner.id
+        assert await transitions.record_events(session=session, messages=[event], runner_id=by) is False
         done = protocol.Complete(job_id=stale, attempt=1, status="completed", head_sha="0" * 40)
         assert (
-            await transitions.complete_attempt(session=session, settings=settings, message=done, runner_id=runner.id)
+            await transitions.complete_attempt(session=session, settings=settings, message=done, runner_id=by)
             is False
         )
         await session.commit()
@@ -159,10 +160,14 @@ async def test_events_are_stored_once_and_a_repeated_completion_is_acknowledged_
     async with app.state.sessionmaker() as session:
         assert await transitions.record_events(session=session, messages=[event], runner_id=by)
         assert await transitions.record_events(session=session, messages=[event], runner_id=by)  # a resend
-        assert await transitions.complete_attempt(session=session, settings=settings, message=failed, runner_id=by)
+        assert await transitions.complete_attempt(
+            session=session, settings=settings, message=failed, runner_id=by
+        )
         await session.commit()
         first = await session.scalar(select(func.count()).select_from(BoardEvent))
-        assert await transitions.complete_attempt(session=session, settings=settings, message=failed, runner_id=by)
+        assert await transitions.complete_attempt(  # a resend after a lost ack
+            session=session, settings=settings, message=failed, runner_id=by
+        )
         await session.commit()
         assert await session.scalar(select(func.count()).select_from(BoardEvent)) == first
         assert await session.scalar(select(func.count()).select_from(JobEvent)) == 1

@@ -130,7 +130,7 @@ def _check_uploader(principal: auth.Principal, job: Job, attempt: int) -> None:
     if isinstance(principal, auth.RunnerPrincipal):
         if job.runner_id == principal.runner_id:
             return
-        raise Forbidden("This runner does not hold that job; a runner stores only its own attempt's session.")
+        raise Forbidden("This runner does not hold that job; a runner stores only its attempt's session.")
     raise Forbidden("Session files come only from the runner holding the attempt, with its attempt token.")
 
 
@@ -154,7 +154,9 @@ async def put_job_session(
     # A resumed session keeps its id, so the card's own earlier jobs may share it; no other card's.
     elsewhere = select(Job.id).where(Job.session_id == session_id, Job.card_id != job.card_id).limit(1)
     if await session.scalar(elsewhere) is not None:
-        raise Forbidden(f"Session {session_id} belongs to another card's job; a runner stores only its own session.")
+        raise Forbidden(
+            f"Session {session_id} belongs to another card's job; a runner stores only its own session."
+        )
     target = job_sessions.session_file(settings, job.id, attempt, session_id)
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = target.with_suffix(f".{uuid.uuid4().hex}.part")
@@ -199,7 +201,9 @@ async def get_session(
     return FileResponse(path, media_type="application/x-ndjson")
 
 
-async def _resuming_card(principal: auth.Principal, session: SessionDep, session_id: str) -> uuid.UUID | None:
+async def _resuming_card(
+    principal: auth.Principal, session: SessionDep, session_id: str
+) -> uuid.UUID | None:
     """The card whose sessions a runner may read: that of the running job it holds that resumes
     ``session_id`` (Forbidden when there is none); None for the user, who may read any."""
     if isinstance(principal, auth.UserPrincipal):
