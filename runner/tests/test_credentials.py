@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -113,3 +116,29 @@ def test_git_presents_the_credential_on_every_request() -> None:
     assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader"
     scheme, _, value = env["GIT_CONFIG_VALUE_0"].removeprefix("Authorization: ").partition(" ")
     assert (scheme, base64.b64decode(value).decode()) == ("Basic", "lazyaf:lazyaf-attempt.x")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the runner's /proc/<pid>/environ")
+def test_the_secret_leaves_the_processs_visible_environment(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAZYAF_")}
+    env["LAZYAF_RUNNER_SECRET"] = SECRET
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lazyaf_runner", "--server", "http://127.0.0.1:9", "--max-disconnected", "60"]
+        + ["--work-dir", str(tmp_path)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    environ = Path(f"/proc/{process.pid}/environ")
+    try:
+        deadline = time.monotonic() + 30
+        # What an agent of the same user could read: the secret's text goes within moments of start.
+        while SECRET.encode() in environ.read_bytes():
+            assert process.poll() is None and time.monotonic() < deadline, "the secret stayed in /proc"
+            time.sleep(0.05)
+        assert process.poll() is None  # blanked by the running runner, not gone with its process
+        assert b"LAZYAF_RUNNER_SECRET=" in environ.read_bytes()  # the name stays; its value is blank
+    finally:
+        process.kill()
+        process.wait(10)

@@ -10,6 +10,7 @@ variables are removed from the environment once read, so agents and checks never
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import signal
@@ -122,8 +123,7 @@ def main(
                 err=True,
             )
     secret = os.environ.get(SECRET_ENV) or None
-    for variable in CREDENTIAL_ENV:
-        os.environ.pop(variable, None)  # agents and checks must not inherit them
+    forget_credentials()
     if not (secret or registration_token or token):
         if not sys.stdin.isatty():
             raise click.UsageError(
@@ -145,6 +145,31 @@ def main(
     asyncio.run(_run(client))
     if client.refused is not None:
         raise click.ClickException(f"The server refused this runner: {client.refused}")
+
+
+def forget_credentials() -> None:
+    """Take the credential variables out of this process's environment, children's and /proc's.
+
+    ``os.environ.pop`` keeps children from inheriting them, but the block the process started with
+    (what ``/proc/<pid>/environ`` shows to every process of the same user, an agent included) still
+    holds their text: blank it in place first (Linux and other libcs exporting ``environ``; elsewhere
+    best effort).
+    """
+    prefixes = [f"{name}=".encode() for name in CREDENTIAL_ENV]
+    try:
+        entries = ctypes.POINTER(ctypes.c_void_p).in_dll(ctypes.CDLL(None), "environ")
+    except (OSError, ValueError, AttributeError):
+        entries = None
+    index = 0
+    while entries is not None and entries[index]:
+        address = entries[index]
+        text = ctypes.string_at(address)
+        prefix = next((p for p in prefixes if text.startswith(p)), None)
+        if prefix is not None:
+            ctypes.memset(address + len(prefix), 0, len(text) - len(prefix))
+        index += 1
+    for variable in CREDENTIAL_ENV:
+        os.environ.pop(variable, None)
 
 
 async def _run(client: RunnerClient) -> None:
