@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,14 @@ from lazyaf.runners.models import Runner, RunnerKind
 from lazyaf.settings import Settings
 from lazyaf_runner import protocol
 from tests.gitutil import git, make_source_repo
+
+
+@pytest.fixture(autouse=True)
+async def _dispose_engine(app: FastAPI) -> AsyncIterator[None]:
+    """These tests use the app's database without its lifespan: close its connections in this
+    test's own event loop, or the pooled aiosqlite threads outlive it and fail in a later test."""
+    yield
+    await app.state.engine.dispose()
 
 
 @pytest.fixture
