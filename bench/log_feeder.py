@@ -31,6 +31,7 @@ import sys
 import time
 from typing import Any
 
+import httpx
 from lazyaf_runner import protocol
 from websockets.asyncio.client import connect
 
@@ -117,7 +118,11 @@ class DirectWriter:
 async def run(args: argparse.Namespace) -> None:
     url = args.server.replace("http", "ws", 1).rstrip("/") + "/api/runners/connect"
     rng = random.Random(args.seed)
-    async with connect(url, max_size=None, ping_interval=None) as ws:
+    # A runner authenticates: the registration token, asked for with the user's own (loopback) rights.
+    async with httpx.AsyncClient(timeout=10) as http:
+        token = (await http.get(args.server.rstrip("/") + "/api/runners/docker-command")).json()
+    headers = {"Authorization": f"Bearer {token['registration_token']}"}
+    async with connect(url, max_size=None, ping_interval=None, additional_headers=headers) as ws:
         await ws.send(protocol.Hello(name=args.name, kind="remote", agents=["claude"], version="bench").model_dump_json())
         welcome = protocol.backend_message.validate_json(await ws.recv())
         assert isinstance(welcome, protocol.Welcome), welcome

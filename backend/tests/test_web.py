@@ -126,11 +126,16 @@ def test_current_jobs_gives_each_cards_latest_job(settings: Settings, tmp_path: 
         assert missing.status_code == 404 and missing.json()["detail"]
 
 
-def test_the_board_socket_takes_the_token_in_its_query(settings: Settings) -> None:
-    from lazyaf.auth import TokenAuthMiddleware
+async def test_the_board_socket_takes_the_token_in_its_query(settings: Settings) -> None:
+    from lazyaf.auth import AuthMiddleware, Refused, RunnerCredentials, UserPrincipal
 
     settings.token = "s3cret-token"  # type: ignore[assignment]
-    auth = TokenAuthMiddleware(app=None, settings=settings)  # type: ignore[arg-type]
+    auth = AuthMiddleware(
+        app=None,  # type: ignore[arg-type]
+        settings=settings,
+        credentials=RunnerCredentials.load(settings),
+        sessionmaker=None,  # type: ignore[arg-type]
+    )
 
     def scope(path: str, query: bytes, kind: str = "websocket") -> dict[str, object]:
         return {
@@ -141,11 +146,17 @@ def test_the_board_socket_takes_the_token_in_its_query(settings: Settings) -> No
             "client": ("192.0.2.10", 4000),
         }
 
-    assert auth._allowed(scope("/ws", b"since=4&token=s3cret-token"))
-    assert not auth._allowed(scope("/ws", b"token=wrong"))
-    assert not auth._allowed(scope("/ws", b""))
+    async def allowed(request: dict[str, object]) -> bool:
+        try:
+            return await auth.classify(request) == UserPrincipal(with_token=True)
+        except Refused:
+            return False
+
+    assert await allowed(scope("/ws", b"since=4&token=s3cret-token"))
+    assert not await allowed(scope("/ws", b"token=wrong"))
+    assert not await allowed(scope("/ws", b""))
     # Only the board socket: the API over plain HTTP still wants the header.
-    assert not auth._allowed(scope("/api/repos", b"token=s3cret-token", kind="http"))
+    assert not await allowed(scope("/api/repos", b"token=s3cret-token", kind="http"))
 
 
 async def test_api_responses_carry_the_board_event_seq(client: httpx.AsyncClient, app: FastAPI) -> None:

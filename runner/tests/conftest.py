@@ -162,3 +162,12 @@ def process_marker() -> Iterator[ProcessMarker]:
             os.kill(pid, 9)
         except OSError:
             pass
+
+
+@pytest.fixture(autouse=True)
+def _runner_main_leaves_the_test_process_dumpable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lazyaf_runner.main` makes its process non-dumpable first thing; invoked in-process by a
+    test, that would be pytest's own process (and every later test's), so only its children do."""
+    import lazyaf_runner.main
+
+    monkeypatch.setattr(lazyaf_runner.main, "make_non_dumpable", lambda: True)

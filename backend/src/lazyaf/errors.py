@@ -8,6 +8,7 @@ The tree::
         x InvalidTransition  409  a card move its status does not allow
       x InvalidInput         422  well-formed but unacceptable input
       x Unauthorized         401  a token is required and missing or wrong
+      x Forbidden            403  the credential is valid but does not allow this
 
 Every answer has the body ``{"detail": "<a sentence saying what to do>", "code": "<snake>"}``.
 """
@@ -56,6 +57,11 @@ class InvalidInput(LazyAFError):
 class Unauthorized(LazyAFError):
     status_code = 401
     code = "unauthorized"
+
+
+class Forbidden(LazyAFError):
+    status_code = 403
+    code = "forbidden"
 
 
 class ErrorRead(BaseModel):

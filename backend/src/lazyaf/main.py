@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 
 from lazyaf import __version__
 from lazyaf.api.router import api_router
-from lazyaf.auth import TokenAuthMiddleware
+from lazyaf.auth import AuthMiddleware, RunnerCredentials
 from lazyaf.boundary import AllowedHosts, BoundaryMiddleware
 from lazyaf.db.engine import make_engine, make_sessionmaker, session_scope
 from lazyaf.docs import install_docs
@@ -68,7 +68,8 @@ def _document_errors(app: FastAPI) -> None:
                 responses["400"] = {**error, "description": "A Host this server does not answer to"}
                 responses["403"] = {
                     **error,
-                    "description": "Sent by another web page (Origin, Sec-Fetch-Site)",
+                    "description": "Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or "
+                    "attempt's credential, which may not do this",
                 }
                 if operation.get("requestBody"):
                     responses["413"] = {**error, "description": "A body over the API's size limit"}
@@ -84,13 +85,14 @@ def create_app(settings: Settings) -> FastAPI:
     engine = make_engine(settings.sqlalchemy_url)
     sessionmaker = make_sessionmaker(engine)
 
+    credentials = RunnerCredentials.load(settings)
     bus = EventBus(sessionmaker)
-    hub = RunnerHub(settings, sessionmaker)
+    hub = RunnerHub(settings, sessionmaker, credentials)
     bus.listeners.append(hub.on_board_event)
     # The Host names this server answers to (BoundaryMiddleware); the pool adds the gateway of its
     # Docker runners' network while it listens there (runners/gateway.py).
     allowed_hosts = AllowedHosts.from_settings(settings)
-    pool = RunnerPool(settings, sessionmaker, hub, allowed_hosts=allowed_hosts)
+    pool = RunnerPool(settings, sessionmaker, hub, credentials, allowed_hosts=allowed_hosts)
     reaper = Reaper(settings, sessionmaker, pool)
     reaper.after_sweep.append(hub.wake_if_queued)
 
@@ -129,6 +131,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.pool = pool
     app.state.secrets = key_store(settings)  # keys load (and the key file appears) on first use
     pool.app = app
+    app.state.credentials = credentials
 
     async def resolve_repo(repo_id: uuid.UUID) -> bool:
         # The bare repo exists exactly while its row does (created before the row commits, moved
@@ -155,7 +158,7 @@ def create_app(settings: Settings) -> FastAPI:
     # Last: everything that is not the API, /ws or git is the board.
     app.mount("/", BoardApp(settings.frontend_dir), name="board")
     app.add_middleware(SeqHeaderMiddleware, bus=bus)
-    app.add_middleware(TokenAuthMiddleware, settings=settings)
+    app.add_middleware(AuthMiddleware, settings=settings, credentials=credentials, sessionmaker=sessionmaker)
     app.add_middleware(RequestIdMiddleware)
     # Outermost: Host, Origin and body-size refusals happen before anything else runs.
     app.add_middleware(BoundaryMiddleware, settings=settings, allowed_hosts=app.state.allowed_hosts)

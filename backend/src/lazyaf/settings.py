@@ -83,6 +83,13 @@ class Settings(BaseSettings):
         ge=1024,
         description="Cap on an API request body (git pushes and agent session uploads have their own caps).",
     )
+    runner_token: SecretStr | None = Field(
+        None,
+        description=(
+            "Registration token runners present to join (LAZYAF_RUNNER_TOKEN on both sides); "
+            "default: derived from <data dir>/runner-secret."
+        ),
+    )
     git_backend: Literal["auto", "git", "dulwich"] = Field(
         "auto", description="Who serves git packs: the git binary (auto when found) or dulwich."
     )
@@ -137,7 +144,9 @@ class Settings(BaseSettings):
         "auto", description="auto: JSON when stderr is not a terminal."
     )
 
-    @field_validator("token", "anthropic_api_key", "claude_code_oauth_token", "secret_key", mode="before")
+    @field_validator(
+        "token", "runner_token", "anthropic_api_key", "claude_code_oauth_token", "secret_key", mode="before"
+    )
     @classmethod
     def _empty_token_is_none(cls, value: object) -> object:
         # LAZYAF_TOKEN= (empty) must mean "no token", never "the empty string opens the door".
@@ -173,6 +182,13 @@ class Settings(BaseSettings):
 
         if value is not None and origin_of(value) is None:
             raise ValueError(f"'{value}' is not an http:// or https:// URL")
+        return value
+
+    @field_validator("runner_token")
+    @classmethod
+    def _runner_token_is_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError("LAZYAF_RUNNER_TOKEN must be at least 16 characters (it admits runners)")
         return value
 
     @classmethod
@@ -220,6 +236,11 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'lazyaf.db'}"
+
+    @property
+    def runner_secret_file(self) -> Path:
+        """The key runner secrets and the default registration token are derived from (mode 0600)."""
+        return self.data_dir / "runner-secret"
 
     def token_value(self) -> str | None:
         return self.token.get_secret_value() if self.token else None

@@ -12,12 +12,9 @@ as the change and broadcast after commit (events/bus.py), so each change is anno
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -27,7 +24,7 @@ from lazyaf_runner.redact import Redactor, redact_complete
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lazyaf import prompts
+from lazyaf import auth, prompts
 from lazyaf.cards import service as card_service
 from lazyaf.cards.models import Card, CardActivity, CardStatus, Comment
 from lazyaf.cards.schemas import CardRead, CardUpdate
@@ -36,6 +33,7 @@ from lazyaf.events.bus import EventBus
 from lazyaf.gitserver import branches as git_branches
 from lazyaf.jobs import refs as job_refs
 from lazyaf.jobs import service as job_service
+from lazyaf.jobs import sessions as job_sessions
 from lazyaf.jobs.models import FINAL_JOB_STATUSES, Job, JobStatus
 from lazyaf.jobs.schemas import JobRead
 from lazyaf.redaction import server_redactor
@@ -237,24 +235,22 @@ def activity(session: AsyncSession, card: Card, kind: str, data: dict[str, Any])
 # --- jobs -------------------------------------------------------------------------------------
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 async def claim(
     *, session: AsyncSession, settings: Settings, runner_id: uuid.UUID
 ) -> tuple[Job, Card, Repo, str] | None:
-    """Give the runner the best queued job, if any: (job, card, repo, per-attempt token).
+    """Give the runner the best queued job, if any: (job, card, repo, attempt token).
 
     The claim is one UPDATE ... RETURNING; card, repo and runner come in one more query, and
-    only when there was a job (an empty claim reads nothing else)."""
-    token = secrets.token_urlsafe(24)
+    only when there was a job (an empty claim reads nothing else). The attempt token
+    (auth.attempt_token) is the attempt's git and session credential; the row keeps only the
+    hash of its random part."""
+    nonce = auth.new_nonce()
     now = utcnow()
     job = await job_service.claim_next(
         session,
         runner_id=runner_id,
         lease_until=now + timedelta(seconds=settings.lease_ttl),
-        token_hash=hash_token(token),
+        token_hash=auth.hash_nonce(nonce),
         now=now,
     )
     if job is None:
@@ -272,11 +268,17 @@ async def claim(
     job_changed(session, job)
     runner_changed(session, runner)
     log.info("job_claimed", job_id=str(job.id), attempt=job.attempt, runner=runner.name)
-    return job, card, repo, token
+    return job, card, repo, auth.attempt_token(job.id, job.attempt, nonce)
 
 
-async def holding(session: AsyncSession, job_id: str, attempt: int) -> Job | None:
-    """The job, if ``attempt`` still holds it (running, same attempt); else None."""
+async def holding(
+    session: AsyncSession, job_id: str, attempt: int, *, runner_id: uuid.UUID | None
+) -> Job | None:
+    """The job, if ``attempt`` still holds it (running, same attempt) for ``runner_id``; else None.
+
+    ``runner_id`` is the runner the message came from: a runner speaks only for the attempt it
+    holds (None: the caller is the backend itself, not a runner).
+    """
     try:
         key = uuid.UUID(job_id)
     except ValueError:
@@ -284,12 +286,17 @@ async def holding(session: AsyncSession, job_id: str, attempt: int) -> Job | Non
     job = await session.get(Job, key, populate_existing=True)
     if job is None or job.status != JobStatus.RUNNING or job.attempt != attempt:
         return None
+    if runner_id is not None and job.runner_id != runner_id:
+        log.warning("runner_message_for_another_runner", job_id=job_id, runner_id=str(runner_id))
+        return None
     return job
 
 
-async def renew_lease(*, session: AsyncSession, settings: Settings, job_id: str, attempt: int) -> Job | None:
-    """Extend the attempt's lease; None when the attempt no longer holds the job."""
-    job = await holding(session, job_id, attempt)
+async def renew_lease(
+    *, session: AsyncSession, settings: Settings, job_id: str, attempt: int, runner_id: uuid.UUID
+) -> Job | None:
+    """Extend the attempt's lease; None when the attempt no longer holds the job (or not for this runner)."""
+    job = await holding(session, job_id, attempt, runner_id=runner_id)
     if job is None:
         return None
     job.lease_expires_at = utcnow() + timedelta(seconds=settings.lease_ttl)
@@ -297,8 +304,10 @@ async def renew_lease(*, session: AsyncSession, settings: Settings, job_id: str,
     return job
 
 
-async def record_progress(*, session: AsyncSession, job_id: str, attempt: int, phase: str) -> Job | None:
-    job = await holding(session, job_id, attempt)
+async def record_progress(
+    *, session: AsyncSession, job_id: str, attempt: int, phase: str, runner_id: uuid.UUID
+) -> Job | None:
+    job = await holding(session, job_id, attempt, runner_id=runner_id)
     if job is None or job.phase == phase:
         return job
     job.phase = phase[:30]
@@ -313,6 +322,7 @@ async def record_events(
     *,
     session: AsyncSession,
     messages: list[protocol.Event],
+    runner_id: uuid.UUID,
     lease_ttl: float | None = None,
     redactor: Redactor | None = None,
 ) -> bool:
@@ -321,13 +331,14 @@ async def record_events(
     Each event is redacted first (``redactor``: the server's secrets; without one, only secrets
     recognized by pattern), whatever the runner already did.
 
-    False when the attempt lost the job (the events are dropped). One fence check and one insert
+    False when the attempt lost the job or ``runner_id`` does not hold it (the events are
+    dropped). One fence check and one insert
     for the run: an agent printing thousands of lines a second is stored as fast as it prints.
     With ``lease_ttl``, the events also renew the attempt's lease (once a third of it has passed):
     a runner whose heartbeat waits behind a burst of its own events is plainly alive.
     """
     first = messages[0]
-    job = await holding(session, first.job_id, first.attempt)
+    job = await holding(session, first.job_id, first.attempt, runner_id=runner_id)
     if job is None:
         return False
     if lease_ttl is not None:
@@ -356,8 +367,11 @@ async def record_events(
     return True
 
 
-async def complete_attempt(*, session: AsyncSession, settings: Settings, message: protocol.Complete) -> bool:
-    """Record how an attempt ended; move the card branch (once) and the card. False: attempt was fenced off.
+async def complete_attempt(
+    *, session: AsyncSession, settings: Settings, message: protocol.Complete, runner_id: uuid.UUID
+) -> bool:
+    """Record how an attempt ended; move the card branch (once) and the card. False: the attempt was
+    fenced off, or ``runner_id`` (the runner that sent it) is not the one holding it.
 
     A resent completion for an attempt already recorded answers True and changes nothing. The
     error and the checks' output are redacted with the server's secrets before anything is stored.
@@ -368,6 +382,9 @@ async def complete_attempt(*, session: AsyncSession, settings: Settings, message
     except ValueError:
         return False
     if job is None or job.attempt != message.attempt:
+        return False
+    if job.runner_id != runner_id:
+        log.warning("runner_completion_for_another_runner", job_id=message.job_id, runner_id=str(runner_id))
         return False
     if job.status in FINAL_JOB_STATUSES:
         # A resend of a completion already recorded: acknowledge it again, change nothing.
@@ -425,7 +442,7 @@ async def _queue_followup(
     previous = await session.get(Job, card.job_id) if card.job_id else None
     agent = agent or (previous.agent if previous else settings.default_agent)
     resume = previous.session_id if previous and previous.agent == "claude" == agent else None
-    if resume and not session_path(settings, resume).exists():
+    if resume and (previous is None or job_sessions.file_of(settings, previous) is None):
         resume = None  # the session file never reached us: start fresh with full context
     diff_text = "" if resume else await _branch_patch(settings, repo, card)
     prompt = prompts.render(
@@ -434,10 +451,6 @@ async def _queue_followup(
     )
     return await queue_job(session=session, settings=settings, card=card, repo=repo, base_sha=base_sha,
                            kind=kind, prompt=prompt, agent=agent, resume_session=resume)
-
-
-def session_path(settings: Settings, session_id: str) -> Path:
-    return settings.data_dir / "sessions" / f"{session_id}.jsonl"
 
 
 async def _branch_patch(settings: Settings, repo: Repo, card: Card, limit: int = 60_000) -> str:
@@ -641,11 +654,16 @@ async def _require_branch(settings: Settings, repo: Repo, card: Card) -> str:
     return sha
 
 
-async def approve_card(*, session: AsyncSession, settings: Settings, card: Card) -> Card:
+async def approve_card(
+    *, session: AsyncSession, settings: Settings, card: Card, expected_head: str | None = None
+) -> Card:
     """Merge the card branch into the default branch (ff, merge commit or squash) and mark the card done.
 
-    On a conflict nothing is merged: the card stays in review, marked with the conflicting files,
-    and a 409 names them.
+    ``expected_head`` is the branch head the reviewer saw: when the branch points elsewhere now,
+    nothing is merged and a 409 says so. Without it (curl, older clients) the branch is merged
+    where it points when the request arrives. Either way the merge uses the sha read here, never
+    the ref again, so a push racing the approve cannot slip in. On a conflict nothing is merged:
+    the card stays in review, marked with the conflicting files, and a 409 names them.
     """
     from lazyaf.review import merge as review_merge
 
@@ -653,6 +671,11 @@ async def approve_card(*, session: AsyncSession, settings: Settings, card: Card)
         raise InvalidTransition(f"Card '{card.title}' is {card.status}: only in_review cards can be approved.")
     repo, _ = await _repo_with_base(session, settings, card)
     head = await _require_branch(settings, repo, card)
+    if expected_head is not None and head != expected_head.lower():
+        raise Conflict(
+            f"Branch {card.branch_name} moved since it was reviewed: it is at {head[:12]}, "
+            f"not {expected_head[:12]}. Nothing was merged; review the new diff and approve again."
+        )
     path = git_path(settings, repo)
     message = f"{card.title}\n\nLazyAF card {card.id} (branch {card.branch_name}), approved."
     try:

@@ -44,11 +44,14 @@ async def _claim(app: FastAPI, settings: Settings) -> Job:
 
 
 async def _fail(app: FastAPI, settings: Settings, job: Job, cost: float | None, attempt: int = 1) -> bool:
+    assert job.runner_id is not None
     message = protocol.Complete(
         job_id=str(job.id), attempt=attempt, status="failed", error="The agent failed.", cost_usd=cost
     )
     async with app.state.sessionmaker() as session:
-        recorded = await transitions.complete_attempt(session=session, settings=settings, message=message)
+        recorded = await transitions.complete_attempt(
+            session=session, settings=settings, message=message, runner_id=job.runner_id
+        )
         await session.commit()
     return recorded
 

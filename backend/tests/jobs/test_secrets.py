@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,9 +82,13 @@ def test_a_hostile_agent_and_its_checks_leave_no_key_anywhere(
     assert [(j["kind"], j["status"]) for j in jobs] == [("build", "failed"), ("fix", "failed")]
     texts = [e["data"].get("text") or "" for log in logs for e in log["events"]]
     assert any(t.startswith("my key is [redacted]") for t in texts), texts
-    # Reading the runner's environment works as root (not as another user: it is non-dumpable);
-    # the runner's token it found was redacted on the way.
-    assert "LAZYAF_TOKEN=[redacted]" in texts or any("environment is closed" in t for t in texts)
+    # Reading the runner's environment works as root (not as another user: it is non-dumpable).
+    # A pool runner never had the user's token, and it blanked its own secret in place at start.
+    joined = "\n".join(texts)
+    assert "LAZYAF_TOKEN=" not in joined
+    assert "LAZYAF_RUNNER_SECRET=\n" in joined or "environment is closed" in joined
+    # lazyaf-runner.<runner id>.<mac>: the id is public, the MAC is the secret.
+    secret = server.app.state.credentials.runner_secret(uuid.UUID(jobs[0]["runner_id"])).rsplit(".", 1)[1]
     check = jobs[0]["verification"][0]
     assert check["exit_code"] == 1 and "[redacted]" in check["output"]
     # Checks get no credential at all, and nothing of LazyAF's.
@@ -96,4 +101,5 @@ def test_a_hostile_agent_and_its_checks_leave_no_key_anywhere(
     for name in ("lazyaf.db", "lazyaf.db-wal"):
         path = server.settings.data_dir / name
         data += path.read_bytes() if path.exists() else b""
-    assert data and not [w for s in (KEY, TOKEN) for w in _windows(s) if w.encode() in data]
+    assert data and not [w for s in (KEY, TOKEN, secret) for w in _windows(s) if w.encode() in data]
+    assert not [w for w in _windows(secret) if w in str(stored)]

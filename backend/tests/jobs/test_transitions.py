@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,14 @@ from lazyaf.runners.models import Runner, RunnerKind
 from lazyaf.settings import Settings
 from lazyaf_runner import protocol
 from tests.gitutil import git, make_source_repo
+
+
+@pytest.fixture(autouse=True)
+async def _dispose_engine(app: FastAPI) -> AsyncIterator[None]:
+    """These tests use the app's database without its lifespan: close its connections in this
+    test's own event loop, or the pooled aiosqlite threads outlive it and fail in a later test."""
+    yield
+    await app.state.engine.dispose()
 
 
 @pytest.fixture
@@ -92,9 +101,11 @@ async def _claimed(app: FastAPI, settings: Settings, repo: Repo) -> tuple[Job, R
 
 
 async def test_an_attempt_that_lost_its_lease_changes_nothing(app: FastAPI, settings: Settings, repo: Repo) -> None:
-    job, _ = await _claimed(app, settings, repo)
+    job, runner = await _claimed(app, settings, repo)
     async with app.state.sessionmaker() as session:
-        await transitions.record_progress(session=session, job_id=str(job.id), attempt=1, phase="cloning")
+        await transitions.record_progress(
+            session=session, job_id=str(job.id), attempt=1, phase="cloning", runner_id=runner.id
+        )
         row = await session.get(Job, job.id)
         assert row is not None
         row.lease_expires_at = transitions.utcnow() - timedelta(seconds=1)
@@ -106,11 +117,20 @@ async def test_an_attempt_that_lost_its_lease_changes_nothing(app: FastAPI, sett
         assert row is not None and row.status == JobStatus.QUEUED  # lost before the agent started
         before = await session.scalar(select(func.count()).select_from(BoardEvent))
         stale = str(job.id)
-        assert await transitions.renew_lease(session=session, settings=settings, job_id=stale, attempt=1) is None
+        assert (
+            await transitions.renew_lease(
+                session=session, settings=settings, job_id=stale, attempt=1, runner_id=runner.id
+            )
+            is None
+        )
         event = protocol.Event(job_id=stale, attempt=1, seq=1, event={"kind": "text", "text": "zombie"})
-        assert await transitions.record_events(session=session, messages=[event]) is False
+        by = runner.id
+        assert await transitions.record_events(session=session, messages=[event], runner_id=by) is False
         done = protocol.Complete(job_id=stale, attempt=1, status="completed", head_sha="0" * 40)
-        assert await transitions.complete_attempt(session=session, settings=settings, message=done) is False
+        assert (
+            await transitions.complete_attempt(session=session, settings=settings, message=done, runner_id=by)
+            is False
+        )
         await session.commit()
         row = await session.get(Job, job.id, populate_existing=True)
         assert row is not None and row.status == JobStatus.QUEUED
@@ -123,7 +143,9 @@ async def test_a_lost_attempt_after_the_agent_started_fails_the_card(
 ) -> None:
     job, runner = await _claimed(app, settings, repo)
     async with app.state.sessionmaker() as session:
-        await transitions.record_progress(session=session, job_id=str(job.id), attempt=1, phase="agent")
+        await transitions.record_progress(
+            session=session, job_id=str(job.id), attempt=1, phase="agent", runner_id=runner.id
+        )
         row = await session.get(Job, job.id)
         assert row is not None
         row.lease_expires_at = transitions.utcnow() - timedelta(seconds=1)
@@ -140,16 +162,21 @@ async def test_a_lost_attempt_after_the_agent_started_fails_the_card(
 async def test_events_are_stored_once_and_a_repeated_completion_is_acknowledged_once(
     app: FastAPI, settings: Settings, repo: Repo
 ) -> None:
-    job, _ = await _claimed(app, settings, repo)
+    job, runner = await _claimed(app, settings, repo)
     event = protocol.Event(job_id=str(job.id), attempt=1, seq=1, event={"kind": "text", "text": "hi"})
     failed = protocol.Complete(job_id=str(job.id), attempt=1, status="failed", error="The agent failed.")
+    by = runner.id
     async with app.state.sessionmaker() as session:
-        assert await transitions.record_events(session=session, messages=[event])
-        assert await transitions.record_events(session=session, messages=[event])  # a resend after a lost ack
-        assert await transitions.complete_attempt(session=session, settings=settings, message=failed)
+        assert await transitions.record_events(session=session, messages=[event], runner_id=by)
+        assert await transitions.record_events(session=session, messages=[event], runner_id=by)  # a resend
+        assert await transitions.complete_attempt(
+            session=session, settings=settings, message=failed, runner_id=by
+        )
         await session.commit()
         first = await session.scalar(select(func.count()).select_from(BoardEvent))
-        assert await transitions.complete_attempt(session=session, settings=settings, message=failed)
+        assert await transitions.complete_attempt(  # a resend after a lost ack
+            session=session, settings=settings, message=failed, runner_id=by
+        )
         await session.commit()
         assert await session.scalar(select(func.count()).select_from(BoardEvent)) == first
         assert await session.scalar(select(func.count()).select_from(JobEvent)) == 1
@@ -160,10 +187,12 @@ async def test_events_are_stored_once_and_a_repeated_completion_is_acknowledged_
 async def test_a_completion_whose_push_is_missing_fails_the_job(
     app: FastAPI, settings: Settings, repo: Repo
 ) -> None:
-    job, _ = await _claimed(app, settings, repo)
+    job, runner = await _claimed(app, settings, repo)
     done = protocol.Complete(job_id=str(job.id), attempt=1, status="completed", head_sha="a" * 40)
     async with app.state.sessionmaker() as session:
-        assert await transitions.complete_attempt(session=session, settings=settings, message=done)
+        assert await transitions.complete_attempt(
+            session=session, settings=settings, message=done, runner_id=runner.id
+        )
         await session.commit()
         row = await session.get(Job, job.id, populate_existing=True)
     assert row is not None and row.status == JobStatus.FAILED

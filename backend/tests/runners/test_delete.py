@@ -119,7 +119,11 @@ async def test_a_client_off_loopback_without_the_token_removes_nothing(app: Fast
 
 def test_a_connected_runner_is_refused_until_it_stops(live: LiveServer) -> None:
     """A real runner connection (the runner protocol over the WebSocket): refused while connected."""
-    with connect(live.url.replace("http", "ws", 1) + "/api/runners/connect") as socket:
+    token = live.app.state.credentials.registration_token
+    with connect(
+        live.url.replace("http", "ws", 1) + "/api/runners/connect",
+        additional_headers={"Authorization": f"Bearer {token}"},
+    ) as socket:
         socket.send(protocol.Hello(name="by-hand", kind="remote").model_dump_json())
         welcome = protocol.Welcome.model_validate_json(socket.recv(timeout=10))
         response = httpx.delete(live.api(f"/runners/{welcome.runner_id}"))

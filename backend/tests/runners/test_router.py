@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from fastapi import FastAPI
 
 
 async def test_empty_pool(client: httpx.AsyncClient) -> None:
@@ -22,11 +23,18 @@ async def test_scale_input_is_checked_and_nothing_starts(client: httpx.AsyncClie
     assert (await client.get("/api/runners")).json()["runners"] == []
 
 
-async def test_docker_command_has_placeholders_not_secrets(client: httpx.AsyncClient) -> None:
+async def test_docker_command_passes_the_registration_token_by_environment(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    app.state.settings.token = "user-token-not-for-runners"
     body = (await client.get("/api/runners/docker-command")).json()
-    command = body["command"]
-    assert command.startswith("docker run -d --restart unless-stopped -e ")
-    assert "--network" not in command  # never the host's; no runner network exists yet
-    assert "-e LAZYAF_TOKEN=<your-lazyaf-token>" in command and "ANTHROPIC_API_KEY=<your-anthropic-api-key>" in command
-    assert "lazyaf-runner:latest --server http://localhost " in command
+    command, token = body["command"], body["registration_token"]
+    assert token == app.state.credentials.registration_token and token.startswith("lazyaf-reg.")
+    # Set for the shell, handed to the container by name: never in docker's own argv.
+    assert command.startswith(f"LAZYAF_RUNNER_TOKEN={token} docker run -d --restart unless-stopped ")
+    assert "--network host" not in command  # never the host's network
+    assert " -e LAZYAF_RUNNER_TOKEN " in command and command.count(token) == 1
+    assert "ANTHROPIC_API_KEY=<your-anthropic-api-key>" in command
+    assert "lazyaf-runner:latest --server http://" in command
+    assert "user-token-not-for-runners" not in str(body) and "LAZYAF_TOKEN" not in command
     assert "runner/Dockerfile" in body["notes"]

@@ -2,6 +2,10 @@
 
 A job keeps running while the backend is away; its events and its completion wait in an outbox
 and are resent after reconnecting until the backend acknowledges them (it drops duplicates).
+
+Credentials (protocol.py): the socket and git fetches present the runner secret (or, until the
+welcome hands one over, the registration token); a push and the session files present the
+attempt's own token. A refused hello (close code 4401/4403) ends the runner with the reason.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ log = structlog.get_logger(__name__)
 PHASE_QUIET = 0.1
 """A phase over within this many seconds is not reported (each report is a transaction and a
 board event on the server; "agent" is always reported, at once: it decides how a lost job ends)."""
+REFUSED = (protocol.CLOSE_UNAUTHORIZED, protocol.CLOSE_FORBIDDEN)
 PUSH_RETRY_FOR = 120.0
 """Seconds to keep pushing while the server does not answer: a backend restart must not fail
 the work of an agent that ran through it."""
@@ -67,6 +72,8 @@ class RunnerClient:
         name: str,
         kind: str = "local",
         token: str | None = None,
+        registration_token: str | None = None,
+        secret: str | None = None,
         runner_id: str | None = None,
         work_root: Path | None = None,
         max_disconnected: float | None = None,
@@ -76,7 +83,11 @@ class RunnerClient:
         self.name = name
         self.kind = kind
         self.token = token
-        self.runner_id = runner_id
+        self.registration_token = registration_token
+        self.secret = secret
+        self.runner_id = runner_id or (protocol.runner_id_of_secret(secret) if secret else None)
+        # Why the server refused this runner, once it did (the runner then stops).
+        self.refused: str | None = None
         # One folder per card under a work root of the runner's own (hardening.py). Claude Code
         # ties a session to its working directory: a follow-up job restores the session file
         # under this runner's path for the card (_fetch_session).
@@ -84,7 +95,7 @@ class RunnerClient:
         # Extra variables agents and verification commands may see (never LAZYAF_*).
         self.pass_env = check_pass_env(pass_env)
         # Mirrors of the repos and a spare checkout, reused from job to job (mirror.py).
-        self.cache = GitCache(self.work_root / ".cache", git_environment(token))
+        self.cache = GitCache(self.work_root / ".cache", git_environment(secret))
         self.max_disconnected = max_disconnected
         self.heartbeat_interval = 15.0
         self.job: RunningJob | None = None
@@ -107,7 +118,8 @@ class RunnerClient:
         disconnected_since = asyncio.get_running_loop().time()
         while not self.stopping:
             try:
-                headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+                credential = self.secret or self.registration_token or self.token
+                headers = {"Authorization": f"Bearer {credential}"} if credential else {}
                 async with connect(
                     self.ws_url,
                     additional_headers=headers,
@@ -119,7 +131,12 @@ class RunnerClient:
                     delay = 0.2
                     await self._session(ws)
             except (OSError, WebSocketException, TimeoutError) as exc:
-                if isinstance(exc, InvalidStatus) and exc.response.status_code in (
+                close = exc.rcvd if isinstance(exc, ConnectionClosed) else None
+                if close is not None and close.code in REFUSED:
+                    self.refused = close.reason or f"closed with code {close.code}"
+                    self.stopping = True
+                    log.error("runner_refused", server=self.server, reason=self.refused)
+                elif isinstance(exc, InvalidStatus) and exc.response.status_code in (
                     401,
                     403,
                 ):
@@ -164,6 +181,10 @@ class RunnerClient:
         if not isinstance(welcome, protocol.Welcome):
             return
         self.runner_id = welcome.runner_id
+        if welcome.runner_secret:
+            # Registered: who this runner is from now on (reconnects, git fetches).
+            self.secret = welcome.runner_secret
+            self.cache.env = git_environment(self.secret)
         self.heartbeat_interval = welcome.heartbeat_interval
         self.ws = ws
         log.info("runner_connected", server=self.server, runner_id=self.runner_id)
@@ -389,7 +410,7 @@ class RunnerClient:
         delay = 0.25
         while True:
             try:
-                await workspace.push(job.assign.attempt_ref)
+                await workspace.push(job.assign.attempt_ref, token=job.assign.token)
                 return
             except WorkspaceError as exc:
                 if not exc.unreachable or job.cancel.is_set() or loop.time() + delay > deadline:
@@ -449,8 +470,10 @@ class RunnerClient:
             await self._store_session(assign, config_dir, outcome.session_id, redactor)
         return outcome
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    @staticmethod
+    def _headers(assign: protocol.Assign) -> dict[str, str]:
+        """The session files are the attempt's: its own token moves them."""
+        return {"Authorization": f"Bearer {assign.token}"}
 
     async def _fetch_session(self, assign: protocol.Assign, workspace: Workspace, config_dir: Path) -> None:
         """Put the earlier session's file where Claude Code looks for it (config dir, cwd slug)."""
@@ -458,7 +481,7 @@ class RunnerClient:
         slug = re.sub(r"[^A-Za-z0-9]", "-", str(workspace.repo))
         target = config_dir / "projects" / slug / f"{assign.resume_session}.jsonl"
         try:
-            async with httpx.AsyncClient(timeout=60, headers=self._headers()) as client:
+            async with httpx.AsyncClient(timeout=60, headers=self._headers(assign)) as client:
                 response = await client.get(assign.session_url)
         except httpx.HTTPError as exc:
             log.warning("session_fetch_failed", error=str(exc))
@@ -480,7 +503,7 @@ class RunnerClient:
             log.warning("session_file_missing", session_id=session_id, config_dir=str(config_dir))
             return
         try:
-            async with httpx.AsyncClient(timeout=120, headers=self._headers()) as client:
+            async with httpx.AsyncClient(timeout=120, headers=self._headers(assign)) as client:
                 # params= would replace the URL's own query (the attempt); merge instead.
                 url = httpx.URL(assign.session_upload_url).copy_merge_params({"session_id": session_id})
                 text = await asyncio.to_thread(found.read_text, "utf-8", "replace")

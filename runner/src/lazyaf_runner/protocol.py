@@ -15,7 +15,7 @@ Runner -> backend::
 
 Backend -> runner::
 
-    welcome    your runner id and the lease timing
+    welcome    your runner id and the lease timing (and your runner secret, when you registered)
     wake       a job was queued: claim it
     assign     you hold this job attempt until the lease expires (answer to claim)
     no_job     nothing to claim (answer to claim)
@@ -24,6 +24,22 @@ Backend -> runner::
     cancel     stop this attempt: kill the agent, report it cancelled
     revoked    this attempt no longer holds its lease: kill the agent, drop the workspace
     shutdown   finish (or abandon) and exit; the pool is scaling down
+
+Credentials (checked by the backend's ``auth.py``; sent as ``Authorization: Bearer <credential>``,
+or as the password of HTTP basic auth for git, any user name):
+
+    runner secret     ``lazyaf-runner.<runner id>.<mac>``: who a runner is. Pool runners get it
+                      in ``LAZYAF_RUNNER_SECRET``; a runner that registered gets it in ``welcome``.
+                      Sent on the socket's upgrade request and on git fetches.
+    registration token  ``LAZYAF_RUNNER_TOKEN``: lets a new runner register (socket only); the
+                      backend then makes a runner row and answers with its runner secret.
+    attempt token     ``lazyaf-attempt.<job id>.<attempt>.<nonce>`` (``assign.token``): valid while
+                      that attempt runs; pushes ``attempt_ref`` (nothing else) and moves the
+                      attempt's session file up and the resumed session down.
+
+The socket closes with ``CLOSE_UNAUTHORIZED`` (no valid credential) or ``CLOSE_FORBIDDEN`` (a
+credential that does not allow what the hello asks, e.g. another runner's id); the close reason
+says what to do.
 """
 
 from __future__ import annotations
@@ -33,6 +49,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 PROTOCOL_VERSION = 1
+RUNNER_SECRET_PREFIX = "lazyaf-runner."
+ATTEMPT_TOKEN_PREFIX = "lazyaf-attempt."
+REGISTRATION_TOKEN_PREFIX = "lazyaf-reg."
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
 
 
 class Message(BaseModel):
@@ -138,6 +159,8 @@ class Welcome(Message):
     runner_id: str
     lease_ttl: float
     heartbeat_interval: float
+    # Given once, to a runner that registered (token, not secret): present it from now on.
+    runner_secret: str | None = None
 
 
 class Wake(Message):
@@ -155,6 +178,8 @@ class Assign(Message):
     branch: str
     base_branch: str
     attempt_ref: str
+    # ``token`` (above) is the attempt token: the git credential that pushes ``attempt_ref`` and
+    # the API credential for the session files.
     # Where the card branch points now (None: it does not exist yet, start it from base_branch).
     branch_sha: str | None = None
     # Where base_branch points now: a runner whose mirror already has it fetches nothing
@@ -220,3 +245,11 @@ backend_message = TypeAdapter(BackendMessage)
 def attempt_ref(job_id: str, attempt: int) -> str:
     """The ref an attempt pushes to; only the backend moves the card's branch."""
     return f"refs/lazyaf/attempts/{job_id}/{attempt}"
+
+
+def runner_id_of_secret(secret: str) -> str | None:
+    """The runner id a runner secret names (not a check that the secret is valid)."""
+    if not secret.startswith(RUNNER_SECRET_PREFIX):
+        return None
+    runner_id, dot, mac = secret.removeprefix(RUNNER_SECRET_PREFIX).partition(".")
+    return runner_id if dot and mac else None

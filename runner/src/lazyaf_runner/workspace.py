@@ -63,7 +63,10 @@ class GitResult:
 
 
 def git_environment(token: str | None, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for git: no prompts, no user/system config, an auth header when there is a token."""
+    """Environment for git: no prompts, no user/system config, an auth header when there is a token.
+
+    The header is sent with every request (``http.extraHeader``), not only after a 401: on
+    loopback a request without it would be the user's, and a runner must never be taken for one."""
     env = {k: v for k, v in (base or os.environ).items() if not k.startswith("GIT_")}
     env.update(
         GIT_TERMINAL_PROMPT="0",
@@ -236,11 +239,14 @@ class Workspace:
     async def stats(self) -> Stats:
         return (await self.summary())[1]
 
-    async def push(self, ref: str) -> None:
-        """Push HEAD to ``ref`` from a fresh repository borrowing the work tree's objects (see the
-        module docstring): none of the agent's hooks or config applies to the credentialed step."""
+    async def push(self, ref: str, *, token: str | None = None) -> None:
+        """Push HEAD to ``ref`` with ``token`` (the attempt's: the one credential that may write it),
+        from a fresh repository borrowing the work tree's objects (see the module docstring): none
+        of the agent's hooks or config applies to the credentialed step."""
         assert self.url is not None
         head = await self.head()
+        # git_environment drops every GIT_* of its base: the runner's own credential does not come along.
+        env = git_environment(token, self.cache.env) if token else self.cache.env
         scratch = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="lazyaf-push-"))
         try:
             made = await run_git(
@@ -258,7 +264,7 @@ class Workspace:
                 self.url,
                 f"{head}:{ref}",
                 cwd=scratch,
-                env=self.cache.env,
+                env=env,
             )
         finally:
             await asyncio.to_thread(shutil.rmtree, scratch, True)

@@ -7,7 +7,8 @@ It is a raw ASGI app rather than Starlette routes because the body must be strea
 backend while the answer streams back, which Starlette's request/response helpers do not do
 reliably together. Two backends do the git work (``PackBackend``): the git binary (``gitproc``)
 and dulwich in a worker thread (``dulwich_backend``), used when there is no git binary.
-After every receive-pack that changed refs, ``on_push`` gets exactly those changes.
+After every receive-pack that changed refs, ``on_push`` gets exactly those changes. Who may
+read and write what is decided per request from its principal (``access.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import anyio
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from lazyaf.gitserver import storage
+from lazyaf.auth import principal_of
+from lazyaf.gitserver import access, storage
 from lazyaf.gitserver.httpio import (
     SERVICES,
     ClientDisconnected,
@@ -123,7 +125,11 @@ def _git_request(scope: Scope, target: _Target, path: Path, service: Service) ->
     protocol = _header(scope, b"git-protocol")
     if protocol is not None and not _GIT_PROTOCOL.fullmatch(protocol):
         protocol = None  # passed to git's environment: only the key=value:... shape git sends
-    return GitRequest(repo_id=uuid.UUID(target.repo_text), path=path, service=service, git_protocol=protocol)
+    repo_id = uuid.UUID(target.repo_text)
+    allowed = access.check(principal_of(scope), repo_id, service)
+    return GitRequest(
+        repo_id=repo_id, path=path, service=service, push_ref=allowed.push_ref, git_protocol=protocol
+    )
 
 
 def _check_post_headers(scope: Scope, service: Service) -> bool:
@@ -180,6 +186,7 @@ class GitApp:
         target = _parse_target(scope)
         path = await self._repo_path(target.repo_text)
         if target.action == "HEAD":
+            access.check(principal_of(scope), uuid.UUID(target.repo_text), "git-upload-pack")
             await self._head(send, path)
             return
         if target.action == "info/refs":

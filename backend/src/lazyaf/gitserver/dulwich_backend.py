@@ -29,6 +29,7 @@ from dulwich.refs import Ref, check_ref_format
 from dulwich.repo import Repo
 from dulwich.server import Backend, BackendRepo, ReceivePackHandler, UploadPackHandler
 
+from lazyaf.gitserver import access
 from lazyaf.gitserver.connectivity import ConnectivityChecker
 from lazyaf.gitserver.httpio import GitHTTPError, GitRequest, RequestBody, ResponseStream
 from lazyaf.gitserver.refs import RefUpdate
@@ -120,10 +121,13 @@ class CheckedReceivePackHandler(ReceivePackHandler):
     * a failed or cut-off pack leaves no temporary file behind;
     * ``atomic`` is not advertised (dulwich applies refs one by one);
     * the branch HEAD names cannot be deleted, as with C git;
+    * a push writing a ref other than ``push_ref`` (gitserver/access.py) is refused whole before
+      any ref changes, as the C git backend's pre-receive hook does;
     * the refs really updated are kept in ``updates``.
     """
 
     updates: list[RefUpdate]
+    push_ref: str = "*"
 
     def capabilities(self) -> list[bytes]:
         return [cap for cap in super().capabilities() if cap != CAPABILITY_ATOMIC]
@@ -140,6 +144,13 @@ class CheckedReceivePackHandler(ReceivePackHandler):
                     yield ref, b"unpacker error"
                 return
         yield b"unpack", b"ok"
+        refused = [
+            access.refusal(self.push_ref, ref.decode("utf-8", "replace"), new == ZERO) for _, new, ref in refs
+        ]
+        if any(refused):
+            for (_, _, ref), reason in zip(refs, refused, strict=True):
+                yield ref, (reason or "LazyAF: refused with the rest of this push").encode()
+            return
         checker = ConnectivityChecker(self.repo.object_store, tips, received)
         for old, new, ref in refs:
             yield ref, self._update_ref(checker, old, new, ref)
@@ -217,6 +228,7 @@ def _handle(request: GitRequest, bridge: _Bridge, advertise: bool) -> list[RefUp
                 backend, args, proto, stateless_rpc=True, advertise_refs=advertise
             )
             handler.updates = []
+            handler.push_ref = request.push_ref
         if advertise:
             proto.write_pkt_line(b"# service=" + request.service.encode("ascii") + b"\n")
             proto.write_pkt_line(None)

@@ -4,7 +4,9 @@ What a push changed comes from a ``post-receive`` hook (``hooks/post-receive`` b
 module, enabled with ``-c core.hooksPath``): receive-pack feeds it exactly the refs it updated,
 as "old new ref" lines, and the hook copies them to a file private to the request
 (``$LAZYAF_PUSH_LOG``). That is exact under concurrent pushes to one repo and never lists a
-refused ref, with no lock and no per-repo files.
+refused ref, with no lock and no per-repo files. Before that, the ``pre-receive`` hook declines
+a push that writes a ref other than the one the request may write (``$LAZYAF_PUSH_ALLOW``,
+gitserver/access.py); with the variable unset it declines everything.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import structlog
 from anyio.abc import ByteReceiveStream, Process, TaskGroup
 
 from lazyaf.gitenv import clean_env, git_binary
+from lazyaf.gitserver.access import PUSH_ALLOW_ENV
 from lazyaf.gitserver.httpio import (
     ClientDisconnected,
     GitHTTPError,
@@ -42,6 +45,36 @@ if [ -n "$LAZYAF_PUSH_LOG" ]; then
     cat > "$LAZYAF_PUSH_LOG"
 fi
 """
+PRE_RECEIVE_SCRIPT = """#!/bin/sh
+# Installed by LazyAF through `git -c core.hooksPath`: the server names, per request, the one ref
+# this push may write in $LAZYAF_PUSH_ALLOW ("*": any). Anything else declines the whole push
+# before a ref changes; git shows these lines to the pusher as "remote: ...".
+allow="$LAZYAF_PUSH_ALLOW"
+if [ "$allow" = "*" ]; then
+    exit 0
+fi
+if [ -z "$allow" ]; then
+    echo "LazyAF: this push carries no permission to change refs" >&2
+    exit 1
+fi
+status=0
+while read -r old new ref; do
+    if [ "$ref" != "$allow" ]; then
+        echo "LazyAF: refused $ref: this attempt token may push only $allow" >&2
+        status=1
+    else
+        case "$new" in
+            *[!0]*) ;;
+            *)
+                echo "LazyAF: refused to delete $ref: an attempt may move its ref, never delete it" >&2
+                status=1
+                ;;
+        esac
+    fi
+done
+exit $status
+"""
+HOOK_SCRIPTS = {"post-receive": HOOK_SCRIPT, "pre-receive": PRE_RECEIVE_SCRIPT}
 PUSH_LOG_ENV = "LAZYAF_PUSH_LOG"
 # Variables a git subprocess may inherit; everything else (GIT_DIR, GIT_CONFIG_*, tokens) is dropped.
 STOP_GRACE_SECONDS = 5.0
@@ -55,19 +88,21 @@ def _is_executable_file(path: Path) -> bool:
 def hooks_dir(settings: Settings) -> Path:
     """The directory given to git as ``core.hooksPath``.
 
-    The one shipped beside this module, or, when an install lost it or its executable bit,
-    a copy written under the data directory.
+    The one shipped beside this module, or, when an install lost a hook or its executable bit,
+    copies written under the data directory. (Without its pre-receive hook git would let any
+    push through: the hooks are part of the access rules, not an optimisation.)
     """
-    if _is_executable_file(PACKAGED_HOOKS_DIR / "post-receive"):
+    if all(_is_executable_file(PACKAGED_HOOKS_DIR / name) for name in HOOK_SCRIPTS):
         return PACKAGED_HOOKS_DIR
     fallback = settings.data_dir / "git-hooks"
-    hook = fallback / "post-receive"
     fallback.mkdir(parents=True, exist_ok=True)
-    if not _is_executable_file(hook) or hook.read_text() != HOOK_SCRIPT:
-        tmp = hook.with_suffix(".tmp")
-        tmp.write_text(HOOK_SCRIPT)
-        tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-        tmp.replace(hook)
+    for name, script in HOOK_SCRIPTS.items():
+        hook = fallback / name
+        if not _is_executable_file(hook) or hook.read_text() != script:
+            tmp = hook.with_suffix(".tmp")
+            tmp.write_text(script)
+            tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR)
+            tmp.replace(hook)
     log.warning("git_hooks_fallback", hooks_dir=str(fallback))
     return fallback
 
@@ -122,7 +157,7 @@ class GitProcessBackend:
         self._home = hooks
 
     def _env(self, request: GitRequest, extra: Mapping[str, str]) -> dict[str, str]:
-        env = clean_env(HOME=str(self._home))
+        env = clean_env(HOME=str(self._home), **{PUSH_ALLOW_ENV: request.push_ref})
         if request.git_protocol:
             env["GIT_PROTOCOL"] = request.git_protocol
         env.update(extra)

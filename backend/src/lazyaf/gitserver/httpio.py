@@ -38,11 +38,13 @@ READ_SIZE = 64 * 1024
 
 @dataclass(frozen=True, slots=True)
 class GitRequest:
-    """One git request, already validated: the repo exists at ``path``."""
+    """One git request, already validated: the repo exists at ``path``, the principal may use
+    ``service`` on it, and a push may write only ``push_ref`` (``*``: any; gitserver/access.py)."""
 
     repo_id: uuid.UUID
     path: Path
     service: Service
+    push_ref: str
     git_protocol: str | None = None
 
     @property

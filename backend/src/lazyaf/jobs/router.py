@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -13,10 +12,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy import select
 
-from lazyaf import transitions
+from lazyaf import auth, transitions
 from lazyaf.api.deps import CardDep, SessionDep, SettingsDep
-from lazyaf.errors import Conflict, InvalidInput, NotFound, error_responses
+from lazyaf.errors import Conflict, Forbidden, InvalidInput, NotFound, error_responses
 from lazyaf.jobs import service as job_service
+from lazyaf.jobs import sessions as job_sessions
 from lazyaf.jobs.models import FINAL_JOB_STATUSES, Job, JobStatus
 from lazyaf.jobs.schemas import JobEventRead, JobLogPage, JobRead, StartBody
 from lazyaf.validation import INT64_MAX
@@ -124,32 +124,60 @@ async def _follow(request: Request, job_id: uuid.UUID, after: int) -> AsyncItera
                 subscription.queue.get_nowait()
 
 
-SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,99}$")
 MAX_SESSION_BYTES = 512 * 1024 * 1024
 
 
-@router.put("/jobs/{job_id}/session", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404, 409, 422))
+def _check_uploader(principal: auth.Principal, job: Job, attempt: int) -> None:
+    """Only the runner holding the attempt may store its session (jobs/sessions.py)."""
+    if isinstance(principal, auth.AttemptPrincipal):
+        if (principal.job_id, principal.attempt) == (job.id, attempt):
+            return
+        raise Forbidden("This attempt token is for another attempt; a runner stores only its own session.")
+    if isinstance(principal, auth.RunnerPrincipal):
+        if job.runner_id == principal.runner_id:
+            return
+        raise Forbidden("This runner does not hold that job; a runner stores only its attempt's session.")
+    raise Forbidden("Session files come only from the runner holding the attempt, with its attempt token.")
+
+
+@router.put(
+    "/jobs/{job_id}/session",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(403, 404, 409, 422),
+)
 async def put_job_session(
     job: JobDep,
     request: Request,
+    session: SessionDep,
     settings: SettingsDep,
     attempt: Annotated[int, Query(ge=1, le=INT64_MAX)],
-    session_id: Annotated[str, Query(pattern=SESSION_ID.pattern)],
+    session_id: Annotated[str, Query(pattern=job_sessions.SESSION_ID.pattern)],
 ) -> Response:
-    """Store the agent's session file of a running attempt (runners call this; a later job resumes it)."""
+    """Store the agent's session file of a running attempt (its runner calls this; a later job resumes it)."""
+    _check_uploader(auth.principal_of(request), job, attempt)
     if job.status != JobStatus.RUNNING or job.attempt != attempt:
         raise Conflict(f"Attempt {attempt} of job {job.id} is not running; its session is not accepted.")
-    target = transitions.session_path(settings, session_id)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    # A resumed session keeps its id, so the card's own earlier jobs may share it; no other card's.
+    elsewhere = select(Job.id).where(Job.session_id == session_id, Job.card_id != job.card_id).limit(1)
+    if await session.scalar(elsewhere) is not None:
+        raise Forbidden(
+            f"Session {session_id} belongs to another card's job; a runner stores only its own session."
+        )
+    target = job_sessions.session_file(settings, job.id, attempt, session_id)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = target.with_suffix(f".{uuid.uuid4().hex}.part")
     size = 0
     try:
         with partial.open("wb") as out:
+            partial.chmod(0o600)
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > MAX_SESSION_BYTES:
                     raise InvalidInput("The session file is larger than 512 MiB.")
                 out.write(chunk)
+        for older in job_sessions.attempt_files(settings, job.id, attempt):
+            if older != target:
+                older.unlink(missing_ok=True)  # one session file per attempt
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
@@ -158,12 +186,42 @@ async def put_job_session(
 
 @router.get(
     "/sessions/{session_id}",
-    responses={**error_responses(404), 200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}}},
+    responses={
+        **error_responses(403, 404),
+        200: {"content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
+    },
     response_class=FileResponse,
 )
-async def get_session(session_id: str, settings: SettingsDep) -> FileResponse:
-    """An agent session file stored by an earlier job (runners fetch it to resume)."""
-    path = transitions.session_path(settings, session_id) if SESSION_ID.match(session_id) else None
-    if path is None or not path.is_file():
+async def get_session(
+    session_id: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> FileResponse:
+    """An agent session file stored by an earlier job (the runner of the job resuming it fetches it)."""
+    card_id = await _resuming_card(auth.principal_of(request), session, session_id)
+    path = (
+        await job_sessions.source(session, settings, session_id, card_id=card_id)
+        if job_sessions.SESSION_ID.match(session_id)
+        else None
+    )
+    if path is None:
         raise NotFound(f"No stored agent session {session_id}.")
     return FileResponse(path, media_type="application/x-ndjson")
+
+
+async def _resuming_card(
+    principal: auth.Principal, session: SessionDep, session_id: str
+) -> uuid.UUID | None:
+    """The card whose sessions a runner may read: that of the running job it holds that resumes
+    ``session_id`` (Forbidden when there is none); None for the user, who may read any."""
+    if isinstance(principal, auth.UserPrincipal):
+        return None
+    query = select(Job.card_id).where(Job.status == JobStatus.RUNNING, Job.resume_session == session_id)
+    if isinstance(principal, auth.AttemptPrincipal):
+        query = query.where(Job.id == principal.job_id, Job.attempt == principal.attempt)
+    elif isinstance(principal, auth.RunnerPrincipal):
+        query = query.where(Job.runner_id == principal.runner_id)
+    else:
+        raise Forbidden("Only the runner of a job resuming this session may download it.")
+    card_id = await session.scalar(query.limit(1))
+    if card_id is None:
+        raise Forbidden("Only the runner of a job resuming this session may download it.")
+    return card_id

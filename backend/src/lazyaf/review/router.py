@@ -16,6 +16,7 @@ from lazyaf.review import diff as review_diff
 from lazyaf.review import service as review_service
 from lazyaf.review.schemas import (
     AgentChoice,
+    ApproveBody,
     ApproveRead,
     CommentCreate,
     CommentRead,
@@ -88,9 +89,14 @@ async def list_comments(card: CardDep, session: SessionDep) -> list[CommentRead]
 
 
 @router.post("/cards/{card_id}/approve", responses=error_responses(404, 409))
-async def approve_card(card: CardDep, session: SessionDep, settings: SettingsDep) -> ApproveRead:
-    """Merge the card's branch into the default branch and mark it done (409 names conflicting files)."""
-    card = await transitions.approve_card(session=session, settings=settings, card=card)
+async def approve_card(
+    card: CardDep, session: SessionDep, settings: SettingsDep, body: ApproveBody | None = None
+) -> ApproveRead:
+    """Merge the card's branch into the default branch and mark it done (409: the branch moved since
+    `expected_head`, or conflicting files)."""
+    card = await transitions.approve_card(
+        session=session, settings=settings, card=card, expected_head=body.expected_head if body else None
+    )
     return ApproveRead(card=CardRead.model_validate(card), merge_sha=card.merge_sha or "")
 
 

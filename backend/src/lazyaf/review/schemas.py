@@ -50,6 +50,23 @@ class RejectBody(BaseModel):
     delete_branch: bool = Field(False, description="Also delete the card's branch (the job history is kept).")
 
 
+Sha = Annotated[str, StringConstraints(pattern=r"^([0-9a-fA-F]{40}|[0-9a-fA-F]{64})$")]
+
+
+class ApproveBody(BaseModel):
+    """What the reviewer approved: the head of the card branch they saw."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expected_head: Sha | None = Field(
+        None,
+        description=(
+            "The card branch's head sha the reviewer saw; 409 when the branch points elsewhere now. "
+            "Omitted: merge the branch where it points (scripts, older clients)."
+        ),
+    )
+
+
 class AgentChoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -2,7 +2,16 @@
 
 The database decides who runs a job; a socket only carries wake-ups and messages. Each message
 is handled in its own transaction, and every job write goes through transitions.py, fenced by
-(job, attempt).
+(job, attempt) and by the connection's own runner: a runner speaks only for itself and for the
+attempt it holds.
+
+Who may connect (``_admit``; the principal comes from auth.py, the credential from the upgrade
+request's ``Authorization`` header):
+
+* a runner secret: that runner, whose row must exist; a hello naming another id is refused;
+* the registration token, or LAZYAF_TOKEN (the user): a new runner row, whose runner secret the
+  welcome carries (once); a hello naming an id is refused (it needs that runner's secret);
+* nothing else, on loopback too: the socket closes with the reason before any job is offered.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lazyaf import transitions
+from lazyaf import auth, transitions
 from lazyaf.cards.models import Card
 from lazyaf.db.engine import session_scope
 from lazyaf.events.models import BoardEvent
@@ -44,6 +53,15 @@ BATCH_SIZE = 500
 HEARTBEAT_MARK = '"type":"heartbeat"'
 
 
+class RunnerRefused(Exception):
+    """A hello the connection's credential does not allow; ``reason`` is the close reason."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
 @dataclass
 class RunnerConnection:
     runner_id: uuid.UUID
@@ -62,9 +80,15 @@ class RunnerConnection:
 class RunnerHub:
     """Every connected runner, by id; wakes idle ones when a job is queued."""
 
-    def __init__(self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        credentials: auth.RunnerCredentials,
+    ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
+        self.credentials = credentials
         self.connections: dict[uuid.UUID, RunnerConnection] = {}
         self.connected = asyncio.Condition()
         self._wakes = 0  # round-robin position for wake_idle
@@ -134,7 +158,12 @@ class RunnerHub:
         if not isinstance(hello, protocol.Hello):
             await websocket.close(code=4400, reason="expected a hello message")
             return
-        conn = await self._register(websocket, hello)
+        try:
+            conn = await self._register(websocket, hello, auth.principal_of(websocket))
+        except RunnerRefused as refused:
+            log.warning("runner_refused", name=hello.name[:100], reason=refused.reason)
+            await websocket.close(code=refused.code, reason=auth.close_reason(refused.reason))
+            return
         inbox: asyncio.Queue[str | None] = asyncio.Queue(maxsize=INBOX_SIZE)
         reader = asyncio.create_task(self._read(conn, inbox))
         try:
@@ -218,7 +247,7 @@ class RunnerHub:
         async with session_scope(self.sessionmaker) as session:
             for key, run in attempts.items():
                 held[key] = await transitions.record_events(
-                    session=session, messages=run, lease_ttl=self.settings.lease_ttl,
+                    session=session, messages=run, runner_id=conn.runner_id, lease_ttl=self.settings.lease_ttl,
                     redactor=server_redactor(self.settings),
                 )
         for (job_id, attempt), ok in held.items():
@@ -228,20 +257,26 @@ class RunnerHub:
             else:
                 await conn.send(protocol.Revoked(job_id=job_id, attempt=attempt))
 
-    async def _register(self, websocket: WebSocket, hello: protocol.Hello) -> RunnerConnection:
+    async def _register(
+        self, websocket: WebSocket, hello: protocol.Hello, principal: auth.Principal
+    ) -> RunnerConnection:
         async with session_scope(self.sessionmaker) as session:
-            runner = await self._runner_row(session, hello)
+            runner, secret = await self._admit(session, hello, principal)
             runner.agents, runner.version = hello.agents, hello.version or None
             conn = RunnerConnection(runner.id, runner.name, runner.kind, websocket, _http_base(websocket))
             status = RunnerStatus.IDLE
             if hello.running is not None:
-                job = await transitions.holding(session, hello.running.job_id, hello.running.attempt)
-                if job is not None and job.runner_id == runner.id:
+                job = await transitions.holding(
+                    session, hello.running.job_id, hello.running.attempt, runner_id=runner.id
+                )
+                if job is not None:
                     conn.current = (hello.running.job_id, hello.running.attempt)
                     status = RunnerStatus.BUSY
                     # Back after an outage: the reconnect itself renews the attempt's lease.
-                    await transitions.renew_lease(session=session, settings=self.settings,
-                                                  job_id=hello.running.job_id, attempt=hello.running.attempt)
+                    await transitions.renew_lease(
+                        session=session, settings=self.settings, runner_id=runner.id,
+                        job_id=hello.running.job_id, attempt=hello.running.attempt,
+                    )
             await transitions.runner_seen(session=session, runner=runner, status=status)
         old = self.connections.get(conn.runner_id)
         self.connections[conn.runner_id] = conn
@@ -252,6 +287,7 @@ class RunnerHub:
                 runner_id=str(conn.runner_id),
                 lease_ttl=self.settings.lease_ttl,
                 heartbeat_interval=self.settings.lease_ttl / 3,
+                runner_secret=secret,
             )
         )
         if hello.running is not None and conn.current is None:
@@ -261,19 +297,43 @@ class RunnerHub:
         log.info("runner_connected", runner=conn.name, kind=conn.kind, resumed=conn.current is not None)
         return conn
 
-    async def _runner_row(self, session: AsyncSession, hello: protocol.Hello) -> Runner:
-        runner = None
-        if hello.runner_id:
-            try:
-                runner = await session.get(Runner, uuid.UUID(hello.runner_id))
-            except ValueError:
-                runner = None
-        if runner is None:
+    async def _admit(
+        self, session: AsyncSession, hello: protocol.Hello, principal: auth.Principal
+    ) -> tuple[Runner, str | None]:
+        """The runner row this connection speaks for, and the runner secret to hand it (new runners).
+
+        Raises RunnerRefused when the credential does not allow what the hello asks."""
+        if isinstance(principal, auth.RunnerPrincipal):
+            if hello.runner_id is not None and hello.runner_id != str(principal.runner_id):
+                raise RunnerRefused(
+                    protocol.CLOSE_FORBIDDEN,
+                    "This runner secret belongs to another runner id than the hello names.",
+                )
+            runner = await session.get(Runner, principal.runner_id)
+            if runner is None:
+                raise RunnerRefused(
+                    protocol.CLOSE_FORBIDDEN,
+                    "This runner was removed from the server; start it again with LAZYAF_RUNNER_TOKEN.",
+                )
+            return runner, None
+        if isinstance(principal, auth.RegistrationPrincipal) or (
+            isinstance(principal, auth.UserPrincipal) and principal.with_token
+        ):
+            if hello.runner_id is not None:
+                raise RunnerRefused(
+                    protocol.CLOSE_FORBIDDEN,
+                    "A hello naming a runner id must carry that runner's secret (LAZYAF_RUNNER_SECRET).",
+                )
             kind = hello.kind if hello.kind in RunnerKind.__members__.values() else RunnerKind.REMOTE
             runner = Runner(name=hello.name[:100], kind=kind, status=RunnerStatus.OFFLINE)
             session.add(runner)
             await session.flush()
-        return runner
+            log.info("runner_registered", runner=runner.name, runner_id=str(runner.id))
+            return runner, self.credentials.runner_secret(runner.id)
+        raise RunnerRefused(
+            protocol.CLOSE_UNAUTHORIZED,
+            "Runners must authenticate: set LAZYAF_RUNNER_TOKEN (see lazyaf runner --help).",
+        )
 
     async def _unregister(self, conn: RunnerConnection) -> None:
         if self.connections.get(conn.runner_id) is not conn:
@@ -295,7 +355,8 @@ class RunnerHub:
         elif isinstance(message, protocol.Progress):
             async with session_scope(self.sessionmaker) as session:
                 job = await transitions.record_progress(
-                    session=session, job_id=message.job_id, attempt=message.attempt, phase=message.phase
+                    session=session, job_id=message.job_id, attempt=message.attempt, phase=message.phase,
+                    runner_id=conn.runner_id,
                 )
             if job is None:
                 await conn.send(protocol.Revoked(job_id=message.job_id, attempt=message.attempt))
@@ -390,7 +451,8 @@ class RunnerHub:
                 await transitions.runner_seen(session=session, runner=runner)
             if message.job_id is not None and message.attempt is not None:
                 job = await transitions.renew_lease(
-                    session=session, settings=self.settings, job_id=message.job_id, attempt=message.attempt
+                    session=session, settings=self.settings, job_id=message.job_id, attempt=message.attempt,
+                    runner_id=conn.runner_id,
                 )
                 revoked = job is None
                 cancel = job is not None and job.cancel_requested
@@ -404,7 +466,7 @@ class RunnerHub:
     async def _complete(self, conn: RunnerConnection, message: protocol.Complete) -> None:
         async with session_scope(self.sessionmaker) as session:
             accepted = await transitions.complete_attempt(
-                session=session, settings=self.settings, message=message
+                session=session, settings=self.settings, message=message, runner_id=conn.runner_id
             )
             runner = await session.get(Runner, conn.runner_id)
             if runner is not None:

@@ -1,13 +1,16 @@
 """The runner pool: local runner processes and Docker runner containers that this backend starts.
 
 Each managed runner gets a Runner row first; its process or container is told the row's id and
-says hello with it, so the row, the process and the connection are one runner. Scaling down asks
-idle runners to shut down first; busy ones go last.
+says hello with it, so the row, the process and the connection are one runner. It gets its runner
+secret (derived from ``<data dir>/runner-secret``, auth.py) in ``LAZYAF_RUNNER_SECRET``, never on
+its command line, and no user token: a pool runner has a runner's rights, not the user's. Scaling
+down asks idle runners to shut down first; busy ones go last.
 
 Local runners dial the server on loopback and keep their workspaces under ``<data dir>/work``.
 Docker runners live on this server's own bridge network (``lazyaf-<instance>``, created on the
 first scale-up, removed when the last container goes) and dial the server at its gateway, where
-the pool makes the server listen too (``gateway.py``); off loopback, they carry a credential.
+the pool makes the server listen too (``gateway.py``); off loopback, their runner secret is what
+admits them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Protocol
 
@@ -29,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp
 
 from lazyaf import transitions
+from lazyaf.auth import RunnerCredentials
 from lazyaf.db.engine import session_scope
 from lazyaf.errors import Conflict
 from lazyaf.runners.connection import RunnerHub
@@ -37,6 +42,9 @@ from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
 from lazyaf.settings import Settings, checkout_root
 
 log = structlog.get_logger(__name__)
+RUNNER_SECRET_ENV = "LAZYAF_RUNNER_SECRET"
+# The server's own credentials are not a runner's to hold (a runner secret is all it needs).
+WITHHELD_ENV = ("LAZYAF_TOKEN", "LAZYAF_RUNNER_TOKEN", RUNNER_SECRET_ENV)
 
 
 def claude_binary(settings: Settings) -> str | None:
@@ -81,11 +89,13 @@ class RunnerPool:
         settings: Settings,
         sessionmaker: async_sessionmaker[AsyncSession],
         hub: RunnerHub,
+        credentials: RunnerCredentials,
         allowed_hosts: HostNames | None = None,
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.hub = hub
+        self.credentials = credentials
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         # The host names the server answers to (app.state.allowed_hosts): the gateway joins them.
         self.allowed_hosts: HostNames = allowed_hosts if allowed_hosts is not None else set()
@@ -141,7 +151,6 @@ class RunnerPool:
             current = await self.managed(session, kind)
         if count > len(current):
             if kind == RunnerKind.DOCKER:
-                self._container_credentials()  # refuse before anything is created
                 await self.open_docker_network()
             for index in range(len(current), count):
                 await self._start(kind, index + 1)
@@ -261,13 +270,11 @@ class RunnerPool:
         ]
 
     def _spawn_local(self, runner_id: str, name: str) -> int:
-        env = dict(os.environ)
+        env = {key: value for key, value in os.environ.items() if key not in WITHHELD_ENV}
         binary = claude_binary(self.settings)
         if binary:
             env["LAZYAF_CLAUDE_BIN"] = binary
-        token = self.settings.token_value()
-        if token:
-            env["LAZYAF_TOKEN"] = token
+        env[RUNNER_SECRET_ENV] = self.credentials.runner_secret(uuid.UUID(runner_id))
         self.settings.logs_dir.mkdir(parents=True, exist_ok=True)
         log_file = open(self.settings.logs_dir / f"runner-{name}.log", "ab")  # noqa: SIM115 (owned by the child)
         args = [
@@ -289,17 +296,6 @@ class RunnerPool:
         self._children[process.pid] = process
         return process.pid
 
-    def _container_credentials(self) -> dict[str, str]:
-        """The environment that lets a runner container authenticate: it dials the server off
-        loopback. (The runner keeps it from its agent: it is non-dumpable, and PID 1.)"""
-        token = self.settings.token_value()
-        if token is None:
-            raise Conflict(
-                "Docker runners reach this server from their own network, not loopback, so they need "
-                "a credential; set LAZYAF_TOKEN and restart the server, or scale local runners."
-            )
-        return {"LAZYAF_TOKEN": token}
-
     def _start_container(self, runner_id: str, name: str, server: str) -> str:
         from lazyaf.runners import docker
 
@@ -308,7 +304,7 @@ class RunnerPool:
             image=image,
             name=f"lazyaf-{name}-{runner_id[:8]}",
             command=self._runner_args(runner_id, name, RunnerKind.DOCKER, server),
-            env=self._container_credentials(),
+            env={RUNNER_SECRET_ENV: self.credentials.runner_secret(uuid.UUID(runner_id))},
             labels={**self.instance_labels, "lazyaf.runner_id": runner_id, "lazyaf.runner_name": name},
             network=self.network_name,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shlex
 import uuid
 from urllib.parse import urlsplit
 
@@ -56,7 +57,7 @@ async def delete_runner(runner_id: uuid.UUID, request: Request, session: Session
 
 @router.get("/docker-command")
 async def get_docker_command(request: Request, settings: SettingsDep) -> DockerCommandRead:
-    """The `docker run` line that adds a runner by hand, with secrets as placeholders."""
+    """The `docker run` line that adds a runner by hand, and the registration token it needs."""
     # Never the host's network. A loopback server is reached from this machine only: join the
     # pool's runner network and dial the server at its gateway (both made now if need be).
     server, network = public_base_url(request, settings), ""
@@ -64,17 +65,21 @@ async def get_docker_command(request: Request, settings: SettingsDep) -> DockerC
         pool = request.app.state.pool
         with contextlib.suppress(LazyAFError):  # no Docker here: the command is for elsewhere
             server, network = await pool.open_docker_network(), f"--network {pool.network_name} "
+    token = request.app.state.credentials.registration_token
+    # The token travels in the environment (the shell's assignment, then -e NAME): never in
+    # docker's own argv, where every user of the machine could read it.
     command = (
-        f"docker run -d --restart unless-stopped {network}"
-        "-e LAZYAF_TOKEN=<your-lazyaf-token> -e ANTHROPIC_API_KEY=<your-anthropic-api-key> "
+        f"LAZYAF_RUNNER_TOKEN={shlex.quote(token)} docker run -d --restart unless-stopped {network}"
+        "-e LAZYAF_RUNNER_TOKEN -e ANTHROPIC_API_KEY=<your-anthropic-api-key> "
         f"lazyaf-runner:latest --server {server} --name <runner-name> --kind docker"
     )
     notes = (
         "Build the image first on that machine: `docker build -f runner/Dockerfile -t lazyaf-runner:latest .` "
         "from a LazyAF checkout (BASE_IMAGE may be any Debian image with python3 and git). "
-        "Replace the <placeholders>; the token is the server's LAZYAF_TOKEN."
+        "Replace the <placeholders>. LAZYAF_RUNNER_TOKEN is this server's runner registration token: "
+        "keep it secret, like a password (it lets a runner take jobs and their prompts)."
     )
-    return DockerCommandRead(command=command, notes=notes)
+    return DockerCommandRead(command=command, notes=notes, registration_token=token)
 
 
 @router.websocket("/connect")

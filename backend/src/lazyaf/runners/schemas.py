@@ -45,3 +45,6 @@ class PoolRead(BaseModel):
 class DockerCommandRead(BaseModel):
     command: str
     notes: str
+    registration_token: str = Field(
+        description="What a runner presents to join (LAZYAF_RUNNER_TOKEN); shown only to the user."
+    )

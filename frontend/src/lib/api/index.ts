@@ -64,7 +64,9 @@ export const api = {
     /** Start a todo card; `fresh`: on a new branch from the default branch (the old one stays in git). */
     start: (id: string, fresh = false) => post<JobRead>(`/api/cards/${id}/start`, fresh ? { fresh } : undefined),
     retry: (id: string) => post<JobQueuedRead>(`/api/cards/${id}/retry`),
-    approve: (id: string) => post<ApproveRead>(`/api/cards/${id}/approve`),
+    /** Merge the card's branch, if it still points at `expectedHead` (the head the reviewer saw; 409 if not). */
+    approve: (id: string, expectedHead: string | null) =>
+      post<ApproveRead>(`/api/cards/${id}/approve`, expectedHead ? { expected_head: expectedHead } : {}),
     reject: (id: string, deleteBranch = false) => post<CardRead>(`/api/cards/${id}/reject`, { delete_branch: deleteBranch }),
     requestChanges: (id: string) => post<JobQueuedRead>(`/api/cards/${id}/request-changes`, {}),
     jobs: (id: string) => get<JobRead[]>(`/api/cards/${id}/jobs`),

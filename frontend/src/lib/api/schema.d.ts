@@ -43,7 +43,8 @@ export interface paths {
         put?: never;
         /**
          * Approve Card
-         * @description Merge the card's branch into the default branch and mark it done (409 names conflicting files).
+         * @description Merge the card's branch into the default branch and mark it done (409: the branch moved since
+         *     `expected_head`, or conflicting files).
          */
         post: operations["approve_card"];
         delete?: never;
@@ -326,7 +327,7 @@ export interface paths {
         get?: never;
         /**
          * Put Job Session
-         * @description Store the agent's session file of a running attempt (runners call this; a later job resumes it).
+         * @description Store the agent's session file of a running attempt (its runner calls this; a later job resumes it).
          */
         put: operations["put_job_session"];
         post?: never;
@@ -563,7 +564,7 @@ export interface paths {
         };
         /**
          * Get Docker Command
-         * @description The `docker run` line that adds a runner by hand, with secrets as placeholders.
+         * @description The `docker run` line that adds a runner by hand, and the registration token it needs.
          */
         get: operations["get_docker_command"];
         put?: never;
@@ -623,7 +624,7 @@ export interface paths {
         };
         /**
          * Get Session
-         * @description An agent session file stored by an earlier job (runners fetch it to resume).
+         * @description An agent session file stored by an earlier job (the runner of the job resuming it fetches it).
          */
         get: operations["get_session"];
         put?: never;
@@ -642,6 +643,17 @@ export interface components {
         AgentChoice: {
             /** Agent */
             agent?: string | null;
+        };
+        /**
+         * ApproveBody
+         * @description What the reviewer approved: the head of the card branch they saw.
+         */
+        ApproveBody: {
+            /**
+             * Expected Head
+             * @description The card branch's head sha the reviewer saw; 409 when the branch points elsewhere now. Omitted: merge the branch where it points (scripts, older clients).
+             */
+            expected_head?: string | null;
         };
         /** ApproveRead */
         ApproveRead: {
@@ -883,6 +895,11 @@ export interface components {
             command: string;
             /** Notes */
             notes: string;
+            /**
+             * Registration Token
+             * @description What a runner presents to join (LAZYAF_RUNNER_TOKEN); shown only to the user.
+             */
+            registration_token: string;
         };
         /**
          * ErrorRead
@@ -1336,7 +1353,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1401,7 +1418,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1481,7 +1498,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1537,7 +1554,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ApproveBody"] | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -1566,7 +1587,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1586,6 +1607,15 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A body over the API's size limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1642,7 +1672,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1713,7 +1743,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1789,7 +1819,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1861,7 +1891,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1928,7 +1958,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1999,7 +2029,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2088,7 +2118,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2177,7 +2207,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2266,7 +2296,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2351,7 +2381,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2407,7 +2437,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2456,7 +2486,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2523,7 +2553,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2606,7 +2636,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2674,7 +2704,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2748,7 +2778,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2799,7 +2829,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2877,7 +2907,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2953,7 +2983,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3018,7 +3048,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3089,7 +3119,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3174,7 +3204,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3250,7 +3280,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3321,7 +3351,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3397,7 +3427,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3469,7 +3499,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3536,7 +3566,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3614,7 +3644,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3679,7 +3709,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3726,7 +3756,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3777,7 +3807,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3851,7 +3881,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3927,7 +3957,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
-            /** @description Sent by another web page (Origin, Sec-Fetch-Site) */
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -172,6 +172,17 @@ describe('BoardState', () => {
     expect(toasts.items.at(-1)?.text).toMatch(/The branch conflicts with main\./);
   });
 
+  it('approves by dragging with the head of the branch the board shows', async () => {
+    const reviewed = { ...card('a', 'in_review', 0), job_id: 'j1' };
+    const job = { id: 'j1', card_id: 'a', status: 'completed', head_sha: 'c'.repeat(40) } as JobRead;
+    const board = await loaded([reviewed], [job]);
+    const calls = serve((method, url) => {
+      if (method === 'POST' && url === '/api/cards/a/approve') return json({ card: { ...reviewed, status: 'done' }, merge_sha: 'd'.repeat(40) });
+    });
+    expect(await board.move('a', 'done', 0)).toBe(true);
+    expect(calls).toEqual([{ method: 'POST', url: '/api/cards/a/approve', body: { expected_head: 'c'.repeat(40) } }]);
+  });
+
   it('refuses a move no rule allows without asking the server', async () => {
     const board = await loaded([card('a', 'todo', 0)]);
     const calls = serve(() => undefined);

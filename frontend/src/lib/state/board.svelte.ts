@@ -284,7 +284,7 @@ export class BoardState {
     this.cards = moveLocally(before, id, to, position);
     if (this.totals) this.totals = countMove(this.totals, card.status, to);
     try {
-      if (action === 'approve') this.#put((await api.cards.approve(id)).card);
+      if (action === 'approve') this.#put((await api.cards.approve(id, await this.#headOf(card))).card);
       else this.#put(await api.cards.update(id, { status: to, position }));
       return true;
     } catch (error) {
@@ -338,11 +338,25 @@ export class BoardState {
     }
   };
 
+  /** The branch head the board shows for a card (its current job's): an approve sends it, so the
+   * server merges that commit or nothing (409 when the branch has moved since). */
+  async #headOf(card: CardRead | undefined): Promise<string | null> {
+    if (!card?.job_id) return null;
+    const held = this.jobs[card.id];
+    const job = held?.id === card.job_id ? held : await api.jobs.get(card.job_id);
+    return job.head_sha ?? null;
+  }
+
   /**
    * Button actions with the same rules as dragging. `fresh` starts on a new branch from the
-   * default branch; `deleteBranch` rejects and deletes the card's branch.
+   * default branch; `deleteBranch` rejects and deletes the card's branch; `head` is the branch
+   * head the reviewer saw (approve).
    */
-  act = async (id: string, action: CardAction, options: { fresh?: boolean; deleteBranch?: boolean } = {}): Promise<boolean> => {
+  act = async (
+    id: string,
+    action: CardAction,
+    options: { fresh?: boolean; deleteBranch?: boolean; head?: string | null } = {},
+  ): Promise<boolean> => {
     const labels = {
       start: 'start',
       approve: 'approve',
@@ -356,7 +370,7 @@ export class BoardState {
       if (action === 'start') {
         const job = await api.cards.start(id, options.fresh);
         this.jobs = { ...this.jobs, [id]: job };
-      } else if (action === 'approve') this.#put((await api.cards.approve(id)).card);
+      } else if (action === 'approve') this.#put((await api.cards.approve(id, options.head ?? (await this.#headOf(card)))).card);
       else if (action === 'reject') this.#put(await api.cards.reject(id, options.deleteBranch));
       else if (action === 'retry' || action === 'requestChanges') {
         const queued = action === 'retry' ? await api.cards.retry(id) : await api.cards.requestChanges(id);

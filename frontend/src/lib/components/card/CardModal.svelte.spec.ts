@@ -57,7 +57,7 @@ describe('CardModal', () => {
     for (const name of ['Approve', 'Reject', 'Request changes']) expect(screen.getByRole('button', { name })).toBeTruthy();
     expect(screen.queryByRole('button', { name: 'Start' })).toBeNull();
     await fireEvent.click(screen.getByRole('button', { name: 'Approve' }));
-    expect(board.act).toHaveBeenCalledWith(CARD_ID, 'approve');
+    expect(board.act).toHaveBeenCalledWith(CARD_ID, 'approve', { head: diff.head_sha }); // the head whose diff was shown
   });
 
   it('moves between tabs with the arrow keys', async () => {
