@@ -147,3 +147,19 @@ def test_with_secrets_adds_to_what_a_redactor_knows() -> None:
     more = Redactor([KEY]).with_secrets(TOKEN, None, "")
 
     assert more.text(f"{KEY} {TOKEN}") == f"{REDACTED} {REDACTED}"
+
+
+def test_lazyaf_runner_credentials_lose_their_secret_part_and_keep_their_ids() -> None:
+    runner_id, job_id = "0b6f3d52-7c2e-4d1a-9f53-3a1e2b4c5d6e", "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"
+    mac, nonce, reg = secrets.token_urlsafe(32), secrets.token_urlsafe(24), secrets.token_urlsafe(32)
+    text = (
+        f"hello with lazyaf-runner.{runner_id}.{mac}; push with lazyaf-attempt.{job_id}.3.{nonce}; "
+        f"join with lazyaf-reg.{reg}"
+    )
+
+    redacted = redact_patterns(text)
+
+    assert not any(part in redacted for part in (mac, nonce, reg))
+    assert f"lazyaf-runner.{runner_id}.{REDACTED}" in redacted
+    assert f"lazyaf-attempt.{job_id}.{REDACTED}" in redacted and f"lazyaf-reg.{REDACTED}" in redacted
+    assert redact_patterns("lazyaf-runner is the program") == "lazyaf-runner is the program"

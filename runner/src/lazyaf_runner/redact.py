@@ -61,6 +61,10 @@ _TOKEN_PATTERNS = [
     re.compile(r"(?<![A-Za-z0-9_])glpat-[A-Za-z0-9_\-]{20,}"),
     re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"),
     re.compile(r"(?<![A-Za-z0-9_])xox[abprs]-[A-Za-z0-9\-]{10,}"),
+    # LazyAF's own runner credentials (auth.py): keep the public prefix and ids, drop the secret.
+    re.compile(r"(?<=lazyaf-reg\.)[A-Za-z0-9_\-]{16,}"),
+    re.compile(r"(?<=lazyaf-runner\.[0-9a-f-]{36}\.)[A-Za-z0-9_\-]{16,}"),
+    re.compile(r"(?<=lazyaf-attempt\.[0-9a-f-]{36}\.)[0-9]+\.[A-Za-z0-9_\-]{16,}"),
 ]
 # "Authorization: Basic abc=", "authorization": "Bearer abc", Proxy-Authorization=...
 _AUTHORIZATION = re.compile(
@@ -96,7 +100,20 @@ def _redact_assignment(match: re.Match[str]) -> str:
     return match.group(1) + REDACTED
 
 
-_TOKEN_HINTS = ("sk-", "ghp_", "gho_", "ghs_", "ghu_", "ghr_", "github_pat_", "glpat-", "AKIA", "ASIA", "xox")
+_TOKEN_HINTS = (
+    "sk-",
+    "ghp_",
+    "gho_",
+    "ghs_",
+    "ghu_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "AKIA",
+    "ASIA",
+    "xox",
+    "lazyaf-",
+)
 _ASSIGNMENT_HINTS = ("key", "token", "secret", "passw", "passphrase", "credential", "auth")
 
 
