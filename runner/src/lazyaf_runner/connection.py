@@ -21,7 +21,7 @@ import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from lazyaf_runner import __version__, protocol, verify
+from lazyaf_runner import __version__, conflict_markers, protocol, verify
 from lazyaf_runner.agents import make_adapter
 from lazyaf_runner.agents.base import AgentEvent, AgentOutcome, Redactor
 from lazyaf_runner.mirror import GitCache
@@ -319,8 +319,11 @@ class RunnerClient:
             workspace.base_sha,
             workspace.branch_start_sha,
         )
+        merged: dict[str, str | None] = {}  # the files a resolve's merge left conflicting
         if assign.kind == "resolve":
-            await workspace.merge_base_branch(assign.base_branch)
+            merged = await conflict_markers.snapshot(
+                workspace, await workspace.merge_base_branch(assign.base_branch)
+            )
         if job.cancel.is_set():
             return complete
         await self._progress(job, "agent", at_once=True)
@@ -339,6 +342,9 @@ class RunnerClient:
             complete.error = outcome.reason or "The agent failed."
             return complete
         await self._progress(job, "committing")
+        if refused := await self._conflicts_left(workspace, merged):
+            complete.error, complete.conflict_files = refused
+            return complete
         await workspace.commit_leftovers(
             f"{assign.card_title}\n\nLazyAF card {assign.card_id}, job {assign.job_id}."
         )
@@ -357,6 +363,21 @@ class RunnerClient:
         await self._push(job, workspace)
         complete.status = "completed"
         return complete
+
+    @staticmethod
+    async def _conflicts_left(
+        workspace: Workspace, merged: dict[str, str | None]
+    ) -> tuple[str, list[str]] | None:
+        """Never commit a conflict: paths still unmerged as the merge left them, or files holding
+        conflict markers the base branch lacks, fail the job (the reason and the files)."""
+        untouched = await conflict_markers.unmerged_untouched(workspace, merged)
+        if untouched:
+            return conflict_markers.refusal(untouched, unmerged=True), untouched
+        assert workspace.base_sha is not None
+        marked = await conflict_markers.staged_markers(workspace, workspace.base_sha)
+        if marked:
+            return conflict_markers.refusal(marked), marked
+        return None
 
     async def _push(self, job: RunningJob, workspace: Workspace) -> None:
         """Push the attempt's ref; while the server is away (a restart), try again for a while."""
