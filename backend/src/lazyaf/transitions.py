@@ -356,6 +356,8 @@ async def complete_attempt(*, session: AsyncSession, settings: Settings, message
         error = await _move_card_branch(session, settings, job, card, message)
         if error is not None:
             status = JobStatus.FAILED
+        elif job.kind == "resolve" and message.head_sha != message.branch_start_sha and card.conflict_files:
+            card.conflict_files = None  # the merge of the base branch is on the card branch now
     if job.cancel_requested and status != JobStatus.COMPLETED:
         status, error = JobStatus.CANCELLED, None
     if message.verification is not None:
@@ -369,8 +371,23 @@ async def complete_attempt(*, session: AsyncSession, settings: Settings, message
             await _queue_followup(session, settings, card, "fix", failure=error)
             return True
         status = JobStatus.FAILED
+    unchanged = message.branch_start_sha is not None and message.head_sha == message.branch_start_sha
+    if status == JobStatus.COMPLETED and unchanged:
+        await _no_changes(session, job, card)
+    elif status == JobStatus.FAILED and message.conflict_files:
+        card.conflict_files = sorted({*(card.conflict_files or []), *message.conflict_files})
+        activity(session, card, "conflict", {"files": message.conflict_files, "job_id": str(job.id)})
     await finish_job(session=session, job=job, card=card, status=status, error=error)
     return True
+
+
+async def _no_changes(session: AsyncSession, job: Job, card: Card) -> None:
+    """The agent left an existing branch where it was: say so, and reopen the comments it was given."""
+    job.no_changes = True
+    activity(session, card, "no_changes", {"job_id": str(job.id), "kind": job.kind})
+    for comment in (await session.scalars(select(Comment).where(Comment.job_id == job.id))).all():
+        comment.job_id = None
+    log.info("job_changed_nothing", job_id=str(job.id), kind=job.kind)
 
 
 def verification_failure(result: protocol.VerifyResult) -> str:
@@ -627,24 +644,25 @@ async def approve_card(*, session: AsyncSession, settings: Settings, card: Card)
     path = git_path(settings, repo)
     message = f"{card.title}\n\nLazyAF card {card.id} (branch {card.branch_name}), approved."
     try:
-        result = await anyio.to_thread.run_sync(
-            lambda: review_merge.merge(
-                path, target_branch=repo.default_branch, source=head,
-                strategy=repo.merge_strategy,  # type: ignore[arg-type]
-                message=message, author=("LazyAF", "lazyaf@localhost"),
-            )
-        )
-    except review_merge.MergeConflict as conflict:
+        result = await _merge_retrying(path, repo, head, message)
+    except (review_merge.MergeConflict, review_merge.ConflictMarkers) as conflict:
         card.conflict_files = list(conflict.files)
-        activity(session, card, "conflict", {"files": card.conflict_files})
+        markers = isinstance(conflict, review_merge.ConflictMarkers)
+        activity(session, card, "conflict", {"files": card.conflict_files, "markers": markers})
         await session.flush()
         card_changed(session, card)
         await session.commit()  # the conflict marker stays although the request fails
+        what = (
+            f"holds conflict markers (<<<<<<< / >>>>>>> lines) that {repo.default_branch} lacks"
+            if markers else f"conflicts with {repo.default_branch}"
+        )
         raise Conflict(
-            f"Branch {card.branch_name} conflicts with {repo.default_branch} in: {', '.join(conflict.files)}. "
+            f"Branch {card.branch_name} {what} in: {', '.join(conflict.files)}. "
             "Nothing was merged; request changes to have the agent resolve them."
         ) from None
-    card.merge_sha = result.sha
+    # What was merged stays readable after the branch is gone (a done card's diff and commits).
+    await anyio.to_thread.run_sync(git_branches.set_ref, path, merged_ref(card), result.head)
+    card.merge_sha, card.merged_head_sha, card.merge_base_sha = result.sha, result.head, result.base
     card.conflict_files = None
     await _move(session, card, S.DONE, None)
     activity(session, card, "merged", {"sha": result.sha, "kind": result.kind, "into": repo.default_branch})
@@ -652,6 +670,35 @@ async def approve_card(*, session: AsyncSession, settings: Settings, card: Card)
     card_changed(session, card)
     log.info("card_approved", card_id=str(card.id), sha=result.sha, kind=result.kind)
     return card
+
+
+APPROVE_TRIES = 3
+"""Merges tried when the default branch moves between reading it and moving it (a push, or an
+approval in another server process: approvals in one process wait in line, review/queue.py)."""
+
+
+async def _merge_retrying(path: Path, repo: Repo, head: str, message: str) -> Any:
+    from lazyaf.review import merge as review_merge
+
+    for tries_left in range(APPROVE_TRIES - 1, -1, -1):
+        try:
+            return await anyio.to_thread.run_sync(
+                lambda: review_merge.merge(
+                    path, target_branch=repo.default_branch, source=head,
+                    strategy=repo.merge_strategy,  # type: ignore[arg-type]
+                    message=message, author=("LazyAF", "lazyaf@localhost"),
+                )
+            )
+        except review_merge.TargetMoved:
+            if not tries_left:
+                raise
+            log.info("approve_retry", repo=repo.name, reason="target moved")
+    raise AssertionError("unreachable")
+
+
+def merged_ref(card: Card) -> str:
+    """The ref that keeps what approve merged reachable (the branch may be deleted)."""
+    return f"refs/lazyaf/merged/{card.id}"
 
 
 async def reject_card(
@@ -691,7 +738,7 @@ async def request_changes(*, session: AsyncSession, settings: Settings, card: Ca
     job = await _queue_followup(session, settings, card, kind, comments=comments, conflicts=conflicts, agent=agent)
     for comment in comments:
         comment.job_id = job.id
-    card.conflict_files = None
+    # conflict_files stay until a resolve job has pushed a merge (complete_attempt clears them).
     await session.flush()
     return job
 
@@ -702,6 +749,10 @@ async def retry_card(*, session: AsyncSession, settings: Settings, card: Card, a
         raise InvalidTransition(f"Card '{card.title}' is {card.status}: only failed cards can be retried.")
     if await attempts_used(session, card) >= card.max_attempts:
         raise InvalidTransition(_attempts_spent(card))
+    if card.conflict_files:  # the branch still conflicts: the new pass merges the base in again
+        return await _queue_followup(
+            session, settings, card, "resolve", conflicts=card.conflict_files, agent=agent
+        )
     previous = await session.get(Job, card.job_id) if card.job_id else None
     failure = (previous.error if previous else None) or "The previous attempt failed without a reason."
     return await _queue_followup(session, settings, card, "retry", failure=failure, agent=agent)

@@ -43,6 +43,10 @@ class Card(IdMixin, TimestampMixin, Base):
     # Set when approve found the branch conflicting with the default branch.
     conflict_files: Mapped[list[str] | None] = mapped_column(JSON)
     merge_sha: Mapped[str | None] = mapped_column(String(64))
+    # What approve merged, for the diff and commits of a done card: the branch head it merged and
+    # its merge base with the default branch then (kept reachable by refs/lazyaf/merged/<card id>).
+    merged_head_sha: Mapped[str | None] = mapped_column(String(64))
+    merge_base_sha: Mapped[str | None] = mapped_column(String(64))
 
 
 class Comment(IdMixin, TimestampMixin, Base):

@@ -55,5 +55,12 @@ class CardRead(BaseModel):
     max_attempts: int
     conflict_files: list[str] | None
     merge_sha: str | None
+    merged_head_sha: str | None = Field(
+        description="The branch head approve merged (a done card's diff and commits end here)."
+    )
+    merge_base_sha: str | None = Field(
+        description="The merge base of that head and the default branch at approve time "
+        "(the diff starts here)."
+    )
     created_at: datetime
     updated_at: datetime
