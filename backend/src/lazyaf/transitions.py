@@ -23,7 +23,7 @@ from typing import Any
 import anyio.to_thread
 import structlog
 from lazyaf_runner import protocol
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf import prompts
@@ -763,3 +763,48 @@ def _attempts_spent(card: Card) -> str:
         f"Card '{card.title}' has used all {card.max_attempts} of its attempts; "
         "raise its max_attempts to try again."
     )
+
+
+# --- repos ------------------------------------------------------------------------------------
+
+
+async def delete_repo(
+    *, session: AsyncSession, settings: Settings, repo: Repo, cancel: bool = False
+) -> list[tuple[str, int]]:
+    """Delete a repo unless its cards have queued or running jobs (409 naming the cards); with
+    ``cancel``, cancel them first. Commits. Returns the running attempts that were fenced off, for
+    the caller to tell their runners to stop.
+
+    A running attempt is not waited for: it ends *cancelled* in the same transaction as the delete,
+    so whatever it reports later is refused by the fence (its job is gone), and its runner is freed
+    at once. Told to stop, the runner kills its agent, reports, and claims its next job.
+    """
+    from lazyaf.repos import service as repo_service
+
+    # Write first: on SQLite the transaction takes the write lock here, so no runner can claim one
+    # of these jobs between the read below and the delete (PostgreSQL: the rows are locked).
+    await session.execute(update(Repo).where(Repo.id == repo.id).values(updated_at=utcnow()))
+    query = (
+        select(Job, Card)
+        .join(Card, Card.id == Job.card_id)
+        .where(Card.repo_id == repo.id, Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
+        .order_by(Card.position)
+        .with_for_update(of=Job)
+        .execution_options(populate_existing=True)
+    )
+    active = [(job, card) for job, card in (await session.execute(query)).all()]
+    if active and not cancel:
+        titles = list(dict.fromkeys(f"'{card.title}'" for _, card in active))
+        cards = "card" if len(titles) == 1 else "cards"
+        raise Conflict(
+            f"Repo '{repo.name}' has agent work queued or running on {len(titles)} {cards}: "
+            f"{', '.join(titles[:10])}{' and more' if len(titles) > 10 else ''}. Cancel those jobs first, "
+            "or delete with ?cancel=true to cancel them and delete the repo."
+        )
+    fenced = [(str(job.id), job.attempt) for job, _ in active if job.status == JobStatus.RUNNING]
+    for job, card in active:
+        await finish_job(session=session, job=job, card=card, status=JobStatus.CANCELLED,
+                         error="Cancelled: its repo was deleted.")
+    await repo_service.delete(session=session, settings=settings, repo=repo)
+    log.info("repo_deleted_with_work", repo=repo.name, cancelled=len(active), fenced=len(fenced))
+    return fenced

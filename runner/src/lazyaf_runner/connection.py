@@ -84,6 +84,7 @@ class RunnerClient:
         self.stopping = False
         self._send_lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._revoked_task: asyncio.Task[None] | None = None
 
     @property
     def ws_url(self) -> str:
@@ -196,7 +197,7 @@ class RunnerClient:
 
     async def _on_message(self, message: Any) -> None:
         job = self.job
-        if isinstance(message, protocol.Wake) and job is None and not self.stopping:
+        if isinstance(message, protocol.Wake) and job is None and not self.stopping and not self._ending():
             await self._send(protocol.Claim())
         elif isinstance(message, protocol.Assign):
             self._start(message)
@@ -238,6 +239,11 @@ class RunnerClient:
         ]
         if self.job is job:
             self.job = None
+            self._revoked_task = job.task  # it claims again once its agent is gone (_execute)
+
+    def _ending(self) -> bool:
+        """A revoked attempt is still stopping its agent and cleaning up."""
+        return self._revoked_task is not None and not self._revoked_task.done()
 
     # -- one job --
 
@@ -302,6 +308,8 @@ class RunnerClient:
                 workspace.prepare_next()  # the next job's checkout, made in the background
             # After reporting: removing a big work tree must not delay the completion.
             await asyncio.to_thread(workspace.remove)
+            if job.revoked and self.job is None and not self.stopping:
+                await self._send(protocol.Claim())  # no completion to be acknowledged: ask now
 
     async def _attempt(
         self, job: RunningJob, workspace: Workspace, complete: protocol.Complete

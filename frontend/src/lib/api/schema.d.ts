@@ -44,6 +44,8 @@ export interface paths {
         /**
          * Approve Card
          * @description Merge the card's branch into the default branch and mark it done (409 names conflicting files).
+         *
+         *     Approvals of one repo take turns, each merging onto the previous one's result.
          */
         post: operations["approve_card"];
         delete?: never;
@@ -397,6 +399,10 @@ export interface paths {
         /**
          * Delete Repo
          * @description Delete a repo, its cards and its internal git repository.
+         *
+         *     While any of its cards has a queued or running job the answer is 409 naming those cards,
+         *     unless ``cancel=true``: then queued jobs are cancelled, running ones end cancelled at once and
+         *     their runners are told to stop (each kills its agent and takes its next job).
          */
         delete: operations["delete_repo"];
         options?: never;
@@ -684,8 +690,18 @@ export interface components {
             job_id: string | null;
             /** Max Attempts */
             max_attempts: number;
+            /**
+             * Merge Base Sha
+             * @description The merge base of that head and the default branch at approve time (the diff starts here).
+             */
+            merge_base_sha: string | null;
             /** Merge Sha */
             merge_sha: string | null;
+            /**
+             * Merged Head Sha
+             * @description The branch head approve merged (a done card's diff and commits end here).
+             */
+            merged_head_sha: string | null;
             /** Position */
             position: number;
             /** Pr Url */
@@ -1015,6 +1031,11 @@ export interface components {
             lines_added: number | null;
             /** Lines Removed */
             lines_removed: number | null;
+            /**
+             * No Changes
+             * @description A completed pass on an existing branch (iterate, retry, fix, resolve) whose agent left the branch where it was: the round changed nothing.
+             */
+            no_changes: boolean;
             /** Num Turns */
             num_turns: number | null;
             /** Output Tokens */
@@ -1236,9 +1257,10 @@ export interface components {
             };
             /**
              * Kind
+             * @description conflict: approve found conflicts, or a job left some (data.files, data.job_id); no_changes: a job's agent left the branch unchanged (data.job_id, data.kind).
              * @enum {string}
              */
-            kind: "attempt" | "comment" | "status" | "merged" | "conflict" | "branch_deleted";
+            kind: "attempt" | "comment" | "status" | "merged" | "conflict" | "branch_deleted" | "no_changes";
         };
         /** TimelineRead */
         TimelineRead: {
@@ -2451,7 +2473,10 @@ export interface operations {
     };
     delete_repo: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Cancel the repo's queued and running jobs first (their runners are freed). */
+                cancel?: boolean;
+            };
             header?: never;
             path: {
                 repo_id: string;
@@ -2478,6 +2503,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

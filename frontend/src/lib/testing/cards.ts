@@ -19,6 +19,8 @@ export function makeCard(fields: Partial<CardRead> = {}): CardRead {
     max_attempts: 3,
     conflict_files: null,
     merge_sha: null,
+    merged_head_sha: null,
+    merge_base_sha: null,
     created_at: `2026-01-01T00:00:${String(next % 60).padStart(2, '0')}Z`,
     updated_at: '2026-01-01T00:00:00Z',
     ...fields,

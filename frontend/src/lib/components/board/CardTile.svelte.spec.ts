@@ -19,6 +19,8 @@ const base: CardRead = {
   max_attempts: 3,
   conflict_files: null,
   merge_sha: null,
+  merged_head_sha: null,
+  merge_base_sha: null,
   created_at: '2026-01-01T00:00:00Z',
   updated_at: '2026-01-01T00:00:00Z',
 };
