@@ -425,6 +425,25 @@ def test_a_branch_holding_conflict_markers_is_refused_for_every_strategy(
     assert_clean(bare)
 
 
+@pytest.mark.parametrize("pathspecs", [2000, 0])  # 0: the whole merged tree is searched
+def test_markers_are_found_in_odd_file_names_among_many_changes(
+    bare: Path, work: Work, pathspecs: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(merge_module, "GREP_PATHSPECS", pathspecs)
+    work.branch(BRANCH)
+    files: dict[str, str | bytes | None] = {f"gen/file{i}.txt": f"{i}\n" for i in range(50)}
+    files |= {"docs/na\u00efve notes [draft].md": MARKED, "logo.bin": b"\0" + MARKED.encode()}
+    work.commit(files, "Many files")
+    work.branch("main")
+    work.commit({"docs/guide.md": "edited on main\n"}, "Main moves on")
+    work.push("main", BRANCH)
+
+    with pytest.raises(ConflictMarkers) as raised:
+        approve(bare)
+
+    assert raised.value.files == ["docs/na\u00efve notes [draft].md"]  # a binary file holds no marker lines
+
+
 def test_markers_the_target_already_holds_do_not_block_a_merge(bare: Path, work: Work) -> None:
     work.commit({"tests/fixture.txt": MARKED}, "A merge tool's fixture")
     work.branch(BRANCH)

@@ -244,6 +244,10 @@ def test_a_repo_with_only_queued_work_is_refused_then_deleted_with_cancel(
     refused = httpx.delete(server.api(f"/repos/{repo['id']}"), params={"cancel": "false"})
     assert refused.status_code == 409 and "1 card: 'Queued work'" in refused.json()["detail"]
     assert job_of(server, job["id"])["status"] == "queued"
+    garbled = httpx.delete(server.api(f"/repos/{repo['id']}"), params={"cancel": "please"})
+    assert garbled.status_code == 422 and garbled.json()["detail"].startswith("Invalid request: cancel:")
+    assert httpx.get(server.api(f"/repos/{repo['id']}")).status_code == 200
+    assert job_of(server, job["id"])["status"] == "queued"
     assert httpx.delete(server.api(f"/repos/{repo['id']}"), params={"cancel": "true"}).status_code == 204
     assert httpx.get(server.api(f"/jobs/{job['id']}")).status_code == 404
     # A repo with no work left goes without asking.

@@ -63,6 +63,8 @@ MergeKind = Literal["fast_forward", "merge", "squash", "up_to_date"]
 _OID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 # How many file names a conflict message spells out; the exception keeps them all.
 MESSAGE_FILES = 10
+# Changed files passed to `git grep` as pathspecs; beyond this it searches the whole merged tree.
+GREP_PATHSPECS = 2000
 
 
 class MergeError(LazyAFError):
@@ -395,19 +397,29 @@ def _merge_tree(repo: Path, quarantine: _Quarantine, target: str, source: str) -
 
 
 def _introduced_markers(repo: Path, env: Mapping[str, str], target: str, tree: str) -> list[str]:
-    """Files of ``tree`` holding conflict markers that ``target``'s version of them lacks."""
-    raw = _run(
-        repo, "diff-tree", "-r", "-z", "--no-renames", "--no-ext-diff", "--no-textconv",
-        f"-G{conflict_markers.PICKAXE}", target, tree, env=env,
-    ).stdout
-    changed = conflict_markers.parse_raw(raw)
+    """Files of ``tree`` holding conflict markers that ``target``'s version of them lacks.
+
+    The changed files come from one ``diff-tree`` (no content diff), ``git grep`` finds those whose
+    new version has a marker-like line (half what a ``-G`` pickaxe costs on a wide change: ~20 ms for
+    330 changed files), and only those are read and compared."""
+    raw = _run(repo, "diff-tree", "-r", "-z", "--no-renames", target, tree, env=env).stdout
+    changed = [entry for entry in conflict_markers.parse_raw(raw) if entry.new is not None]
     if not changed:
         return []
-    oids = [oid for entry in changed for oid in (entry.old, entry.new) if oid is not None]
+    # Every changed path as a pathspec, or the whole tree once the list gets long.
+    paths = [entry.path for entry in changed] if len(changed) <= GREP_PATHSPECS else []
+    grep = ("--literal-pathspecs", "grep", "-l", "-z", "-I", "-E", conflict_markers.PICKAXE, tree, "--")
+    found = _run(repo, *grep, *paths, env=env, ok=(0, 1)).stdout
+    prefix = f"{tree}:"
+    names = {n.decode("utf-8", "surrogateescape").removeprefix(prefix) for n in found.split(b"\0") if n}
+    suspects = [entry for entry in changed if entry.path in names]
+    if not suspects:
+        return []
+    oids = [oid for entry in suspects for oid in (entry.old, entry.new) if oid is not None]
     blobs = conflict_markers.parse_batch(
         _run(repo, "cat-file", "--batch", env=env, stdin=conflict_markers.batch_request(oids)).stdout
     )
-    return conflict_markers.files_introducing(changed, blobs)
+    return conflict_markers.files_introducing(suspects, blobs)
 
 
 def _git_date(date: datetime) -> str:
