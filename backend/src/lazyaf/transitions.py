@@ -13,6 +13,7 @@ as the change and broadcast after commit (events/bus.py), so each change is anno
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 import secrets
 import uuid
@@ -693,6 +694,8 @@ async def _merge_retrying(path: Path, repo: Repo, head: str, message: str) -> An
             if not tries_left:
                 raise
             log.info("approve_retry", repo=repo.name, reason="target moved")
+            # The other writer may still hold the ref's lock: give it a moment to publish.
+            await anyio.sleep(0.05 * (APPROVE_TRIES - tries_left) * (0.5 + random.random()))
     raise AssertionError("unreachable")
 
 

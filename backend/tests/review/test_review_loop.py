@@ -183,6 +183,30 @@ def test_a_real_conflict_in_the_line_is_still_a_conflict(
     scale(server, 0)
 
 
+def test_a_default_branch_held_by_another_writer_is_retried_then_refused_cleanly(
+    make_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    """What another server process looks like from here: main's ref lock is taken. Approve tries
+    APPROVE_TRIES times, then answers 409 with nothing merged; once the lock is gone it merges."""
+    server, repo = _server(make_server, tmp_path)
+    card = _reviewed(server, repo, "Alpha")
+    _push_to(repo, tmp_path, "main", {"other.txt": "from main\n"}, "main-moves")  # a real merge is needed
+    lock = server.settings.git_repos_dir / f"{repo['id']}.git" / "refs" / "heads" / "main.lock"
+    assert lock.parent.is_dir()
+    lock.write_text("")
+    main_before = _main_tip(repo)
+
+    refused = httpx.post(server.api(f"/cards/{card['id']}/approve"))
+
+    assert refused.status_code == 409 and refused.json()["code"] == "target_moved"
+    assert "Approve again" in refused.json()["detail"]
+    assert _main_tip(repo) == main_before
+    assert httpx.get(server.api(f"/cards/{card['id']}")).json()["status"] == "in_review"
+    lock.unlink()
+    assert httpx.post(server.api(f"/cards/{card['id']}/approve")).status_code == 200
+    scale(server, 0)
+
+
 # -- deleting a repo never wedges a runner ------------------------------------------------------------
 
 
