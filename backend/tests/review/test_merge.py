@@ -398,8 +398,9 @@ def test_conflict_is_refused_for_every_strategy(bare: Path, work: Work, strategy
 MARKED = "a\n<<<<<<< HEAD\nours\n=======\ntheirs\n>>>>>>> origin/main\n"
 
 
-@pytest.mark.parametrize(("strategy", "main_moved"), [("auto", False), ("auto", True), ("merge", False),
-                                                      ("squash", True)])
+@pytest.mark.parametrize(
+    ("strategy", "main_moved"), [("auto", False), ("auto", True), ("merge", False), ("squash", True)]
+)
 def test_a_branch_holding_conflict_markers_is_refused_for_every_strategy(
     bare: Path, work: Work, strategy: MergeStrategy, main_moved: bool
 ) -> None:
