@@ -19,7 +19,7 @@ import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import structlog
@@ -43,6 +43,9 @@ from lazyaf.repos.service import git_path
 from lazyaf.runners.models import Runner, RunnerStatus
 from lazyaf.runners.schemas import RunnerRead
 from lazyaf.settings import Settings
+
+if TYPE_CHECKING:
+    from lazyaf.review.merge import MergeResult
 
 log = structlog.get_logger(__name__)
 S = CardStatus
@@ -678,7 +681,7 @@ APPROVE_TRIES = 3
 approval in another server process: approvals in one process wait in line, review/queue.py)."""
 
 
-async def _merge_retrying(path: Path, repo: Repo, head: str, message: str) -> Any:
+async def _merge_retrying(path: Path, repo: Repo, head: str, message: str) -> MergeResult:
     from lazyaf.review import merge as review_merge
 
     for tries_left in range(APPROVE_TRIES - 1, -1, -1):
