@@ -484,6 +484,6 @@ export async function withStack(t, options, fn) {
     throw err;
   } finally {
     await stack.close();
-    if (!failed) rmSync(stack.dataDir, { recursive: true, force: true });
+    if (!failed) rmSync(stack.dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }); // a killed runner may still be writing
   }
 }

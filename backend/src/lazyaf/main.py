@@ -27,6 +27,7 @@ from lazyaf.gitserver.refs import RefUpdate
 from lazyaf.jobs.scheduler import Reaper
 from lazyaf.logging import RequestIdMiddleware
 from lazyaf.repos import service as repo_service
+from lazyaf.review.queue import ApprovalQueue
 from lazyaf.runners.connection import RunnerHub
 from lazyaf.runners.pool import RunnerPool
 from lazyaf.secretbox import key_store
@@ -129,6 +130,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.hub = hub
     app.state.reaper = reaper
     app.state.pool = pool
+    app.state.approvals = ApprovalQueue()  # approvals of a repo take turns (review/queue.py)
     app.state.secrets = key_store(settings)  # keys load (and the key file appears) on first use
     pool.app = app
     app.state.credentials = credentials

@@ -12,16 +12,19 @@ as the change and broadcast after commit (events/bus.py), so each change is anno
 
 from __future__ import annotations
 
+import random
 import re
+import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import structlog
 from lazyaf_runner import protocol
 from lazyaf_runner.redact import Redactor, redact_complete
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf import auth, prompts
@@ -42,6 +45,9 @@ from lazyaf.repos.service import git_path
 from lazyaf.runners.models import Runner, RunnerStatus
 from lazyaf.runners.schemas import RunnerRead
 from lazyaf.settings import Settings
+
+if TYPE_CHECKING:
+    from lazyaf.review.merge import MergeResult
 
 log = structlog.get_logger(__name__)
 S = CardStatus
@@ -402,6 +408,8 @@ async def complete_attempt(
         error = await _move_card_branch(session, settings, job, card, message)
         if error is not None:
             status = JobStatus.FAILED
+        elif job.kind == "resolve" and message.head_sha != message.branch_start_sha and card.conflict_files:
+            card.conflict_files = None  # the merge of the base branch is on the card branch now
     if job.cancel_requested and status != JobStatus.COMPLETED:
         status, error = JobStatus.CANCELLED, None
     if message.verification is not None:
@@ -415,8 +423,23 @@ async def complete_attempt(
             await _queue_followup(session, settings, card, "fix", failure=error)
             return True
         status = JobStatus.FAILED
+    unchanged = message.branch_start_sha is not None and message.head_sha == message.branch_start_sha
+    if status == JobStatus.COMPLETED and unchanged:
+        await _no_changes(session, job, card)
+    elif status == JobStatus.FAILED and message.conflict_files:
+        card.conflict_files = sorted({*(card.conflict_files or []), *message.conflict_files})
+        activity(session, card, "conflict", {"files": message.conflict_files, "job_id": str(job.id)})
     await finish_job(session=session, job=job, card=card, status=status, error=error)
     return True
+
+
+async def _no_changes(session: AsyncSession, job: Job, card: Card) -> None:
+    """The agent left an existing branch where it was: say so, and reopen the comments it was given."""
+    job.no_changes = True
+    activity(session, card, "no_changes", {"job_id": str(job.id), "kind": job.kind})
+    for comment in (await session.scalars(select(Comment).where(Comment.job_id == job.id))).all():
+        comment.job_id = None
+    log.info("job_changed_nothing", job_id=str(job.id), kind=job.kind)
 
 
 def verification_failure(result: protocol.VerifyResult) -> str:
@@ -679,24 +702,25 @@ async def approve_card(
     path = git_path(settings, repo)
     message = f"{card.title}\n\nLazyAF card {card.id} (branch {card.branch_name}), approved."
     try:
-        result = await anyio.to_thread.run_sync(
-            lambda: review_merge.merge(
-                path, target_branch=repo.default_branch, source=head,
-                strategy=repo.merge_strategy,  # type: ignore[arg-type]
-                message=message, author=("LazyAF", "lazyaf@localhost"),
-            )
-        )
-    except review_merge.MergeConflict as conflict:
+        result = await _merge_retrying(path, repo, head, message)
+    except (review_merge.MergeConflict, review_merge.ConflictMarkers) as conflict:
         card.conflict_files = list(conflict.files)
-        activity(session, card, "conflict", {"files": card.conflict_files})
+        markers = isinstance(conflict, review_merge.ConflictMarkers)
+        activity(session, card, "conflict", {"files": card.conflict_files, "markers": markers})
         await session.flush()
         card_changed(session, card)
         await session.commit()  # the conflict marker stays although the request fails
+        what = (
+            f"holds conflict markers (<<<<<<< / >>>>>>> lines) that {repo.default_branch} lacks"
+            if markers else f"conflicts with {repo.default_branch}"
+        )
         raise Conflict(
-            f"Branch {card.branch_name} conflicts with {repo.default_branch} in: {', '.join(conflict.files)}. "
+            f"Branch {card.branch_name} {what} in: {', '.join(conflict.files)}. "
             "Nothing was merged; request changes to have the agent resolve them."
         ) from None
-    card.merge_sha = result.sha
+    # What was merged stays readable after the branch is gone (a done card's diff and commits).
+    await anyio.to_thread.run_sync(git_branches.set_ref, path, merged_ref(card), result.head)
+    card.merge_sha, card.merged_head_sha, card.merge_base_sha = result.sha, result.head, result.base
     card.conflict_files = None
     await _move(session, card, S.DONE, None)
     activity(session, card, "merged", {"sha": result.sha, "kind": result.kind, "into": repo.default_branch})
@@ -704,6 +728,37 @@ async def approve_card(
     card_changed(session, card)
     log.info("card_approved", card_id=str(card.id), sha=result.sha, kind=result.kind)
     return card
+
+
+APPROVE_TRIES = 3
+"""Merges tried when the default branch moves between reading it and moving it (a push, or an
+approval in another server process: approvals in one process wait in line, review/queue.py)."""
+
+
+async def _merge_retrying(path: Path, repo: Repo, head: str, message: str) -> MergeResult:
+    from lazyaf.review import merge as review_merge
+
+    for tries_left in range(APPROVE_TRIES - 1, -1, -1):
+        try:
+            return await anyio.to_thread.run_sync(
+                lambda: review_merge.merge(
+                    path, target_branch=repo.default_branch, source=head,
+                    strategy=repo.merge_strategy,  # type: ignore[arg-type]
+                    message=message, author=("LazyAF", "lazyaf@localhost"),
+                )
+            )
+        except review_merge.TargetMoved:
+            if not tries_left:
+                raise
+            log.info("approve_retry", repo=repo.name, reason="target moved")
+            # The other writer may still hold the ref's lock: give it a moment to publish.
+            await anyio.sleep(0.05 * (APPROVE_TRIES - tries_left) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
+def merged_ref(card: Card) -> str:
+    """The ref that keeps what approve merged reachable (the branch may be deleted)."""
+    return f"refs/lazyaf/merged/{card.id}"
 
 
 async def reject_card(
@@ -743,7 +798,7 @@ async def request_changes(*, session: AsyncSession, settings: Settings, card: Ca
     job = await _queue_followup(session, settings, card, kind, comments=comments, conflicts=conflicts, agent=agent)
     for comment in comments:
         comment.job_id = job.id
-    card.conflict_files = None
+    # conflict_files stay until a resolve job has pushed a merge (complete_attempt clears them).
     await session.flush()
     return job
 
@@ -754,6 +809,10 @@ async def retry_card(*, session: AsyncSession, settings: Settings, card: Card, a
         raise InvalidTransition(f"Card '{card.title}' is {card.status}: only failed cards can be retried.")
     if await attempts_used(session, card) >= card.max_attempts:
         raise InvalidTransition(_attempts_spent(card))
+    if card.conflict_files:  # the branch still conflicts: the new pass merges the base in again
+        return await _queue_followup(
+            session, settings, card, "resolve", conflicts=card.conflict_files, agent=agent
+        )
     previous = await session.get(Job, card.job_id) if card.job_id else None
     failure = (previous.error if previous else None) or "The previous attempt failed without a reason."
     return await _queue_followup(session, settings, card, "retry", failure=failure, agent=agent)
@@ -764,3 +823,48 @@ def _attempts_spent(card: Card) -> str:
         f"Card '{card.title}' has used all {card.max_attempts} of its attempts; "
         "raise its max_attempts to try again."
     )
+
+
+# --- repos ------------------------------------------------------------------------------------
+
+
+async def delete_repo(
+    *, session: AsyncSession, settings: Settings, repo: Repo, cancel: bool = False
+) -> list[tuple[str, int]]:
+    """Delete a repo unless its cards have queued or running jobs (409 naming the cards); with
+    ``cancel``, cancel them first. Commits. Returns the running attempts that were fenced off, for
+    the caller to tell their runners to stop.
+
+    A running attempt is not waited for: it ends *cancelled* in the same transaction as the delete,
+    so whatever it reports later is refused by the fence (its job is gone), and its runner is freed
+    at once. Told to stop, the runner kills its agent, reports, and claims its next job.
+    """
+    from lazyaf.repos import service as repo_service
+
+    # Write first: on SQLite the transaction takes the write lock here, so no runner can claim one
+    # of these jobs between the read below and the delete (PostgreSQL: the rows are locked).
+    await session.execute(update(Repo).where(Repo.id == repo.id).values(updated_at=utcnow()))
+    query = (
+        select(Job, Card)
+        .join(Card, Card.id == Job.card_id)
+        .where(Card.repo_id == repo.id, Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
+        .order_by(Card.position)
+        .with_for_update(of=Job)
+        .execution_options(populate_existing=True)
+    )
+    active = [(job, card) for job, card in (await session.execute(query)).all()]
+    if active and not cancel:
+        titles = list(dict.fromkeys(f"'{card.title}'" for _, card in active))
+        cards = "card" if len(titles) == 1 else "cards"
+        raise Conflict(
+            f"Repo '{repo.name}' has agent work queued or running on {len(titles)} {cards}: "
+            f"{', '.join(titles[:10])}{' and more' if len(titles) > 10 else ''}. Cancel those jobs first, "
+            "or delete with ?cancel=true to cancel them and delete the repo."
+        )
+    fenced = [(str(job.id), job.attempt) for job, _ in active if job.status == JobStatus.RUNNING]
+    for job, card in active:
+        await finish_job(session=session, job=job, card=card, status=JobStatus.CANCELLED,
+                         error="Cancelled: its repo was deleted.")
+    await repo_service.delete(session=session, settings=settings, repo=repo)
+    log.info("repo_deleted_with_work", repo=repo.name, cancelled=len(active), fenced=len(fenced))
+    return fenced

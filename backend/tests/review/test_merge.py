@@ -16,6 +16,7 @@ import pytest
 from lazyaf.gitserver.storage import create_bare
 from lazyaf.review import merge as merge_module
 from lazyaf.review.merge import (
+    ConflictMarkers,
     MergeConflict,
     MergeResult,
     MergeStrategy,
@@ -133,7 +134,7 @@ def test_fast_forward_moves_main_to_the_branch_tip(bare: Path, work: Work) -> No
 
     result = approve(bare)
 
-    assert result == MergeResult(kind="fast_forward", sha=tip, previous=before)
+    assert result == MergeResult(kind="fast_forward", sha=tip, previous=before, head=tip, base=before)
     assert ref(bare) == tip
     reflog = git("--git-dir", str(bare), "reflog", "show", "--format=%gs", "refs/heads/main").stdout
     assert reflog.splitlines()[0] == f"lazyaf: approve {BRANCH} (fast-forward)"
@@ -148,6 +149,7 @@ def test_merge_commit_when_main_moved_on_has_both_parents_and_both_changes(
     result = approve(bare)
 
     assert result.kind == "merge" and result.previous == main and ref(bare) == result.sha
+    assert (result.head, result.base) == (branch, rev(work.path, "main~1"))
     checkout = clone(bare, tmp_path / "check")
     assert log_field(checkout, "%P").split() == [main, branch]
     app = (checkout / "src/app.py").read_text()
@@ -295,7 +297,8 @@ def test_squash_of_changes_already_on_main_is_up_to_date(bare: Path, work: Work)
 
     result = approve(bare, "squash")
 
-    assert result == MergeResult(kind="up_to_date", sha=ref(bare), previous=ref(bare))
+    branch, fork = ref(bare, BRANCH), rev(work.path, "main~1")
+    assert result == MergeResult(kind="up_to_date", sha=ref(bare), previous=ref(bare), head=branch, base=fork)
     assert snapshot(bare) == before
 
 
@@ -311,7 +314,10 @@ def test_branch_already_in_main_is_up_to_date_for_every_strategy(
     main = ref(bare)
     before = snapshot(bare)
 
-    assert approve(bare, strategy) == MergeResult(kind="up_to_date", sha=main, previous=main)
+    branch = ref(bare, BRANCH)
+    assert approve(bare, strategy) == MergeResult(
+        kind="up_to_date", sha=main, previous=main, head=branch, base=branch
+    )
     assert snapshot(bare) == before
 
 
@@ -387,6 +393,68 @@ def test_conflict_is_refused_for_every_strategy(bare: Path, work: Work, strategy
         approve(bare, strategy)
 
     assert snapshot(bare) == before
+
+
+MARKED = "a\n<<<<<<< HEAD\nours\n=======\ntheirs\n>>>>>>> origin/main\n"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "main_moved"), [("auto", False), ("auto", True), ("merge", False), ("squash", True)]
+)
+def test_a_branch_holding_conflict_markers_is_refused_for_every_strategy(
+    bare: Path, work: Work, strategy: MergeStrategy, main_moved: bool
+) -> None:
+    """A branch whose files hold markers (an agent committed an unresolved merge) merges
+    cleanly as far as git is concerned; it is refused all the same, and nothing is written."""
+    work.branch(BRANCH)
+    work.commit({"README.md": MARKED, "NOTES.md": "notes\n"}, "Resolve (not really)")
+    work.branch("main")
+    if main_moved:
+        work.commit({"docs/guide.md": "edited on main\n"}, "Main moves on")
+    work.push("main", BRANCH)
+    before = snapshot(bare)
+
+    with pytest.raises(ConflictMarkers) as raised:
+        approve(bare, strategy)
+
+    assert raised.value.files == ["README.md"] and raised.value.status_code == 409
+    assert str(raised.value) == (
+        f"{BRANCH} holds conflict markers (<<<<<<< / >>>>>>> lines) that main lacks in: README.md; "
+        "nothing was merged."
+    )
+    assert snapshot(bare) == before
+    assert_clean(bare)
+
+
+@pytest.mark.parametrize("pathspecs", [2000, 0])  # 0: the whole merged tree is searched
+def test_markers_are_found_in_odd_file_names_among_many_changes(
+    bare: Path, work: Work, pathspecs: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(merge_module, "GREP_PATHSPECS", pathspecs)
+    work.branch(BRANCH)
+    files: dict[str, str | bytes | None] = {f"gen/file{i}.txt": f"{i}\n" for i in range(50)}
+    files |= {"docs/na\u00efve notes [draft].md": MARKED, "logo.bin": b"\0" + MARKED.encode()}
+    work.commit(files, "Many files")
+    work.branch("main")
+    work.commit({"docs/guide.md": "edited on main\n"}, "Main moves on")
+    work.push("main", BRANCH)
+
+    with pytest.raises(ConflictMarkers) as raised:
+        approve(bare)
+
+    assert raised.value.files == ["docs/na\u00efve notes [draft].md"]  # a binary file holds no marker lines
+
+
+def test_markers_the_target_already_holds_do_not_block_a_merge(bare: Path, work: Work) -> None:
+    work.commit({"tests/fixture.txt": MARKED}, "A merge tool's fixture")
+    work.branch(BRANCH)
+    work.commit({"tests/fixture.txt": "first\n" + MARKED, "NOTES.md": "Notes\n=======\n"}, "Edit")
+    work.push("main", BRANCH)
+
+    result = approve(bare, "merge")
+
+    assert result.kind == "merge"
+    assert_clean(bare)
 
 
 def test_conflicts_lists_the_files_and_leaves_the_repo_untouched(bare: Path, work: Work) -> None:

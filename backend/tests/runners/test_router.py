@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from fastapi import FastAPI
 
@@ -38,3 +40,19 @@ async def test_docker_command_passes_the_registration_token_by_environment(
     assert "lazyaf-runner:latest --server http://" in command
     assert "user-token-not-for-runners" not in str(body) and "LAZYAF_TOKEN" not in command
     assert "runner/Dockerfile" in body["notes"]
+
+
+async def test_the_registration_token_is_the_users_alone(client: httpx.AsyncClient, app: FastAPI) -> None:
+    token = app.state.credentials.registration_token
+    assert (await client.get("/api/runners/registration-token")).json() == {"registration_token": token}
+    # A runner (its own secret) or a registering runner may not read it; nor may a stranger.
+    runner_secret = app.state.credentials.runner_secret(uuid.uuid4())
+    for credential in (runner_secret, token):
+        refused = await client.get(
+            "/api/runners/registration-token", headers={"Authorization": f"Bearer {credential}"}
+        )
+        assert refused.status_code in (401, 403) and token not in refused.text
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as stranger:
+        refused = await stranger.get("/api/runners/registration-token")
+    assert refused.status_code == 401 and token not in refused.text

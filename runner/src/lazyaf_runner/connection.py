@@ -25,7 +25,7 @@ import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from lazyaf_runner import __version__, protocol, verify
+from lazyaf_runner import __version__, conflict_markers, protocol, verify
 from lazyaf_runner.agents import make_adapter
 from lazyaf_runner.agents.base import AgentEvent, AgentOutcome
 from lazyaf_runner.environment import agent_environment, check_pass_env, verification_environment
@@ -104,6 +104,7 @@ class RunnerClient:
         self.stopping = False
         self._send_lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._revoked_task: asyncio.Task[None] | None = None
 
     @property
     def ws_url(self) -> str:
@@ -226,7 +227,7 @@ class RunnerClient:
 
     async def _on_message(self, message: Any) -> None:
         job = self.job
-        if isinstance(message, protocol.Wake) and job is None and not self.stopping:
+        if isinstance(message, protocol.Wake) and job is None and not self.stopping and not self._ending():
             await self._send(protocol.Claim())
         elif isinstance(message, protocol.Assign):
             self._start(message)
@@ -268,6 +269,11 @@ class RunnerClient:
         ]
         if self.job is job:
             self.job = None
+            self._revoked_task = job.task  # it claims again once its agent is gone (_execute)
+
+    def _ending(self) -> bool:
+        """A revoked attempt is still stopping its agent and cleaning up."""
+        return self._revoked_task is not None and not self._revoked_task.done()
 
     # -- one job --
 
@@ -344,6 +350,8 @@ class RunnerClient:
                 workspace.prepare_next()  # the next job's checkout, made in the background
             # After reporting: removing a big work tree must not delay the completion.
             await asyncio.to_thread(workspace.remove)
+            if job.revoked and self.job is None and not self.stopping:
+                await self._send(protocol.Claim())  # no completion to be acknowledged: ask now
 
     async def _attempt(
         self, job: RunningJob, workspace: Workspace, complete: protocol.Complete
@@ -361,8 +369,11 @@ class RunnerClient:
             workspace.base_sha,
             workspace.branch_start_sha,
         )
+        merged: dict[str, str | None] = {}  # the files a resolve's merge left conflicting
         if assign.kind == "resolve":
-            await workspace.merge_base_branch(assign.base_branch)
+            merged = await conflict_markers.snapshot(
+                workspace, await workspace.merge_base_branch(assign.base_branch)
+            )
         if job.cancel.is_set():
             return complete
         await self._progress(job, "agent", at_once=True)
@@ -381,6 +392,9 @@ class RunnerClient:
             complete.error = outcome.reason or "The agent failed."
             return complete
         await self._progress(job, "committing")
+        if refused := await self._conflicts_left(workspace, merged):
+            complete.error, complete.conflict_files = refused
+            return complete
         await workspace.commit_leftovers(
             f"{assign.card_title}\n\nLazyAF card {assign.card_id}, job {assign.job_id}."
         )
@@ -402,6 +416,21 @@ class RunnerClient:
         await self._push(job, workspace)
         complete.status = "completed"
         return complete
+
+    @staticmethod
+    async def _conflicts_left(
+        workspace: Workspace, merged: dict[str, str | None]
+    ) -> tuple[str, list[str]] | None:
+        """Never commit a conflict: paths still unmerged as the merge left them, or files holding
+        conflict markers the base branch lacks, fail the job (the reason and the files)."""
+        untouched = await conflict_markers.unmerged_untouched(workspace, merged)
+        if untouched:
+            return conflict_markers.refusal(untouched, unmerged=True), untouched
+        assert workspace.base_sha is not None
+        marked = await conflict_markers.staged_markers(workspace, workspace.base_sha)
+        if marked:
+            return conflict_markers.refusal(marked), marked
+        return None
 
     async def _push(self, job: RunningJob, workspace: Workspace) -> None:
         """Push the attempt's ref; while the server is away (a restart), try again for a while."""

@@ -143,6 +143,8 @@ class Complete(Message):
     num_turns: int | None = None
     duration_ms: int | None = None
     verification: list[VerifyResult] | None = None
+    # Files the harness refused to commit because the agent left conflicts in them (failed only).
+    conflict_files: list[str] | None = None
 
 
 RunnerMessage = Annotated[

@@ -46,6 +46,10 @@ class Card(IdMixin, TimestampMixin, Base):
     # What its agents have cost so far, every job summed (kept as jobs complete, so a page of
     # cards and every card event carry it without a query).
     total_cost_usd: Mapped[float] = mapped_column(default=0.0)
+    # What approve merged, for the diff and commits of a done card: the branch head it merged and
+    # its merge base with the default branch then (kept reachable by refs/lazyaf/merged/<card id>).
+    merged_head_sha: Mapped[str | None] = mapped_column(String(64))
+    merge_base_sha: Mapped[str | None] = mapped_column(String(64))
 
 
 class Comment(IdMixin, TimestampMixin, Base):

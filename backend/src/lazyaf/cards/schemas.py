@@ -61,5 +61,12 @@ class CardRead(BaseModel):
     total_cost_usd: float = Field(
         0.0, description="What the card's agents cost so far, every job summed (USD)."
     )
+    merged_head_sha: str | None = Field(
+        description="The branch head approve merged (a done card's diff and commits end here)."
+    )
+    merge_base_sha: str | None = Field(
+        description="The merge base of that head and the default branch at approve time "
+        "(the diff starts here)."
+    )
     created_at: datetime
     updated_at: datetime

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from dulwich.objects import Commit
 from dulwich.refs import check_ref_format
@@ -110,3 +111,20 @@ def list_commits(
         walker = repo.get_walker(include=[tip], exclude=[stop] if stop else None, max_entries=offset + limit)
         entries = [entry.commit for entry in walker]
     return [_info(commit) for commit in entries[offset:]]
+
+
+def list_commits_between(path: Path, head: str, base: str, *, limit: int) -> list[CommitInfo]:
+    """Commits reachable from commit ``head`` but not from commit ``base``, newest first (``base..head``).
+
+    Raises:
+        BranchNotFound: ``head`` is not a commit of the repo.
+    """
+    with DulwichRepo(str(path)) as opened:
+        repo: Any = opened  # dulwich >= 1.2 types ids as a NewType of bytes
+        try:
+            tip = repo[head.encode()]
+        except KeyError:
+            raise BranchNotFound(head) from None
+        stop = [base.encode()] if base.encode() in repo.object_store else None
+        walker = repo.get_walker(include=[tip.id], exclude=stop, max_entries=limit)
+        return [_info(entry.commit) for entry in walker]

@@ -65,6 +65,8 @@ class Job(IdMixin, TimestampMixin, Base):
     duration_ms: Mapped[int | None] = mapped_column(BigInteger)
     # Verification results: [{name, command, exit_code, duration_ms, output}], in order.
     verification: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # A completed pass on an existing branch that left it where it was (the agent changed nothing).
+    no_changes: Mapped[bool] = mapped_column(default=False)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]

@@ -58,6 +58,10 @@ class JobRead(BaseModel):
     duration_ms: int | None
     cancel_requested: bool
     verification: list[dict[str, Any]] | None
+    no_changes: bool = Field(
+        description="A completed pass on an existing branch (iterate, retry, fix, resolve) whose agent "
+        "left the branch where it was: the round changed nothing."
+    )
     queued_at: datetime
     started_at: datetime | None
     agent_started_at: datetime | None

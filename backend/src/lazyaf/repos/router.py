@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from lazyaf_runner import protocol
 
+from lazyaf import transitions
 from lazyaf.api.deps import RepoDep, SessionDep, SettingsDep, public_base_url
 from lazyaf.errors import error_responses
 from lazyaf.repos import service as repo_service
@@ -77,10 +79,25 @@ async def update_repo(
     return to_read(request, settings, repo)
 
 
-@router.delete("/{repo_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
-async def delete_repo(repo: RepoDep, session: SessionDep, settings: SettingsDep) -> Response:
-    """Delete a repo, its cards and its internal git repository."""
-    await repo_service.delete(session=session, settings=settings, repo=repo)
+@router.delete("/{repo_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404, 409))
+async def delete_repo(
+    repo: RepoDep,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    cancel: Annotated[
+        bool, Query(description="Cancel the repo's queued and running jobs first (their runners are freed).")
+    ] = False,
+) -> Response:
+    """Delete a repo, its cards and its internal git repository.
+
+    While any of its cards has a queued or running job the answer is 409 naming those cards,
+    unless ``cancel=true``: then queued jobs are cancelled, running ones end cancelled at once and
+    their runners are told to stop (each kills its agent and takes its next job)."""
+    fenced = await transitions.delete_repo(session=session, settings=settings, repo=repo, cancel=cancel)
+    hub = request.app.state.hub
+    for job_id, attempt in fenced:
+        await hub.send_to_holder(job_id, attempt, protocol.Cancel)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
 from lazyaf import transitions
 from lazyaf.api.deps import CardDep, RepoDep, SessionDep, SettingsDep
+from lazyaf.cards.models import Card
 from lazyaf.cards.schemas import CardRead
-from lazyaf.errors import error_responses
+from lazyaf.errors import NotFound, error_responses
 from lazyaf.jobs.schemas import JobRead
 from lazyaf.repos.schemas import CommitRead
 from lazyaf.review import diff as review_diff
 from lazyaf.review import service as review_service
+from lazyaf.review.queue import approvals
 from lazyaf.review.schemas import (
     AgentChoice,
     ApproveBody,
@@ -90,13 +92,20 @@ async def list_comments(card: CardDep, session: SessionDep) -> list[CommentRead]
 
 @router.post("/cards/{card_id}/approve", responses=error_responses(404, 409))
 async def approve_card(
-    card: CardDep, session: SessionDep, settings: SettingsDep, body: ApproveBody | None = None
+    card: CardDep, session: SessionDep, settings: SettingsDep, request: Request, body: ApproveBody | None = None
 ) -> ApproveRead:
     """Merge the card's branch into the default branch and mark it done (409: the branch moved since
-    `expected_head`, or conflicting files)."""
-    card = await transitions.approve_card(
-        session=session, settings=settings, card=card, expected_head=body.expected_head if body else None
-    )
+    `expected_head`, or conflicting files).
+
+    Approvals of one repo take turns, each merging onto the previous one's result."""
+    async with approvals(request).turn(card.repo_id):
+        current = await session.get(Card, card.id, populate_existing=True)  # as the one before left it
+        if current is None:
+            raise NotFound(f"Card '{card.title}' was deleted while its approval waited; nothing was merged.")
+        card = await transitions.approve_card(
+            session=session, settings=settings, card=current, expected_head=body.expected_head if body else None
+        )
+        await session.commit()
     return ApproveRead(card=CardRead.model_validate(card), merge_sha=card.merge_sha or "")
 
 

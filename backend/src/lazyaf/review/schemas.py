@@ -77,7 +77,12 @@ class AgentChoice(BaseModel):
 
 class TimelineEntry(BaseModel):
     at: datetime
-    kind: Literal["attempt", "comment", "status", "merged", "conflict", "branch_deleted"]
+    kind: Literal["attempt", "comment", "status", "merged", "conflict", "branch_deleted", "no_changes"] = (
+        Field(
+            description="conflict: approve found conflicts, or a job left some (data.files, data.job_id); "
+            "no_changes: a job's agent left the branch unchanged (data.job_id, data.kind)."
+        )
+    )
     data: dict[str, Any]
 
 

@@ -6,7 +6,7 @@ import anyio.to_thread
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lazyaf.cards.models import Card, CardActivity, Comment
+from lazyaf.cards.models import Card, CardActivity, CardStatus, Comment
 from lazyaf.errors import InvalidInput, NotFound
 from lazyaf.gitserver import branches as git_branches
 from lazyaf.gitserver import history
@@ -54,19 +54,39 @@ async def diff(
         raise InvalidInput(str(exc)) from None
 
 
+def _merged(card: Card) -> tuple[str, str] | None:
+    """(merge base, merged head) of a card approve merged: its diff and commits stay those."""
+    if card.status == CardStatus.DONE and card.merged_head_sha and card.merge_base_sha:
+        return card.merge_base_sha, card.merged_head_sha
+    return None
+
+
 async def card_diff(
     *, session: AsyncSession, settings: Settings, card: Card, offset: int = 0, limit: int = 100
 ) -> review_diff.DiffResult:
-    repo, branch = await card_refs(session, settings, card)
-    return await diff(
-        settings=settings, repo=repo, base=repo.default_branch, head=branch, offset=offset, limit=limit
-    )
+    """The branch against the default branch from their merge base; for a merged card, what was merged."""
+    if merged := _merged(card):
+        repo = await session.get(Repo, card.repo_id)
+        assert repo is not None
+        base, head = merged
+    else:
+        repo, head = await card_refs(session, settings, card)
+        base = repo.default_branch
+    return await diff(settings=settings, repo=repo, base=base, head=head, offset=offset, limit=limit)
 
 
 async def card_commits(
     *, session: AsyncSession, settings: Settings, card: Card, limit: int = 500
 ) -> list[history.CommitInfo]:
-    """The branch's own commits (not on the default branch), newest first."""
+    """The branch's own commits (not on the default branch), newest first; for a merged card, the
+    commits it merged."""
+    if merged := _merged(card):
+        repo = await session.get(Repo, card.repo_id)
+        assert repo is not None
+        path, (base, head) = git_path(settings, repo), merged
+        return await anyio.to_thread.run_sync(
+            lambda: history.list_commits_between(path, head, base, limit=limit)
+        )
     repo, branch = await card_refs(session, settings, card)
     return await anyio.to_thread.run_sync(
         lambda: history.list_commits(

@@ -255,7 +255,14 @@ class RunnerHub:
                 seq = max(m.seq for m in attempts[(job_id, attempt)])
                 await conn.send(protocol.Ack(job_id=job_id, attempt=attempt, seq=seq))
             else:
-                await conn.send(protocol.Revoked(job_id=job_id, attempt=attempt))
+                await self._revoke(conn, job_id, attempt)
+
+    async def _revoke(self, conn: RunnerConnection, job_id: str, attempt: int) -> None:
+        """Tell the runner the attempt is no longer its own; a runner that held it is free again
+        (it claims once its agent is gone: waking it is left to that claim)."""
+        await conn.send(protocol.Revoked(job_id=job_id, attempt=attempt))
+        if conn.current == (job_id, attempt):
+            conn.current = None
 
     async def _register(
         self, websocket: WebSocket, hello: protocol.Hello, principal: auth.Principal
@@ -359,7 +366,7 @@ class RunnerHub:
                     runner_id=conn.runner_id,
                 )
             if job is None:
-                await conn.send(protocol.Revoked(job_id=message.job_id, attempt=message.attempt))
+                await self._revoke(conn, message.job_id, message.attempt)
         elif isinstance(message, protocol.Complete):
             await self._complete(conn, message)
 
@@ -457,9 +464,7 @@ class RunnerHub:
                 revoked = job is None
                 cancel = job is not None and job.cancel_requested
         if revoked and message.job_id is not None and message.attempt is not None:
-            await conn.send(protocol.Revoked(job_id=message.job_id, attempt=message.attempt))
-            if conn.current == (message.job_id, message.attempt):
-                conn.current = None
+            await self._revoke(conn, message.job_id, message.attempt)
         elif cancel and message.job_id is not None and message.attempt is not None:
             await conn.send(protocol.Cancel(job_id=message.job_id, attempt=message.attempt))
 

@@ -35,7 +35,7 @@ from starlette.types import ASGIApp
 from lazyaf import transitions
 from lazyaf.auth import RunnerCredentials
 from lazyaf.db.engine import session_scope
-from lazyaf.errors import Conflict
+from lazyaf.errors import Conflict, LazyAFError
 from lazyaf.runners.connection import RunnerHub
 from lazyaf.runners.gateway import GatewayListener, serves_every_address
 from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
@@ -227,11 +227,17 @@ class RunnerPool:
         self._restoring = asyncio.get_running_loop().create_task(reopen(), name="docker-network-restore")
 
     async def close(self) -> None:
-        """At shutdown: stop the gateway listener (the network and its containers stay)."""
+        """At shutdown: stop the gateway listener. A network with runner containers on it stays
+        (they outlive a restart and dial the gateway again); an empty one this process opened is
+        removed, so servers that come and go (tests, short sessions) leave no networks behind:
+        Docker's address pools hold only a few dozen."""
         if self._restoring is not None:
             self._restoring.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._restoring
+        if self.docker_server_url is not None:
+            with contextlib.suppress(LazyAFError):  # the engine went away first: nothing to remove
+                await self.close_docker_network()
         if self.gateway is not None:
             await self.gateway.stop()
 

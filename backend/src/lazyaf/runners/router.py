@@ -15,7 +15,7 @@ from lazyaf.api.deps import SessionDep, SettingsDep, public_base_url
 from lazyaf.errors import LazyAFError, error_responses
 from lazyaf.runners import service as runner_service
 from lazyaf.runners.models import Runner, RunnerKind
-from lazyaf.runners.schemas import DockerCommandRead, PoolRead, PoolScale, RunnerRead
+from lazyaf.runners.schemas import DockerCommandRead, PoolRead, PoolScale, RegistrationRead, RunnerRead
 from lazyaf.settings import is_loopback_host
 
 router = APIRouter(prefix="/runners", tags=["runners"])
@@ -53,6 +53,12 @@ async def delete_runner(runner_id: uuid.UUID, request: Request, session: Session
     connected = runner_id in request.app.state.hub.connections
     await runner_service.delete(session=session, runner_id=runner_id, connected=connected)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/registration-token")
+async def get_registration_token(request: Request) -> RegistrationRead:
+    """The token a runner added by hand presents to join (`lazyaf runner` asks for it on this machine)."""
+    return RegistrationRead(registration_token=request.app.state.credentials.registration_token)
 
 
 @router.get("/docker-command")

@@ -48,3 +48,9 @@ class DockerCommandRead(BaseModel):
     registration_token: str = Field(
         description="What a runner presents to join (LAZYAF_RUNNER_TOKEN); shown only to the user."
     )
+
+
+class RegistrationRead(BaseModel):
+    registration_token: str = Field(
+        description="What a runner presents to join (LAZYAF_RUNNER_TOKEN); shown only to the user."
+    )

@@ -81,7 +81,7 @@ def _source_words(source: str) -> str:
 def _registration_token(app: AppContext) -> str | None:
     """The server's registration token, asked for with the user's own rights; None when it will not say."""
     try:
-        answer = app.api.request("GET", "/runners/docker-command")
+        answer = app.api.request("GET", "/runners/registration-token")
     except click.ClickException as exc:
         app.info(f"Could not get the registration token from the server ({exc.message}).")
         return None

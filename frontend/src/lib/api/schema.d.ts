@@ -45,6 +45,8 @@ export interface paths {
          * Approve Card
          * @description Merge the card's branch into the default branch and mark it done (409: the branch moved since
          *     `expected_head`, or conflicting files).
+         *
+         *     Approvals of one repo take turns, each merging onto the previous one's result.
          */
         post: operations["approve_card"];
         delete?: never;
@@ -398,6 +400,10 @@ export interface paths {
         /**
          * Delete Repo
          * @description Delete a repo, its cards and its internal git repository.
+         *
+         *     While any of its cards has a queued or running job the answer is 409 naming those cards,
+         *     unless ``cancel=true``: then queued jobs are cancelled, running ones end cancelled at once and
+         *     their runners are told to stop (each kills its agent and takes its next job).
          */
         delete: operations["delete_repo"];
         options?: never;
@@ -575,6 +581,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runners/registration-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Registration Token
+         * @description The token a runner added by hand presents to join (`lazyaf runner` asks for it on this machine).
+         */
+        get: operations["get_registration_token"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runners/scale": {
         parameters: {
             query?: never;
@@ -716,8 +742,18 @@ export interface components {
             job_id: string | null;
             /** Max Attempts */
             max_attempts: number;
+            /**
+             * Merge Base Sha
+             * @description The merge base of that head and the default branch at approve time (the diff starts here).
+             */
+            merge_base_sha: string | null;
             /** Merge Sha */
             merge_sha: string | null;
+            /**
+             * Merged Head Sha
+             * @description The branch head approve merged (a done card's diff and commits end here).
+             */
+            merged_head_sha: string | null;
             /** Position */
             position: number;
             /** Pr Url */
@@ -1063,6 +1099,11 @@ export interface components {
             lines_added: number | null;
             /** Lines Removed */
             lines_removed: number | null;
+            /**
+             * No Changes
+             * @description A completed pass on an existing branch (iterate, retry, fix, resolve) whose agent left the branch where it was: the round changed nothing.
+             */
+            no_changes: boolean;
             /** Num Turns */
             num_turns: number | null;
             /** Output Tokens */
@@ -1114,6 +1155,14 @@ export interface components {
              * @enum {string}
              */
             kind: "local" | "docker";
+        };
+        /** RegistrationRead */
+        RegistrationRead: {
+            /**
+             * Registration Token
+             * @description What a runner presents to join (LAZYAF_RUNNER_TOKEN); shown only to the user.
+             */
+            registration_token: string;
         };
         /** RejectBody */
         RejectBody: {
@@ -1296,9 +1345,10 @@ export interface components {
             };
             /**
              * Kind
+             * @description conflict: approve found conflicts, or a job left some (data.files, data.job_id); no_changes: a job's agent left the branch unchanged (data.job_id, data.kind).
              * @enum {string}
              */
-            kind: "attempt" | "comment" | "status" | "merged" | "conflict" | "branch_deleted";
+            kind: "attempt" | "comment" | "status" | "merged" | "conflict" | "branch_deleted" | "no_changes";
         };
         /** TimelineRead */
         TimelineRead: {
@@ -3014,7 +3064,10 @@ export interface operations {
     };
     delete_repo: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Cancel the repo's queued and running jobs first (their runners are freed). */
+                cancel?: boolean;
+            };
             header?: never;
             path: {
                 repo_id: string;
@@ -3059,6 +3112,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3736,6 +3798,53 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DockerCommandRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    get_registration_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegistrationRead"];
                 };
             };
             /** @description A Host this server does not answer to */

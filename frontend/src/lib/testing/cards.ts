@@ -20,6 +20,8 @@ export function makeCard(fields: Partial<CardRead> = {}): CardRead {
     conflict_files: null,
     merge_sha: null,
     total_cost_usd: 0,
+    merged_head_sha: null,
+    merge_base_sha: null,
     created_at: `2026-01-01T00:00:${String(next % 60).padStart(2, '0')}Z`,
     updated_at: '2026-01-01T00:00:00Z',
     ...fields,

@@ -5,7 +5,7 @@ becomes ``https://host/...``; ssh URLs keep their user name and lose a password.
 credentials from rows written before. Data only; the downgrade cannot bring them back (and must not).
 
 Revision ID: dc9d2985d4a1
-Revises: 5c1e2d7a9b30
+Revises: 5e1c0d7a9b42
 Create Date: 2026-12-05 21:40:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "dc9d2985d4a1"
-down_revision: str | None = "5c1e2d7a9b30"
+down_revision: str | None = "5e1c0d7a9b42"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

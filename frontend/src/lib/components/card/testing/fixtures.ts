@@ -22,6 +22,8 @@ export const card: CardRead = {
   conflict_files: null,
   merge_sha: null,
   total_cost_usd: 0,
+  merged_head_sha: null,
+  merge_base_sha: null,
   created_at: '2026-11-22T10:00:00Z',
   updated_at: '2026-11-22T10:05:00Z',
 };
@@ -31,7 +33,7 @@ export const job: JobRead = {
   branch: card.branch_name!, base_branch: 'main', attempt: 1, phase: 'done', error: null, exit_code: 0,
   base_sha: 'a'.repeat(40), head_sha: 'b'.repeat(40), commits: 1, files_changed: 3, lines_added: 4,
   lines_removed: 1, session_id: 'sess-1', cost_usd: 0.0123, input_tokens: 1200, output_tokens: 340,
-  num_turns: 4, duration_ms: 65000, cancel_requested: false, verification: null,
+  num_turns: 4, duration_ms: 65000, cancel_requested: false, verification: null, no_changes: false,
   queued_at: '2026-11-22T10:00:01Z', started_at: '2026-11-22T10:00:02Z',
   agent_started_at: '2026-11-22T10:00:03Z', completed_at: '2026-11-22T10:01:07Z',
 };
