@@ -32,6 +32,7 @@ from lazyaf.cards.models import Card, CardActivity, CardStatus, Comment
 from lazyaf.cards.schemas import CardRead, CardUpdate
 from lazyaf.errors import Conflict, InvalidTransition
 from lazyaf.events.bus import EventBus
+from lazyaf.github import prompt as github_prompt
 from lazyaf.gitserver import branches as git_branches
 from lazyaf.jobs import refs as job_refs
 from lazyaf.jobs import service as job_service
@@ -166,13 +167,19 @@ async def start_card(
     """
     if card.status != S.TODO:
         raise InvalidTransition(f"Card '{card.title}' is {card.status}: {refusal(card.status, S.IN_PROGRESS)}")
+    if card.archived_at is not None:
+        raise InvalidTransition(
+            f"Card '{card.title}' is archived (its GitHub issue was closed); "
+            "reopen the issue to bring it back."
+        )
     repo, base_sha = await _repo_with_base(session, settings, card)
+    card.start_waiting_since = None
     readme = await job_refs.readme_at(git_path(settings, repo), base_sha, prompts.README_NAMES)
     if fresh or not card.branch_name:
         card.branch_name = _free_branch_name(git_path(settings, repo), branch_name(card))
     prompt = prompts.render(
         settings, "job.md.j2", card=card, repo=repo, readme=prompts.readme_excerpt(readme),
-        job={"kind": "build", "attempt": 1},
+        job={"kind": "build", "attempt": 1}, github=await github_prompt.issue_context(session, card),
     )
     return await queue_job(session=session, settings=settings, card=card, repo=repo, base_sha=base_sha,
                            kind="build", prompt=prompt, agent=agent, position=position)
@@ -667,6 +674,23 @@ async def approve_card(*, session: AsyncSession, settings: Settings, card: Card)
     await session.flush()
     card_changed(session, card)
     log.info("card_approved", card_id=str(card.id), sha=result.sha, kind=result.kind)
+    return card
+
+
+async def approve_elsewhere(*, session: AsyncSession, card: Card, how: str) -> Card:
+    """Mark an in_review card done without merging it here: its work goes on elsewhere (``how``:
+    pull_request, for a GitHub link whose Approve opens a pull request)."""
+    if card.status != S.IN_REVIEW:
+        raise InvalidTransition(
+            f"Card '{card.title}' is {card.status}: only in_review cards can be approved."
+        )
+    card.conflict_files = None
+    card.start_waiting_since = None
+    await _move(session, card, S.DONE, None)
+    activity(session, card, "github", {"event": "approved", "as": how})
+    await session.flush()
+    card_changed(session, card)
+    log.info("card_approved", card_id=str(card.id), kind=how)
     return card
 
 

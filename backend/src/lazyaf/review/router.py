@@ -10,6 +10,7 @@ from lazyaf import transitions
 from lazyaf.api.deps import CardDep, RepoDep, SessionDep, SettingsDep
 from lazyaf.cards.schemas import CardRead
 from lazyaf.errors import error_responses
+from lazyaf.github import pulls as github_pulls
 from lazyaf.jobs.schemas import JobRead
 from lazyaf.repos.schemas import CommitRead
 from lazyaf.review import diff as review_diff
@@ -88,7 +89,13 @@ async def list_comments(card: CardDep, session: SessionDep) -> list[CommentRead]
 
 @router.post("/cards/{card_id}/approve", responses=error_responses(404, 409))
 async def approve_card(card: CardDep, session: SessionDep, settings: SettingsDep) -> ApproveRead:
-    """Merge the card's branch into the default branch and mark it done (409 names conflicting files)."""
+    """Merge the card's branch into the default branch and mark it done (409 names conflicting files).
+
+    When the repo's GitHub link says ``on_approve: pull_request``, the branch goes to GitHub as a
+    pull request instead (through the outbox) and nothing is merged here."""
+    if await github_pulls.approve_opens_pull_request(session, card):
+        card = await github_pulls.approve_with_pull_request(session=session, settings=settings, card=card)
+        return ApproveRead(card=CardRead.model_validate(card), merge_sha="")
     card = await transitions.approve_card(session=session, settings=settings, card=card)
     return ApproveRead(card=CardRead.model_validate(card), merge_sha=card.merge_sha or "")
 

@@ -51,7 +51,7 @@ class AgentChoice(BaseModel):
 
 class TimelineEntry(BaseModel):
     at: datetime
-    kind: Literal["attempt", "comment", "status", "merged", "conflict", "branch_deleted"]
+    kind: Literal["attempt", "comment", "status", "merged", "conflict", "branch_deleted", "github"]
     data: dict[str, Any]
 
 
