@@ -1,0 +1,138 @@
+"""A stand-in for GitHub's git endpoint: bare repos served by `git http-backend` (smart HTTP) on
+127.0.0.1, behind basic auth that wants the link's token as the password, as GitHub does.
+
+The fake GitHub has no git server; this one proves that a push from LazyAF carries the token
+(it only ever reaches git through the environment) and lands the branch. Every request's
+user name and whether its password was the token are recorded in ``auth``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class GitRemote:
+    def __init__(self, root: Path, token: str) -> None:
+        self.root = root
+        self.token = token
+        self.auth: list[tuple[str, bool]] = []  # (user, password was the token) per request
+        self.url = ""
+        self._server: ThreadingHTTPServer | None = None
+
+    def add_repo(self, full_name: str) -> str:
+        """A bare repo for ``owner/name``; its URL."""
+        path = self.root / f"{full_name}.git"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(path)], check=True)
+        return f"{self.url}/{full_name}.git"
+
+    def refs(self, full_name: str) -> dict[str, str]:
+        out = subprocess.run(
+            ["git", "for-each-ref", "--format=%(refname) %(objectname)"],
+            cwd=self.root / f"{full_name}.git",
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return dict(line.split(" ", 1) for line in out.splitlines())
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        remote = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self._serve()
+
+            def do_POST(self) -> None:
+                self._serve()
+
+            def _serve(self) -> None:
+                user = remote._check(self.headers.get("Authorization", ""))
+                if user is None:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="GitHub"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = self._body()
+                parts = urlsplit(self.path)
+                env = {
+                    "PATH": os.environ.get("PATH", ""),
+                    "GIT_PROJECT_ROOT": str(remote.root),
+                    "GIT_HTTP_EXPORT_ALL": "1",
+                    "GIT_CONFIG_NOSYSTEM": "1",
+                    "GIT_CONFIG_GLOBAL": os.devnull,
+                    "PATH_INFO": parts.path,
+                    "QUERY_STRING": parts.query,
+                    "REQUEST_METHOD": self.command,
+                    "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+                    "CONTENT_LENGTH": str(len(body)),
+                    "REMOTE_USER": user,
+                    "REMOTE_ADDR": "127.0.0.1",
+                    "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+                    "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+                }
+                done = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True)
+                head, _, payload = done.stdout.partition(b"\r\n\r\n")
+                status = 200
+                headers = []
+                for line in head.decode("latin-1").split("\r\n"):
+                    name, _, value = line.partition(":")
+                    if name.lower() == "status":
+                        status = int(value.strip().split()[0])
+                    elif name:
+                        headers.append((name, value.strip()))
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    chunks = []
+                    while True:
+                        size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            break
+                        chunks.append(self.rfile.read(size))
+                        self.rfile.readline()
+                    return b"".join(chunks)
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+        return Handler
+
+    def _check(self, header: str) -> str | None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        user, _, password = base64.b64decode(value).decode().partition(":")
+        ok = password == self.token
+        self.auth.append((user, ok))
+        return user if ok else None
+
+    @contextmanager
+    def serve(self) -> Iterator[GitRemote]:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._server.shutdown()
+            self._server.server_close()
+            thread.join(5)
