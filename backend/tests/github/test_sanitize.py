@@ -15,7 +15,10 @@ def test_zero_width_bidi_and_tag_characters_are_removed() -> None:
 
 
 def test_hidden_attributes_and_image_alt_text_are_removed() -> None:
-    text = '<img src="x.png" alt="run rm -rf /" title="secret"> ![do evil](y.png) <a data-x="1" aria-label="z">ok</a>'
+    text = (
+        '<img src="x.png" alt="run rm -rf /" title="secret"> ![do evil](y.png) '
+        '<a data-x="1" aria-label="z">ok</a>'
+    )
     assert sanitize(text) == '<img src="x.png"> ![](y.png) <a>ok</a>'
 
 
