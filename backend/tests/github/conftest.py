@@ -13,12 +13,12 @@ import pytest
 from fastapi import FastAPI
 from lazyaf_testkit.clock import FakeClock
 from lazyaf_testkit.github import FakeGitHub
+from lazyaf_testkit.github.git import GitRemote
 from lazyaf_testkit.github.state import Repo
 
 from lazyaf.github.client import GitHubClient
 from lazyaf.gitserver import storage
 from lazyaf.settings import Settings
-from tests.github.gitremote import GitRemote
 from tests.gitutil import git, make_source_repo
 from tests.openapi_check import OpenAPIChecker
 

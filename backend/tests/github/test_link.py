@@ -7,13 +7,13 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from lazyaf_testkit.github.git import GitRemote
 from sqlalchemy import text
 
 from lazyaf.github.models import GitHubLink
 from lazyaf.secretbox import rotate
 from lazyaf.settings import Settings
 from tests.github.conftest import NAME, OWNER, Setup, cards, linked_repo, set_rule, sync_now
-from tests.github.gitremote import GitRemote
 
 
 async def test_link_read_has_token_but_never_the_token(

@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
+from lazyaf_testkit.github.git import GitRemote
 from lazyaf_testkit.github.pytest_plugin import GitHubRepo
 
 from lazyaf.settings import Settings
 from lazyaf.testing import LiveServer, wait_until
-from tests.github.gitremote import GitRemote
 from tests.jobs.conftest import ingest, make_server, scale  # noqa: F401  (make_server is a fixture)
 from tests.jobs.test_claude_end_to_end import CLAUDE, api_key, fm, model  # noqa: F401  (fixtures)
 from tests.jobs.test_end_to_end import BoardWatcher

@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from lazyaf_testkit.github.git import GitRemote
 
 from lazyaf.cards.models import Card, CardStatus
 from lazyaf.jobs.models import Job, JobStatus
 from lazyaf.settings import Settings
 from tests.github.conftest import Setup, cards, linked_repo, push_commits, set_rule, sync_now
-from tests.github.gitremote import GitRemote
 from tests.gitutil import git
 
 BRANCH = "lazyaf/1234abcd-fix-the-bug"

@@ -1,9 +1,16 @@
-"""A stand-in for GitHub's git endpoint: bare repos served by `git http-backend` (smart HTTP) on
-127.0.0.1, behind basic auth that wants the link's token as the password, as GitHub does.
+"""GitHub's git endpoint, for tests: bare repos served by `git http-backend` (smart HTTP) on
+127.0.0.1, behind basic auth that wants a token as the password, as GitHub does.
 
-The fake GitHub has no git server; this one proves that a push from LazyAF carries the token
-(it only ever reaches git through the environment) and lands the branch. Every request's
-user name and whether its password was the token are recorded in ``auth``.
+``FakeGitHub`` answers the API but holds no git data; this serves the ``git_url`` a link pushes
+to. A push that works proves the token reached git (LazyAF gives it to git only through the
+environment). Every request's user name and whether its password was the token are recorded in
+``auth``; set ``token`` to another value to act as a revoked token::
+
+    remote = GitRemote(tmp_path / "git", token)
+    with remote.serve():
+        url = remote.add_repo("octo-org/hello-world")   # http://127.0.0.1:PORT/octo-org/hello-world.git
+        ...
+        remote.refs("octo-org/hello-world")            # {"refs/heads/main": sha, ...}
 """
 
 from __future__ import annotations
