@@ -85,3 +85,22 @@ async def test_a_card_that_cannot_start_stops_waiting_and_says_why(
     (card,) = await cards(api, repo)
     assert card["status"] == "todo" and card["start_waiting_since"] is None
     assert card["github_error"].startswith("Auto-start failed: Repo 'hello' has no commits")
+
+
+async def test_switching_auto_start_on_makes_the_synced_todo_cards_wait_and_off_stops_them(
+    api: httpx.AsyncClient, setup: Setup, app: FastAPI
+) -> None:
+    setup.fake.add_issue(setup.repo, "Open one")
+    setup.fake.add_issue(setup.repo, "Skipped later", labels=["lazyaf:skip"])
+    repo = await linked_repo(api, setup)
+    await set_rule(api, repo, exclude_labels=[])
+    await sync_now(api, repo)
+    handmade = (await api.post(f"/api/repos/{repo['id']}/cards", json={"title": "Not from GitHub"})).json()
+
+    await set_rule(api, repo, auto_start=True)  # exclude_labels back to the default lazyaf:skip
+
+    waiting = {c["title"] for c in await cards(api, repo) if c["start_waiting_since"]}
+    assert waiting == {"Open one"}
+    assert (await api.get(f"/api/cards/{handmade['id']}")).json()["start_waiting_since"] is None
+    await set_rule(api, repo, auto_start=False)
+    assert all(c["start_waiting_since"] is None for c in await cards(api, repo))

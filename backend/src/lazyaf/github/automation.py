@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lazyaf import transitions
+from lazyaf.cards.models import Card, CardStatus
 from lazyaf.github.models import GitHubLink
 from lazyaf.github.schemas import SyncRule
 
@@ -22,3 +25,30 @@ async def wip_limits(session: AsyncSession) -> dict[uuid.UUID, int]:
             if rule.auto_start:
                 limits[repo_id] = rule.max_concurrent
     return limits
+
+
+async def auto_start_changed(session: AsyncSession, repo_id: uuid.UUID, rule: SyncRule) -> int:
+    """The rule's auto-start was switched: synced To Do cards start waiting for a slot (on) or stop
+    waiting (off). How many cards changed."""
+    query = select(Card).where(
+        Card.repo_id == repo_id,
+        Card.status == CardStatus.TODO,
+        Card.archived_at.is_(None),
+        Card.github_issue_number.is_not(None),
+    )
+    excluded = {label.lower() for label in rule.exclude_labels}
+    changed = 0
+    now = datetime.now(UTC)
+    for card in (await session.scalars(query)).all():
+        wanted = (
+            rule.auto_start
+            and card.github_issue_state == "open"
+            and not {label.lower() for label in card.labels or []} & excluded
+        )
+        if wanted == (card.start_waiting_since is not None):
+            continue
+        card.start_waiting_since = now if wanted else None
+        changed += 1
+        transitions.card_changed(session, card)
+    await session.flush()
+    return changed

@@ -14,7 +14,7 @@ from lazyaf.api.deps import CardDep, RepoDep, SessionDep, SettingsDep
 from lazyaf.cards.models import Card
 from lazyaf.cards.schemas import CardRead
 from lazyaf.errors import Conflict, NotFound, error_responses
-from lazyaf.github import links, pulls, sync
+from lazyaf.github import automation, links, pulls, sync
 from lazyaf.github.clients import observe_quota
 from lazyaf.github.models import GitHubOutbox, OutboxStatus
 from lazyaf.github.schemas import (
@@ -108,6 +108,8 @@ async def set_sync_rule(
     link.sync_rule = rule.model_dump()
     if previous is None or _selection(previous) != _selection(rule):
         link.sync_since = link.sync_etag = None  # other issues match now: look at all of them again
+    if (previous.auto_start if previous else False) != rule.auto_start:
+        await automation.auto_start_changed(session, repo.id, rule)
     github.poller.reset(repo.id)
     return await links.changed(session, link)
 

@@ -143,3 +143,34 @@ class GitRemote:
             self._server.shutdown()
             self._server.server_close()
             thread.join(5)
+
+
+def main() -> None:
+    """``python -m lazyaf_testkit.github.git --token T --repo OWNER/NAME``: serve until killed.
+
+    Prints ``git-remote listening on http://127.0.0.1:PORT`` once it answers (end-to-end tests).
+    """
+    import argparse
+    import signal
+    import tempfile
+
+    parser = argparse.ArgumentParser(prog="python -m lazyaf_testkit.github.git", description=main.__doc__)
+    parser.add_argument("--token", required=True, help="The password git must send.")
+    parser.add_argument("--repo", action="append", default=[], help="OWNER/NAME to create (repeatable).")
+    args = parser.parse_args()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with tempfile.TemporaryDirectory(prefix="git-remote-") as root:
+        remote = GitRemote(Path(root), args.token)
+        with remote.serve():
+            for full_name in args.repo:
+                remote.add_repo(full_name)
+            print(f"git-remote listening on {remote.url}", flush=True)
+            try:
+                stop.wait()
+            except KeyboardInterrupt:
+                pass
+
+
+if __name__ == "__main__":
+    main()
