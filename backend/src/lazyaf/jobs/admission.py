@@ -80,6 +80,8 @@ class Admission:
         async with self._lock:
             async with session_scope(self.sessionmaker) as session:
                 limits = await self.limits(session)
+                if not limits:
+                    return started
                 waiting_repos = set(
                     (await session.scalars(select(Card.repo_id).where(*_waiting()).distinct())).all()
                 )

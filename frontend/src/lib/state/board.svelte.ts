@@ -176,7 +176,7 @@ export class BoardState {
       this.cards = [];
       this.jobs = {};
     }
-    if (id !== this.github.repoId) void this.github.load(id);
+    void this.github.load(id);
     this.repoId = id;
     if (id) writeSaved(id);
     if (!id) {

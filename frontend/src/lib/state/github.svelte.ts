@@ -19,16 +19,21 @@ export class GitHubState {
     this.link?.automation_enabled && this.link.sync_rule?.auto_start ? this.link.sync_rule.max_concurrent : null,
   );
 
+  /** Load repo `repoId`'s link (again: after a reconnect, events may have been missed). */
   load = async (repoId: string | null): Promise<void> => {
+    if (repoId !== this.repoId) {
+      this.link = null;
+      this.lastSync = null;
+    }
     this.repoId = repoId;
-    this.link = null;
-    this.lastSync = null;
     if (!repoId) return;
     try {
       const link = await api.github.get(repoId);
       if (this.repoId === repoId) this.link = link;
     } catch (error) {
-      if (!(error instanceof ApiError && error.status === 404)) handleError(error, 'Could not load the GitHub link');
+      if (error instanceof ApiError && error.status === 404) {
+        if (this.repoId === repoId) this.link = null;
+      } else handleError(error, 'Could not load the GitHub link');
     }
   };
 
