@@ -50,6 +50,7 @@ test('link a repo to GitHub, verify, sync now, and let automation start cards un
     await section.getByRole('button', { name: 'Sync now' }).click();
     await section.getByText('Synced: 2 cards created, 0 updated, 0 closed, 1 issue skipped.').waitFor();
     assert.ok(!(await page.content()).includes(TOKEN));
+    await stack.screenshot(page, 'github-settings');
 
     // Auto-start under a WIP limit of 1, with automation on.
     await section.getByLabel('Start synced cards by themselves').check();
