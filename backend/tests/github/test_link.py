@@ -194,3 +194,18 @@ async def test_github_routes_need_the_token_off_loopback(app: FastAPI, settings:
         ):
             response = await c.request(method, path, json={})
             assert response.status_code == 401, (method, path, response.status_code)
+
+
+async def test_deleting_the_repo_deletes_its_link_issues_and_writes(
+    api: httpx.AsyncClient, setup: Setup, app: FastAPI
+) -> None:
+    setup.fake.add_issue(setup.repo, "Goes with the repo")
+    repo = await linked_repo(api, setup)
+    await set_rule(api, repo)
+    await sync_now(api, repo)
+
+    assert (await api.delete(f"/api/repos/{repo['id']}")).status_code == 204
+
+    async with app.state.sessionmaker() as session:
+        for table in ("github_link", "github_issue", "github_outbox", "card"):
+            assert (await session.execute(text(f"SELECT count(*) FROM {table}"))).scalar() == 0, table

@@ -194,11 +194,18 @@ async def _fetch(
         )
     for item in fetched:
         known = plan.known.get(item.number)
+        will_be_card = item.state == "open" or plan.rule.state == "all"
         if item.comment_count == 0:
             item.comments = []
         elif not {name.lower() for name in item.labels} & excluded and (
-            known is None or (known[2] and (known[0], known[1]) != (item.updated_at, item.comment_count))
+            (known is None and will_be_card)
+            or (
+                known is not None
+                and known[2]
+                and (known[0], known[1]) != (item.updated_at, item.comment_count)
+            )
         ):
+            # Comments only for cards (new or changed): the agent's prompt carries them.
             item.comments = await _comments(client, plan, item.number, page_size)
     newest = max((item.updated_at for item in fetched), default=None)
     return fetched, probe.etag, newest
