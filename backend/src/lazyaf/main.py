@@ -21,9 +21,12 @@ from lazyaf.errors import ErrorRead, install_handlers
 from lazyaf.events.bus import EventBus
 from lazyaf.events.router import router as events_router
 from lazyaf.events.seqheader import SeqHeaderMiddleware
+from lazyaf.github.automation import wip_limits
+from lazyaf.github.service import GitHubService
 from lazyaf.gitserver import storage
 from lazyaf.gitserver.app import make_git_app, resolve_git_backend
 from lazyaf.gitserver.refs import RefUpdate
+from lazyaf.jobs.admission import Admission
 from lazyaf.jobs.scheduler import Reaper
 from lazyaf.logging import RequestIdMiddleware
 from lazyaf.repos import service as repo_service
@@ -96,17 +99,31 @@ def create_app(settings: Settings) -> FastAPI:
     pool = RunnerPool(settings, sessionmaker, hub, credentials, allowed_hosts=allowed_hosts)
     reaper = Reaper(settings, sessionmaker, pool)
     reaper.after_sweep.append(hub.wake_if_queued)
+    secrets = key_store(settings)  # keys load (and the key file appears) on first use
+    github = GitHubService(settings, sessionmaker, secrets)
+    # The WIP limit: cards waiting to auto-start start when a slot frees (jobs/admission.py).
+    admission = Admission(settings, sessionmaker, wip_limits)
+    bus.listeners.append(admission.on_board_event)
+
+    async def admit_soon() -> None:
+        admission.request()
+
+    reaper.after_sweep.append(admit_soon)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bus.start()
         reaper.start()
         await pool.restore()
+        await github.start()
+        admission.request()  # cards left waiting before a restart
         log.info("server_started", data_dir=str(settings.data_dir), git_backend=app.state.git_backend)
         try:
             yield
         finally:
             await pool.close()
+            await github.stop()
+            await admission.stop()
             await reaper.stop()
             await bus.stop()
             await engine.dispose()
@@ -131,9 +148,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.reaper = reaper
     app.state.pool = pool
     app.state.approvals = ApprovalQueue()  # approvals of a repo take turns (review/queue.py)
-    app.state.secrets = key_store(settings)  # keys load (and the key file appears) on first use
     pool.app = app
     app.state.credentials = credentials
+    app.state.secrets = secrets
+    app.state.github = github
+    app.state.admission = admission
 
     async def resolve_repo(repo_id: uuid.UUID) -> bool:
         # The bare repo exists exactly while its row does (created before the row commits, moved

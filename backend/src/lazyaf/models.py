@@ -3,8 +3,26 @@
 from lazyaf.cards.models import Card, CardActivity, CardStatus, Comment
 from lazyaf.db.base import Base
 from lazyaf.events.models import BoardEvent
+from lazyaf.github.models import GitHubIssue, GitHubLink, GitHubOutbox
 from lazyaf.jobs.models import Job, JobEvent, JobStatus
 from lazyaf.repos.models import Repo
 from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
 
-__all__ = ["Base", "BoardEvent", "Card", "CardActivity", "Comment", "JobEvent", "CardStatus", "Job", "JobStatus", "Repo", "Runner", "RunnerKind", "RunnerStatus"]
+__all__ = [
+    "Base",
+    "BoardEvent",
+    "Card",
+    "CardActivity",
+    "CardStatus",
+    "Comment",
+    "GitHubIssue",
+    "GitHubLink",
+    "GitHubOutbox",
+    "Job",
+    "JobEvent",
+    "JobStatus",
+    "Repo",
+    "Runner",
+    "RunnerKind",
+    "RunnerStatus",
+]

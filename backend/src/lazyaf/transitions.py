@@ -33,6 +33,7 @@ from lazyaf.cards.models import Card, CardActivity, CardStatus, Comment
 from lazyaf.cards.schemas import CardRead, CardUpdate
 from lazyaf.errors import Conflict, InvalidTransition
 from lazyaf.events.bus import EventBus
+from lazyaf.github import prompt as github_prompt
 from lazyaf.gitserver import branches as git_branches
 from lazyaf.jobs import refs as job_refs
 from lazyaf.jobs import service as job_service
@@ -172,13 +173,19 @@ async def start_card(
     """
     if card.status != S.TODO:
         raise InvalidTransition(f"Card '{card.title}' is {card.status}: {refusal(card.status, S.IN_PROGRESS)}")
+    if card.archived_at is not None:
+        raise InvalidTransition(
+            f"Card '{card.title}' is archived (its GitHub issue was closed); "
+            "reopen the issue to bring it back."
+        )
     repo, base_sha = await _repo_with_base(session, settings, card)
+    card.start_waiting_since = None
     readme = await job_refs.readme_at(git_path(settings, repo), base_sha, prompts.README_NAMES)
     if fresh or not card.branch_name:
         card.branch_name = _free_branch_name(git_path(settings, repo), branch_name(card))
     prompt = prompts.render(
         settings, "job.md.j2", card=card, repo=repo, readme=prompts.readme_excerpt(readme),
-        job={"kind": "build", "attempt": 1},
+        job={"kind": "build", "attempt": 1}, github=await github_prompt.issue_context(session, card),
     )
     return await queue_job(session=session, settings=settings, card=card, repo=repo, base_sha=base_sha,
                            kind="build", prompt=prompt, agent=agent, position=position)
@@ -677,6 +684,18 @@ async def _require_branch(settings: Settings, repo: Repo, card: Card) -> str:
     return sha
 
 
+async def reviewed_head(settings: Settings, repo: Repo, card: Card, expected_head: str | None) -> str:
+    """The card branch's head, which approve acts on; a 409 when it moved since ``expected_head``
+    (the head the reviewer saw). Without one, the head as it is now."""
+    head = await _require_branch(settings, repo, card)
+    if expected_head is not None and head != expected_head.lower():
+        raise Conflict(
+            f"Branch {card.branch_name} moved since it was reviewed: it is at {head[:12]}, "
+            f"not {expected_head[:12]}. Nothing was merged; review the new diff and approve again."
+        )
+    return head
+
+
 async def approve_card(
     *, session: AsyncSession, settings: Settings, card: Card, expected_head: str | None = None
 ) -> Card:
@@ -693,12 +712,7 @@ async def approve_card(
     if card.status != S.IN_REVIEW:
         raise InvalidTransition(f"Card '{card.title}' is {card.status}: only in_review cards can be approved.")
     repo, _ = await _repo_with_base(session, settings, card)
-    head = await _require_branch(settings, repo, card)
-    if expected_head is not None and head != expected_head.lower():
-        raise Conflict(
-            f"Branch {card.branch_name} moved since it was reviewed: it is at {head[:12]}, "
-            f"not {expected_head[:12]}. Nothing was merged; review the new diff and approve again."
-        )
+    head = await reviewed_head(settings, repo, card, expected_head)
     path = git_path(settings, repo)
     message = f"{card.title}\n\nLazyAF card {card.id} (branch {card.branch_name}), approved."
     try:
@@ -759,6 +773,23 @@ async def _merge_retrying(path: Path, repo: Repo, head: str, message: str) -> Me
 def merged_ref(card: Card) -> str:
     """The ref that keeps what approve merged reachable (the branch may be deleted)."""
     return f"refs/lazyaf/merged/{card.id}"
+
+
+async def approve_elsewhere(*, session: AsyncSession, card: Card, how: str) -> Card:
+    """Mark an in_review card done without merging it here: its work goes on elsewhere (``how``:
+    pull_request, for a GitHub link whose Approve opens a pull request)."""
+    if card.status != S.IN_REVIEW:
+        raise InvalidTransition(
+            f"Card '{card.title}' is {card.status}: only in_review cards can be approved."
+        )
+    card.conflict_files = None
+    card.start_waiting_since = None
+    await _move(session, card, S.DONE, None)
+    activity(session, card, "github", {"event": "approved", "as": how})
+    await session.flush()
+    card_changed(session, card)
+    log.info("card_approved", card_id=str(card.id), kind=how)
+    return card
 
 
 async def reject_card(

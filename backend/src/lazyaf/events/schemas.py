@@ -16,6 +16,7 @@ the events you missed are no longer kept: reload the board from the REST API.
 | job_event      | ``{"job_id", "card_id", "attempt", "seq", "event": AgentEvent}`` |
 | runner_status  | ``{"runner": RunnerRead}``                                  |
 | runner_deleted | ``{"runner_id"}`` (a stopped runner added by hand, removed) |
+| github_updated | ``{"repo_id", "github": GitHubLinkRead | null}`` (linked, synced, verified, unlinked…) |
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ BoardEventType = Literal[
     "job_event",
     "runner_status",
     "runner_deleted",
+    "github_updated",
 ]
 
 
