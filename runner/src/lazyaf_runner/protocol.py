@@ -201,6 +201,9 @@ class Assign(Message):
     session_upload_url: str | None = None
     verify: list[VerifyStep] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
+    # Run the agent with the base branch's configuration files (.claude/, CLAUDE.md, .mcp.json,
+    # .lazyaf/...), not the branch's; the harness commit never includes the swap (agent_config.py).
+    agent_config_from_base: bool = False
 
 
 class NoJob(Message):

@@ -9,7 +9,8 @@ claude-code-action's ``sanitizer.ts`` does it, and its #1779 shows why):
 * bidirectional controls (Trojan Source: text that reads differently from how it runs);
 * hidden attributes of inline HTML (``alt``, ``title``, ``aria-*``, ``data-*``) and image alt text.
 
-And the data block the prompt wraps issues in (``<github_issue>``) cannot be closed from inside.
+And the data blocks the prompts wrap GitHub's text in (``<github_issue>``, ``<github_data>``) cannot be
+closed, nor a ``<trigger_comment>`` opened, from inside.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ _HIDDEN_ATTRIBUTE = re.compile(
     r"""\s(?:alt|title|aria-[\w-]+|data-[\w-]+)\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+)""", re.IGNORECASE
 )
 _IMAGE_ALT = re.compile(r"!\[[^\]]*\]\(")
-_DATA_TAG = re.compile(r"<(/?)\s*(github_issue|github_comment|github_data)", re.IGNORECASE)
+_DATA_TAG = re.compile(r"<(/?)\s*(github_issue|github_comment|github_data|trigger_comment)", re.IGNORECASE)
 
 
 def sanitize(text: str | None, *, limit: int | None = None) -> str:
