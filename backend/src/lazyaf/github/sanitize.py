@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
-_INVISIBLE = re.compile(
+INVISIBLE = re.compile(
     "["
     "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
     "\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0"
@@ -37,7 +37,7 @@ def sanitize(text: str | None, *, limit: int | None = None) -> str:
     if not text:
         return ""
     text = _HTML_COMMENT.sub("", text)
-    text = _INVISIBLE.sub("", text)
+    text = INVISIBLE.sub("", text)
     text = _HIDDEN_ATTRIBUTE.sub("", text)
     text = _IMAGE_ALT.sub("![](", text)
     text = _DATA_TAG.sub(lambda m: f"&lt;{m.group(1)}{m.group(2)}", text)

@@ -40,10 +40,10 @@ THREAD_QUERY = (
     "query LazyAFThread($owner: String!, $name: String!, $number: Int!) {"
     " repository(owner: $owner, name: $name) { issueOrPullRequest(number: $number) {"
     " __typename"
-    " ... on Issue { number title body url state author { login } labels(first: 50) { nodes { name } } "
+    " ... on Issue { number title body url issueState: state author { login } labels(first: 50) { nodes { name } } "
     + _COMMENTS
     + " }"
-    " ... on PullRequest { number title body url state isDraft headRefName baseRefName isCrossRepository"
+    " ... on PullRequest { number title body url pullState: state isDraft headRefName baseRefName isCrossRepository"
     " author { login } labels(first: 50) { nodes { name } } "
     + _COMMENTS
     + " reviewThreads(first: 100) { totalCount nodes { id isResolved isOutdated path line"
@@ -87,7 +87,7 @@ async def fetch(client: GitHubClient, owner: str, name: str, number: int) -> Fet
         title=node.get("title") or "",
         body=node.get("body") or "",
         url=node.get("url") or "",
-        state=str(node.get("state") or "").lower(),
+        state=str(node.get("issueState") or node.get("pullState") or "").lower(),
         author=((node.get("author") or {}).get("login")) or "ghost",
         labels=[n["name"] for n in (node.get("labels") or {}).get("nodes") or [] if n and n.get("name")],
         comments=[c for c in comments.get("nodes") or [] if c],

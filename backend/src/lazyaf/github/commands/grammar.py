@@ -5,8 +5,8 @@
   punctuation (``@lazyafx`` and ``me@lazyaf`` are not it).
 * Fenced code blocks (````` ``` ````` and ``~~~``), inline code and quoted lines (``>``) are not
   read: a quote-reply of an old command, or an example in code, does not run anything.
-* Hidden text (HTML comments, zero-width characters...) is removed first (``sanitize``): what
-  a reader on GitHub cannot see cannot give a command.
+* Hidden text (HTML comments, hidden attributes) is removed first (``sanitize``): what a reader on
+  GitHub cannot see cannot give a command; an invisible character splits the word it is in.
 * The first phrase counts. The word after it is the verb; the rest of the comment is free text.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lazyaf.github.sanitize import sanitize
+from lazyaf.github.sanitize import INVISIBLE, sanitize
 
 VERBS = ("plan", "refine", "build", "oneshot", "iterate", "status", "cancel")
 RUNS = ("plan", "refine", "build", "oneshot", "iterate")  # verbs that start agent work
@@ -45,7 +45,9 @@ def readable(body: str) -> str:
     """The comment without hidden text, code (fenced or inline) and quoted lines."""
     kept: list[str] = []
     fence: str | None = None
-    for line in sanitize(body).split("\n"):
+    # An invisible character splits a word (people write "@\u200blazyaf" to name LazyAF without
+    # calling it); the rest of what GitHub does not show (HTML comments...) is removed.
+    for line in sanitize(INVISIBLE.sub(" ", body)).split("\n"):
         opening = _FENCE.match(line)
         if fence is not None:
             if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence):
