@@ -100,6 +100,7 @@ class GitHubCommand(IdMixin, TimestampMixin, Base):
     card_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("card.id", ondelete="SET NULL"))
     delivery_id: Mapped[str] = mapped_column(String(120))
     source: Mapped[str] = mapped_column(String(10))
+    number: Mapped[int]  # the issue or pull request it was given on (its replies go there)
     comment_key: Mapped[str | None] = mapped_column(String(60), unique=True)
     comment_kind: Mapped[str] = mapped_column(String(20))  # issue_comment | review_comment | review | cli
     comment_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -193,14 +193,7 @@ class SyncProgress:
             final = command.status in FINAL_COMMAND_STATUSES
             known, sent = command.progress_comment_id, command.progress_sha
             review = command.comment_kind == "review_comment"
-            number = (
-                (thread.pr_number or thread.number)
-                if review and thread
-                else thread.number
-                if thread
-                else None
-            )
-            reply_to = command.reply_to_id
+            number, reply_to = command.number, command.reply_to_id  # where the command was given
         digest = sha(body)
         repo = f"/repos/{link.owner}/{link.name}"
         kind = "pulls" if review else "issues"

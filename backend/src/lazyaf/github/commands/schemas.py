@@ -99,7 +99,12 @@ class WebhookAnswer(BaseModel):
 
 
 class StepRead(BaseModel):
-    name: str
+    """One line of a command's checklist (its progress comment shows the same)."""
+
+    key: str = Field(
+        description="plan, refine, build, iterate (the agent's steps), pull_request, ready, answer."
+    )
+    title: str
     status: Literal["pending", "running", "done", "failed", "cancelled", "skipped"]
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -281,6 +281,7 @@ class CommandService:
             card_id=thread.card_id,
             delivery_id=item.delivery_id,
             source=comment.source,
+            number=comment.number,
             comment_key=comment.key,
             comment_kind=comment.kind,
             comment_id=comment.comment_id,
@@ -818,12 +819,7 @@ class CommandService:
 
 def _reply_place(thread: GitHubThread, command: GitHubCommand) -> tuple[int, int | None]:
     """Where a reply to ``command`` goes: (issue or pull request number, review comment to answer)."""
-    if command.comment_kind == "review_comment":
-        return thread.pr_number or thread.number, command.reply_to_id
-    number = thread.number
-    if command.comment_url and "/pull/" in command.comment_url and thread.pr_number:
-        number = thread.pr_number
-    return number, None
+    return command.number, command.reply_to_id if command.comment_kind == "review_comment" else None
 
 
 def _addressed(text: str) -> list[int]:

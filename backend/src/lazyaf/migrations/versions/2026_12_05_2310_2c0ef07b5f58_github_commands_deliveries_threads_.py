@@ -65,6 +65,7 @@ def upgrade() -> None:
         sa.Column("card_id", sa.Uuid(), nullable=True),
         sa.Column("delivery_id", sa.String(length=120), nullable=False),
         sa.Column("source", sa.String(length=10), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("comment_key", sa.String(length=60), nullable=True),
         sa.Column("comment_kind", sa.String(length=20), nullable=False),
         sa.Column("comment_id", sa.BigInteger(), nullable=True),
