@@ -72,7 +72,8 @@ async def test_every_example_delivery_is_accepted_and_routed(
         row = (
             await session.execute(
                 text(
-                    "SELECT is_pr, comment_kind FROM github_thread t JOIN github_command c ON c.thread_id = t.id"
+                    "SELECT is_pr, comment_kind FROM github_thread t "
+                    "JOIN github_command c ON c.thread_id = t.id"
                 )
             )
         ).one()

@@ -547,4 +547,3 @@ class RunnerClient:
                 log.warning("session_upload_refused", status=response.status_code, body=response.text[:300])
         except httpx.HTTPError as exc:
             log.warning("session_upload_failed", error=str(exc))
-

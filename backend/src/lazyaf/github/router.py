@@ -59,7 +59,8 @@ async def link_github(
     link = await links.put(session=session, settings=settings, secrets=github.secrets, repo=repo, data=data)
     github.clients.forget(link.id)
     client = github.clients.for_link(link) if linksettings.needs_lookup(data) else None
-    await linksettings.apply(link, data, client)  # a login GitHub does not know: 422, nothing kept
+    # A login GitHub does not know is a 422, and nothing is kept.
+    await linksettings.apply(link, data, client, now=github.clients.clock())
     github.poller.reset(repo.id)
     github.commands.poller.reset(repo.id)
     return await links.changed(session, link)

@@ -35,15 +35,18 @@ TRIGGER_CHARS = 20_000
 MAX_FILES = 300
 MAX_COMMITS = 20
 
-_COMMENTS = "comments(last: 100) { totalCount nodes { databaseId body createdAt updatedAt lastEditedAt isMinimized author { login } } }"
+_COMMENTS = (
+    "comments(last: 100) { totalCount nodes {"
+    " databaseId body createdAt updatedAt lastEditedAt isMinimized author { login } } }"
+)
 THREAD_QUERY = (
     "query LazyAFThread($owner: String!, $name: String!, $number: Int!) {"
     " repository(owner: $owner, name: $name) { issueOrPullRequest(number: $number) {"
     " __typename"
-    " ... on Issue { number title body url issueState: state author { login } labels(first: 50) { nodes { name } } "
-    + _COMMENTS
-    + " }"
-    " ... on PullRequest { number title body url pullState: state isDraft headRefName baseRefName isCrossRepository"
+    " ... on Issue { number title body url issueState: state author { login }"
+    " labels(first: 50) { nodes { name } } " + _COMMENTS + " }"
+    " ... on PullRequest { number title body url pullState: state isDraft headRefName baseRefName"
+    " isCrossRepository"
     " author { login } labels(first: 50) { nodes { name } } "
     + _COMMENTS
     + " reviewThreads(first: 100) { totalCount nodes { id isResolved isOutdated path line"

@@ -18,8 +18,11 @@ from lazyaf.github.errors import GitHubNotFound
 from lazyaf.github.models import GitHubLink
 
 
-async def apply(link: GitHubLink, data: CommandSettingsWrite, client: GitHubClient | None) -> None:
-    """Set what ``data`` gives (``client`` looks up new logins; None when no list is given)."""
+async def apply(
+    link: GitHubLink, data: CommandSettingsWrite, client: GitHubClient | None, *, now: float
+) -> None:
+    """Set what ``data`` gives (``client`` looks up new logins; None when no list is given). ``now``
+    (epoch seconds, the GitHub clients' clock) is when the poller starts taking comments."""
     for name in ("commands_enabled", "trigger_phrase", "require_write", "poll_comments", "poll_interval_s"):
         value = getattr(data, name)
         if value is not None:
@@ -32,7 +35,7 @@ async def apply(link: GitHubLink, data: CommandSettingsWrite, client: GitHubClie
         link.allowed_bots = await _resolve(client, link.allowed_bots, data.allowed_bots, bots=True)
     if link.commands_enabled and link.poll_comments and link.commands_from is None:
         # The poller takes only comments made from now on for commands, never old ones.
-        link.commands_from = datetime.now(UTC)
+        link.commands_from = datetime.fromtimestamp(now, UTC)
 
 
 def forget_cursors(link: GitHubLink) -> None:
@@ -67,7 +70,8 @@ async def _lookup(client: GitHubClient, login: str, *, bots: bool) -> dict[str, 
     kind = user.get("type") if isinstance(user, dict) else None
     if bots and kind != "Bot":
         raise InvalidInput(
-            f"'{login}' is a {kind or 'account'}, not a bot: put people in allowed_users, apps in allowed_bots."
+            f"'{login}' is a {kind or 'account'}, not a bot: put people in allowed_users, apps in "
+            "allowed_bots."
         )
     if not bots and kind == "Bot":
         raise InvalidInput(

@@ -165,7 +165,8 @@ async def _start_step(
     (base,) = job_refs.branch_shas(git_path(settings, repo), repo.default_branch)
     if base is None:
         raise InvalidTransition(
-            f"Repo '{repo.name}' has no commits on its default branch '{repo.default_branch}' yet; push to it first."
+            f"Repo '{repo.name}' has no commits on its default branch '{repo.default_branch}' yet; "
+            "push to it first."
         )
     previous = await session.get(Job, card.job_id) if card.job_id else None
     agent = settings.default_agent

@@ -66,7 +66,8 @@ class CommandSettingsRead(BaseModel):
     poll_interval_s: int
     webhook_path: str = Field(
         "/api/github/webhook",
-        description="Where GitHub's webhook posts (content type application/json, the link's webhook secret).",
+        description="Where GitHub's webhook posts (content type application/json, the link's webhook "
+        "secret).",
     )
 
 
@@ -163,4 +164,5 @@ def settings_read(link: Any) -> CommandSettingsRead:
         allowed_bots=[AllowedUser.model_validate(u) for u in link.allowed_bots or []],
         poll_comments=link.poll_comments,
         poll_interval_s=link.poll_interval_s,
+        webhook_path="/api/github/webhook",
     )

@@ -251,7 +251,8 @@ class CommandService:
                 return (
                     DeliveryStatus.IGNORED,
                     (
-                        f"Already handled: this comment came by {earlier.source} too (delivery {earlier.delivery_id}); "
+                        f"Already handled: this comment came by {earlier.source} too "
+                        f"(delivery {earlier.delivery_id}); "
                         "a comment runs once."
                     ),
                     earlier.id,
@@ -769,18 +770,12 @@ class CommandService:
             named = _addressed(text)
             given = {t["index"]: t["comment_id"] for t in step.get("threads") or []}
             head = (state.head_sha or "")[:12]
-            replies = [
-                {
-                    "comment_id": given[index],
-                    "marker": f"<!-- lazyaf:answer command={command.id} thread={index} -->",
-                    "body": (
-                        f"Addressed by LazyAF in `{head}` (`{command.verb}` asked by @{command.actor_login}).\n\n"
-                        f"<!-- lazyaf:answer command={command.id} thread={index} -->"
-                    ),
-                }
-                for index in named
-                if index in given
-            ]
+            said = f"Addressed by LazyAF in `{head}` (`{command.verb}` asked by @{command.actor_login})."
+            replies = []
+            for index in named:
+                if index in given:
+                    mark = f"<!-- lazyaf:answer command={command.id} thread={index} -->"
+                    replies.append({"comment_id": given[index], "marker": mark, "body": f"{said}\n\n{mark}"})
             payload.update(pr_number=thread.pr_number, replies=replies)
             op = ops.ANSWERS
         await outbox.enqueue(
