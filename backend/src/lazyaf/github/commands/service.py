@@ -22,6 +22,7 @@ clock (retries). Each pass, in order — every step reads the database, so a res
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 import uuid
 from collections.abc import Callable
@@ -380,7 +381,7 @@ class CommandService:
         for other in active:
             other.cancelled_by = command.actor_login
             if other.status == CommandStatus.RUNNING and other.run is not None:
-                run = dict(other.run)
+                run = copy.deepcopy(other.run)
                 await runs.cancel(session, run)
                 other.run = run
                 await session.flush()
@@ -680,7 +681,7 @@ class CommandService:
         """Copy the run's agent steps onto the checklist; the run's state."""
         if command.run is None:
             return None
-        run = dict(command.run)
+        run = copy.deepcopy(command.run)  # the seam may change it; the JSON column sees a new value
         state = await runs.status(session, self.settings, run)
         if run != command.run:
             command.run = run  # the run started its next step
