@@ -307,13 +307,20 @@ async def test_an_unknown_verb_gets_the_help_once(
 
 
 async def test_progress_edits_wait_out_the_interval_but_a_new_step_goes_at_once(
-    api: httpx.AsyncClient, app: FastAPI, setup: Setup, settings: Settings, tmp_path: Path, world: dict[str, Any]
+    api: httpx.AsyncClient,
+    app: FastAPI,
+    setup: Setup,
+    settings: Settings,
+    tmp_path: Path,
+    world: dict[str, Any],
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
     settings.github_progress_interval = 60
     issue = world["issue"]
-    await deliver(api, comment_payload(setup.fake.add_comment(issue, "@lazyaf plan", user="octocat")), "issue_comment")
+    await deliver(
+        api, comment_payload(setup.fake.add_comment(issue, "@lazyaf plan", user="octocat")), "issue_comment"
+    )
     await drain(app)
     plan = await command(app, verb="plan")
     assert plan.card_id is not None
@@ -339,11 +346,18 @@ async def test_progress_edits_wait_out_the_interval_but_a_new_step_goes_at_once(
 
 
 async def test_a_comment_left_behind_by_a_crash_is_finalized_at_start_up(
-    api: httpx.AsyncClient, app: FastAPI, setup: Setup, settings: Settings, tmp_path: Path, world: dict[str, Any]
+    api: httpx.AsyncClient,
+    app: FastAPI,
+    setup: Setup,
+    settings: Settings,
+    tmp_path: Path,
+    world: dict[str, Any],
 ) -> None:
     """The run ended but its comment still says "working" (LazyAF was down): the next pass edits it."""
     issue = world["issue"]
-    await deliver(api, comment_payload(setup.fake.add_comment(issue, "@lazyaf plan", user="octocat")), "issue_comment")
+    await deliver(
+        api, comment_payload(setup.fake.add_comment(issue, "@lazyaf plan", user="octocat")), "issue_comment"
+    )
     await drain(app)
     plan = await command(app, verb="plan")
     assert plan.card_id is not None
@@ -362,10 +376,19 @@ async def test_a_comment_left_behind_by_a_crash_is_finalized_at_start_up(
 
 
 async def test_oneshot_plans_then_builds_and_opens_a_ready_pull_request(
-    api: httpx.AsyncClient, app: FastAPI, setup: Setup, settings: Settings, tmp_path: Path, world: dict[str, Any]
+    api: httpx.AsyncClient,
+    app: FastAPI,
+    setup: Setup,
+    settings: Settings,
+    tmp_path: Path,
+    world: dict[str, Any],
 ) -> None:
     issue = world["issue"]
-    await deliver(api, comment_payload(setup.fake.add_comment(issue, "@lazyaf oneshot", user="octocat")), "issue_comment")
+    await deliver(
+        api,
+        comment_payload(setup.fake.add_comment(issue, "@lazyaf oneshot", user="octocat")),
+        "issue_comment",
+    )
     await drain(app)
     oneshot = await command(app, verb="oneshot")
     assert oneshot.card_id is not None

@@ -101,3 +101,48 @@ async def test_polling_off_asks_github_nothing(api: httpx.AsyncClient, app: Fast
     await link_for_commands(api, setup, allowed=("octocat",), poll_comments=False)
     assert await app.state.github.commands.poller.tick(3000.0) == []
     assert setup.fake.calls("issues/list-comments-for-repo") == []
+
+
+async def test_nobody_allowed_is_not_polled_and_allowing_someone_later_starts_from_then(
+    api: httpx.AsyncClient, app: FastAPI, setup: Setup
+) -> None:
+    fake = setup.fake
+    fake.add_user("octocat")
+    repo = await link_for_commands(api, setup)  # commands and polling on, nobody allowed yet
+    poller = app.state.github.commands.poller
+    assert await poller.tick(4000.0) == []
+    assert fake.calls("issues/list-comments-for-repo") == []
+    issue = fake.add_issue(setup.repo, "Old business", user="octocat")
+    fake.add_comment(issue, "@lazyaf plan (made while nobody was allowed)", user="octocat")
+    setup.clock.advance(30)
+    response = await api.put(
+        f"/api/repos/{repo['id']}/github",
+        json={"owner": "octo-org", "name": "hello-world", "allowed_users": ["octocat"]},
+    )
+    assert response.status_code == 200
+    setup.clock.advance(30)
+    fresh = fake.add_comment(issue, "@lazyaf status", user="octocat")
+    assert len(await poller.tick(4001.0)) == 1
+    assert [d["delivery_id"] for d in await deliveries(api)] == [f"poll:issue_comment:{fresh.id}"]
+
+
+async def test_ignored_deliveries_are_pruned_after_two_weeks_and_commands_are_kept(
+    api: httpx.AsyncClient, app: FastAPI, setup: Setup, settings: Settings
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    fake = setup.fake
+    fake.add_user("octocat")
+    await link_for_commands(api, setup, allowed=("octocat",))
+    issue = fake.add_issue(setup.repo, "Something", user="octocat")
+    await deliver(api, comment_payload(fake.add_comment(issue, "just talk", user="octocat")), "issue_comment")
+    await deliver(
+        api, comment_payload(fake.add_comment(issue, "@lazyaf status", user="octocat")), "issue_comment"
+    )
+    await drain(app)
+    assert sorted(d["status"] for d in await deliveries(api)) == ["accepted", "ignored"]
+    commands = app.state.github.commands
+    assert await commands.prune(datetime.now(UTC) + timedelta(days=13)) == 0
+    assert await commands.prune(datetime.now(UTC) + timedelta(days=15)) == 1
+    assert [d["status"] for d in await deliveries(api)] == ["accepted"]
+    assert count(settings, "github_command") == 1

@@ -23,6 +23,7 @@ async def apply(
 ) -> None:
     """Set what ``data`` gives (``client`` looks up new logins; None when no list is given). ``now``
     (epoch seconds, the GitHub clients' clock) is when the poller starts taking comments."""
+    before = polls(link) and link.commands_from is not None
     for name in ("commands_enabled", "trigger_phrase", "require_write", "poll_comments", "poll_interval_s"):
         value = getattr(data, name)
         if value is not None:
@@ -33,9 +34,18 @@ async def apply(
     if data.allowed_bots is not None:
         assert client is not None
         link.allowed_bots = await _resolve(client, link.allowed_bots, data.allowed_bots, bots=True)
-    if link.commands_enabled and link.poll_comments and link.commands_from is None:
-        # The poller takes only comments made from now on for commands, never old ones.
+    if polls(link) and not before:
+        # The poller takes only comments made from now on for commands, never older ones.
+        forget_cursors(link)
         link.commands_from = datetime.fromtimestamp(now, UTC)
+    elif not polls(link):
+        forget_cursors(link)
+
+
+def polls(link: GitHubLink) -> bool:
+    """Whether the poller asks GitHub for this link's comments: commands and polling on, and
+    someone allowed to give one (else no comment could pass the gate: nothing is asked)."""
+    return bool(link.commands_enabled and link.poll_comments and (link.allowed_users or link.allowed_bots))
 
 
 def forget_cursors(link: GitHubLink) -> None:

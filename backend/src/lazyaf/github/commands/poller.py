@@ -1,6 +1,7 @@
 """The comment poller: the second door, for servers GitHub's webhooks cannot reach (the usual local case).
 
-Per linked repo with commands and ``poll_comments`` on, every ``poll_interval_s``: the issue
+Per linked repo with commands and ``poll_comments`` on and someone on its allowlist (else no comment
+could pass the gate, and GitHub is not asked), every ``poll_interval_s``: the issue
 comments (``GET /repos/{o}/{r}/issues/comments``) and the review comments
 (``GET /repos/{o}/{r}/pulls/comments``) updated ``since`` the cursor, oldest first. The first page
 is asked with the ETag kept in the database (``If-None-Match``: an unchanged list is a 304 and costs
@@ -32,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from lazyaf.db.engine import session_scope
 from lazyaf.github.client import GitHubClient
 from lazyaf.github.clients import observe_quota
-from lazyaf.github.commands import grammar
+from lazyaf.github.commands import grammar, linksettings
 from lazyaf.github.commands.events import Malformed, from_polled
 from lazyaf.github.commands.models import GitHubDelivery
 from lazyaf.github.commands.progress import SESSION_FLAG
@@ -100,6 +101,8 @@ class CommentPoller:
             ).all()
         polled = []
         for link in links:
+            if not linksettings.polls(link) or link.commands_from is None:
+                continue
             last = self._last.get(link.repo_id)
             if last is not None and now - last < link.poll_interval_s:
                 continue

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import event, select
+from sqlalchemy import delete, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -62,6 +62,9 @@ log = structlog.get_logger(__name__)
 
 IDLE_WAIT = 30.0
 START_ATTEMPTS = 5
+# Deliveries that became nothing are kept this long (to see why), then pruned; the others stay.
+KEEP_IGNORED = timedelta(days=14)
+PRUNE_EVERY = timedelta(hours=1)
 ANSWERED = re.compile(r"addressed threads?\s*:\s*([0-9 ,#and]+)", re.IGNORECASE)
 
 
@@ -95,6 +98,7 @@ class CommandService:
         self._task: asyncio.Task[None] | None = None
         self._listener: Callable[[Session], None] | None = None
         self._session_class: type[Session] = self.sessionmaker.kw["sync_session_class"]
+        self._pruned_at: datetime | None = None
 
     # -- running -----------------------------------------------------------------------------
 
@@ -140,11 +144,27 @@ class CommandService:
                 pass
 
     async def run_once(self) -> None:
-        """One pass of the four phases (module docstring)."""
+        """One pass of the four phases (module docstring), and now and then a prune."""
         await self.process_deliveries()
         await self.start_commands()
         await self.advance_commands()
         await self.sweep_progress()
+        if self._pruned_at is None or utcnow() - self._pruned_at > PRUNE_EVERY:
+            await self.prune()
+
+    async def prune(self, now: datetime | None = None) -> int:
+        """Forget deliveries that became nothing (ignored) after ``KEEP_IGNORED``; how many."""
+        now = now or utcnow()
+        self._pruned_at = now
+        async with session_scope(self.sessionmaker) as session:
+            result = await session.execute(
+                delete(GitHubDelivery).where(
+                    GitHubDelivery.status == DeliveryStatus.IGNORED,
+                    GitHubDelivery.received_at < now - KEEP_IGNORED,
+                )
+            )
+        count: int = result.rowcount  # type: ignore[attr-defined]
+        return count
 
     # -- 1. deliveries -----------------------------------------------------------------------
 
