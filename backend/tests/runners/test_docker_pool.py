@@ -229,7 +229,6 @@ def test_the_docker_command_of_a_loopback_server_joins_its_network_and_connects(
     command = (
         body["command"]
         .replace("<your-lazyaf-token>", TOKEN)
-        .replace("<your-anthropic-api-key>", "unused")
         .replace("<runner-name>", name)
         .replace("--restart unless-stopped", f"--name {name}")
     )
