@@ -28,6 +28,16 @@ Code empties it when its refresh token is refused) is never written back.
 A login forwarded by the server carries the access token only: an agent in a container never
 holds the user's long-lived refresh token. When that token has expired the run fails at once
 with a sentence saying what to do; it is not sent to the model.
+
+What the pinned Claude Code (2.1.197) does with a login, as observed against the scripted model:
+it reads ``claudeAiOauth`` from ``$CLAUDE_CONFIG_DIR/.credentials.json`` (only there when the
+variable is set: ``~/.claude`` is then ignored) and sends ``Authorization: Bearer <accessToken>``
+with ``anthropic-beta: oauth-2025-04-20`` (an API key goes as ``x-api-key``); it refreshes at
+``platform.claude.com`` (not configurable to another host), writes the file again through a
+temporary file and a rename (a symbolic link there would be replaced, not followed), and reads it
+again when its mtime changes; when the refresh is refused it empties the tokens in the file. With
+no credential it prints "Not logged in · Please run /login" without calling the API; a 401 is
+retried, then reported as "Failed to authenticate. API Error: 401 …" (``api_error_status``).
 """
 
 from __future__ import annotations
