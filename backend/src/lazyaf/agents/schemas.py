@@ -24,9 +24,11 @@ class CredentialRead(BaseModel):
     )
     runner: str | None = Field(default=None, description="The runner's name, when found_on is runner.")
     variable: str | None = Field(default=None, description="The variable's name, for kind environment.")
-    path: str | None = Field(default=None, description="The login file, for a claude_login found on the server.")
+    path: str | None = Field(
+        default=None, description="The login file, for a claude_login found on the server."
+    )
     expires_at: datetime | None = Field(
-        None, description="When a login's access token expires, if its file says."
+        default=None, description="When a login's access token expires, if its file says."
     )
     expired: bool = Field(
         False, description="The access token has expired (Claude Code refreshes it in a local runner)."

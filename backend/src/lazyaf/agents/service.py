@@ -87,8 +87,11 @@ def machine_secrets() -> list[str]:
     return list(_seen)
 
 
-def on_this_machine(settings: Settings, environ: Mapping[str, str] | None = None) -> MachineCredential | None:
-    """The first credential of this machine (module docstring). Reads a file: not on the event loop."""
+def on_this_machine(
+    settings: Settings, environ: Mapping[str, str] | None = None, *, files: bool = True
+) -> MachineCredential | None:
+    """The first credential of this machine (module docstring). The login is a file read: not on
+    the event loop (``files=False`` looks at settings and the environment only)."""
     environ = os.environ if environ is None else environ
     if settings.anthropic_api_key is not None:
         return MachineCredential(
@@ -101,7 +104,7 @@ def on_this_machine(settings: Settings, environ: Mapping[str, str] | None = None
     if variable is not None:
         remember(variable[1])
         return MachineCredential(found.ENVIRONMENT, {variable[0]: variable[1]})
-    login = found.read_login(environ)
+    login = found.read_login(environ) if files else None
     if login is not None and login.access_token:
         remember(*login.secrets)
         return MachineCredential(found.CLAUDE_LOGIN, {}, login)
@@ -172,7 +175,10 @@ async def claude_status(
     *, session: AsyncSession, settings: Settings
 ) -> tuple[CredentialRead | None, str | None]:
     """The credential Claude Code would run with (None: none), and what to do when there is none."""
-    machine = await anyio.to_thread.run_sync(on_this_machine, settings)
+    # A start checks this: settings and variables need no thread, only a login file does.
+    machine = on_this_machine(settings, files=False) or await anyio.to_thread.run_sync(
+        on_this_machine, settings
+    )
     unusable: str | None = None
     if machine is not None and (machine.login is None or machine.login.usable):
         return _machine_read(machine), None
