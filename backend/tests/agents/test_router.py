@@ -293,3 +293,26 @@ def test_a_runner_with_its_own_credential_is_sent_none_of_this_machines(
     finally:
         runner.close()
     assert assign.credential is None
+
+
+def test_a_runner_without_its_own_gets_a_key_of_the_servers_environment(
+    live: LiveServer, bare: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "sk-ant-api03-" + secrets.token_urlsafe(30)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", key)
+    repo = ingest(live, tmp_path)
+    card = new_card(live, repo)
+    assert httpx.post(live.api(f"/cards/{card['id']}/start")).status_code == 201
+
+    runner, _ = registered(live, "container")
+    try:
+        assign = runner.claim()
+    finally:
+        runner.close()
+    assert assign.credential is not None
+    assert (assign.credential.kind, assign.credential.env, assign.credential.login) == (
+        "environment",
+        {"ANTHROPIC_API_KEY": key},
+        None,
+    )
+    assert key not in json.dumps(assign.env)
