@@ -37,12 +37,18 @@ export type SyncRule = S['SyncRule'];
 export type SyncResult = S['SyncResult'];
 export type VerifyRead = S['VerifyRead'];
 export type PullRequestQueued = S['PullRequestQueued'];
+export type AgentsRead = S['AgentsRead'];
+export type AgentRead = S['AgentRead'];
 
 const get = <T>(path: string, query?: Query) => request<T>('GET', path, { query });
 const post = <T>(path: string, body?: unknown) => request<T>('POST', path, { body });
 
 export const api = {
   health: () => get<HealthRead>('/api/health'),
+  agents: {
+    /** Each agent: whether some runner can run it, with which kind of credential, or what to do. */
+    list: () => get<AgentsRead>('/api/agents'),
+  },
   repos: {
     list: () => get<RepoRead[]>('/api/repos'),
     get: (id: string) => get<RepoRead>(`/api/repos/${id}`),
