@@ -333,6 +333,57 @@ def reap_dead(labels: dict[str, str] | None = None) -> list[str]:
     return removed
 
 
+@dataclass(frozen=True)
+class ContainerExit:
+    """How a runner container ended: its exit code, whether the kernel killed it for memory, the
+    engine's error if any, and its last log lines. ``removed``: it was gone (removed by hand)."""
+
+    exit_code: int | None
+    oom_killed: bool = False
+    error: str = ""
+    log_tail: str = ""
+    removed: bool = False
+
+
+def collect_exited(
+    container_ids: set[str], labels: dict[str, str] | None = None, lines: int = 20
+) -> dict[str, ContainerExit]:
+    """Of ``container_ids`` (runner containers narrowed by ``labels``), the ones no longer running:
+    how each exited and its last ``lines`` log lines, read before it is removed. Containers that
+    are gone altogether are reported ``removed``; running ones are left alone."""
+    found: dict[str, ContainerExit] = {}
+    with _docker("check runner containers") as client:
+        rows = client.api.containers(all=True, filters={"label": _label_filters(labels)})
+        states = {row["Id"]: row.get("State", "") for row in rows}
+        for container_id in container_ids:
+            state = states.get(container_id)
+            if state is None:
+                found[container_id] = ContainerExit(exit_code=None, removed=True)
+                continue
+            if state not in ("exited", "dead"):
+                continue
+            try:
+                info = client.api.inspect_container(container_id).get("State") or {}
+                tail = bytes(client.api.logs(container_id, stdout=True, stderr=True, tail=lines))
+            except NotFound:
+                found[container_id] = ContainerExit(exit_code=None, removed=True)
+                continue
+            try:
+                client.api.remove_container(container_id, force=True, v=True)
+            except NotFound:
+                pass
+            except APIError as exc:
+                if not _removal_in_progress(exc):
+                    raise
+            found[container_id] = ContainerExit(
+                exit_code=info.get("ExitCode"),
+                oom_killed=bool(info.get("OOMKilled")),
+                error=str(info.get("Error") or ""),
+                log_tail=tail.decode("utf-8", errors="replace"),
+            )
+    return found
+
+
 def container_logs_tail(container_id: str, lines: int = 50) -> str:
     """Return the last `lines` lines of a container's stdout and stderr, dead containers included."""
     with _docker(f"read the logs of container {container_id[:12]}") as client:
