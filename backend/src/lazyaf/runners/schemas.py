@@ -26,18 +26,16 @@ class RunnerRead(BaseModel):
     last_heartbeat: datetime
     created_at: datetime
     pooled: bool = Field(
-        False, description="Started and kept by this server's pool (scale it; it is restarted when it exits)."
+        description="Started and kept by this server's pool (scale it; it is restarted when it exits)."
     )
-    restarts: int = Field(0, description="How often the pool started it again after it exited.")
+    restarts: int = Field(description="How often the pool started it again after it exited.")
     last_exit: str | None = Field(
-        None,
         description="How its last process or container ended: 'killed by SIGKILL', 'exited with code 3'.",
     )
-    last_exit_at: datetime | None = None
-    log_tail: str | None = Field(None, description="The last lines it wrote before that exit (redacted).")
-    restart_at: datetime | None = Field(None, description="When the pool starts it again (while it waits).")
+    last_exit_at: datetime | None
+    log_tail: str | None = Field(description="The last lines it wrote before that exit (redacted).")
+    restart_at: datetime | None = Field(description="When the pool starts it again (while it waits).")
     failed_at: datetime | None = Field(
-        None,
         description="Set when it kept exiting and the pool stopped restarting it; scaling again retries it.",
     )
 
