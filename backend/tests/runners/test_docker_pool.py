@@ -246,3 +246,29 @@ def test_the_docker_command_of_a_loopback_server_joins_its_network_and_connects(
         )
     finally:
         subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, timeout=60)
+
+
+def test_a_killed_docker_runner_is_started_again_with_how_it_ended(
+    server: tuple[LiveServer, Any], settings: Settings
+) -> None:
+    srv, _ = server
+    settings.runner_restart_delay = 0.2
+    pool = scale(srv, 1, kind="docker")
+    try:
+        wait_runners_idle(srv, 1)
+        (before,) = pool["runners"]
+        docker.from_env().containers.get(before["container_id"]).kill()  # SIGKILL, as `docker kill`
+
+        def restarted() -> bool:
+            rows = httpx.get(srv.api("/runners")).json()["runners"]
+            return len(rows) == 1 and rows[0]["restarts"] == 1 and rows[0]["status"] == "idle"
+
+        wait_until(restarted, 120)
+        (after,) = httpx.get(srv.api("/runners")).json()["runners"]
+        assert after["id"] == before["id"] and after["container_id"] != before["container_id"]
+        assert after["last_exit"] == "exited with code 137 (SIGKILL)"
+        # The dead container was read (its exit code and last lines), then removed.
+        assert before["container_id"] not in {c.id for c in lazyaf_docker.list_runner_containers(all=True)}
+        assert httpx.get(srv.api("/runners")).json()["docker"] == 1
+    finally:
+        scale(srv, 0, kind="docker")
