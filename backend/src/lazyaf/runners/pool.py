@@ -266,6 +266,7 @@ class RunnerPool:
             async with session_scope(self.sessionmaker) as session:
                 await self._set_target(session, kind, count)
                 slots = await self.slots(session, kind)
+            had_any = bool(slots)
             extra = len(slots) - count
             if extra > 0:
                 order = sorted(slots, key=self._removal_order)
@@ -278,7 +279,7 @@ class RunnerPool:
                     await self._relaunch(runner.id, retry=True)
             for index in range(len(slots), count):
                 await self._start(kind, index + 1)
-        if kind == RunnerKind.DOCKER and count == 0 and self.docker_server_url:
+        if kind == RunnerKind.DOCKER and count == 0 and (had_any or self.docker_server_url):
             await self.close_docker_network()
 
     async def _set_target(self, session: AsyncSession, kind: RunnerKind, count: int) -> None:
