@@ -641,7 +641,10 @@ class RunnerPool:
         """At start-up: watch the local runners that outlived a restart and restart the ones that
         did not, start slots the pool is short of, and (in the background: the engine may be slow,
         and runners retry) listen on the gateway of the Docker network if it is still there."""
-        await self._resume()
+        try:
+            await self._resume()
+        except Exception:  # the server starts all the same; the reaper's sweeps pick runners up
+            log.exception("pool_resume_failed")
         async with session_scope(self.sessionmaker) as session:
             known = await session.scalar(select(Runner.id).where(Runner.kind == RunnerKind.DOCKER).limit(1))
             docker_target = await session.get(PoolTarget, RunnerKind.DOCKER)
