@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import textwrap
 from collections.abc import Callable
@@ -190,3 +191,22 @@ def test_exits_in_words() -> None:
     assert (
         describe_container_exit(None, oom_killed=False, error="", removed=True) == "its container was removed"
     )
+
+
+def test_a_runner_that_cannot_start_is_a_clear_error_and_the_count_stays_what_runs(
+    make_server: Callable[..., LiveServer],
+) -> None:
+    server = make_server()
+    logs = server.settings.logs_dir
+    shutil.rmtree(logs)
+    logs.write_text("not a folder")  # the runner's log cannot be opened
+    response = httpx.post(server.api("/runners/scale"), json={"kind": "local", "count": 1}, timeout=60)
+    assert response.status_code == 500
+    assert response.json()["detail"].startswith("Could not start local runner local-1: ")
+    assert "Check that the data directory" in response.json()["detail"]
+    pool = httpx.get(server.api("/runners")).json()
+    assert pool["local"] == 0 and pool["runners"] == []
+    logs.unlink()
+    assert scale(server, 1)["local"] == 1
+    wait_runners_idle(server, 1)
+    scale(server, 0)

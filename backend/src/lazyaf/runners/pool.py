@@ -277,8 +277,14 @@ class RunnerPool:
                 if runner.failed_at is not None:
                     self._exits.pop(runner.id, None)
                     await self._relaunch(runner.id, retry=True)
-            for index in range(len(slots), count):
-                await self._start(kind, index + 1)
+            try:
+                for index in range(len(slots), count):
+                    await self._start(kind, index + 1)
+            except BaseException:
+                # The count the pool keeps is what it has: the error says why the rest did not start.
+                async with session_scope(self.sessionmaker) as session:
+                    await self._set_target(session, kind, len(await self.slots(session, kind)))
+                raise
         if kind == RunnerKind.DOCKER and count == 0 and (had_any or self.docker_server_url):
             await self.close_docker_network()
 
@@ -319,7 +325,13 @@ class RunnerPool:
     async def _launch(self, runner: Runner) -> None:
         """Start the runner's process or container and note it on the row."""
         if runner.kind == RunnerKind.LOCAL:
-            runner.pid = self._spawn_local(str(runner.id), runner.name)
+            try:
+                runner.pid = self._spawn_local(str(runner.id), runner.name)
+            except OSError as exc:
+                raise LazyAFError(
+                    f"Could not start local runner {runner.name}: {exc}. Check that the data directory "
+                    f"{self.settings.data_dir} is writable (its logs/ folder holds the runner's log)."
+                ) from exc
             self._watch(runner.id, runner.pid)
         else:
             server = self.docker_server_url or await self.open_docker_network()
@@ -349,7 +361,7 @@ class RunnerPool:
             runner.restarts += 1
             try:
                 await self._launch(runner)
-            except (LazyAFError, OSError) as exc:
+            except LazyAFError as exc:
                 log.warning("runner_restart_failed", name=runner.name, error=str(exc))
                 await self._record_exit(session, runner, Exit(f"could not start: {exc}"[:200]))
                 return
