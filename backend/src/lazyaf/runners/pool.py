@@ -525,7 +525,7 @@ class RunnerPool:
         # The process has ended: reaping it (our child) does not wait.
         code = await anyio.to_thread.run_sync(child.wait) if child is not None else None
         name = await self._name_of(runner_id)
-        tail = read_tail(self.log_path(name)) if name else ""
+        tail = await anyio.to_thread.run_sync(read_tail, self.log_path(name)) if name else ""
         await self._exited(runner_id, Exit(describe_exit(code), tail), pid=pid)
 
     async def _name_of(self, runner_id: uuid.UUID) -> str | None:
@@ -689,9 +689,8 @@ class RunnerPool:
                 elif runs_runner(runner.pid, runner.id):
                     self._watch(runner.id, runner.pid)
                 else:
-                    gone = Exit(
-                        "its process was gone when the server started", read_tail(self.log_path(runner.name))
-                    )
+                    tail = await anyio.to_thread.run_sync(read_tail, self.log_path(runner.name))
+                    gone = Exit("its process was gone when the server started", tail)
                     await self._record_exit(session, runner, gone)
         await self._fill(RunnerKind.LOCAL)
 
