@@ -6,8 +6,8 @@ from lazyaf.events.models import BoardEvent
 from lazyaf.github.commands.models import GitHubCommand, GitHubDelivery, GitHubThread
 from lazyaf.github.models import GitHubIssue, GitHubLink, GitHubOutbox
 from lazyaf.jobs.models import Job, JobEvent, JobStatus
-from lazyaf.repos.models import Repo
-from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
+from lazyaf.repos.models import Repo, RepoAlias
+from lazyaf.runners.models import PoolTarget, Runner, RunnerKind, RunnerStatus
 
 __all__ = [
     "Base",
@@ -25,7 +25,9 @@ __all__ = [
     "Job",
     "JobEvent",
     "JobStatus",
+    "PoolTarget",
     "Repo",
+    "RepoAlias",
     "Runner",
     "RunnerKind",
     "RunnerStatus",

@@ -28,6 +28,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf import auth, prompts
+from lazyaf.agents import service as agent_service
 from lazyaf.cards import service as card_service
 from lazyaf.cards.models import Card, CardActivity, CardStatus, Comment
 from lazyaf.cards.schemas import CardRead, CardUpdate
@@ -178,6 +179,9 @@ async def start_card(
             f"Card '{card.title}' is archived (its GitHub issue was closed); "
             "reopen the issue to bring it back."
         )
+    # No runner could run it: refused before anything is written (agents/service.py).
+    agent = agent or settings.default_agent
+    await agent_service.require(session=session, settings=settings, agent=agent)
     repo, base_sha = await _repo_with_base(session, settings, card)
     card.start_waiting_since = None
     readme = await job_refs.readme_at(git_path(settings, repo), base_sha, prompts.README_NAMES)
@@ -466,11 +470,15 @@ async def attempts_used(session: AsyncSession, card: Card) -> int:
 async def _queue_followup(
     session: AsyncSession, settings: Settings, card: Card, kind: str, *, failure: str | None = None,
     comments: list[Comment] | None = None, conflicts: list[str] | None = None, agent: str | None = None,
+    require_agent: bool = False,
 ) -> Job:
-    """Queue another pass on the card's branch, resuming the agent's last session when it can."""
+    """Queue another pass on the card's branch, resuming the agent's last session when it can
+    (``require_agent``: a person asked for it, so refuse when no runner could run the agent)."""
     repo, base_sha = await _repo_with_base(session, settings, card)
     previous = await session.get(Job, card.job_id) if card.job_id else None
     agent = agent or (previous.agent if previous else settings.default_agent)
+    if require_agent:
+        await agent_service.require(session=session, settings=settings, agent=agent)
     resume = previous.session_id if previous and previous.agent == "claude" == agent else None
     if resume and (previous is None or job_sessions.file_of(settings, previous) is None):
         resume = None  # the session file never reached us: start fresh with full context
@@ -826,7 +834,9 @@ async def request_changes(*, session: AsyncSession, settings: Settings, card: Ca
     if await attempts_used(session, card) >= card.max_attempts:
         raise InvalidTransition(_attempts_spent(card))
     kind = "resolve" if conflicts else "iterate"
-    job = await _queue_followup(session, settings, card, kind, comments=comments, conflicts=conflicts, agent=agent)
+    job = await _queue_followup(
+        session, settings, card, kind, comments=comments, conflicts=conflicts, agent=agent, require_agent=True
+    )
     for comment in comments:
         comment.job_id = job.id
     # conflict_files stay until a resolve job has pushed a merge (complete_attempt clears them).
@@ -842,11 +852,13 @@ async def retry_card(*, session: AsyncSession, settings: Settings, card: Card, a
         raise InvalidTransition(_attempts_spent(card))
     if card.conflict_files:  # the branch still conflicts: the new pass merges the base in again
         return await _queue_followup(
-            session, settings, card, "resolve", conflicts=card.conflict_files, agent=agent
+            session, settings, card, "resolve", conflicts=card.conflict_files, agent=agent, require_agent=True
         )
     previous = await session.get(Job, card.job_id) if card.job_id else None
     failure = (previous.error if previous else None) or "The previous attempt failed without a reason."
-    return await _queue_followup(session, settings, card, "retry", failure=failure, agent=agent)
+    return await _queue_followup(
+        session, settings, card, "retry", failure=failure, agent=agent, require_agent=True
+    )
 
 
 def _attempts_spent(card: Card) -> str:

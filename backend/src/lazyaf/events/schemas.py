@@ -15,8 +15,12 @@ the events you missed are no longer kept: reload the board from the REST API.
 | job_status     | ``{"job": JobRead}``                                        |
 | job_event      | ``{"job_id", "card_id", "attempt", "seq", "event": AgentEvent}`` |
 | runner_status  | ``{"runner": RunnerRead}``                                  |
-| runner_deleted | ``{"runner_id"}`` (a stopped runner added by hand, removed) |
 | github_updated | ``{"repo_id", "github": GitHubLinkRead | null}`` (linked, synced, verified, unlinked…) |
+| runner_deleted | ``{"runner_id"}`` (removed by hand, or by a pool scale-down) |
+| queue_updated  | ``{"waiting": {job_id: WaitingReason}}``: why queued jobs wait (jobs/waiting.py) |
+
+``queue_updated`` carries the reasons of the first 200 queued jobs in dispatch order, and replaces
+the map the board had (``GET /api/runners`` → ``waiting`` at load).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ BoardEventType = Literal[
     "runner_status",
     "runner_deleted",
     "github_updated",
+    "queue_updated",
 ]
 
 

@@ -31,6 +31,7 @@ async def _pool_read(request: Request, session: SessionDep) -> PoolRead:
         local=counts["local"],
         docker=counts["docker"],
         docker_available=await anyio.to_thread.run_sync(docker.engine_available),
+        waiting=await request.app.state.queue.snapshot(),
     )
 
 
@@ -42,7 +43,8 @@ async def list_runners(request: Request, session: SessionDep) -> PoolRead:
 
 @router.post("/scale", responses=error_responses(409, 422))
 async def scale_runners(scale: PoolScale, request: Request, session: SessionDep) -> PoolRead:
-    """Start or stop pool-managed runners of a kind until `count` are running."""
+    """Keep `count` runners of a kind: start or stop pool runners until there are that many, and
+    start failed ones again."""
     await request.app.state.pool.scale(RunnerKind(scale.kind), scale.count)
     return await _pool_read(request, session)
 
@@ -76,14 +78,17 @@ async def get_docker_command(request: Request, settings: SettingsDep) -> DockerC
     # docker's own argv, where every user of the machine could read it.
     command = (
         f"LAZYAF_RUNNER_TOKEN={shlex.quote(token)} docker run -d --restart unless-stopped {network}"
-        "-e LAZYAF_RUNNER_TOKEN -e ANTHROPIC_API_KEY=<your-anthropic-api-key> "
+        "-e LAZYAF_RUNNER_TOKEN "
         f"lazyaf-runner:latest --server {server} --name <runner-name> --kind docker"
     )
     notes = (
         "Build the image first on that machine: `docker build -f runner/Dockerfile -t lazyaf-runner:latest .` "
         "from a LazyAF checkout (BASE_IMAGE may be any Debian image with python3 and git). "
         "Replace the <placeholders>. LAZYAF_RUNNER_TOKEN is this server's runner registration token: "
-        "keep it secret, like a password (it lets a runner take jobs and their prompts)."
+        "keep it secret, like a password (it lets a runner take jobs and their prompts). "
+        "The runner gets its model credential from this server with each job (GET /api/agents says "
+        "which), never in the container's environment; to use a key of that machine instead, export "
+        "ANTHROPIC_API_KEY there and add `-e ANTHROPIC_API_KEY` (by name: the value stays out of argv)."
     )
     return DockerCommandRead(command=command, notes=notes, registration_token=token)
 

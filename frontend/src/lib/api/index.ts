@@ -8,6 +8,8 @@ export type RepoRead = S['RepoRead'];
 export type RepoUpdate = S['RepoUpdate'];
 export type BranchRead = S['BranchRead'];
 export type CardRead = S['CardRead'];
+export type CardDetailRead = S['CardDetailRead'];
+export type WaitingReason = S['WaitingReason'];
 export type CardCreate = S['CardCreate'];
 export type CardUpdate = S['CardUpdate'];
 export type CardStatus = S['CardStatus'];
@@ -37,12 +39,18 @@ export type SyncRule = S['SyncRule'];
 export type SyncResult = S['SyncResult'];
 export type VerifyRead = S['VerifyRead'];
 export type PullRequestQueued = S['PullRequestQueued'];
+export type AgentsRead = S['AgentsRead'];
+export type AgentRead = S['AgentRead'];
 
 const get = <T>(path: string, query?: Query) => request<T>('GET', path, { query });
 const post = <T>(path: string, body?: unknown) => request<T>('POST', path, { body });
 
 export const api = {
   health: () => get<HealthRead>('/api/health'),
+  agents: {
+    /** Each agent: whether some runner can run it, with which kind of credential, or what to do. */
+    list: () => get<AgentsRead>('/api/agents'),
+  },
   repos: {
     list: () => get<RepoRead[]>('/api/repos'),
     get: (id: string) => get<RepoRead>(`/api/repos/${id}`),
@@ -63,7 +71,7 @@ export const api = {
     search: (repoId: string, q: string, limit: number) =>
       get<CardRead[]>(`/api/repos/${repoId}/cards`, { q, limit }),
     currentJobs: (repoId: string) => get<JobRead[]>(`/api/repos/${repoId}/current-jobs`),
-    get: (id: string) => get<CardRead>(`/api/cards/${id}`),
+    get: (id: string) => get<CardDetailRead>(`/api/cards/${id}`),
     create: (repoId: string, card: CardCreate) => post<CardRead>(`/api/repos/${repoId}/cards`, card),
     update: (id: string, change: CardUpdate) => request<CardRead>('PATCH', `/api/cards/${id}`, { body: change }),
     remove: (id: string) => request<void>('DELETE', `/api/cards/${id}`),

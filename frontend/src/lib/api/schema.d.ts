@@ -4,6 +4,27 @@
  */
 
 export interface paths {
+    "/api/agents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Agents
+         * @description Each agent, whether a usable model credential was found and where (kind only, never the
+         *     value; a login's expiry if its file says), and what to do when none was.
+         */
+        get: operations["list_agents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cards/{card_id}": {
         parameters: {
             query?: never;
@@ -13,7 +34,7 @@ export interface paths {
         };
         /**
          * Get Card
-         * @description Get one card.
+         * @description Get one card; while its job is queued, why it waits (`waiting_reason`).
          */
         get: operations["get_card"];
         put?: never;
@@ -943,7 +964,8 @@ export interface paths {
         put?: never;
         /**
          * Scale Runners
-         * @description Start or stop pool-managed runners of a kind until `count` are running.
+         * @description Keep `count` runners of a kind: start or stop pool runners until there are that many, and
+         *     start failed ones again.
          */
         post: operations["scale_runners"];
         delete?: never;
@@ -1000,6 +1022,39 @@ export interface components {
         AgentChoice: {
             /** Agent */
             agent?: string | null;
+        };
+        /** AgentRead */
+        AgentRead: {
+            credential: components["schemas"]["CredentialRead"] | null;
+            /**
+             * Default
+             * @description The agent cards run with unless told otherwise (LAZYAF_DEFAULT_AGENT).
+             */
+            default: boolean;
+            /** Name */
+            name: string;
+            /**
+             * Needs Credential
+             * @description Whether LazyAF must find it a model credential.
+             */
+            needs_credential: boolean;
+            /**
+             * Problem
+             * @description When not ready: what to do, as the 409 of a start says it.
+             */
+            problem: string | null;
+            /**
+             * Ready
+             * @description Some connected or startable runner can run it; starting a card needs it.
+             */
+            ready: boolean;
+        };
+        /** AgentsRead */
+        AgentsRead: {
+            /** Agents */
+            agents: components["schemas"]["AgentRead"][];
+            /** Default Agent */
+            default_agent: string;
         };
         /**
          * AllowedUser
@@ -1088,6 +1143,118 @@ export interface components {
             priority: number;
             /** Title */
             title: string;
+        };
+        /**
+         * CardDetailRead
+         * @description One card, with what changes too often to travel on every card event.
+         */
+        CardDetailRead: {
+            /**
+             * Archived At
+             * @description Set while the card is off the board (issue closed).
+             */
+            archived_at?: string | null;
+            /** Branch Name */
+            branch_name: string | null;
+            /** Conflict Files */
+            conflict_files: string[] | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string;
+            /**
+             * Github Command
+             * @description The last `@lazyaf` command given on its GitHub thread (plan, build, iterate…).
+             */
+            github_command?: string | null;
+            /**
+             * Github Command By
+             * @description Who gave that command (a GitHub login).
+             */
+            github_command_by?: string | null;
+            /**
+             * Github Error
+             * @description What went wrong with its last GitHub write or auto-start.
+             */
+            github_error?: string | null;
+            /**
+             * Github Issue Number
+             * @description The GitHub issue the card came from.
+             */
+            github_issue_number?: number | null;
+            /** Github Issue State */
+            github_issue_state?: ("open" | "closed") | null;
+            /**
+             * Github Url
+             * @description That issue's page on GitHub.
+             */
+            github_url?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Job Id */
+            job_id: string | null;
+            /**
+             * Labels
+             * @description The issue's labels, as last synced.
+             */
+            labels?: string[] | null;
+            /** Max Attempts */
+            max_attempts: number;
+            /**
+             * Merge Base Sha
+             * @description The merge base of that head and the default branch at approve time (the diff starts here).
+             */
+            merge_base_sha: string | null;
+            /** Merge Sha */
+            merge_sha: string | null;
+            /**
+             * Merged Head Sha
+             * @description The branch head approve merged (a done card's diff and commits end here).
+             */
+            merged_head_sha: string | null;
+            /** Position */
+            position: number;
+            /**
+             * Pr Status
+             * @description Its pull request: being opened by the outbox, opened (pr_url), or held (github_error).
+             */
+            pr_status?: ("queued" | "opened" | "held") | null;
+            /** Pr Url */
+            pr_url: string | null;
+            /** Priority */
+            priority: number;
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+            /**
+             * Start Waiting Since
+             * @description Set while the card waits for a slot under the repo's WIP limit to start by itself.
+             */
+            start_waiting_since?: string | null;
+            status: components["schemas"]["CardStatus"];
+            /** Title */
+            title: string;
+            /**
+             * Total Cost Usd
+             * @description What the card's agents cost so far, every job summed (USD).
+             * @default 0
+             */
+            total_cost_usd: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** @description Why its job has not started, while it is queued (no runner, jobs ahead and busy runners, ...); exact as of this request. The board keeps it current from queue_updated events. */
+            waiting_reason?: components["schemas"]["WaitingReason"] | null;
         };
         /** CardRead */
         CardRead: {
@@ -1221,11 +1388,19 @@ export interface components {
         /** CloneUrlRead */
         CloneUrlRead: {
             /**
+             * Id Url
+             * @description The clone URL by id: it never changes, whatever the repo is called.
+             */
+            id_url: string;
+            /**
              * Repo Id
              * Format: uuid
              */
             repo_id: string;
-            /** Url */
+            /**
+             * Url
+             * @description The clone URL by name, as clone_url.
+             */
             url: string;
         };
         /**
@@ -1397,6 +1572,50 @@ export interface components {
             sha: string;
             /** Summary */
             summary: string;
+        };
+        /**
+         * CredentialRead
+         * @description Where an agent's model credential comes from: the kind, never the value.
+         */
+        CredentialRead: {
+            /**
+             * Expired
+             * @description The access token has expired (Claude Code refreshes it in a local runner).
+             * @default false
+             */
+            expired: boolean;
+            /**
+             * Expires At
+             * @description When a login's access token expires, if its file says.
+             */
+            expires_at?: string | null;
+            /**
+             * Found On
+             * @description server: this server's machine (its settings, environment, user's login), which local runners share and Docker runners are sent; runner: reported by a connected runner.
+             * @enum {string}
+             */
+            found_on: "server" | "runner";
+            /**
+             * Kind
+             * @description server_key / server_oauth_token: LAZYAF_ANTHROPIC_API_KEY / LAZYAF_CLAUDE_CODE_OAUTH_TOKEN; environment: a variable of the server's process (or of a runner's); claude_login: a Claude Code login (.credentials.json).
+             * @enum {string}
+             */
+            kind: "server_key" | "server_oauth_token" | "environment" | "claude_login";
+            /**
+             * Path
+             * @description The login file, for a claude_login found on the server.
+             */
+            path?: string | null;
+            /**
+             * Runner
+             * @description The runner's name, when found_on is runner.
+             */
+            runner?: string | null;
+            /**
+             * Variable
+             * @description The variable's name, for kind environment.
+             */
+            variable?: string | null;
         };
         /**
          * DeliveryRead
@@ -1897,18 +2116,31 @@ export interface components {
         };
         /** PoolRead */
         PoolRead: {
-            /** Docker */
+            /**
+             * Docker
+             * @description How many Docker runners the pool keeps running (the count asked for).
+             */
             docker: number;
             /** Docker Available */
             docker_available: boolean;
-            /** Local */
+            /**
+             * Local
+             * @description How many local runners the pool keeps running (the count asked for).
+             */
             local: number;
             /** Runners */
             runners: components["schemas"]["RunnerRead"][];
+            /**
+             * Waiting
+             * @description Why each queued job waits, by job id (the first 200 in dispatch order); queue_updated events replace this map as it changes.
+             */
+            waiting?: {
+                [key: string]: components["schemas"]["WaitingReason"];
+            };
         };
         /**
          * PoolScale
-         * @description How many runners of a kind the backend should keep running.
+         * @description How many runners of a kind the backend should keep running; scaling again retries failed ones.
          */
         PoolScale: {
             /** Count */
@@ -1984,7 +2216,7 @@ export interface components {
             default_branch: string;
             /**
              * Name
-             * @description Letters, digits, '.', '_' and '-'; unique.
+             * @description Letters, digits, '.', '_' and '-', starting with a letter or digit; not shaped like a repo id, not ending in .git; unique. The clone URL is /git/<name>.git.
              * @example myrepo
              */
             name: string;
@@ -2003,7 +2235,7 @@ export interface components {
             default_branch: string;
             /**
              * Name
-             * @description Letters, digits, '.', '_' and '-'; unique.
+             * @description Letters, digits, '.', '_' and '-', starting with a letter or digit; not shaped like a repo id, not ending in .git; unique. The clone URL is /git/<name>.git.
              * @example myrepo
              */
             name: string;
@@ -2016,7 +2248,7 @@ export interface components {
             build_command: string | null;
             /**
              * Clone Url
-             * @description URL of the repo on LazyAF's embedded git server.
+             * @description URL of the repo on LazyAF's embedded git server, by name (/git/<name>.git); /git/<id>.git works too, and so do the names it had before a rename until another repo takes them.
              */
             clone_url: string;
             /**
@@ -2098,18 +2330,50 @@ export interface components {
             /** Current Job Id */
             current_job_id: string | null;
             /**
+             * Failed At
+             * @description Set when it kept exiting and the pool stopped restarting it; scaling again retries it.
+             */
+            failed_at: string | null;
+            /**
              * Id
              * Format: uuid
              */
             id: string;
             kind: components["schemas"]["RunnerKind"];
             /**
+             * Last Exit
+             * @description How its last process or container ended: 'killed by SIGKILL', 'exited with code 3'.
+             */
+            last_exit: string | null;
+            /** Last Exit At */
+            last_exit_at: string | null;
+            /**
              * Last Heartbeat
              * Format: date-time
              */
             last_heartbeat: string;
+            /**
+             * Log Tail
+             * @description The last lines it wrote before that exit (redacted).
+             */
+            log_tail: string | null;
             /** Name */
             name: string;
+            /**
+             * Pooled
+             * @description Started and kept by this server's pool (scale it; it is restarted when it exits).
+             */
+            pooled: boolean;
+            /**
+             * Restart At
+             * @description When the pool starts it again (while it waits).
+             */
+            restart_at: string | null;
+            /**
+             * Restarts
+             * @description How often the pool started it again after it exited.
+             */
+            restarts: number;
             status: components["schemas"]["RunnerStatus"];
             /** Version */
             version: string | null;
@@ -2286,6 +2550,48 @@ export interface components {
             rate_limit_remaining?: number | null;
         };
         /**
+         * WaitingCode
+         * @enum {string}
+         */
+        WaitingCode: "no_runner" | "starting" | "runner_failed" | "busy" | "next";
+        /**
+         * WaitingReason
+         * @description Why a queued job has not started yet.
+         */
+        WaitingReason: {
+            /**
+             * Ahead
+             * @description Queued jobs that go before this one.
+             */
+            ahead: number;
+            /**
+             * Busy
+             * @description Runners busy with a job.
+             */
+            busy: number;
+            code: components["schemas"]["WaitingCode"];
+            /**
+             * Failed
+             * @description Pool runners that kept crashing and were stopped, by name.
+             */
+            failed: string[];
+            /**
+             * Message
+             * @description The reason as the board shows it.
+             */
+            message: string;
+            /**
+             * Runners
+             * @description Runners connected (busy or idle).
+             */
+            runners: number;
+            /**
+             * Starting
+             * @description Pool runners starting or waiting to restart, by name.
+             */
+            starting: string[];
+        };
+        /**
          * WebhookAnswer
          * @description What the webhook endpoint answers GitHub.
          */
@@ -2309,6 +2615,53 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_agents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentsRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
     get_card: {
         parameters: {
             query?: never;
@@ -2326,7 +2679,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CardRead"];
+                    "application/json": components["schemas"]["CardDetailRead"];
                 };
             };
             /** @description A Host this server does not answer to */

@@ -1,5 +1,5 @@
 // The board events of WS /ws (backend/src/lazyaf/events/schemas.py documents them).
-import type { CardRead, GitHubLinkRead, JobRead, RunnerRead } from '../api';
+import type { CardRead, GitHubLinkRead, JobRead, RunnerRead, WaitingReason } from '../api';
 
 export type AgentEvent = {
   kind: 'text' | 'thinking' | 'tool_call' | 'tool_result' | 'system' | 'error' | 'result' | string;
@@ -31,6 +31,8 @@ export type BoardEvent =
   | { type: 'job_event'; seq: number; data: JobEventData }
   | { type: 'runner_status'; seq: number; data: { runner: RunnerRead } }
   | { type: 'runner_deleted'; seq: number; data: { runner_id: string } }
-  | { type: 'github_updated'; seq: number; data: { repo_id: string; github: GitHubLinkRead | null } };
+  | { type: 'github_updated'; seq: number; data: { repo_id: string; github: GitHubLinkRead | null } }
+  // Why each queued job waits (the first 200 in dispatch order), by job id: replaces the last map.
+  | { type: 'queue_updated'; seq: number; data: { waiting: Record<string, WaitingReason> } };
 
 export type Frame = BoardEvent | { type: 'hello'; data: { seq: number } } | { type: 'resync'; data?: { seq?: number } };

@@ -54,6 +54,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf import transitions
+from lazyaf.agents import service as agent_service
 from lazyaf.cards.models import Card, CardStatus
 from lazyaf.errors import InvalidTransition
 from lazyaf.jobs import refs as job_refs
@@ -147,6 +148,8 @@ async def _start(
     card = thread.card
     if card.status == CardStatus.IN_PROGRESS:
         raise InvalidTransition(f"Card '{card.title}' is busy with another job; wait for it to finish.")
+    # No runner could run the agent (no credential): refused before anything is written.
+    await agent_service.require(session=session, settings=settings, agent=settings.default_agent)
     card.branch_name = thread.branch
     run: Run = {
         "engine": "jobs",

@@ -10,8 +10,8 @@ Existing links get the defaults (commands on, nobody allowed yet: nothing runs u
 allowed); existing cards and jobs get NULL and false.
 
 Revision ID: 2c0ef07b5f58
-Revises: 623e01dcb82b
-Create Date: 2026-12-05 23:10:00.420501
+Revises: 3d8e61b0c5f2
+Create Date: 2026-12-05 23:55:00.000000
 """
 
 from collections.abc import Sequence
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "2c0ef07b5f58"
-down_revision: str | None = "623e01dcb82b"
+down_revision: str | None = "3d8e61b0c5f2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
