@@ -182,14 +182,14 @@ FINAL = ("done", "failed", "cancelled")
 
 @github.command(cls=Command)
 @click.argument("verb", type=click.Choice(VERBS))
-@click.option("--repo", "repo_ref", required=True, metavar="REPO", help="The LazyAF repo (linked to GitHub).")
+@click.option("--repo", "repo_ref", metavar="REPO", help="The LazyAF repo (linked to GitHub); required.")
 @click.option("--issue", type=click.IntRange(1), metavar="N", help="Give the command on issue #N.")
 @click.option("--pr", type=click.IntRange(1), metavar="N", help="Give the command on pull request #N.")
 @click.option("--text", default="", metavar="TEXT", help="Free text after the verb, as in a comment.")
 @click.option("--wait", is_flag=True, help="Wait until the command has finished, and exit 1 if it failed.")
 @pass_app
 def run(
-    app: AppContext, verb: str, repo_ref: str, issue: int | None, pr: int | None, text: str, wait: bool
+    app: AppContext, verb: str, repo_ref: str | None, issue: int | None, pr: int | None, text: str, wait: bool
 ) -> None:
     """Give VERB on an issue or pull request, as if `@lazyaf VERB TEXT` was commented there.
 
@@ -198,9 +198,12 @@ def run(
     `lazyaf github deliveries` shows what became of it. With --json: the delivery (and with
     --wait, the command too).
     """
+    api = app.api  # a bad --server is said first
+    if repo_ref is None:
+        raise click.ClickException("Name the repo with --repo REPO (see `lazyaf repos`).")
     if (issue is None) == (pr is None):
         raise click.ClickException("Give the thread with exactly one of --issue N and --pr N.")
-    repo = app.api.find_repo(repo_ref)
+    repo = api.find_repo(repo_ref)
     body = {"repo_id": repo["id"], "verb": verb, "text": text, "issue": issue, "pr": pr}
     delivery = app.api.request(
         "POST", "/github/commands", json={k: v for k, v in body.items() if v is not None}
