@@ -198,10 +198,15 @@ class CommandService:
         self, delivery_id: uuid.UUID, status: str, reason: str | None, command_id: uuid.UUID | None = None
     ) -> None:
         async with session_scope(self.sessionmaker) as session:
-            row = await session.get(GitHubDelivery, delivery_id)
-            if row is not None:
-                row.status, row.reason, row.command_id = status, reason, command_id
-                row.processed_at, row.attempts = utcnow(), row.attempts + 1
+            self._mark(await session.get(GitHubDelivery, delivery_id), status, reason, command_id)
+
+    @staticmethod
+    def _mark(
+        row: GitHubDelivery | None, status: str, reason: str | None, command_id: uuid.UUID | None
+    ) -> None:
+        if row is not None:
+            row.status, row.reason, row.command_id = status, reason, command_id
+            row.processed_at, row.attempts = utcnow(), row.attempts + 1
 
     async def _process(self, item: _Delivery) -> None:
         if item.source == "webhook":
@@ -237,7 +242,8 @@ class CommandService:
         verdict = await check(comment, link, lambda login: self._permission(link, login))
         async with session_scope(self.sessionmaker) as session:
             outcome = await self._record(session, item, comment, link.repo_id, verdict)
-        await self._settle(item.id, *outcome)
+            # In the same transaction as the command: a crash leaves both undone, or both done.
+            self._mark(await session.get(GitHubDelivery, item.id), *outcome)
 
     async def _permission(self, link: GitHubLink, login: str) -> str | None:
         cached, role = self.permissions.get(link.full_name, login)
