@@ -435,3 +435,37 @@ async def test_the_prompt_leaves_out_what_the_author_did_not_see_when_commanding
         assert absent not in prompt, absent
     assert "1 comment(s) edited after the command left out" in data
     assert "1 hidden (minimized) comment(s) left out" in data
+
+
+async def test_a_failure_is_told_in_one_redacted_line(
+    api: httpx.AsyncClient, app: FastAPI, setup: Setup, settings: Settings, world: dict[str, Any]
+) -> None:
+    issue = world["issue"]
+    await deliver(
+        api, comment_payload(setup.fake.add_comment(issue, "@lazyaf plan", user="octocat")), "issue_comment"
+    )
+    await drain(app)
+    plan = await command(app, verb="plan")
+    assert plan.card_id is not None
+    leaked = "ghp_" + "A1b2C3d4" * 5
+    job = await current_job(app, plan.card_id)
+    async with app.state.sessionmaker() as session:
+        row = await session.get(Job, job.id)
+        card = await session.get(Card, plan.card_id)
+        assert row is not None and card is not None
+        row.status = JobStatus.RUNNING
+        error = f"git push https://x:{leaked}@github.com/o/r failed\nfatal: the second line of a long log"
+        await transitions.finish_job(
+            session=session, job=row, card=card, status=JobStatus.FAILED, error=error
+        )
+        await session.commit()
+    await drain(app)
+    failed = await command(app, verb="plan")
+    assert failed.status == "failed"
+    (progress,) = progress_comment(setup, issue)
+    assert "**❌ failed after" in progress.body and "git push https://" in progress.body
+    assert leaked not in progress.body and "the second line" not in progress.body
+    assert (
+        "[x] ✅ Open a draft pull request" not in progress.body
+        and "➖ Open a draft pull request" in progress.body
+    )
