@@ -232,6 +232,9 @@ class Assign(Message):
     # Agent settings from the server (ANTHROPIC_BASE_URL); the model credential comes apart.
     env: dict[str, str] = Field(default_factory=dict)
     credential: AgentCredential | None = None
+    # Run the agent with the base branch's configuration files (.claude/, CLAUDE.md, .mcp.json,
+    # .lazyaf/...), not the branch's; the harness commit never includes the swap (agent_config.py).
+    agent_config_from_base: bool = False
 
 
 class NoJob(Message):
