@@ -16,6 +16,7 @@ import random
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -597,11 +598,28 @@ async def cancel_job(*, session: AsyncSession, job: Job) -> Job:
     return job
 
 
-async def expire_leases(*, session: AsyncSession, now: datetime | None = None) -> list[Job]:
-    """Jobs whose attempt's lease ran out: requeue those lost before the agent started, fail the rest."""
+async def expire_leases(
+    *,
+    session: AsyncSession,
+    now: datetime | None = None,
+    heard_from: Callable[[uuid.UUID, str, int], bool] | None = None,
+    lease_ttl: float = 0.0,
+) -> list[Job]:
+    """Jobs whose attempt's lease ran out: requeue those lost before the agent started, fail the rest.
+
+    `heard_from(runner_id, job_id, attempt)` says whether the connection holding the attempt still
+    delivers frames (its heartbeat can sit behind thousands of agent events on a loaded machine):
+    such a lease is renewed, not expired.
+    """
     now = now or utcnow()
     query = select(Job).where(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now)
-    expired = list((await session.scalars(query)).all())
+    expired: list[Job] = []
+    for job in (await session.scalars(query)).all():
+        holder = job.runner_id
+        if heard_from is not None and holder is not None and heard_from(holder, str(job.id), job.attempt):
+            job.lease_expires_at = now + timedelta(seconds=lease_ttl)
+            continue
+        expired.append(job)
     for job in expired:
         card = await session.get(Card, job.card_id)
         if job.agent_started_at is None and not job.cancel_requested:

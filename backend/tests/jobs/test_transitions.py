@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from lazyaf_runner import protocol
 from sqlalchemy import func, select
 
 from lazyaf import transitions
@@ -22,7 +23,6 @@ from lazyaf.repos.models import Repo
 from lazyaf.repos.schemas import RepoCreate
 from lazyaf.runners.models import Runner, RunnerKind
 from lazyaf.settings import Settings
-from lazyaf_runner import protocol
 from tests.gitutil import git, make_source_repo
 
 
@@ -100,7 +100,9 @@ async def _claimed(app: FastAPI, settings: Settings, repo: Repo) -> tuple[Job, R
     return claimed[0], runner
 
 
-async def test_an_attempt_that_lost_its_lease_changes_nothing(app: FastAPI, settings: Settings, repo: Repo) -> None:
+async def test_an_attempt_that_lost_its_lease_changes_nothing(
+    app: FastAPI, settings: Settings, repo: Repo
+) -> None:
     job, runner = await _claimed(app, settings, repo)
     async with app.state.sessionmaker() as session:
         await transitions.record_progress(
@@ -155,7 +157,10 @@ async def test_a_lost_attempt_after_the_agent_started_fails_the_card(
         card = await session.get(Card, job.card_id, populate_existing=True)
         runner_row = await session.get(Runner, runner.id, populate_existing=True)
     assert row is not None and card is not None and runner_row is not None
-    assert (row.status, row.error) == (JobStatus.FAILED, "Runner lost: it stopped sending heartbeats while running the agent.")
+    assert (row.status, row.error) == (
+        JobStatus.FAILED,
+        "Runner lost: it stopped sending heartbeats while running the agent.",
+    )
     assert card.status == CardStatus.FAILED and runner_row.current_job_id is None
 
 
@@ -197,3 +202,38 @@ async def test_a_completion_whose_push_is_missing_fails_the_job(
         row = await session.get(Job, job.id, populate_existing=True)
     assert row is not None and row.status == JobStatus.FAILED
     assert row.error == f"The runner reported head {'a' * 40} but pushed nothing for this attempt."
+
+
+async def test_a_lapsed_lease_whose_runner_is_still_heard_from_is_renewed(
+    app: FastAPI, settings: Settings, repo: Repo
+) -> None:
+    """A heartbeat stuck behind a flood of agent events must not cost a live runner its job: the
+    reaper renews the lease of a runner whose frames still arrive, and fails the others."""
+    job, runner = await _claimed(app, settings, repo)
+    heard: set[tuple[uuid.UUID, str, int]] = set()
+    async with app.state.sessionmaker() as session:
+        await transitions.record_progress(
+            session=session, job_id=str(job.id), attempt=1, phase="agent", runner_id=runner.id
+        )
+        row = await session.get(Job, job.id)
+        assert row is not None
+        lapsed = transitions.utcnow() - timedelta(seconds=1)
+        row.lease_expires_at = lapsed
+        heard.add((runner.id, str(job.id), 1))
+        kept = await transitions.expire_leases(
+            session=session, heard_from=lambda *held: held in heard, lease_ttl=30
+        )
+        await session.commit()
+        row = await session.get(Job, job.id, populate_existing=True)
+        assert row is not None and kept == []
+        assert row.status == JobStatus.RUNNING and row.lease_expires_at is not None
+        assert row.lease_expires_at.replace(tzinfo=None) > lapsed.replace(tzinfo=None)
+        row.lease_expires_at = lapsed
+        heard.clear()  # gone silent: now it is lost
+        lost = await transitions.expire_leases(
+            session=session, heard_from=lambda *held: held in heard, lease_ttl=30
+        )
+        await session.commit()
+        assert [j.id for j in lost] == [job.id]
+        row = await session.get(Job, job.id, populate_existing=True)
+        assert row is not None and row.status == JobStatus.FAILED
