@@ -39,6 +39,8 @@ test('a comment on the whole card, then Request changes, queues an iterate job t
     // The job picker counts attempts, whatever their kind.
     await openTab(dialog, 'Logs');
     const picker = dialog.getByLabel('Job', { exact: true });
+    // The tab loads the card's jobs when it opens: wait for both before reading the labels.
+    await waitFor(async () => (await picker.locator('option').count()) === 2, { what: 'both jobs in the picker' });
     assert.deepEqual(
       (await picker.locator('option').allTextContents()).map((o) => o.split(' · ').slice(0, 2).join(' · ')),
       ['Attempt 1 · build', 'Attempt 2 · iterate'],
