@@ -1,6 +1,6 @@
 """Play a runner that streams a long agent log: for board_bench.mjs's heap figure.
 
-Connects to ``WS /api/runners/connect`` like a real runner (lazyaf_runner.protocol), claims the
+Connects to ``WS /api/runners/connect`` like a real runner (lazyaf_protocol.messages), claims the
 queued job JOB_ID, enters the agent phase, then sends EVENTS normalized agent events (a seeded,
 realistic mix of assistant text, thinking, tool calls and tool results, some of them errors),
 pipelined with at most WINDOW unacknowledged, heartbeating meanwhile. The backend stores each one
@@ -16,7 +16,7 @@ receives the same ``job_event`` frames either way. ``--via ws`` sends every even
 
 Prints one JSON line per milestone on stdout ({"assigned"}, {"progress"}, {"done"}), then holds
 the job (heartbeating) until stdin closes, so the board keeps showing a running job while it is
-measured. Run with LazyAF's venv (it imports lazyaf_runner.protocol and websockets):
+measured. Run with LazyAF's venv (it imports lazyaf_protocol and websockets):
 
     .venv/bin/python bench/log_feeder.py --server http://127.0.0.1:8765 --job-id ID --events 100000
 """
@@ -32,7 +32,7 @@ import time
 from typing import Any
 
 import httpx
-from lazyaf_runner import protocol
+from lazyaf_protocol import messages as protocol
 from websockets.asyncio.client import connect
 
 WORDS = ["the", "function", "returns", "a", "list", "of", "cards", "sorted", "by", "position", "so", "the", "board", "can", "render", "each", "column", "without", "another", "query", "we", "keep", "the", "diff", "small", "and", "add", "a", "test", "for", "the", "empty", "case", "then", "run", "the", "suite", "again", "to", "make", "sure", "nothing", "else", "broke", "while", "the", "runner", "streams", "its", "output"]

@@ -50,7 +50,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import structlog
-from lazyaf_runner.protocol import (
+from lazyaf_protocol.messages import (
     ATTEMPT_TOKEN_PREFIX,
     CLOSE_FORBIDDEN,
     CLOSE_UNAUTHORIZED,

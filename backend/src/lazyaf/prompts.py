@@ -18,7 +18,7 @@ from typing import Any
 
 import jinja2
 import jinja2.sandbox
-from lazyaf_runner.redact import Redactor
+from lazyaf_protocol.redact import Redactor
 
 from lazyaf.redaction import server_redactor
 from lazyaf.settings import Settings, checkout_root

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import structlog
-from lazyaf_runner import protocol
-from lazyaf_runner.redact import Redactor, redact_complete
+from lazyaf_protocol import messages as protocol
+from lazyaf_protocol.redact import Redactor, redact_complete
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 

@@ -22,7 +22,7 @@ from lazyaf.repos.models import Repo
 from lazyaf.repos.schemas import RepoCreate
 from lazyaf.runners.models import Runner, RunnerKind
 from lazyaf.settings import Settings
-from lazyaf_runner import protocol
+from lazyaf_protocol import messages as protocol
 from tests.gitutil import git, make_source_repo
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from lazyaf_runner import protocol
+from lazyaf_protocol import messages as protocol
 from sqlalchemy import select
 from websockets.sync.client import connect
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from lazyaf_runner.protocol import attempt_ref
+from lazyaf_protocol.messages import attempt_ref
 
 from lazyaf.auth import AttemptPrincipal, Principal, RunnerPrincipal, UserPrincipal
 from lazyaf.gitserver.httpio import GitHTTPError, Service

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from lazyaf_runner import protocol
+from lazyaf_protocol import messages as protocol
 
 from lazyaf import transitions
 from lazyaf.api.deps import RepoDep, SessionDep, SettingsDep, public_base_url

@@ -50,7 +50,7 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Literal, NoReturn
 
-from lazyaf_runner import conflict_markers
+from lazyaf_protocol import conflict_markers
 
 from lazyaf.errors import Conflict, LazyAFError, NotFound
 from lazyaf.gitenv import clean_env, git_binary
@@ -162,7 +162,7 @@ def merge(
     (name, email); ``date`` (aware) fixes both commit dates, otherwise git uses the current time.
     With ``expected_target`` the merge happens only if the target is still at that commit.
     With ``refuse_markers`` (the default) a result whose files hold conflict markers the target's
-    files lack is refused (``lazyaf_runner.conflict_markers`` has the rule).
+    files lack is refused (``lazyaf_protocol.conflict_markers`` has the rule).
     When anything is raised the repository is unchanged.
 
     Raises:

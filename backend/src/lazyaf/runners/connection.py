@@ -1,4 +1,4 @@
-"""Connected runners: the WebSocket side of the runner protocol (lazyaf_runner.protocol).
+"""Connected runners: the WebSocket side of the runner protocol (lazyaf_protocol.messages).
 
 The database decides who runs a job; a socket only carries wake-ups and messages. Each message
 is handled in its own transaction, and every job write goes through transitions.py, fenced by
@@ -17,6 +17,7 @@ request's ``Authorization`` header):
 from __future__ import annotations
 
 import asyncio
+import json
 import shlex
 import uuid
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import Any
 
 import structlog
 from fastapi import WebSocket, WebSocketDisconnect
-from lazyaf_runner import protocol
+from lazyaf_protocol import messages as protocol
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -151,8 +152,15 @@ class RunnerHub:
         await websocket.accept()
         try:
             raw = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT)
+            spoken = _protocol_version(raw)
+            if spoken != protocol.PROTOCOL_VERSION:
+                # Before validating the rest: another version may shape its hello differently.
+                reason = protocol.version_mismatch(spoken)
+                log.warning("runner_refused", reason=reason)
+                await websocket.close(code=protocol.CLOSE_PROTOCOL_MISMATCH, reason=reason)
+                return
             hello = protocol.runner_message.validate_json(raw)
-        except (TimeoutError, ValidationError, WebSocketDisconnect):
+        except (TimeoutError, ValueError, WebSocketDisconnect):  # ValidationError is a ValueError
             await websocket.close(code=4400, reason="expected a hello message")
             return
         if not isinstance(hello, protocol.Hello):
@@ -481,6 +489,14 @@ class RunnerHub:
         await conn.send(
             protocol.CompleteAck(job_id=message.job_id, attempt=message.attempt, accepted=accepted)
         )
+
+
+def _protocol_version(raw: str) -> object:
+    """The protocol version a hello frame states (1 when it states none: the first runners)."""
+    frame = json.loads(raw)
+    if not isinstance(frame, dict) or frame.get("type") != "hello":
+        raise ValueError("not a hello")
+    return frame.get("protocol", 1)
 
 
 def _http_base(websocket: WebSocket) -> str:

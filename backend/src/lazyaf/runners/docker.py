@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ DEFAULT_RUNNER_IMAGE = "lazyaf-runner:latest"
 DEFAULT_BASE_IMAGE = "lazyaf-base:bookworm"
 
 RUNNER_DIR = Path(__file__).parents[4] / "runner"
+PROTOCOL_DIR = RUNNER_DIR.parent / "protocol"
+"""The wire format the runner and the backend share (``lazyaf_protocol``): built into the image too."""
 CLAUDE_BINARY = (
     RUNNER_DIR / "claude" / "node_modules" / "@anthropic-ai" / "claude-code" / "bin" / "claude.exe"
 )
@@ -389,8 +392,11 @@ def _removal_in_progress(exc: APIError) -> bool:
 
 
 def _check_sources() -> None:
-    if not (RUNNER_DIR / "pyproject.toml").is_file():
-        raise DockerError(f"The runner package is missing at {RUNNER_DIR}; run from a LazyAF checkout.")
+    for package in (RUNNER_DIR, PROTOCOL_DIR):
+        if not (package / "pyproject.toml").is_file():
+            raise DockerError(
+                f"The {package.name} package is missing at {package}; run from a LazyAF checkout."
+            )
     if not CLAUDE_BINARY.is_file():
         raise DockerError(
             f"The Claude Code binary is missing at {CLAUDE_BINARY}; run scripts/install-claude.sh."
@@ -403,28 +409,41 @@ def _check_sources() -> None:
             )
 
 
-def _runner_sources() -> list[Path]:
-    files = [RUNNER_DIR / "pyproject.toml", RUNNER_DIR / "Dockerfile"]
-    files += sorted(
+def _sources(package: Path) -> list[Path]:
+    return sorted(
         p
-        for p in (RUNNER_DIR / "src").rglob("*")
+        for p in (package / "src").rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and not any(s.endswith(".egg-info") for s in p.parts)
     )
-    return files
+
+
+def _runner_sources() -> list[Path]:
+    """What the image is built from: the runner's and the protocol's packages."""
+    files = [RUNNER_DIR / "pyproject.toml", RUNNER_DIR / "Dockerfile", *_sources(RUNNER_DIR)]
+    return files + [PROTOCOL_DIR / "pyproject.toml", *_sources(PROTOCOL_DIR)]
 
 
 def _fingerprint(base_image_id: str) -> str:
     digest = hashlib.sha256(f"{base_image_id}\0{IMAGE_PYTHON}\0".encode())
     for path in _runner_sources():
-        digest.update(str(path.relative_to(RUNNER_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(str(path.relative_to(RUNNER_DIR.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
     # The binary is 235 MB: its size and mtime stand in for its content.
     stat = CLAUDE_BINARY.stat()
     digest.update(f"claude\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
 
 
+def _requirements(package: Path) -> list[str]:
+    """The third-party requirements of one of our packages (never our own: those are built here,
+    not downloaded, so no index can stand in for them)."""
+    with (package / "pyproject.toml").open("rb") as file:
+        listed: list[str] = tomllib.load(file)["project"]["dependencies"]
+    return [r for r in listed if not re.match(r"lazyaf[-_]", r, re.IGNORECASE)]
+
+
 def _assemble_context(context: Path) -> None:
-    """Fill a build context: Dockerfile, claude, wheels/ (the runner and its dependencies)."""
+    """Fill a build context: Dockerfile, claude, wheels/ (the runner, the protocol and their
+    dependencies)."""
     shutil.copy2(RUNNER_DIR / "Dockerfile", context / "Dockerfile")
     try:
         os.link(CLAUDE_BINARY, context / "claude")  # same filesystem: no 235 MB copy
@@ -432,18 +451,19 @@ def _assemble_context(context: Path) -> None:
         shutil.copy2(CLAUDE_BINARY, context / "claude")
     wheels = context / "wheels"
     wheels.mkdir()
-    # Build from a copy: an in-tree build would leave build/ and egg-info in runner/, and the
-    # copy skips node_modules and tests.
-    source = context / "src"
-    shutil.copytree(
-        RUNNER_DIR,
-        source,
-        ignore=shutil.ignore_patterns(
-            "claude", "tests", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "node_modules"
-        ),
-    )
-    _pip("wheel", "--no-deps", "--wheel-dir", str(wheels), str(source))
-    runner_wheel = next(wheels.glob("lazyaf_runner-*.whl"))
+    # Build from copies: an in-tree build would leave build/ and egg-info behind, and the copies
+    # skip node_modules and tests.
+    for package in (PROTOCOL_DIR, RUNNER_DIR):
+        source = context / package.name
+        shutil.copytree(
+            package,
+            source,
+            ignore=shutil.ignore_patterns(
+                "claude", "tests", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "node_modules"
+            ),
+        )
+        _pip("wheel", "--no-deps", "--wheel-dir", str(wheels), str(source))
+        shutil.rmtree(source)
     # Dependencies as binary wheels for the image's Python and glibc, whatever runs the backend.
     arch = platform.machine()
     platforms = [f"manylinux_2_{minor}_{arch}" for minor in range(IMAGE_GLIBC_MINOR, 16, -1)]
@@ -458,9 +478,8 @@ def _assemble_context(context: Path) -> None:
         *(arg for p in platforms for arg in ("--platform", p)),
         "--dest",
         str(wheels),
-        str(runner_wheel),
+        *dict.fromkeys(_requirements(RUNNER_DIR) + _requirements(PROTOCOL_DIR)),
     )
-    shutil.rmtree(source)
 
 
 def _pip(*args: str) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib.util
 import os
 import signal
 import subprocess
@@ -140,6 +141,12 @@ class RunnerPool:
     async def scale(self, kind: RunnerKind, count: int) -> None:
         """Start or stop managed runners of ``kind`` until ``count`` are running."""
         await self.reap()
+        if kind == RunnerKind.LOCAL and count > 0 and importlib.util.find_spec("lazyaf_runner") is None:
+            # The backend depends on the wire format only (lazyaf_protocol), not on the runner.
+            raise Conflict(
+                "Local runners need the lazyaf-runner package beside the server: run "
+                "scripts/bootstrap.sh, or pip install ./runner into the server's environment."
+            )
         if kind == RunnerKind.DOCKER and count > 0:
             from lazyaf.runners import docker
 

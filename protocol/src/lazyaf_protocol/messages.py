@@ -1,7 +1,10 @@
-"""The runner <-> backend wire format: the one home of every message (the backend imports it).
+"""The runner <-> backend wire format: every message, in the package both sides install.
 
 JSON text frames over ``WS /api/runners/connect``, each an object with a ``type``. Unknown fields
-are ignored so older peers keep working.
+are ignored, so a peer may add a field without breaking the other; anything else that changes
+what a peer must understand bumps ``PROTOCOL_VERSION``. The runner sends its version in
+``hello``; a backend speaking another one closes the socket with ``CLOSE_PROTOCOL_MISMATCH`` and
+a reason naming both versions (``version_mismatch``), and the runner exits with it.
 
 Runner -> backend::
 
@@ -37,23 +40,55 @@ or as the password of HTTP basic auth for git, any user name):
                       that attempt runs; pushes ``attempt_ref`` (nothing else) and moves the
                       attempt's session file up and the resumed session down.
 
-The socket closes with ``CLOSE_UNAUTHORIZED`` (no valid credential) or ``CLOSE_FORBIDDEN`` (a
-credential that does not allow what the hello asks, e.g. another runner's id); the close reason
-says what to do.
+The socket closes with ``CLOSE_UNAUTHORIZED`` (no valid credential), ``CLOSE_FORBIDDEN`` (a
+credential that does not allow what the hello asks, e.g. another runner's id) or
+``CLOSE_PROTOCOL_MISMATCH``; the close reason says what to do, and the runner stops on each.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 PROTOCOL_VERSION = 1
+"""The version of this wire format; a runner and a backend must speak the same one."""
 RUNNER_SECRET_PREFIX = "lazyaf-runner."
 ATTEMPT_TOKEN_PREFIX = "lazyaf-attempt."
 REGISTRATION_TOKEN_PREFIX = "lazyaf-reg."
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_PROTOCOL_MISMATCH = 4426
+"""The hello's protocol version is not the backend's (as HTTP 426, Upgrade Required)."""
+CLOSE_REFUSED = (CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_PROTOCOL_MISMATCH)
+"""Close codes after which reconnecting cannot help: the runner stops with the reason."""
+
+
+class JobKind(StrEnum):
+    """Why an agent pass runs, which decides its prompt (and, for ``resolve``, what the runner's
+    harness does first)."""
+
+    BUILD = "build"
+    """The first pass of a card's work."""
+    ITERATE = "iterate"
+    """Review comments to address, on the card's branch."""
+    RETRY = "retry"
+    """Another pass after a failed one, told why it failed."""
+    FIX = "fix"
+    """The repo's checks failed after the agent's pass: their output to fix."""
+    RESOLVE = "resolve"
+    """The branch conflicts with the base: the harness merges the base in, the agent resolves."""
+
+
+def version_mismatch(runner: object, backend: int = PROTOCOL_VERSION) -> str:
+    """The refusal a backend sends a runner speaking protocol ``runner`` (at most 123 bytes, the
+    limit of a WebSocket close reason)."""
+    shown = str(runner)[:12]
+    return (
+        f"Protocol mismatch: the runner speaks version {shown}, the server version {backend}; "
+        "install the server's runner."
+    )
 
 
 class Message(BaseModel):
@@ -109,11 +144,44 @@ class Progress(Message):
     phase: str
 
 
+EventKind = Literal["system", "text", "thinking", "tool_call", "tool_result", "error", "result"]
+
+
+class AgentEventData(Message):
+    """One normalized thing an agent did or said (``Event.event``; the board shows it as is).
+
+    ``kind`` says which fields matter: ``text``/``thinking`` carry ``text``; ``tool_call`` carries
+    ``tool``, ``tool_use_id``, ``input``; ``tool_result`` carries ``tool_use_id``, ``output``,
+    ``is_error`` (and ``tool`` when known); ``system`` carries ``subtype`` and, at start,
+    ``session_id``/``model``; ``error`` carries ``text``; ``result`` carries the run's totals.
+    ``parent_tool_use_id`` is set for events that happen inside a subagent. The runner's
+    ``AgentEvent`` adds the size limits; fields left out are None.
+    """
+
+    kind: EventKind
+    subtype: str | None = None
+    text: str | None = None
+    tool: str | None = None
+    tool_use_id: str | None = None
+    input: dict[str, Any] | None = None
+    output: str | None = None
+    is_error: bool | None = None
+    session_id: str | None = None
+    model: str | None = None
+    cost_usd: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    duration_ms: int | None = None
+    num_turns: int | None = None
+    parent_tool_use_id: str | None = None
+
+
 class Event(Message):
     type: Literal["event"] = "event"
     job_id: str
     attempt: int
     seq: int
+    # An AgentEventData as JSON, without the None fields (the backend keeps it as it came).
     event: dict[str, Any]
 
 
@@ -191,9 +259,9 @@ class Assign(Message):
     agent: str = "claude"
     agent_options: dict[str, Any] = Field(default_factory=dict)
     timeout_s: float | None = None
-    # Job kind: build (a new card), iterate (review comments), retry, fix (verification
-    # failed), resolve (bring the base branch in and resolve conflicts first).
-    kind: str = "build"
+    # A JobKind value. Typed as text so that a kind this runner does not know runs as a pass of
+    # its own (the prompt says what to do); only ``resolve`` changes what the harness does.
+    kind: str = JobKind.BUILD
     resume_session: str | None = None
     # Where to download the session file a resumed Claude Code session needs.
     session_url: str | None = None

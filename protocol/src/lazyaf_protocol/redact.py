@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from lazyaf_runner.protocol import Complete
+from lazyaf_protocol.messages import Complete
 
 M = TypeVar("M", bound=BaseModel)
 
