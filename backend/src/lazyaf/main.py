@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -21,7 +22,7 @@ from lazyaf.errors import ErrorRead, install_handlers
 from lazyaf.events.bus import EventBus
 from lazyaf.events.router import router as events_router
 from lazyaf.events.seqheader import SeqHeaderMiddleware
-from lazyaf.gitserver import storage
+from lazyaf.git import store
 from lazyaf.gitserver.app import make_git_app, resolve_git_backend
 from lazyaf.gitserver.refs import RefUpdate
 from lazyaf.jobs.scheduler import Reaper
@@ -138,7 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def resolve_repo(repo_id: uuid.UUID) -> bool:
         # The bare repo exists exactly while its row does (created before the row commits, moved
         # aside before the delete commits); a stat costs far less than a query on every git request.
-        return storage.repo_path(settings.git_repos_dir, repo_id).is_dir()
+        return await anyio.Path(store.repo_path(settings.git_repos_dir, repo_id)).is_dir()
 
     async def on_push(repo_id: uuid.UUID, updates: list[RefUpdate]) -> None:
         async with session_scope(sessionmaker) as session:

@@ -23,7 +23,6 @@ from lazyaf_protocol.redact import Redactor
 from lazyaf.redaction import server_redactor
 from lazyaf.settings import Settings, checkout_root
 
-README_NAMES = ("README.md", "README.rst", "README.txt", "README")
 README_EXCERPT_CHARS = 4000
 UNTRUSTED_LIMIT = 4000
 """Characters of runner-supplied text (a failure, checks' output) a follow-up prompt quotes."""

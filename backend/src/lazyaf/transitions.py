@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import random
 import re
-import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import anyio.to_thread
+import anyio
 import structlog
 from lazyaf_protocol import messages as protocol
 from lazyaf_protocol.redact import Redactor, redact_complete
@@ -33,8 +32,9 @@ from lazyaf.cards.models import Card, CardActivity, CardStatus, Comment
 from lazyaf.cards.schemas import CardRead, CardUpdate
 from lazyaf.errors import Conflict, InvalidTransition
 from lazyaf.events.bus import EventBus
-from lazyaf.gitserver import branches as git_branches
-from lazyaf.jobs import refs as job_refs
+from lazyaf.git import files as git_files
+from lazyaf.git import refs as git_refs
+from lazyaf.git.run import in_thread
 from lazyaf.jobs import service as job_service
 from lazyaf.jobs import sessions as job_sessions
 from lazyaf.jobs.models import FINAL_JOB_STATUSES, Job, JobStatus
@@ -47,7 +47,7 @@ from lazyaf.runners.schemas import RunnerRead
 from lazyaf.settings import Settings
 
 if TYPE_CHECKING:
-    from lazyaf.review.merge import MergeResult
+    from lazyaf.git.merge import MergeResult
 
 log = structlog.get_logger(__name__)
 S = CardStatus
@@ -173,9 +173,10 @@ async def start_card(
     if card.status != S.TODO:
         raise InvalidTransition(f"Card '{card.title}' is {card.status}: {refusal(card.status, S.IN_PROGRESS)}")
     repo, base_sha = await _repo_with_base(session, settings, card)
-    readme = await job_refs.readme_at(git_path(settings, repo), base_sha, prompts.README_NAMES)
+    path = git_path(settings, repo)
+    readme = await in_thread(git_files.readme, path, base_sha)
     if fresh or not card.branch_name:
-        card.branch_name = _free_branch_name(git_path(settings, repo), branch_name(card))
+        card.branch_name = await in_thread(git_refs.free_branch_name, path, branch_name(card))
     prompt = prompts.render(
         settings, "job.md.j2", card=card, repo=repo, readme=prompts.readme_excerpt(readme),
         job={"kind": "build", "attempt": 1},
@@ -184,20 +185,11 @@ async def start_card(
                            kind="build", prompt=prompt, agent=agent, position=position)
 
 
-def _free_branch_name(path: Path, name: str) -> str:
-    """``name``, or ``name-2``, ``name-3``… : the first that no branch of the repo at ``path`` has."""
-    for candidate in (name, *(f"{name}-{n}" for n in range(2, 100))):
-        if job_refs.branch_shas(path, candidate) == [None]:  # a ref file read, as for the base
-            return candidate
-    return f"{name}-{secrets.token_hex(4)}"
-
-
 async def _repo_with_base(session: AsyncSession, settings: Settings, card: Card) -> tuple[Repo, str]:
     """The card's repo and the sha of its default branch; a clear 409 while that branch is empty."""
     repo = await session.get(Repo, card.repo_id)
     assert repo is not None
-    # A ref file read: cheap enough on the event loop (jobs/refs.py).
-    (base,) = job_refs.branch_shas(git_path(settings, repo), repo.default_branch)
+    (base,) = await in_thread(git_refs.branch_shas, git_path(settings, repo), repo.default_branch)
     if base is None:
         raise _no_base(repo)
     return repo, base
@@ -478,12 +470,11 @@ async def _queue_followup(
 
 async def _branch_patch(settings: Settings, repo: Repo, card: Card, limit: int = 60_000) -> str:
     """The card branch's unified diff against the default branch, cut to ``limit`` characters."""
-    from lazyaf.review import diff as review_diff
+    from lazyaf.git import diff as git_diff
 
     try:
-        result = await anyio.to_thread.run_sync(
-            lambda: review_diff.diff(git_path(settings, repo), repo.default_branch, card.branch_name or "",
-                                     limit=200)
+        result = await in_thread(
+            git_diff.diff, git_path(settings, repo), repo.default_branch, card.branch_name or "", limit=200
         )
     except ValueError:
         return ""
@@ -520,20 +511,17 @@ async def _move_card_branch(
     repo = await session.get(Repo, card.repo_id)
     assert repo is not None
     path = git_path(settings, repo)
-    pushed = await anyio.to_thread.run_sync(
-        git_branches.ref_sha, path, protocol.attempt_ref(str(job.id), job.attempt)
-    )
+    (pushed,) = await in_thread(git_refs.read, path, protocol.attempt_ref(str(job.id), job.attempt))
     if message.head_sha is None or pushed != message.head_sha:
         return (
             f"The runner reported head {message.head_sha} but pushed {pushed or 'nothing'} for this attempt."
         )
-    moved = await anyio.to_thread.run_sync(
-        lambda: git_branches.move_branch(
-            path, job.branch, old=message.branch_start_sha, new=message.head_sha or ""
-        )
+    moved = await in_thread(
+        git_refs.move_branch, path, job.branch, old=message.branch_start_sha, new=message.head_sha or "",
+        reason="job completed",
     )
     if not moved:
-        current = await anyio.to_thread.run_sync(git_branches.ref_sha, path, f"refs/heads/{job.branch}")
+        (current,) = await in_thread(git_refs.branch_shas, path, job.branch)
         if current == message.head_sha:
             return None
         return f"Branch {job.branch} moved while the agent worked (now {current}); retry the card."
@@ -665,18 +653,6 @@ async def mark_silent_runners_offline(*, session: AsyncSession, settings: Settin
 # --- review -----------------------------------------------------------------------------------
 
 
-async def _require_branch(settings: Settings, repo: Repo, card: Card) -> str:
-    """The card branch's sha; a clear 409 when the card has none or it was deleted behind our back."""
-    if not card.branch_name:
-        raise InvalidTransition(f"Card '{card.title}' has no branch yet; start it first.")
-    sha = await anyio.to_thread.run_sync(git_branches.ref_sha, git_path(settings, repo), f"refs/heads/{card.branch_name}")
-    if sha is None:
-        raise InvalidTransition(
-            f"Branch {card.branch_name} no longer exists in repo '{repo.name}'; reject the card to start it over."
-        )
-    return sha
-
-
 async def approve_card(
     *, session: AsyncSession, settings: Settings, card: Card, expected_head: str | None = None
 ) -> Card:
@@ -688,12 +664,12 @@ async def approve_card(
     the ref again, so a push racing the approve cannot slip in. On a conflict nothing is merged:
     the card stays in review, marked with the conflicting files, and a 409 names them.
     """
-    from lazyaf.review import merge as review_merge
+    from lazyaf.git import merge as git_merge
 
     if card.status != S.IN_REVIEW:
         raise InvalidTransition(f"Card '{card.title}' is {card.status}: only in_review cards can be approved.")
     repo, _ = await _repo_with_base(session, settings, card)
-    head = await _require_branch(settings, repo, card)
+    head = await card_service.branch_head(settings=settings, repo=repo, card=card)
     if expected_head is not None and head != expected_head.lower():
         raise Conflict(
             f"Branch {card.branch_name} moved since it was reviewed: it is at {head[:12]}, "
@@ -703,9 +679,9 @@ async def approve_card(
     message = f"{card.title}\n\nLazyAF card {card.id} (branch {card.branch_name}), approved."
     try:
         result = await _merge_retrying(path, repo, head, message)
-    except (review_merge.MergeConflict, review_merge.ConflictMarkers) as conflict:
+    except (git_merge.MergeConflict, git_merge.ConflictMarkers) as conflict:
         card.conflict_files = list(conflict.files)
-        markers = isinstance(conflict, review_merge.ConflictMarkers)
+        markers = isinstance(conflict, git_merge.ConflictMarkers)
         activity(session, card, "conflict", {"files": card.conflict_files, "markers": markers})
         await session.flush()
         card_changed(session, card)
@@ -719,7 +695,7 @@ async def approve_card(
             "Nothing was merged; request changes to have the agent resolve them."
         ) from None
     # What was merged stays readable after the branch is gone (a done card's diff and commits).
-    await anyio.to_thread.run_sync(git_branches.set_ref, path, merged_ref(card), result.head)
+    await in_thread(git_refs.set_ref, path, merged_ref(card), result.head, reason="approved")
     card.merge_sha, card.merged_head_sha, card.merge_base_sha = result.sha, result.head, result.base
     card.conflict_files = None
     await _move(session, card, S.DONE, None)
@@ -736,18 +712,16 @@ approval in another server process: approvals in one process wait in line, revie
 
 
 async def _merge_retrying(path: Path, repo: Repo, head: str, message: str) -> MergeResult:
-    from lazyaf.review import merge as review_merge
+    from lazyaf.git import merge as git_merge
 
     for tries_left in range(APPROVE_TRIES - 1, -1, -1):
         try:
-            return await anyio.to_thread.run_sync(
-                lambda: review_merge.merge(
-                    path, target_branch=repo.default_branch, source=head,
-                    strategy=repo.merge_strategy,  # type: ignore[arg-type]
-                    message=message, author=("LazyAF", "lazyaf@localhost"),
-                )
+            return await in_thread(
+                git_merge.merge, path, target_branch=repo.default_branch, source=head,
+                strategy=repo.merge_strategy,  # type: ignore[arg-type]
+                message=message, author=("LazyAF", "lazyaf@localhost"),
             )
-        except review_merge.TargetMoved:
+        except git_merge.TargetMoved:
             if not tries_left:
                 raise
             log.info("approve_retry", repo=repo.name, reason="target moved")
@@ -770,7 +744,7 @@ async def reject_card(
     if delete_branch and card.branch_name:
         repo = await session.get(Repo, card.repo_id)
         assert repo is not None
-        await anyio.to_thread.run_sync(git_branches.delete_branch, git_path(settings, repo), card.branch_name)
+        await in_thread(git_refs.delete_branch, git_path(settings, repo), card.branch_name)
         activity(session, card, "branch_deleted", {"branch": card.branch_name})
         card.branch_name = None
     card.conflict_files = None
@@ -786,7 +760,7 @@ async def request_changes(*, session: AsyncSession, settings: Settings, card: Ca
     if card.status != S.IN_REVIEW:
         raise InvalidTransition(f"Card '{card.title}' is {card.status}: changes can be requested only in review.")
     repo, _ = await _repo_with_base(session, settings, card)
-    await _require_branch(settings, repo, card)
+    await card_service.branch_head(settings=settings, repo=repo, card=card)
     query = select(Comment).where(Comment.card_id == card.id, Comment.job_id.is_(None)).order_by(Comment.created_at)
     comments = list((await session.scalars(query)).all())
     conflicts = card.conflict_files or []

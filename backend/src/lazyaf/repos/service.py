@@ -6,14 +6,14 @@ import os
 import uuid
 from pathlib import Path
 
-import anyio.to_thread
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf.errors import Conflict, InvalidInput, NotFound
 from lazyaf.events.bus import EventBus
-from lazyaf.gitserver import history, storage
+from lazyaf.git import history, store
+from lazyaf.git.run import in_thread
 from lazyaf.gitserver.refs import RefUpdate
 from lazyaf.repos.models import Repo
 from lazyaf.repos.schemas import RepoCreate, RepoUpdate
@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 
 def git_path(settings: Settings, repo: Repo | uuid.UUID) -> Path:
     repo_id = repo.id if isinstance(repo, Repo) else repo
-    return storage.repo_path(settings.git_repos_dir, repo_id)
+    return store.repo_path(settings.git_repos_dir, repo_id)
 
 
 async def list_all(*, session: AsyncSession) -> list[Repo]:
@@ -44,12 +44,12 @@ async def create(*, session: AsyncSession, settings: Settings, repo_in: RepoCrea
     session.add(repo)
     await session.flush()
     path = git_path(settings, repo)
-    await anyio.to_thread.run_sync(storage.create_bare, path, repo.default_branch)
+    await in_thread(store.create_bare, path, repo.default_branch)
     EventBus.record(session, "repo_updated", {"repo_id": str(repo.id)})
     try:
         await session.commit()
     except BaseException:
-        storage.delete_bare(path)
+        await in_thread(store.delete_bare, path)
         raise
     log.info("repo_created", repo_id=str(repo.id), name=repo.name)
     return repo
@@ -72,7 +72,7 @@ async def update(*, session: AsyncSession, settings: Settings, repo: Repo, chang
                 f"Branch '{branch}' does not exist in repo '{repo.name}'; existing branches: "
                 f"{', '.join(names) or 'none'}."
             )
-        await anyio.to_thread.run_sync(storage.set_head, git_path(settings, repo), branch)
+        await in_thread(store.set_head, git_path(settings, repo), branch)
     if fields.get("merge_strategy") is None:
         fields.pop("merge_strategy", None)
     for key in ("setup_command", "lint_command", "test_command", "build_command"):
@@ -90,23 +90,21 @@ async def delete(*, session: AsyncSession, settings: Settings, repo: Repo) -> No
     path = git_path(settings, repo)
     # Move the repo aside first, so a failed commit can put it back and nothing is half-deleted.
     trash = path.with_name(f".deleting-{repo.id}-{os.getpid()}")
-    moved = path.exists()
-    if moved:
-        path.rename(trash)
+    moved = await in_thread(store.move_aside, path, trash)
     try:
         await session.delete(repo)
         EventBus.record(session, "repo_deleted", {"repo_id": str(repo.id)})
         await session.commit()
     except BaseException:
         if moved:
-            trash.rename(path)
+            await in_thread(trash.rename, path)
         raise
-    storage.delete_bare(trash)
+    await in_thread(store.delete_bare, trash)
     log.info("repo_deleted", repo_id=str(repo.id), name=repo.name)
 
 
 async def branches(*, settings: Settings, repo: Repo) -> list[history.BranchInfo]:
-    return await anyio.to_thread.run_sync(history.list_branches, git_path(settings, repo))
+    return await in_thread(history.list_branches, git_path(settings, repo))
 
 
 async def commits(
@@ -114,8 +112,8 @@ async def commits(
 ) -> list[history.CommitInfo]:
     name = branch or repo.default_branch
     try:
-        return await anyio.to_thread.run_sync(
-            lambda: history.list_commits(git_path(settings, repo), name, limit=limit, offset=offset)
+        return await in_thread(
+            history.list_commits, git_path(settings, repo), name, limit=limit, offset=offset
         )
     except history.BranchNotFound:
         if branch is None and not repo.is_ingested:
@@ -143,5 +141,5 @@ async def record_push(
             next((b for b in ("main", "master") if b in existing), None) or (pushed or sorted(existing))[0]
         )
         repo.default_branch = choice
-        await anyio.to_thread.run_sync(storage.set_head, git_path(settings, repo), choice)
+        await in_thread(store.set_head, git_path(settings, repo), choice)
     await session.flush()

@@ -11,9 +11,9 @@ from lazyaf.api.deps import CardDep, RepoDep, SessionDep, SettingsDep
 from lazyaf.cards.models import Card
 from lazyaf.cards.schemas import CardRead
 from lazyaf.errors import NotFound, error_responses
+from lazyaf.git import diff as git_diff
 from lazyaf.jobs.schemas import JobRead
 from lazyaf.repos.schemas import CommitRead
-from lazyaf.review import diff as review_diff
 from lazyaf.review import service as review_service
 from lazyaf.review.queue import approvals
 from lazyaf.review.schemas import (
@@ -33,11 +33,12 @@ Offset = Annotated[int, Query(ge=0, le=INT64_MAX, description="Skip this many fi
 Limit = Annotated[int, Query(ge=1, le=1000, description="Files per page.")]
 
 
-@router.get("/cards/{card_id}/diff", responses=error_responses(404))
+@router.get("/cards/{card_id}/diff", responses=error_responses(404, 409))
 async def get_card_diff(
     card: CardDep, session: SessionDep, settings: SettingsDep, offset: Offset = 0, limit: Limit = 100
-) -> review_diff.DiffResult:
-    """The card branch against the default branch, from their merge-base: files, hunks and the patch."""
+) -> git_diff.DiffResult:
+    """The card branch against the default branch, from their merge-base: files, hunks and the patch
+    (409 ``branch_missing`` when the card has no branch)."""
     return await review_service.card_diff(
         session=session, settings=settings, card=card, offset=offset, limit=limit
     )
@@ -52,14 +53,14 @@ async def get_repo_diff(
     three_dot: Annotated[bool, Query(description="Compare from the merge-base of base and head.")] = True,
     offset: Offset = 0,
     limit: Limit = 100,
-) -> review_diff.DiffResult:
+) -> git_diff.DiffResult:
     """The diff between any two refs of a repo."""
     return await review_service.diff(
         settings=settings, repo=repo, base=base, head=head, three_dot=three_dot, offset=offset, limit=limit
     )
 
 
-@router.get("/cards/{card_id}/commits", responses=error_responses(404))
+@router.get("/cards/{card_id}/commits", responses=error_responses(404, 409))
 async def list_card_commits(card: CardDep, session: SessionDep, settings: SettingsDep) -> list[CommitRead]:
     """The commits on the card's branch that the default branch does not have, newest first."""
     found = await review_service.card_commits(session=session, settings=settings, card=card)

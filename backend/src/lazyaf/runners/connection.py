@@ -34,7 +34,8 @@ from lazyaf import auth, transitions
 from lazyaf.cards.models import Card
 from lazyaf.db.engine import session_scope
 from lazyaf.events.models import BoardEvent
-from lazyaf.jobs import refs as job_refs
+from lazyaf.git import refs as git_refs
+from lazyaf.git.run import in_thread
 from lazyaf.jobs.models import Job, JobStatus
 from lazyaf.redaction import server_redactor
 from lazyaf.repos.models import Repo
@@ -389,14 +390,15 @@ class RunnerHub:
             assign = None
             if claimed:
                 job, card, repo, token = claimed
-                # Two small file reads: cheaper inline than a hop to a worker thread.
-                path = git_path(self.settings, repo)
-                base_sha, branch_sha = job_refs.branch_shas(path, job.base_branch, job.branch)
-                assign = self._assignment(conn, job, card, repo, token, branch_sha)
-                assign.base_sha = base_sha
+                assign = self._assignment(conn, job, card, repo, token)
         if assign is None:
             await conn.send(protocol.NoJob())
             return
+        # After the commit: the claim's transaction (SQLite's write lock) does not wait for git.
+        path = git_path(self.settings, repo)
+        assign.base_sha, assign.branch_sha = await in_thread(
+            git_refs.branch_shas, path, assign.base_branch, assign.branch
+        )
         conn.current = (assign.job_id, assign.attempt)
         # If this send fails the attempt never starts; its lease expires and the job is requeued.
         await conn.send(assign)
@@ -410,7 +412,7 @@ class RunnerHub:
             await self.wake_idle()
 
     def _assignment(
-        self, conn: RunnerConnection, job: Job, card: Card, repo: Repo, token: str, branch_sha: str | None
+        self, conn: RunnerConnection, job: Job, card: Card, repo: Repo, token: str
     ) -> protocol.Assign:
         options: dict[str, Any] = {}
         if job.agent == "command" and self.settings.agent_command:
@@ -435,7 +437,6 @@ class RunnerHub:
             if command
         ]
         return protocol.Assign(
-            branch_sha=branch_sha,
             kind=job.kind,
             resume_session=job.resume_session,
             session_url=f"{base}/api/sessions/{job.resume_session}" if job.resume_session else None,

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lazyaf.gitserver.storage import create_bare
-from lazyaf.review import merge as merge_module
-from lazyaf.review.merge import (
+from lazyaf.git import merge as merge_module
+from lazyaf.git.merge import (
     ConflictMarkers,
     MergeConflict,
     MergeResult,
@@ -26,6 +25,7 @@ from lazyaf.review.merge import (
     conflicts,
     merge,
 )
+from lazyaf.git.store import create_bare
 from tests.gitutil import Files, Work, git, rev
 
 BRANCH = "lazyaf/7-add-notes"

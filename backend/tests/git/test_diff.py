@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lazyaf.gitserver.storage import create_bare
-from lazyaf.review.diff import (
+from lazyaf.git.diff import (
     EMPTY_TREE,
     DiffError,
     DiffLine,
@@ -24,6 +23,7 @@ from lazyaf.review.diff import (
     merge_base,
     resolve,
 )
+from lazyaf.git.store import create_bare
 from tests.gitutil import Files, Work, git, rev
 
 BRANCH = "lazyaf/12-review-diff"

@@ -1,4 +1,6 @@
-"""Bare repositories on disk: create, locate, delete. dulwich manages them; the repo id maps to the path.
+"""Bare repositories on disk: create, locate, delete (sync: call through ``git.run.in_thread``).
+
+dulwich manages them; the repo id maps to the path.
 
 A path is never taken from a URL: callers pass a parsed UUID and this module builds the path.
 """
@@ -9,6 +11,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from dulwich.refs import Ref
 from dulwich.repo import Repo as DulwichRepo
 
 
@@ -26,7 +29,7 @@ def create_bare(path: Path, default_branch: str) -> None:
     try:
         repo = DulwichRepo.init_bare(str(path))
         try:
-            repo.refs.set_symbolic_ref(b"HEAD", b"refs/heads/" + default_branch.encode())
+            repo.refs.set_symbolic_ref(Ref(b"HEAD"), Ref(b"refs/heads/" + default_branch.encode()))
             config = repo.get_config()
             # Served over HTTP by LazyAF itself: let the C git binary serve these without
             # http.* gating, and keep reflogs so a forced push can be undone by hand.
@@ -41,6 +44,16 @@ def create_bare(path: Path, default_branch: str) -> None:
         raise
 
 
+def move_aside(path: Path, trash: Path) -> bool:
+    """Rename the repo at ``path`` to ``trash`` (to delete it once its row is gone); False when
+    there was nothing at ``path``."""
+    try:
+        path.rename(trash)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def delete_bare(path: Path) -> None:
     """Remove a bare repo; a missing one is fine."""
     shutil.rmtree(path, ignore_errors=True)
@@ -50,6 +63,6 @@ def set_head(path: Path, branch: str) -> None:
     """Point HEAD (what a clone checks out) at ``branch``."""
     repo = DulwichRepo(str(path))
     try:
-        repo.refs.set_symbolic_ref(b"HEAD", b"refs/heads/" + branch.encode())
+        repo.refs.set_symbolic_ref(Ref(b"HEAD"), Ref(b"refs/heads/" + branch.encode()))
     finally:
         repo.close()

@@ -20,7 +20,8 @@ meanwhile or any failure deletes it and leaves the repository byte for byte as i
 objects move in only while the ref is locked, so a reader never sees a ref whose objects are
 missing.
 
-Functions here are synchronous and spawn processes; async callers use a worker thread.
+Functions here are synchronous and spawn git through ``lazyaf.git.run``; async callers use
+``run.in_thread``.
 The errors, all :class:`lazyaf.errors.LazyAFError` so they answer HTTP on their own::
 
     * MergeError            500  git failed unexpectedly
@@ -46,20 +47,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 from typing import IO, Literal, NoReturn
 
 from lazyaf_protocol import conflict_markers
 
 from lazyaf.errors import Conflict, LazyAFError, NotFound
-from lazyaf.gitenv import clean_env, git_binary
+from lazyaf.git import run
 
 MergeStrategy = Literal["auto", "merge", "squash"]
 MergeKind = Literal["fast_forward", "merge", "squash", "up_to_date"]
 
-# Variables a git subprocess may inherit; everything else (GIT_DIR, GIT_AUTHOR_*, HOME, ...) is
-# dropped so the server's own environment cannot change a merge.
 _OID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 # How many file names a conflict message spells out; the exception keeps them all.
 MESSAGE_FILES = 10
@@ -211,14 +209,6 @@ def merge(
 # -- running git -----------------------------------------------------------------------------
 
 
-@cache
-
-
-def _command(repo: Path, *args: str) -> list[str]:
-    # --git-dir, not -C: no repository discovery, the path is the repository.
-    return [git_binary(), f"--git-dir={repo}", *args]
-
-
 def _run(
     repo: Path,
     *args: str,
@@ -227,21 +217,10 @@ def _run(
     ok: tuple[int, ...] = (0,),
 ) -> subprocess.CompletedProcess[bytes]:
     """Run git in ``repo``; an exit code outside ``ok`` raises :class:`MergeError`."""
-    done = subprocess.run(
-        _command(repo, *args),
-        input=stdin,
-        capture_output=True,
-        env=clean_env(**(env or {})),
-        check=False,
-    )
+    done = run.run(repo, *args, stdin=stdin, env=env)
     if done.returncode not in ok:
-        raise MergeError(f"git {args[0]} failed in {repo.name}: {_first_line(done.stderr)}")
+        raise MergeError(f"git {args[0]} failed in {repo.name}: {run.first_line(done.stderr)}")
     return done
-
-
-def _first_line(stderr: bytes) -> str:
-    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
-    return lines[0] if lines else "no message"
 
 
 # -- names -----------------------------------------------------------------------------------
@@ -386,7 +365,7 @@ def _merge_tree(repo: Path, quarantine: _Quarantine, target: str, source: str) -
         ok=(0, 1, 128),
     )
     if done.returncode == 128:
-        message = _first_line(done.stderr)
+        message = run.first_line(done.stderr)
         if "unrelated histories" in message:
             raise UnrelatedHistories(
                 "The two sides share no history; git refuses to merge unrelated histories."
@@ -472,13 +451,13 @@ def _move_branch(
     publish: Callable[[], None],
 ) -> None:
     """Compare-and-swap ``ref`` from ``old`` to ``new``; ``publish`` runs while the ref is locked."""
-    command = _command(repo, "update-ref", "-m", reflog, "--stdin")
+    command = run.command(repo, "update-ref", "-m", reflog, "--stdin")
     with subprocess.Popen(
         command,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=clean_env(**env),
+        env=run.environment(**env),
     ) as proc:
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         prepared = _send(proc.stdin, f"start\nupdate {ref} {new} {old}\nprepare\n") and _expect(
@@ -486,7 +465,7 @@ def _move_branch(
         )
         if not prepared:
             _close(proc.stdin)
-            _raise_update_failed(ref, old, _first_line(proc.stderr.read()))
+            _raise_update_failed(ref, old, run.first_line(proc.stderr.read()))
         try:
             publish()
         except BaseException:
@@ -497,7 +476,7 @@ def _move_branch(
         )
         error = proc.stderr.read()
         if proc.wait() != 0 or not committed:
-            raise MergeError(f"git update-ref could not move {ref} in {repo.name}: {_first_line(error)}")
+            raise MergeError(f"git update-ref could not move {ref} in {repo.name}: {run.first_line(error)}")
 
 
 def _send(stream: IO[bytes], text: str) -> bool:

@@ -1,6 +1,7 @@
 """Diffs between two commits of a bare repo, as structured data and as a unified patch.
 
-Everything here is sync and runs the C ``git`` binary (the caller runs it in a worker thread).
+Everything here is sync and runs the C ``git`` binary through ``lazyaf.git.run`` (async callers
+use ``run.in_thread``).
 A diff is one ``git diff -z --raw --patch -M`` process over the whole change: the ``-z`` raw
 records come first (exact path bytes, status, modes), then an empty record, then the patch,
 one ``diff --git`` section per raw record (two for a type change, which git prints as a
@@ -16,7 +17,6 @@ at a time, so memory is bounded by the page plus the largest single file's diff.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import subprocess
@@ -28,7 +28,7 @@ from typing import IO, Literal, TypedDict
 
 from pydantic import BaseModel
 
-from lazyaf.gitenv import clean_env, git_binary
+from lazyaf.git import run
 
 # git's id of the empty tree; it knows it without the object being stored.
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -49,7 +49,6 @@ _SECTION_MARK = b"\n" + _SECTION_START
 _HUNK_RE = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)")
 _READ_SIZE = 1 << 20
 _STDERR_KEEP = 4096
-# Variables a git subprocess may inherit; GIT_DIR, GIT_CONFIG_* and the like are dropped.
 
 
 class DiffError(ValueError):
@@ -117,19 +116,18 @@ class DiffResult(BaseModel):
 # -- running git ------------------------------------------------------------------------------
 
 
-@functools.cache
-def _env() -> dict[str, str]:
-    # No system or user config or attributes: the output depends on the repository alone.
-    return clean_env(GIT_ATTR_NOSYSTEM="1", HOME=os.devnull, XDG_CONFIG_HOME=os.devnull)
+# No system or user config or attributes: the output depends on the repository alone.
+_ENV = {"GIT_ATTR_NOSYSTEM": "1", "HOME": os.devnull, "XDG_CONFIG_HOME": os.devnull}
+_CONFIG = ("-c", "core.quotepath=false")
 
 
 def _command(repo: Path, *args: str) -> list[str]:
-    return [git_binary(), f"--git-dir={repo}", "-c", "core.quotepath=false", *args]
+    return run.command(repo, *_CONFIG, *args)
 
 
 def _run(repo: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     """Run git to completion; the caller reads ``returncode``."""
-    return subprocess.run(_command(repo, *args), input=stdin, capture_output=True, env=_env(), check=False)
+    return run.run(repo, *_CONFIG, *args, stdin=stdin, env=_ENV)
 
 
 def _failure(args: list[str], code: int, stderr: bytes) -> GitError:
@@ -486,7 +484,7 @@ def _run_diff(repo: Path, left: str, right: str, context: int, page: _Page) -> i
     )
     # stderr to a file: a pipe left unread could fill and stall git while we read stdout.
     with tempfile.TemporaryFile() as err:
-        with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, env=_env()) as proc:
+        with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, env=run.environment(**_ENV)) as proc:
             assert proc.stdout is not None
             try:
                 total = _collect(_DiffStream(_chunks(proc.stdout)), page)

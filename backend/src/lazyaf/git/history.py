@@ -1,6 +1,7 @@
-"""Reading a bare repo's branches and commits with dulwich (sync; call through a worker thread).
+"""A bare repo's branches and commits, read with dulwich (sync; call through ``git.run.in_thread``).
 
-A dulwich Repo is not safe to share across threads, so every call opens its own.
+Branch tips come from the one ref reader (``git.refs``). A dulwich Repo is not safe to share
+across threads, so every call opens its own.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from dulwich.objects import Commit
-from dulwich.refs import check_ref_format
+from dulwich.refs import Ref, check_ref_format
 from dulwich.repo import Repo as DulwichRepo
+
+from lazyaf.git import refs
 
 
 class BranchNotFound(LookupError):
@@ -41,25 +44,13 @@ def is_valid_branch_name(name: str) -> bool:
     """git's check-ref-format rules for ``refs/heads/<name>``."""
     if not name or name.startswith("-") or name == "HEAD":
         return False
-    return bool(check_ref_format(b"refs/heads/" + name.encode("utf-8", "surrogateescape")))
+    return bool(check_ref_format(Ref(b"refs/heads/" + name.encode("utf-8", "surrogateescape"))))
 
 
 def list_branches(path: Path) -> list[BranchInfo]:
-    with DulwichRepo(str(path)) as repo:
-        heads = repo.refs.as_dict(b"refs/heads")
-        return sorted(
-            (BranchInfo(name=name.decode("utf-8", "replace"), sha=sha.decode()) for name, sha in heads.items()),
-            key=lambda b: b.name,
-        )
-
-
-def head_branch(path: Path) -> str | None:
-    """The branch HEAD names, whether or not it exists yet."""
-    with DulwichRepo(str(path)) as repo:
-        target = repo.refs.read_ref(b"HEAD")
-    if target and target.startswith(b"ref: refs/heads/"):
-        return target[len(b"ref: refs/heads/") :].decode("utf-8", "replace")
-    return None
+    return sorted(
+        (BranchInfo(name=n, sha=sha) for n, sha in refs.branches(path).items()), key=lambda b: b.name
+    )
 
 
 def _when(timestamp: int, offset: int) -> datetime:
@@ -100,15 +91,14 @@ def list_commits(
     Raises:
         BranchNotFound: the branch does not exist.
     """
-    with DulwichRepo(str(path)) as repo:
-        ref = b"refs/heads/" + branch.encode("utf-8", "surrogateescape")
-        try:
-            tip = repo.refs[ref]
-        except KeyError:
-            raise BranchNotFound(branch) from None
-        # Commits of ``branch`` not reachable from ``exclude`` (a card branch's own commits).
-        stop = repo.refs.as_dict(b"refs/heads").get(exclude.encode()) if exclude else None
-        walker = repo.get_walker(include=[tip], exclude=[stop] if stop else None, max_entries=offset + limit)
+    # Commits of ``branch`` not reachable from ``exclude`` (a card branch's own commits).
+    tip, stop = refs.branch_shas(path, branch, exclude or branch)
+    if tip is None:
+        raise BranchNotFound(branch)
+    with DulwichRepo(str(path)) as opened:
+        repo: Any = opened  # dulwich >= 1.2 types ids as a NewType of bytes
+        exclude_ids = [stop.encode()] if exclude and stop else None
+        walker = repo.get_walker(include=[tip.encode()], exclude=exclude_ids, max_entries=offset + limit)
         entries = [entry.commit for entry in walker]
     return [_info(commit) for commit in entries[offset:]]
 
