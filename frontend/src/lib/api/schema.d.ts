@@ -108,7 +108,8 @@ export interface paths {
         };
         /**
          * Get Card Diff
-         * @description The card branch against the default branch, from their merge-base: files, hunks and the patch.
+         * @description The card branch against the default branch, from their merge-base: files, hunks and the patch
+         *     (409 ``branch_missing`` when the card has no branch).
          */
         get: operations["get_card_diff"];
         put?: never;
@@ -1887,6 +1888,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description Invalid input */
             422: {
                 headers: {
@@ -1952,6 +1962,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
