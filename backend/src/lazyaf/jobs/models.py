@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from lazyaf_protocol.messages import JobKind as JobKind
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,7 +34,8 @@ class Job(IdMixin, TimestampMixin, Base):
     status: Mapped[JobStatus] = mapped_column(StrEnumType(JobStatus), default=JobStatus.QUEUED, index=True)
     # Copied from the card when queued, so the claim query needs no join.
     priority: Mapped[int] = mapped_column(default=1)
-    kind: Mapped[str] = mapped_column(String(20), default="build")
+    # Why this agent pass runs, which picks its prompt (lazyaf_protocol.messages.JobKind).
+    kind: Mapped[JobKind] = mapped_column(StrEnumType(JobKind), default=JobKind.BUILD)
     agent: Mapped[str] = mapped_column(String(50), default="claude")
     prompt: Mapped[str] = mapped_column(Text, default="")
     branch: Mapped[str] = mapped_column(String(255), default="")

@@ -6,13 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
-from lazyaf import transitions
 from lazyaf.api.deps import CardDep, RepoDep, SessionDep, SettingsDep
 from lazyaf.cards.models import Card
 from lazyaf.cards.schemas import CardRead
 from lazyaf.errors import NotFound, error_responses
 from lazyaf.git import diff as git_diff
 from lazyaf.jobs.schemas import JobRead
+from lazyaf.orchestration import cards as card_moves
+from lazyaf.orchestration import review
 from lazyaf.repos.schemas import CommitRead
 from lazyaf.review import service as review_service
 from lazyaf.review.queue import approvals
@@ -103,9 +104,8 @@ async def approve_card(
         current = await session.get(Card, card.id, populate_existing=True)  # as the one before left it
         if current is None:
             raise NotFound(f"Card '{card.title}' was deleted while its approval waited; nothing was merged.")
-        card = await transitions.approve_card(
-            session=session, settings=settings, card=current, expected_head=body.expected_head if body else None
-        )
+        expected = body.expected_head if body else None
+        card = await review.approve_card(session=session, settings=settings, card=current, expected_head=expected)
         await session.commit()
     return ApproveRead(card=CardRead.model_validate(card), merge_sha=card.merge_sha or "")
 
@@ -116,7 +116,7 @@ async def reject_card(
 ) -> CardRead:
     """Send a reviewed card back to todo, keeping its branch unless asked to delete it."""
     delete = body.delete_branch if body else False
-    card = await transitions.reject_card(session=session, settings=settings, card=card, delete_branch=delete)
+    card = await review.reject_card(session=session, settings=settings, card=card, delete_branch=delete)
     return CardRead.model_validate(card)
 
 
@@ -129,7 +129,7 @@ async def request_changes(
     card: CardDep, session: SessionDep, settings: SettingsDep, body: AgentChoice | None = None
 ) -> JobQueuedRead:
     """Queue another agent pass on the branch carrying the open comments (and conflicts to resolve)."""
-    job = await transitions.request_changes(
+    job = await review.request_changes(
         session=session, settings=settings, card=card, agent=body.agent if body else None
     )
     return JobQueuedRead(card=CardRead.model_validate(card), job=JobRead.model_validate(job))
@@ -142,7 +142,7 @@ async def retry_card(
     card: CardDep, session: SessionDep, settings: SettingsDep, body: AgentChoice | None = None
 ) -> JobQueuedRead:
     """Queue a new job on a failed card's branch, with the previous failure in its prompt."""
-    job = await transitions.retry_card(
+    job = await card_moves.retry_card(
         session=session, settings=settings, card=card, agent=body.agent if body else None
     )
     return JobQueuedRead(card=CardRead.model_validate(card), job=JobRead.model_validate(job))

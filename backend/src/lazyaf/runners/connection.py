@@ -1,7 +1,7 @@
 """Connected runners: the WebSocket side of the runner protocol (lazyaf_protocol.messages).
 
 The database decides who runs a job; a socket only carries wake-ups and messages. Each message
-is handled in its own transaction, and every job write goes through transitions.py, fenced by
+is handled in its own transaction, and every job write goes through lazyaf.orchestration, fenced by
 (job, attempt) and by the connection's own runner: a runner speaks only for itself and for the
 attempt it holds.
 
@@ -30,13 +30,14 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lazyaf import auth, transitions
+from lazyaf import auth
 from lazyaf.cards.models import Card
 from lazyaf.db.engine import session_scope
 from lazyaf.events.models import BoardEvent
 from lazyaf.git import refs as git_refs
 from lazyaf.git.run import in_thread
 from lazyaf.jobs.models import Job, JobStatus
+from lazyaf.orchestration import attempts, runners, runs
 from lazyaf.redaction import server_redactor
 from lazyaf.repos.models import Repo
 from lazyaf.repos.service import git_path
@@ -249,19 +250,22 @@ class RunnerHub:
 
     async def _record_events(self, conn: RunnerConnection, events: list[protocol.Event]) -> None:
         """Store a run of agent events in one transaction; ack each attempt's highest seq once."""
-        attempts: dict[tuple[str, int], list[protocol.Event]] = {}
+        by_attempt: dict[tuple[str, int], list[protocol.Event]] = {}
         for message in events:
-            attempts.setdefault((message.job_id, message.attempt), []).append(message)
+            by_attempt.setdefault((message.job_id, message.attempt), []).append(message)
         held: dict[tuple[str, int], bool] = {}
         async with session_scope(self.sessionmaker) as session:
-            for key, run in attempts.items():
-                held[key] = await transitions.record_events(
-                    session=session, messages=run, runner_id=conn.runner_id, lease_ttl=self.settings.lease_ttl,
+            for key, run in by_attempt.items():
+                held[key] = await attempts.record_events(
+                    session=session,
+                    messages=run,
+                    runner_id=conn.runner_id,
+                    lease_ttl=self.settings.lease_ttl,
                     redactor=server_redactor(self.settings),
                 )
         for (job_id, attempt), ok in held.items():
             if ok:
-                seq = max(m.seq for m in attempts[(job_id, attempt)])
+                seq = max(m.seq for m in by_attempt[(job_id, attempt)])
                 await conn.send(protocol.Ack(job_id=job_id, attempt=attempt, seq=seq))
             else:
                 await self._revoke(conn, job_id, attempt)
@@ -282,18 +286,18 @@ class RunnerHub:
             conn = RunnerConnection(runner.id, runner.name, runner.kind, websocket, _http_base(websocket))
             status = RunnerStatus.IDLE
             if hello.running is not None:
-                job = await transitions.holding(
+                job = await attempts.holding(
                     session, hello.running.job_id, hello.running.attempt, runner_id=runner.id
                 )
                 if job is not None:
                     conn.current = (hello.running.job_id, hello.running.attempt)
                     status = RunnerStatus.BUSY
                     # Back after an outage: the reconnect itself renews the attempt's lease.
-                    await transitions.renew_lease(
+                    await attempts.renew_lease(
                         session=session, settings=self.settings, runner_id=runner.id,
                         job_id=hello.running.job_id, attempt=hello.running.attempt,
                     )
-            await transitions.runner_seen(session=session, runner=runner, status=status)
+            await runners.seen(session=session, runner=runner, status=status)
         old = self.connections.get(conn.runner_id)
         self.connections[conn.runner_id] = conn
         if old is not None:
@@ -358,7 +362,7 @@ class RunnerHub:
         async with session_scope(self.sessionmaker) as session:
             runner = await session.get(Runner, conn.runner_id)
             if runner is not None:
-                await transitions.runner_offline(session=session, runner=runner)
+                await runners.offline(session=session, runner=runner)
         log.info("runner_disconnected", runner=conn.name)
 
     async def _handle(self, conn: RunnerConnection, message: Any) -> None:
@@ -370,7 +374,7 @@ class RunnerHub:
             await self._record_events(conn, [message])
         elif isinstance(message, protocol.Progress):
             async with session_scope(self.sessionmaker) as session:
-                job = await transitions.record_progress(
+                job = await attempts.record_progress(
                     session=session, job_id=message.job_id, attempt=message.attempt, phase=message.phase,
                     runner_id=conn.runner_id,
                 )
@@ -384,7 +388,7 @@ class RunnerHub:
             await conn.send(protocol.NoJob())
             return
         async with session_scope(self.sessionmaker) as session:
-            claimed = await transitions.claim(
+            claimed = await attempts.claim(
                 session=session, settings=self.settings, runner_id=conn.runner_id
             )
             assign = None
@@ -464,9 +468,9 @@ class RunnerHub:
         async with session_scope(self.sessionmaker) as session:
             runner = await session.get(Runner, conn.runner_id)
             if runner is not None:
-                await transitions.runner_seen(session=session, runner=runner)
+                await runners.seen(session=session, runner=runner)
             if message.job_id is not None and message.attempt is not None:
-                job = await transitions.renew_lease(
+                job = await attempts.renew_lease(
                     session=session, settings=self.settings, job_id=message.job_id, attempt=message.attempt,
                     runner_id=conn.runner_id,
                 )
@@ -479,12 +483,12 @@ class RunnerHub:
 
     async def _complete(self, conn: RunnerConnection, message: protocol.Complete) -> None:
         async with session_scope(self.sessionmaker) as session:
-            accepted = await transitions.complete_attempt(
+            accepted = await runs.complete_attempt(
                 session=session, settings=self.settings, message=message, runner_id=conn.runner_id
             )
             runner = await session.get(Runner, conn.runner_id)
             if runner is not None:
-                await transitions.runner_seen(session=session, runner=runner, status=RunnerStatus.IDLE)
+                await runners.seen(session=session, runner=runner, status=RunnerStatus.IDLE)
         if conn.current == (message.job_id, message.attempt):
             conn.current = None
         await conn.send(

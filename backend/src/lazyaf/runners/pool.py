@@ -33,10 +33,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp
 
-from lazyaf import transitions
 from lazyaf.auth import RunnerCredentials
 from lazyaf.db.engine import session_scope
 from lazyaf.errors import Conflict, LazyAFError
+from lazyaf.orchestration import announce
+from lazyaf.orchestration import runners as runner_moves
 from lazyaf.runners.connection import RunnerHub
 from lazyaf.runners.gateway import GatewayListener, serves_every_address
 from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
@@ -262,7 +263,7 @@ class RunnerPool:
                 runner.container_id = await anyio.to_thread.run_sync(
                     self._start_container, str(runner.id), name, server
                 )
-            transitions.runner_changed(session, runner)
+            announce.runner_changed(session, runner)
         log.info("runner_started", name=name, kind=kind)
 
     def _runner_args(self, runner_id: str, name: str, kind: RunnerKind, server: str) -> list[str]:
@@ -333,10 +334,7 @@ class RunnerPool:
         async with session_scope(self.sessionmaker) as session:
             row = await session.get(Runner, runner.id)
             if row is not None:
-                row.status = RunnerStatus.OFFLINE
-                row.pid = None
-                row.container_id = None
-                transitions.runner_changed(session, row)
+                runner_moves.removed(session, row)
                 await session.delete(row)
         log.info("runner_stopped", name=runner.name)
 
@@ -370,7 +368,7 @@ class RunnerPool:
             for runner in await self.managed(session, RunnerKind.LOCAL):
                 if not pid_alive(runner.pid):
                     self._children.pop(runner.pid or 0, None)
-                    await transitions.runner_offline(session=session, runner=runner)
+                    await runner_moves.offline(session=session, runner=runner)
                     runner.pid = None
                     await session.delete(runner)
             docker_rows = await self.managed(session, RunnerKind.DOCKER)
@@ -380,7 +378,7 @@ class RunnerPool:
                 removed = set(await anyio.to_thread.run_sync(lambda: docker.reap_dead(labels=self.instance_labels)))
                 for runner in docker_rows:
                     if runner.container_id in removed:
-                        await transitions.runner_offline(session=session, runner=runner)
+                        await runner_moves.offline(session=session, runner=runner)
                         await session.delete(runner)
 
     async def counts(self) -> dict[str, int]:

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import jinja2
 import pytest
 
-from lazyaf import prompts
 from lazyaf.settings import Settings
+from lazyaf.workflows import prompts
 
 KEY = "sk-ant-api03-Zq8vN3xK0pLm4TgW7yHc2RbE9sUdJ6fA1oQiX5nVtK"
 CARD = SimpleNamespace(title="Fix the parser", description="Handle empty lines.", branch_name="lazyaf/x-fix")

@@ -11,18 +11,19 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from lazyaf_protocol import messages as protocol
 from sqlalchemy import func, select
 
-from lazyaf import transitions
 from lazyaf.cards.models import Card, CardStatus
 from lazyaf.events.models import BoardEvent
 from lazyaf.jobs.models import Job, JobEvent, JobStatus
+from lazyaf.orchestration import attempts, runs
+from lazyaf.orchestration import cards as card_moves
 from lazyaf.repos import service as repo_service
 from lazyaf.repos.models import Repo
 from lazyaf.repos.schemas import RepoCreate
 from lazyaf.runners.models import Runner, RunnerKind
 from lazyaf.settings import Settings
-from lazyaf_protocol import messages as protocol
 from tests.gitutil import git, make_source_repo
 
 
@@ -50,7 +51,7 @@ async def _queue(app: FastAPI, settings: Settings, repo: Repo, n: int, **card: A
             row = Card(repo_id=repo.id, title=f"card {i}", position=i, **card)
             session.add(row)
             await session.flush()
-            jobs.append(await transitions.start_card(session=session, settings=settings, card=row))
+            jobs.append(await card_moves.start_card(session=session, settings=settings, card=row))
         await session.commit()
     return jobs
 
@@ -73,7 +74,7 @@ async def test_concurrent_claims_never_share_a_job(app: FastAPI, settings: Setti
             async with app.state.sessionmaker() as session:
                 row = await session.get(Runner, runner.id)
                 assert row is not None
-                claimed = await transitions.claim(session=session, settings=settings, runner_id=row.id)
+                claimed = await attempts.claim(session=session, settings=settings, runner_id=row.id)
                 await session.commit()
             if claimed is None:
                 return got
@@ -84,8 +85,8 @@ async def test_concurrent_claims_never_share_a_job(app: FastAPI, settings: Setti
     claimed = [job for got in results for job in got]
     assert len(claimed) == 12 and len(set(claimed)) == 12
     async with app.state.sessionmaker() as session:
-        attempts = (await session.scalars(select(Job.attempt))).all()
-    assert set(attempts) == {1}
+        numbers = (await session.scalars(select(Job.attempt))).all()
+    assert set(numbers) == {1}
 
 
 async def _claimed(app: FastAPI, settings: Settings, repo: Repo) -> tuple[Job, Runner]:
@@ -94,22 +95,24 @@ async def _claimed(app: FastAPI, settings: Settings, repo: Repo) -> tuple[Job, R
     async with app.state.sessionmaker() as session:
         row = await session.get(Runner, runner.id)
         assert row is not None
-        claimed = await transitions.claim(session=session, settings=settings, runner_id=row.id)
+        claimed = await attempts.claim(session=session, settings=settings, runner_id=row.id)
         await session.commit()
     assert claimed is not None
     return claimed[0], runner
 
 
-async def test_an_attempt_that_lost_its_lease_changes_nothing(app: FastAPI, settings: Settings, repo: Repo) -> None:
+async def test_an_attempt_that_lost_its_lease_changes_nothing(
+    app: FastAPI, settings: Settings, repo: Repo
+) -> None:
     job, runner = await _claimed(app, settings, repo)
     async with app.state.sessionmaker() as session:
-        await transitions.record_progress(
+        await attempts.record_progress(
             session=session, job_id=str(job.id), attempt=1, phase="cloning", runner_id=runner.id
         )
         row = await session.get(Job, job.id)
         assert row is not None
-        row.lease_expires_at = transitions.utcnow() - timedelta(seconds=1)
-        requeued = await transitions.expire_leases(session=session)
+        row.lease_expires_at = runs.utcnow() - timedelta(seconds=1)
+        requeued = await runs.expire_leases(session=session)
         await session.commit()
     assert [j.id for j in requeued] == [job.id]
     async with app.state.sessionmaker() as session:
@@ -118,17 +121,17 @@ async def test_an_attempt_that_lost_its_lease_changes_nothing(app: FastAPI, sett
         before = await session.scalar(select(func.count()).select_from(BoardEvent))
         stale = str(job.id)
         assert (
-            await transitions.renew_lease(
+            await attempts.renew_lease(
                 session=session, settings=settings, job_id=stale, attempt=1, runner_id=runner.id
             )
             is None
         )
         event = protocol.Event(job_id=stale, attempt=1, seq=1, event={"kind": "text", "text": "zombie"})
         by = runner.id
-        assert await transitions.record_events(session=session, messages=[event], runner_id=by) is False
+        assert await attempts.record_events(session=session, messages=[event], runner_id=by) is False
         done = protocol.Complete(job_id=stale, attempt=1, status="completed", head_sha="0" * 40)
         assert (
-            await transitions.complete_attempt(session=session, settings=settings, message=done, runner_id=by)
+            await runs.complete_attempt(session=session, settings=settings, message=done, runner_id=by)
             is False
         )
         await session.commit()
@@ -143,19 +146,22 @@ async def test_a_lost_attempt_after_the_agent_started_fails_the_card(
 ) -> None:
     job, runner = await _claimed(app, settings, repo)
     async with app.state.sessionmaker() as session:
-        await transitions.record_progress(
+        await attempts.record_progress(
             session=session, job_id=str(job.id), attempt=1, phase="agent", runner_id=runner.id
         )
         row = await session.get(Job, job.id)
         assert row is not None
-        row.lease_expires_at = transitions.utcnow() - timedelta(seconds=1)
-        await transitions.expire_leases(session=session)
+        row.lease_expires_at = runs.utcnow() - timedelta(seconds=1)
+        await runs.expire_leases(session=session)
         await session.commit()
         row = await session.get(Job, job.id, populate_existing=True)
         card = await session.get(Card, job.card_id, populate_existing=True)
         runner_row = await session.get(Runner, runner.id, populate_existing=True)
     assert row is not None and card is not None and runner_row is not None
-    assert (row.status, row.error) == (JobStatus.FAILED, "Runner lost: it stopped sending heartbeats while running the agent.")
+    assert (row.status, row.error) == (
+        JobStatus.FAILED,
+        "Runner lost: it stopped sending heartbeats while running the agent.",
+    )
     assert card.status == CardStatus.FAILED and runner_row.current_job_id is None
 
 
@@ -167,14 +173,12 @@ async def test_events_are_stored_once_and_a_repeated_completion_is_acknowledged_
     failed = protocol.Complete(job_id=str(job.id), attempt=1, status="failed", error="The agent failed.")
     by = runner.id
     async with app.state.sessionmaker() as session:
-        assert await transitions.record_events(session=session, messages=[event], runner_id=by)
-        assert await transitions.record_events(session=session, messages=[event], runner_id=by)  # a resend
-        assert await transitions.complete_attempt(
-            session=session, settings=settings, message=failed, runner_id=by
-        )
+        assert await attempts.record_events(session=session, messages=[event], runner_id=by)
+        assert await attempts.record_events(session=session, messages=[event], runner_id=by)  # a resend
+        assert await runs.complete_attempt(session=session, settings=settings, message=failed, runner_id=by)
         await session.commit()
         first = await session.scalar(select(func.count()).select_from(BoardEvent))
-        assert await transitions.complete_attempt(  # a resend after a lost ack
+        assert await runs.complete_attempt(  # a resend after a lost ack
             session=session, settings=settings, message=failed, runner_id=by
         )
         await session.commit()
@@ -190,7 +194,7 @@ async def test_a_completion_whose_push_is_missing_fails_the_job(
     job, runner = await _claimed(app, settings, repo)
     done = protocol.Complete(job_id=str(job.id), attempt=1, status="completed", head_sha="a" * 40)
     async with app.state.sessionmaker() as session:
-        assert await transitions.complete_attempt(
+        assert await runs.complete_attempt(
             session=session, settings=settings, message=done, runner_id=runner.id
         )
         await session.commit()
