@@ -6,5 +6,24 @@ from lazyaf.events.models import BoardEvent
 from lazyaf.jobs.models import Job, JobEvent, JobStatus
 from lazyaf.repos.models import Repo
 from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
+from lazyaf.runs.models import Run, RunStatus, Step, StepStatus
 
-__all__ = ["Base", "BoardEvent", "Card", "CardActivity", "Comment", "JobEvent", "CardStatus", "Job", "JobStatus", "Repo", "Runner", "RunnerKind", "RunnerStatus"]
+__all__ = [
+    "Base",
+    "BoardEvent",
+    "Card",
+    "CardActivity",
+    "CardStatus",
+    "Comment",
+    "Job",
+    "JobEvent",
+    "JobStatus",
+    "Repo",
+    "Run",
+    "RunStatus",
+    "Runner",
+    "RunnerKind",
+    "RunnerStatus",
+    "Step",
+    "StepStatus",
+]

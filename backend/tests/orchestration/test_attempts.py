@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
-import pytest
 from fastapi import FastAPI
 from lazyaf_protocol import messages as protocol
 from sqlalchemy import func, select
@@ -18,55 +14,15 @@ from lazyaf.cards.models import Card, CardStatus
 from lazyaf.events.models import BoardEvent
 from lazyaf.jobs.models import Job, JobEvent, JobStatus
 from lazyaf.orchestration import attempts, runs
-from lazyaf.orchestration import cards as card_moves
-from lazyaf.repos import service as repo_service
 from lazyaf.repos.models import Repo
-from lazyaf.repos.schemas import RepoCreate
-from lazyaf.runners.models import Runner, RunnerKind
+from lazyaf.runners.models import Runner
 from lazyaf.settings import Settings
-from tests.gitutil import git, make_source_repo
-
-
-@pytest.fixture(autouse=True)
-async def _dispose_engine(app: FastAPI) -> AsyncIterator[None]:
-    """These tests use the app's database without its lifespan: close its connections in this
-    test's own event loop, or the pooled aiosqlite threads outlive it and fail in a later test."""
-    yield
-    await app.state.engine.dispose()
-
-
-@pytest.fixture
-async def repo(app: FastAPI, settings: Settings, tmp_path: Path) -> Repo:
-    async with app.state.sessionmaker() as session:
-        repo = await repo_service.create(session=session, settings=settings, repo_in=RepoCreate(name="r"))
-    source = make_source_repo(tmp_path / "src")
-    git("push", "-q", str(repo_service.git_path(settings, repo)), "main", cwd=source)
-    return repo
-
-
-async def _queue(app: FastAPI, settings: Settings, repo: Repo, n: int, **card: Any) -> list[Job]:
-    jobs = []
-    async with app.state.sessionmaker() as session:
-        for i in range(n):
-            row = Card(repo_id=repo.id, title=f"card {i}", position=i, **card)
-            session.add(row)
-            await session.flush()
-            jobs.append(await card_moves.start_card(session=session, settings=settings, card=row))
-        await session.commit()
-    return jobs
-
-
-async def _runners(app: FastAPI, n: int) -> list[Runner]:
-    async with app.state.sessionmaker() as session:
-        rows = [Runner(name=f"r{i}", kind=RunnerKind.LOCAL) for i in range(n)]
-        session.add_all(rows)
-        await session.commit()
-    return rows
+from tests.orchestration.conftest import claimed, queue, runners_named
 
 
 async def test_concurrent_claims_never_share_a_job(app: FastAPI, settings: Settings, repo: Repo) -> None:
-    await _queue(app, settings, repo, 12)
-    runners = await _runners(app, 8)
+    await queue(app, settings, repo, 12)
+    runners = await runners_named(app, 8)
 
     async def claim_all(runner: Runner) -> list[uuid.UUID]:
         got = []
@@ -89,22 +45,10 @@ async def test_concurrent_claims_never_share_a_job(app: FastAPI, settings: Setti
     assert set(numbers) == {1}
 
 
-async def _claimed(app: FastAPI, settings: Settings, repo: Repo) -> tuple[Job, Runner]:
-    (job,) = await _queue(app, settings, repo, 1)
-    (runner,) = await _runners(app, 1)
-    async with app.state.sessionmaker() as session:
-        row = await session.get(Runner, runner.id)
-        assert row is not None
-        claimed = await attempts.claim(session=session, settings=settings, runner_id=row.id)
-        await session.commit()
-    assert claimed is not None
-    return claimed[0], runner
-
-
 async def test_an_attempt_that_lost_its_lease_changes_nothing(
     app: FastAPI, settings: Settings, repo: Repo
 ) -> None:
-    job, runner = await _claimed(app, settings, repo)
+    job, runner = await claimed(app, settings, repo)
     async with app.state.sessionmaker() as session:
         await attempts.record_progress(
             session=session, job_id=str(job.id), attempt=1, phase="cloning", runner_id=runner.id
@@ -144,7 +88,7 @@ async def test_an_attempt_that_lost_its_lease_changes_nothing(
 async def test_a_lost_attempt_after_the_agent_started_fails_the_card(
     app: FastAPI, settings: Settings, repo: Repo
 ) -> None:
-    job, runner = await _claimed(app, settings, repo)
+    job, runner = await claimed(app, settings, repo)
     async with app.state.sessionmaker() as session:
         await attempts.record_progress(
             session=session, job_id=str(job.id), attempt=1, phase="agent", runner_id=runner.id
@@ -168,7 +112,7 @@ async def test_a_lost_attempt_after_the_agent_started_fails_the_card(
 async def test_events_are_stored_once_and_a_repeated_completion_is_acknowledged_once(
     app: FastAPI, settings: Settings, repo: Repo
 ) -> None:
-    job, runner = await _claimed(app, settings, repo)
+    job, runner = await claimed(app, settings, repo)
     event = protocol.Event(job_id=str(job.id), attempt=1, seq=1, event={"kind": "text", "text": "hi"})
     failed = protocol.Complete(job_id=str(job.id), attempt=1, status="failed", error="The agent failed.")
     by = runner.id
@@ -191,7 +135,7 @@ async def test_events_are_stored_once_and_a_repeated_completion_is_acknowledged_
 async def test_a_completion_whose_push_is_missing_fails_the_job(
     app: FastAPI, settings: Settings, repo: Repo
 ) -> None:
-    job, runner = await _claimed(app, settings, repo)
+    job, runner = await claimed(app, settings, repo)
     done = protocol.Complete(job_id=str(job.id), attempt=1, status="completed", head_sha="a" * 40)
     async with app.state.sessionmaker() as session:
         assert await runs.complete_attempt(

@@ -30,6 +30,8 @@ class Job(IdMixin, TimestampMixin, Base):
     __table_args__ = (Index("ix_job_status_priority_created_at", "status", "priority", "created_at"),)
 
     card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card.id", ondelete="CASCADE"), index=True)
+    # The step this job is an attempt of (None: a job from before runs existed).
+    step_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("step.id", ondelete="SET NULL"), index=True)
     runner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("runner.id", ondelete="SET NULL"))
     status: Mapped[JobStatus] = mapped_column(StrEnumType(JobStatus), default=JobStatus.QUEUED, index=True)
     # Copied from the card when queued, so the claim query needs no join.

@@ -85,17 +85,25 @@ async def retry_card(
     """A new job on a failed card's branch, told why the last attempt failed."""
     CARDS.act("retry", card.status, what=_what(card))
     await runs.check_attempts_left(session, card)
+    previous = await session.get(Job, card.job_id) if card.job_id else None
+    step = await runs.reopen(session, card)
     if card.conflict_files:  # the branch still conflicts: the new pass merges the base in again
         return await runs.queue_followup(
             session=session,
             settings=settings,
             card=card,
+            step=step,
             kind=JobKind.RESOLVE,
             conflicts=card.conflict_files,
             agent=agent,
         )
-    previous = await session.get(Job, card.job_id) if card.job_id else None
     failure = (previous.error if previous else None) or "The previous attempt failed without a reason."
     return await runs.queue_followup(
-        session=session, settings=settings, card=card, kind=JobKind.RETRY, failure=failure, agent=agent
+        session=session,
+        settings=settings,
+        card=card,
+        step=step,
+        kind=JobKind.RETRY,
+        failure=failure,
+        agent=agent,
     )

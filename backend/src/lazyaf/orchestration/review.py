@@ -22,6 +22,7 @@ from lazyaf.orchestration.states import CARDS
 from lazyaf.repos.models import Repo
 from lazyaf.repos.service import git_path
 from lazyaf.settings import Settings
+from lazyaf.workflows.kinds import StepKind
 
 log = structlog.get_logger(__name__)
 
@@ -157,10 +158,12 @@ async def request_changes(
         )
     await runs.check_attempts_left(session, card)
     kind = JobKind.RESOLVE if conflicts else JobKind.ITERATE
+    step = await runs.new_run(session, card, StepKind.ITERATE, [StepKind.ITERATE])
     job = await runs.queue_followup(
         session=session,
         settings=settings,
         card=card,
+        step=step,
         kind=kind,
         comments=comments,
         conflicts=conflicts,

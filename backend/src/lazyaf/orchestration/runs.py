@@ -1,11 +1,13 @@
-"""A card's agent work: start it, queue its attempts, and settle what follows when one ends.
+"""A card's agent work: its runs and their steps; start them, queue attempts, settle what follows.
 
-Today a card's run has one step (``workflows.kinds.StepKind``): ``build`` when the card is
-started, ``iterate`` when a reviewer asks for changes. A step runs in attempts (jobs); when an
-attempt ends, ``end_attempt`` settles it: the repo's checks failed and attempts are left ->
-another attempt of the step (``fix``); otherwise the run is over and the card moves (completed ->
-in_review, failed -> failed, cancelled -> todo). This is where a workflow's next step will be
-queued instead of the card moving.
+A card runs *runs* (``runs.models.Run``: a workflow on the card's branch), a run has *steps*
+(``Step``, in order), a step has *attempts* (jobs, ``job.step_id``). Today a run has one step
+(``workflows.kinds.StepKind``): ``build`` when the card is started (workflow ``build``),
+``iterate`` when a reviewer asks for changes (workflow ``iterate``); retrying a failed card
+reopens its failed step. When an attempt ends, ``complete_attempt``/``end_attempt`` settle it:
+the repo's checks failed and attempts are left -> another attempt of the same step (``fix``);
+otherwise the step ends, and with it the run (the next step's place: ``_after_step``) and the
+card moves (completed -> in_review, failed -> failed, cancelled -> todo).
 
 The attempt policy: a card has ``max_attempts`` agent passes (cancelled ones do not count),
 whatever made them (start, retries, fixes, review rounds).
@@ -31,11 +33,13 @@ from lazyaf.git.run import in_thread
 from lazyaf.jobs import sessions as job_sessions
 from lazyaf.jobs.models import Job, JobKind, JobStatus
 from lazyaf.orchestration import announce, attempts, columns
-from lazyaf.orchestration.states import ATTEMPTS
+from lazyaf.orchestration.states import ATTEMPTS, RUNS, STEPS
 from lazyaf.repos.models import Repo
 from lazyaf.repos.service import git_path
+from lazyaf.runs.models import Run, RunStatus, Step, StepStatus
 from lazyaf.settings import Settings
 from lazyaf.workflows import prompts
+from lazyaf.workflows.kinds import StepKind
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +49,16 @@ CARD_AFTER: dict[JobStatus, CardStatus] = {
     JobStatus.CANCELLED: CardStatus.TODO,
 }
 """Where a card goes when its run ends with its last attempt in this status."""
+STEP_AFTER: dict[JobStatus, StepStatus] = {
+    JobStatus.COMPLETED: StepStatus.SUCCEEDED,
+    JobStatus.FAILED: StepStatus.FAILED,
+    JobStatus.CANCELLED: StepStatus.CANCELLED,
+}
+RUN_AFTER: dict[StepStatus, RunStatus] = {
+    StepStatus.SUCCEEDED: RunStatus.SUCCEEDED,
+    StepStatus.FAILED: RunStatus.FAILED,
+    StepStatus.CANCELLED: RunStatus.CANCELLED,
+}
 DIFF_LIMIT = 60_000
 """Characters of the branch's diff a fresh follow-up's prompt quotes."""
 
@@ -72,6 +86,75 @@ async def repo_with_base(session: AsyncSession, settings: Settings, card: Card) 
     return repo, base
 
 
+# --- runs and steps ---------------------------------------------------------------------------------
+
+
+async def new_run(session: AsyncSession, card: Card, workflow: str, kinds: list[StepKind]) -> Step:
+    """A run of ``workflow`` (its steps of ``kinds``, in order) for the card; its first step begins."""
+    run = Run(card_id=card.id, workflow=workflow, status=RunStatus.RUNNING, started_at=utcnow())
+    session.add(run)
+    await session.flush()
+    steps = [
+        Step(run_id=run.id, position=i, kind=kind, status=StepStatus.PENDING) for i, kind in enumerate(kinds)
+    ]
+    session.add_all(steps)
+    _move_step(steps[0], StepStatus.RUNNING)
+    await session.flush()
+    log.info("run_started", run_id=str(run.id), card_id=str(card.id), workflow=workflow)
+    return steps[0]
+
+
+async def reopen(session: AsyncSession, card: Card) -> Step:
+    """The failed step of the card's last run, running again (its run too): a retry is another
+    attempt of the step that failed. A card whose last job had no step gets a new build run."""
+    previous = await session.get(Job, card.job_id) if card.job_id else None
+    step = await session.get(Step, previous.step_id) if previous and previous.step_id else None
+    run = await session.get(Run, step.run_id) if step else None
+    if step is None or run is None or step.status != StepStatus.FAILED:
+        return await new_run(session, card, StepKind.BUILD, [StepKind.BUILD])
+    RUNS.require(run.status, RunStatus.RUNNING)
+    run.status, run.finished_at, run.error = RunStatus.RUNNING, None, None
+    _move_step(step, StepStatus.RUNNING)
+    step.finished_at, step.error = None, None
+    return step
+
+
+def _move_step(step: Step, target: StepStatus, error: str | None = None) -> None:
+    STEPS.require(step.status, target)
+    step.status = target
+    if target == StepStatus.RUNNING:
+        step.started_at = step.started_at or utcnow()
+    elif target in STEPS.final or target == StepStatus.FAILED:
+        step.finished_at, step.error = utcnow(), error
+
+
+async def _settle_step(session: AsyncSession, job: Job, status: JobStatus, error: str | None) -> None:
+    """The attempt ``job`` ended its step (no other attempt follows): the step ends in kind, and
+    the run goes on with its next step or ends."""
+    step = await session.get(Step, job.step_id) if job.step_id else None
+    if step is None or step.status != StepStatus.RUNNING:
+        return  # a job from before runs, or a step already settled
+    _move_step(step, STEP_AFTER[status], error)
+    run = await session.get(Run, step.run_id)
+    assert run is not None
+    await _after_step(session, run, step)
+
+
+async def _after_step(session: AsyncSession, run: Run, step: Step) -> None:
+    """What follows a step's end: today the run ends with it (a later step would begin here when
+    the step succeeded); steps the run never reached are skipped."""
+    rest = (
+        await session.scalars(select(Step).where(Step.run_id == run.id, Step.position > step.position))
+    ).all()
+    for later in rest:
+        if later.status == StepStatus.PENDING:
+            _move_step(later, StepStatus.SKIPPED)
+    target = RUN_AFTER[step.status]
+    RUNS.require(run.status, target)
+    run.status, run.finished_at, run.error = target, utcnow(), step.error
+    log.info("run_finished", run_id=str(run.id), status=target)
+
+
 # --- starting and queueing ------------------------------------------------------------------------
 
 
@@ -93,10 +176,12 @@ async def start(
     if fresh or not card.branch_name:
         card.branch_name = await in_thread(git_refs.free_branch_name, path, branch_name(card))
     prompt = await prompts.first_attempt(settings, card=card, repo=repo, readme=readme)
+    step = await new_run(session, card, StepKind.BUILD, [StepKind.BUILD])
     return await queue_attempt(
         session=session,
         settings=settings,
         card=card,
+        step=step,
         repo=repo,
         base_sha=base_sha,
         kind=JobKind.BUILD,
@@ -111,6 +196,7 @@ async def queue_attempt(
     session: AsyncSession,
     settings: Settings,
     card: Card,
+    step: Step,
     repo: Repo,
     base_sha: str,
     kind: JobKind,
@@ -119,10 +205,11 @@ async def queue_attempt(
     resume_session: str | None = None,
     position: int | None = None,
 ) -> Job:
-    """Queue an attempt of ``kind`` on the card's branch (based on ``base_sha``); the card moves
-    to in_progress if it is not there yet."""
+    """Queue an attempt of ``kind`` of the (running) ``step`` on the card's branch (based on
+    ``base_sha``); the card moves to in_progress if it is not there yet."""
     job = Job(
         card_id=card.id,
+        step_id=step.id,
         priority=card.priority,
         kind=kind,
         agent=agent or settings.default_agent,
@@ -156,13 +243,15 @@ async def queue_followup(
     session: AsyncSession,
     settings: Settings,
     card: Card,
+    step: Step,
     kind: JobKind,
     failure: str = "",
     comments: list[Comment] | None = None,
     conflicts: list[str] | None = None,
     agent: str | None = None,
 ) -> Job:
-    """Queue another pass on the card's branch, resuming the agent's last session when it can."""
+    """Queue another attempt on the card's branch for ``step`` (running), resuming the agent's
+    last session when it can."""
     repo, base_sha = await repo_with_base(session, settings, card)
     previous = await session.get(Job, card.job_id) if card.job_id else None
     agent = agent or (previous.agent if previous else settings.default_agent)
@@ -184,6 +273,7 @@ async def queue_followup(
         session=session,
         settings=settings,
         card=card,
+        step=step,
         repo=repo,
         base_sha=base_sha,
         kind=kind,
@@ -247,11 +337,14 @@ async def complete_attempt(
         # The work is kept on the branch; the agent gets the output for another pass, if allowed.
         error = verification_failure(reported.failed_check)
         if await attempts_used(session, card) < card.max_attempts:
+            # Another attempt of the same step: the step and its run go on.
             await attempts.finish(session=session, job=job, status=JobStatus.FAILED, error=error)
             await session.flush()
             announce.job_changed(session, job)
+            step = await session.get(Step, job.step_id) if job.step_id else None
+            step = step or await new_run(session, card, StepKind.BUILD, [StepKind.BUILD])
             await queue_followup(
-                session=session, settings=settings, card=card, kind=JobKind.FIX, failure=error
+                session=session, settings=settings, card=card, step=step, kind=JobKind.FIX, failure=error
             )
             return True
         status = JobStatus.FAILED
@@ -278,9 +371,10 @@ async def _no_changes(session: AsyncSession, job: Job, card: Card) -> None:
 async def end_attempt(
     *, session: AsyncSession, job: Job, card: Card | None, status: JobStatus, error: str | None
 ) -> None:
-    """End the attempt in ``status`` and, when it was the card's current one, its run: the card
-    moves (completed -> in_review, failed -> failed, cancelled -> todo)."""
+    """End the attempt in ``status`` and with it its step (and run); when it was the card's current
+    attempt, the card moves (completed -> in_review, failed -> failed, cancelled -> todo)."""
     await attempts.finish(session=session, job=job, status=status, error=error)
+    await _settle_step(session, job, status, error)
     if card is not None and card.job_id == job.id and card.status == CardStatus.IN_PROGRESS:
         target = CARD_AFTER[status]
         await columns.place(session, card, target, None)
