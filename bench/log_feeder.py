@@ -9,7 +9,7 @@ and broadcasts it as a ``job_event`` to every board, exactly as for a real agent
 The backend takes each runner event in a transaction of its own (~100 a second on a busy
 2-core machine: plenty for an agent, slow for 100,000), so ``--via db`` (the default) writes all
 but the last event of each BATCH straight into the database with the backend's own code
-(the ``job_event`` and ``board_event`` rows that ``transitions.record_event`` writes, with its
+(the ``job_event`` and ``board_event`` rows that ``orchestration.attempts.record_events`` writes, with its
 models, a batch per transaction), then sends the batch's last event over the WebSocket: committing it rings the server's
 event pump, which broadcasts the whole batch to every board in sequence order. The board
 receives the same ``job_event`` frames either way. ``--via ws`` sends every event over the socket.

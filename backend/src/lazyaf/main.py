@@ -19,6 +19,7 @@ from lazyaf.boundary import AllowedHosts, BoundaryMiddleware
 from lazyaf.db.engine import make_engine, make_sessionmaker, session_scope
 from lazyaf.docs import install_docs
 from lazyaf.errors import ErrorRead, install_handlers
+from lazyaf.events import schemas as event_schemas
 from lazyaf.events.bus import EventBus
 from lazyaf.events.router import router as events_router
 from lazyaf.events.seqheader import SeqHeaderMiddleware
@@ -55,6 +56,10 @@ def _document_errors(app: FastAPI) -> None:
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
         schemas["ErrorRead"] = ErrorRead.model_json_schema()
+        # The board socket's frames (no route describes them): the board's event types come from here.
+        for name, component in event_schemas.openapi_components().items():
+            if schemas.setdefault(name, component) != component:
+                raise RuntimeError(f"Two different schemas are both called {name} in the OpenAPI document.")
         error = {
             "description": "Invalid input",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorRead"}}},

@@ -145,3 +145,19 @@ async def test_a_completion_whose_push_is_missing_fails_the_job(
         row = await session.get(Job, job.id, populate_existing=True)
     assert row is not None and row.status == JobStatus.FAILED
     assert row.error == f"The runner reported head {'a' * 40} but pushed nothing for this attempt."
+
+
+async def test_an_agent_event_the_model_does_not_fit_is_stored_as_an_error_saying_so(
+    app: FastAPI, settings: Settings, repo: Repo
+) -> None:
+    """Stored under its seq (so the runner's resends end), never broadcast as it came."""
+    job, runner = await claimed(app, settings, repo)
+    odd = protocol.Event(job_id=str(job.id), attempt=1, seq=1, event={"kind": "dance", "text": 7})
+    async with app.state.sessionmaker() as session:
+        assert await attempts.record_events(session=session, messages=[odd], runner_id=runner.id)
+        await session.commit()
+        (stored,) = (await session.scalars(select(JobEvent))).all()
+        board = (await session.scalars(select(BoardEvent).where(BoardEvent.type == "job_event"))).all()
+    assert stored.seq == 1 and stored.data["kind"] == "error"
+    assert stored.data["text"].startswith("The runner sent an agent event this server cannot read (kind: ")
+    assert [b.data["event"] for b in board] == [stored.data]

@@ -21,6 +21,16 @@ class CardStatus(StrEnum):
     FAILED = "failed"
 
 
+class ActivityKind(StrEnum):
+    """What a timeline entry (``CardActivity``) records."""
+
+    STATUS = "status"
+    MERGED = "merged"
+    CONFLICT = "conflict"
+    BRANCH_DELETED = "branch_deleted"
+    NO_CHANGES = "no_changes"
+
+
 class Card(IdMixin, TimestampMixin, Base):
     __tablename__ = "card"
     __table_args__ = (Index("ix_card_repo_id_status_position", "repo_id", "status", "position"),)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lazyaf.jobs.models import JobStatus
+from lazyaf.jobs.models import JobKind, JobStatus
 
 
 class StartBody(BaseModel):
@@ -36,7 +36,10 @@ class JobRead(BaseModel):
     card_id: uuid.UUID
     runner_id: uuid.UUID | None
     status: JobStatus
-    kind: str
+    kind: JobKind = Field(description="Why this agent pass runs: build, iterate, retry, fix or resolve.")
+    step_id: uuid.UUID | None = Field(
+        description="The run step this job is an attempt of (None: from before runs)."
+    )
     agent: str
     branch: str
     base_branch: str

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from lazyaf_protocol.messages import AgentEventData
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lazyaf.cards.models import Card, CardActivity
+from lazyaf.cards.models import ActivityKind, Card, CardActivity
 from lazyaf.cards.schemas import CardRead
 from lazyaf.events.bus import EventBus
+from lazyaf.events.schemas import CardDeleted, CardUpdated, JobChanged, JobEventAdded, RunnerChanged
 from lazyaf.jobs.models import Job
 from lazyaf.jobs.schemas import JobRead
 from lazyaf.runners.models import Runner
@@ -18,23 +20,27 @@ from lazyaf.runners.schemas import RunnerRead
 
 
 def card_changed(session: AsyncSession, card: Card) -> None:
-    EventBus.record(session, "card_updated", {"card": CardRead.model_validate(card).model_dump(mode="json")})
+    EventBus.record(session, CardUpdated(card=CardRead.model_validate(card)))
 
 
 def card_deleted(session: AsyncSession, card: Card) -> None:
-    EventBus.record(session, "card_deleted", {"card_id": str(card.id), "repo_id": str(card.repo_id)})
+    EventBus.record(session, CardDeleted(card_id=card.id, repo_id=card.repo_id))
 
 
 def job_changed(session: AsyncSession, job: Job) -> None:
-    EventBus.record(session, "job_status", {"job": JobRead.model_validate(job).model_dump(mode="json")})
+    EventBus.record(session, JobChanged(job=JobRead.model_validate(job)))
 
 
 def runner_changed(session: AsyncSession, runner: Runner) -> None:
+    EventBus.record(session, RunnerChanged(runner=RunnerRead.model_validate(runner)))
+
+
+def agent_event(session: AsyncSession, job: Job, attempt: int, seq: int, event: AgentEventData) -> None:
     EventBus.record(
-        session, "runner_status", {"runner": RunnerRead.model_validate(runner).model_dump(mode="json")}
+        session, JobEventAdded(job_id=job.id, card_id=job.card_id, attempt=attempt, seq=seq, event=event)
     )
 
 
-def activity(session: AsyncSession, card: Card, kind: str, data: dict[str, Any]) -> None:
+def activity(session: AsyncSession, card: Card, kind: ActivityKind, data: dict[str, Any]) -> None:
     """Add a timeline entry for the card."""
     session.add(CardActivity(card_id=card.id, kind=kind, data=data))

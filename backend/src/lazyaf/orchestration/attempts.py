@@ -15,16 +15,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 from lazyaf_protocol import messages as protocol
 from lazyaf_protocol.redact import Redactor, redact_complete
+from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf import auth
 from lazyaf.cards.models import Card
-from lazyaf.events.bus import EventBus
 from lazyaf.git import refs as git_refs
 from lazyaf.git.run import in_thread
 from lazyaf.jobs import service as job_service
@@ -200,24 +201,32 @@ async def record_events(
         if lease is None or lease - now < timedelta(seconds=lease_ttl * 2 / 3):
             job.lease_expires_at = now + timedelta(seconds=lease_ttl)
     redactor = redactor or Redactor()
-    messages = [m.model_copy(update={"event": redactor.any(m.event)}) for m in messages]
+    events = [(m.seq, readable(redactor.any(m.event))) for m in messages]
     stored = await job_service.insert_events(
-        session, job_id=job.id, attempt=first.attempt, events=[(m.seq, m.event) for m in messages]
+        session,
+        job_id=job.id,
+        attempt=first.attempt,
+        events=[(seq, event.model_dump(mode="json", exclude_none=True)) for seq, event in events],
     )
-    for message in messages:
-        if message.seq in stored:
-            EventBus.record(
-                session,
-                "job_event",
-                {
-                    "job_id": str(job.id),
-                    "card_id": str(job.card_id),
-                    "attempt": message.attempt,
-                    "seq": message.seq,
-                    "event": message.event,
-                },
-            )
+    for seq, event in events:
+        if seq in stored:
+            announce.agent_event(session, job, first.attempt, seq, event)
     return True
+
+
+def readable(event: dict[str, Any]) -> protocol.AgentEventData:
+    """The agent event a runner sent, checked against the wire's model; one that does not fit
+    becomes an ``error`` event saying so (stored under its seq, so the runner's resends end)."""
+    try:
+        return protocol.AgentEventData.model_validate(event)
+    except ValidationError as exc:
+        problem = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in exc.errors()[:3]
+        )
+        log.warning("agent_event_unreadable", problem=problem)
+        return protocol.AgentEventData(
+            kind="error", text=f"The runner sent an agent event this server cannot read ({problem})."
+        )
 
 
 # --- how an attempt ends -------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf.cards import service as card_service
-from lazyaf.cards.models import Card, CardStatus, Comment
+from lazyaf.cards.models import ActivityKind, Card, CardStatus, Comment
 from lazyaf.errors import Conflict, InvalidTransition
 from lazyaf.git import merge as git_merge
 from lazyaf.git import refs as git_refs
@@ -66,7 +66,9 @@ async def approve_card(
     except (git_merge.MergeConflict, git_merge.ConflictMarkers) as conflict:
         card.conflict_files = list(conflict.files)
         markers = isinstance(conflict, git_merge.ConflictMarkers)
-        announce.activity(session, card, "conflict", {"files": card.conflict_files, "markers": markers})
+        announce.activity(
+            session, card, ActivityKind.CONFLICT, {"files": card.conflict_files, "markers": markers}
+        )
         await session.flush()
         announce.card_changed(session, card)
         await session.commit()  # the conflict marker stays although the request fails
@@ -85,7 +87,10 @@ async def approve_card(
     card.conflict_files = None
     await columns.place(session, card, CardStatus.DONE, None)
     announce.activity(
-        session, card, "merged", {"sha": result.sha, "kind": result.kind, "into": repo.default_branch}
+        session,
+        card,
+        ActivityKind.MERGED,
+        {"sha": result.sha, "kind": result.kind, "into": repo.default_branch},
     )
     await session.flush()
     announce.card_changed(session, card)
@@ -128,11 +133,11 @@ async def reject_card(
         repo = await session.get(Repo, card.repo_id)
         assert repo is not None
         await in_thread(git_refs.delete_branch, git_path(settings, repo), card.branch_name)
-        announce.activity(session, card, "branch_deleted", {"branch": card.branch_name})
+        announce.activity(session, card, ActivityKind.BRANCH_DELETED, {"branch": card.branch_name})
         card.branch_name = None
     card.conflict_files = None
     await columns.place(session, card, CardStatus.TODO, position)
-    announce.activity(session, card, "status", {"status": str(CardStatus.TODO), "rejected": True})
+    announce.activity(session, card, ActivityKind.STATUS, {"status": str(CardStatus.TODO), "rejected": True})
     await session.flush()
     announce.card_changed(session, card)
     return card

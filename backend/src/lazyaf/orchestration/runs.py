@@ -24,7 +24,7 @@ from lazyaf_protocol import messages as protocol
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lazyaf.cards.models import Card, CardStatus, Comment
+from lazyaf.cards.models import ActivityKind, Card, CardStatus, Comment
 from lazyaf.errors import InvalidTransition
 from lazyaf.git import diff as git_diff
 from lazyaf.git import files as git_files
@@ -228,7 +228,7 @@ async def queue_attempt(
         announce.activity(
             session,
             card,
-            "status",
+            ActivityKind.STATUS,
             {"status": str(CardStatus.IN_PROGRESS), "job_id": str(job.id), "kind": kind},
         )
     await session.flush()
@@ -353,7 +353,7 @@ async def complete_attempt(
     elif status == JobStatus.FAILED and reported.conflict_files:
         card.conflict_files = sorted({*(card.conflict_files or []), *reported.conflict_files})
         announce.activity(
-            session, card, "conflict", {"files": reported.conflict_files, "job_id": str(job.id)}
+            session, card, ActivityKind.CONFLICT, {"files": reported.conflict_files, "job_id": str(job.id)}
         )
     await end_attempt(session=session, job=job, card=card, status=status, error=error)
     return True
@@ -362,7 +362,7 @@ async def complete_attempt(
 async def _no_changes(session: AsyncSession, job: Job, card: Card) -> None:
     """The agent left an existing branch where it was: say so, and reopen the comments it was given."""
     job.no_changes = True
-    announce.activity(session, card, "no_changes", {"job_id": str(job.id), "kind": job.kind})
+    announce.activity(session, card, ActivityKind.NO_CHANGES, {"job_id": str(job.id), "kind": job.kind})
     for comment in (await session.scalars(select(Comment).where(Comment.job_id == job.id))).all():
         comment.job_id = None
     log.info("job_changed_nothing", job_id=str(job.id), kind=job.kind)
@@ -379,7 +379,7 @@ async def end_attempt(
         target = CARD_AFTER[status]
         await columns.place(session, card, target, None)
         announce.activity(
-            session, card, "status", {"status": str(target), "job_id": str(job.id), "error": error}
+            session, card, ActivityKind.STATUS, {"status": str(target), "job_id": str(job.id), "error": error}
         )
         announce.card_changed(session, card)
     await session.flush()

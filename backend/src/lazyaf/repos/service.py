@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf.errors import Conflict, InvalidInput, NotFound
 from lazyaf.events.bus import EventBus
+from lazyaf.events.schemas import RepoDeleted, RepoUpdated
 from lazyaf.git import history, store
 from lazyaf.git.run import in_thread
 from lazyaf.gitserver.refs import RefUpdate
@@ -45,7 +46,7 @@ async def create(*, session: AsyncSession, settings: Settings, repo_in: RepoCrea
     await session.flush()
     path = git_path(settings, repo)
     await in_thread(store.create_bare, path, repo.default_branch)
-    EventBus.record(session, "repo_updated", {"repo_id": str(repo.id)})
+    EventBus.record(session, RepoUpdated(repo_id=repo.id))
     try:
         await session.commit()
     except BaseException:
@@ -80,7 +81,7 @@ async def update(*, session: AsyncSession, settings: Settings, repo: Repo, chang
             fields[key] = None  # an empty string clears a verification step
     for key, value in fields.items():
         setattr(repo, key, value)
-    EventBus.record(session, "repo_updated", {"repo_id": str(repo.id)})
+    EventBus.record(session, RepoUpdated(repo_id=repo.id))
     await session.flush()
     return repo
 
@@ -93,7 +94,7 @@ async def delete(*, session: AsyncSession, settings: Settings, repo: Repo) -> No
     moved = await in_thread(store.move_aside, path, trash)
     try:
         await session.delete(repo)
-        EventBus.record(session, "repo_deleted", {"repo_id": str(repo.id)})
+        EventBus.record(session, RepoDeleted(repo_id=repo.id))
         await session.commit()
     except BaseException:
         if moved:
@@ -132,7 +133,7 @@ async def record_push(
         log.info("ref_updated", repo_id=str(repo_id), ref=update.ref, old=update.old, new=update.new)
     if not repo.is_ingested and any(u.is_branch and u.new for u in updates):
         repo.is_ingested = True
-        EventBus.record(session, "repo_updated", {"repo_id": str(repo.id)})
+        EventBus.record(session, RepoUpdated(repo_id=repo.id))
     existing = {b.name for b in await branches(settings=settings, repo=repo)}
     if existing and repo.default_branch not in existing:
         # The first push did not carry the default branch: adopt a pushed one so clones check out.

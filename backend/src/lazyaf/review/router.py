@@ -105,7 +105,9 @@ async def approve_card(
         if current is None:
             raise NotFound(f"Card '{card.title}' was deleted while its approval waited; nothing was merged.")
         expected = body.expected_head if body else None
-        card = await review.approve_card(session=session, settings=settings, card=current, expected_head=expected)
+        card = await review.approve_card(
+            session=session, settings=settings, card=current, expected_head=expected
+        )
         await session.commit()
     return ApproveRead(card=CardRead.model_validate(card), merge_sha=card.merge_sha or "")
 

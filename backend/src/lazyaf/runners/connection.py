@@ -34,6 +34,7 @@ from lazyaf import auth
 from lazyaf.cards.models import Card
 from lazyaf.db.engine import session_scope
 from lazyaf.events.models import BoardEvent
+from lazyaf.events.schemas import EventType
 from lazyaf.git import refs as git_refs
 from lazyaf.git.run import in_thread
 from lazyaf.jobs.models import Job, JobStatus
@@ -99,12 +100,12 @@ class RunnerHub:
     # -- reacting to board events (called by the bus pump, after commit) --
 
     def on_board_event(self, row: BoardEvent) -> None:
-        if row.type != "job_status":
+        if row.type != EventType.JOB_STATUS:
             return
         job = row.data["job"]
-        if job["status"] == "queued":
+        if job["status"] == JobStatus.QUEUED:
             self._spawn(self.wake_idle())
-        elif job["status"] == "running" and job["cancel_requested"]:
+        elif job["status"] == JobStatus.RUNNING and job["cancel_requested"]:
             self._spawn(self.send_to_holder(job["id"], job["attempt"], protocol.Cancel))
 
     def _spawn(self, coro: Any) -> None:

@@ -672,6 +672,56 @@ export interface components {
             agent?: string | null;
         };
         /**
+         * AgentEventData
+         * @description One normalized thing an agent did or said (``Event.event``; the board shows it as is).
+         *
+         *     ``kind`` says which fields matter: ``text``/``thinking`` carry ``text``; ``tool_call`` carries
+         *     ``tool``, ``tool_use_id``, ``input``; ``tool_result`` carries ``tool_use_id``, ``output``,
+         *     ``is_error`` (and ``tool`` when known); ``system`` carries ``subtype`` and, at start,
+         *     ``session_id``/``model``; ``error`` carries ``text``; ``result`` carries the run's totals.
+         *     ``parent_tool_use_id`` is set for events that happen inside a subagent. The runner's
+         *     ``AgentEvent`` adds the size limits; fields left out are None.
+         */
+        AgentEventData: {
+            /** Cost Usd */
+            cost_usd?: number | null;
+            /** Duration Ms */
+            duration_ms?: number | null;
+            /** Input */
+            input?: {
+                [key: string]: unknown;
+            } | null;
+            /** Input Tokens */
+            input_tokens?: number | null;
+            /** Is Error */
+            is_error?: boolean | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "system" | "text" | "thinking" | "tool_call" | "tool_result" | "error" | "result";
+            /** Model */
+            model?: string | null;
+            /** Num Turns */
+            num_turns?: number | null;
+            /** Output */
+            output?: string | null;
+            /** Output Tokens */
+            output_tokens?: number | null;
+            /** Parent Tool Use Id */
+            parent_tool_use_id?: string | null;
+            /** Session Id */
+            session_id?: string | null;
+            /** Subtype */
+            subtype?: string | null;
+            /** Text */
+            text?: string | null;
+            /** Tool */
+            tool?: string | null;
+            /** Tool Use Id */
+            tool_use_id?: string | null;
+        };
+        /**
          * ApproveBody
          * @description What the reviewer approved: the head of the card branch they saw.
          */
@@ -688,6 +738,7 @@ export interface components {
             /** Merge Sha */
             merge_sha: string;
         };
+        BoardEvent: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"];
         /** BranchRead */
         BranchRead: {
             /** Is Default */
@@ -720,6 +771,35 @@ export interface components {
             priority: number;
             /** Title */
             title: string;
+        };
+        /** CardDeleted */
+        CardDeleted: {
+            /**
+             * Card Id
+             * Format: uuid
+             */
+            card_id: string;
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+        };
+        /** CardDeletedEvent */
+        CardDeletedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["CardDeleted"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "card_deleted";
         };
         /** CardRead */
         CardRead: {
@@ -802,6 +882,29 @@ export interface components {
             status?: components["schemas"]["CardStatus"] | null;
             /** Title */
             title?: string | null;
+        };
+        /**
+         * CardUpdated
+         * @description A card was created or changed (its column, position, fields, cost).
+         */
+        CardUpdated: {
+            card: components["schemas"]["CardRead"];
+        };
+        /** CardUpdatedEvent */
+        CardUpdatedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["CardUpdated"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "card_updated";
         };
         /** CloneUrlRead */
         CloneUrlRead: {
@@ -1000,6 +1103,18 @@ export interface components {
             version: string;
         };
         /**
+         * HelloFrame
+         * @description The first frame of every connection: the latest seq (no seq of its own).
+         */
+        HelloFrame: {
+            data: components["schemas"]["SeqData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "hello";
+        };
+        /**
          * Hunk
          * @description One ``@@ -old_start,old_lines +new_start,new_lines @@ header`` block and its lines.
          */
@@ -1016,6 +1131,50 @@ export interface components {
             old_lines: number;
             /** Old Start */
             old_start: number;
+        };
+        /**
+         * JobChanged
+         * @description A job was queued, claimed, moved to another phase, or ended.
+         */
+        JobChanged: {
+            job: components["schemas"]["JobRead"];
+        };
+        /**
+         * JobEventAdded
+         * @description One agent event of a job's attempt (numbered per attempt by ``seq``).
+         */
+        JobEventAdded: {
+            /** Attempt */
+            attempt: number;
+            /**
+             * Card Id
+             * Format: uuid
+             */
+            card_id: string;
+            event: components["schemas"]["AgentEventData"];
+            /**
+             * Job Id
+             * Format: uuid
+             */
+            job_id: string;
+            /** Seq */
+            seq: number;
+        };
+        /** JobEventEvent */
+        JobEventEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["JobEventAdded"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "job_event";
         };
         /** JobEventRead */
         JobEventRead: {
@@ -1037,6 +1196,13 @@ export interface components {
             /** Seq */
             seq: number;
         };
+        /**
+         * JobKind
+         * @description Why an agent pass runs, which decides its prompt (and, for ``resolve``, what the runner's
+         *     harness does first).
+         * @enum {string}
+         */
+        JobKind: "build" | "iterate" | "retry" | "fix" | "resolve";
         /** JobLogPage */
         JobLogPage: {
             /** Events */
@@ -1094,8 +1260,8 @@ export interface components {
             id: string;
             /** Input Tokens */
             input_tokens: number | null;
-            /** Kind */
-            kind: string;
+            /** @description Why this agent pass runs: build, iterate, retry, fix or resolve. */
+            kind: components["schemas"]["JobKind"];
             /** Lines Added */
             lines_added: number | null;
             /** Lines Removed */
@@ -1123,6 +1289,11 @@ export interface components {
             /** Started At */
             started_at: string | null;
             status: components["schemas"]["JobStatus"];
+            /**
+             * Step Id
+             * @description The run step this job is an attempt of (None: from before runs).
+             */
+            step_id: string | null;
             /** Verification */
             verification: {
                 [key: string]: unknown;
@@ -1133,6 +1304,22 @@ export interface components {
          * @enum {string}
          */
         JobStatus: "queued" | "running" | "completed" | "failed" | "cancelled";
+        /** JobStatusEvent */
+        JobStatusEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["JobChanged"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "job_status";
+        };
         /** PoolRead */
         PoolRead: {
             /** Docker */
@@ -1192,6 +1379,30 @@ export interface components {
             name: string;
             /** Remote Url */
             remote_url?: string | null;
+        };
+        /** RepoDeleted */
+        RepoDeleted: {
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+        };
+        /** RepoDeletedEvent */
+        RepoDeletedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["RepoDeleted"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "repo_deleted";
         };
         /**
          * RepoIngest
@@ -1282,6 +1493,79 @@ export interface components {
             test_command?: string | null;
         };
         /**
+         * RepoUpdated
+         * @description A repo was created or changed (or got its first push): reload it.
+         */
+        RepoUpdated: {
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+        };
+        /** RepoUpdatedEvent */
+        RepoUpdatedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["RepoUpdated"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "repo_updated";
+        };
+        /**
+         * ResyncFrame
+         * @description The events since the client's ``since`` are no longer kept: reload from the REST API.
+         */
+        ResyncFrame: {
+            data: components["schemas"]["SeqData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "resync";
+        };
+        /**
+         * RunnerChanged
+         * @description A runner connected, went idle or busy, or went offline.
+         */
+        RunnerChanged: {
+            runner: components["schemas"]["RunnerRead"];
+        };
+        /**
+         * RunnerDeleted
+         * @description A stopped runner added by hand was removed.
+         */
+        RunnerDeleted: {
+            /**
+             * Runner Id
+             * Format: uuid
+             */
+            runner_id: string;
+        };
+        /** RunnerDeletedEvent */
+        RunnerDeletedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["RunnerDeleted"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "runner_deleted";
+        };
+        /**
          * RunnerKind
          * @enum {string}
          */
@@ -1321,6 +1605,28 @@ export interface components {
          * @enum {string}
          */
         RunnerStatus: "idle" | "busy" | "offline";
+        /** RunnerStatusEvent */
+        RunnerStatusEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["RunnerChanged"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "runner_status";
+        };
+        /** SeqData */
+        SeqData: {
+            /** Seq */
+            seq: number;
+        };
+        SocketFrame: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["HelloFrame"] | components["schemas"]["ResyncFrame"];
         /**
          * StartBody
          * @description How to start a card: on with its branch, or fresh from the default branch.

@@ -83,9 +83,9 @@ describe('BoardState', () => {
     const board = new BoardState();
     await board.load();
     const later = '2026-01-05T00:00:00Z';
-    board.apply({ type: 'card_updated', seq: 1, data: { card: { ...card('t0', 'in_progress', 0), updated_at: later } } });
-    board.apply({ type: 'card_updated', seq: 2, data: { card: { ...card('new', 'todo', 70), updated_at: later } } });
-    board.apply({ type: 'card_deleted', seq: 3, data: { card_id: 't1', repo_id: 'repo-1' } });
+    board.apply({ type: 'card_updated', seq: 1, at: '2026-01-01T00:00:00Z', data: { card: { ...card('t0', 'in_progress', 0), updated_at: later } } });
+    board.apply({ type: 'card_updated', seq: 2, at: '2026-01-01T00:00:00Z', data: { card: { ...card('new', 'todo', 70), updated_at: later } } });
+    board.apply({ type: 'card_deleted', seq: 3, at: '2026-01-01T00:00:00Z', data: { card_id: 't1', repo_id: 'repo-1' } });
     expect(board.totals).toMatchObject({ todo: 69, in_progress: 1 });
   });
 
@@ -150,13 +150,13 @@ describe('BoardState', () => {
 
   it('applies card and job events for its repo only', async () => {
     const board = await loaded([card('a', 'todo', 0)]);
-    board.apply({ type: 'card_updated', seq: 1, data: { card: { ...card('a', 'in_progress', 0), updated_at: '2026-01-02T00:00:00Z' } } });
-    board.apply({ type: 'card_updated', seq: 2, data: { card: { ...card('x', 'todo', 0), repo_id: 'other' } } });
+    board.apply({ type: 'card_updated', seq: 1, at: '2026-01-01T00:00:00Z', data: { card: { ...card('a', 'in_progress', 0), updated_at: '2026-01-02T00:00:00Z' } } });
+    board.apply({ type: 'card_updated', seq: 2, at: '2026-01-01T00:00:00Z', data: { card: { ...card('x', 'todo', 0), repo_id: 'other' } } });
     expect(board.cards.map((c) => `${c.id}:${c.status}`)).toEqual(['a:in_progress']);
     const job = { id: 'j1', card_id: 'a', status: 'running', queued_at: '2026-01-02T00:00:00Z' } as JobRead;
-    board.apply({ type: 'job_status', seq: 3, data: { job } });
+    board.apply({ type: 'job_status', seq: 3, at: '2026-01-01T00:00:00Z', data: { job } });
     expect(board.jobs.a.status).toBe('running');
-    board.apply({ type: 'card_deleted', seq: 4, data: { card_id: 'a', repo_id: 'repo-1' } });
+    board.apply({ type: 'card_deleted', seq: 4, at: '2026-01-01T00:00:00Z', data: { card_id: 'a', repo_id: 'repo-1' } });
     expect(board.cards).toEqual([]);
   });
 

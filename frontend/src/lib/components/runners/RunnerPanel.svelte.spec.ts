@@ -80,7 +80,7 @@ describe('RunnerPanel', () => {
   it('forgets a runner another board removed', () => {
     const runners = new RunnerState();
     runners.runners = [runner('laptop', 'offline'), runner('desk', 'idle')];
-    runners.apply({ type: 'runner_deleted', seq: 1, data: { runner_id: 'id-laptop' } });
+    runners.apply({ type: 'runner_deleted', seq: 1, at: '2026-01-01T00:00:00Z', data: { runner_id: 'id-laptop' } });
     expect(runners.runners.map((r) => r.name)).toEqual(['desk']);
   });
 
