@@ -11,6 +11,7 @@ from lazyaf import __version__
 from lazyaf.api.deps import SettingsDep, public_base_url
 from lazyaf.cards.router import router as cards_router
 from lazyaf.jobs.router import router as jobs_router
+from lazyaf.orchestration.router import router as meta_router
 from lazyaf.repos.router import router as repos_router
 from lazyaf.review.router import router as review_router
 from lazyaf.runners.router import router as runners_router
@@ -49,3 +50,4 @@ api_router.include_router(cards_router)
 api_router.include_router(jobs_router)
 api_router.include_router(runners_router)
 api_router.include_router(review_router)
+api_router.include_router(meta_router)

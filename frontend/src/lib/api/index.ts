@@ -31,12 +31,18 @@ export type DockerCommandRead = S['DockerCommandRead'];
 export type JobQueuedRead = S['JobQueuedRead'];
 export type ApproveRead = S['ApproveRead'];
 export type HealthRead = S['HealthRead'];
+export type TransitionsRead = S['TransitionsRead'];
+export type TransitionTableRead = S['TransitionTableRead'];
 
 const get = <T>(path: string, query?: Query) => request<T>('GET', path, { query });
 const post = <T>(path: string, body?: unknown) => request<T>('POST', path, { body });
 
 export const api = {
   health: () => get<HealthRead>('/api/health'),
+  meta: {
+    /** The server's state tables: which moves a drag makes, and the sentence for each it cannot. */
+    transitions: () => get<TransitionsRead>('/api/meta/transitions'),
+  },
   repos: {
     list: () => get<RepoRead[]>('/api/repos'),
     get: (id: string) => get<RepoRead>(`/api/repos/${id}`),

@@ -340,6 +340,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/meta/transitions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Transitions
+         * @description Who may move a card, run, step or attempt from which status to which, by which action, and
+         *     the sentence for every move a person cannot make (the board's drag rules come from here).
+         */
+        get: operations["get_transitions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/repos": {
         parameters: {
             query?: never;
@@ -666,6 +687,12 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * Actor
+         * @description Who makes a move.
+         * @enum {string}
+         */
+        Actor: "user" | "lazyaf";
         /** AgentChoice */
         AgentChoice: {
             /** Agent */
@@ -1320,6 +1347,32 @@ export interface components {
              */
             type: "job_status";
         };
+        /** MoveRead */
+        MoveRead: {
+            /**
+             * Action
+             * @description What makes it: the API action (start, approve, reject, retry, ...).
+             */
+            action: string;
+            /** @description user: a person asks for it; lazyaf: LazyAF makes it on its own. */
+            by: components["schemas"]["Actor"];
+            /**
+             * Drag
+             * @description The board makes it when a card is dropped in the target column.
+             */
+            drag: boolean;
+            /**
+             * Patch
+             * @description PATCH /api/cards/{id} {"status": target} makes it too.
+             */
+            patch: boolean;
+            /** Source */
+            source: string;
+            /** Summary */
+            summary: string;
+            /** Target */
+            target: string;
+        };
         /** PoolRead */
         PoolRead: {
             /** Docker */
@@ -1343,6 +1396,18 @@ export interface components {
              * @enum {string}
              */
             kind: "local" | "docker";
+        };
+        /** RefusalRead */
+        RefusalRead: {
+            /**
+             * Reason
+             * @description Why a person cannot move a thing from source to target directly.
+             */
+            reason: string;
+            /** Source */
+            source: string;
+            /** Target */
+            target: string;
         };
         /** RegistrationRead */
         RegistrationRead: {
@@ -1662,6 +1727,45 @@ export interface components {
             card: components["schemas"]["CardRead"];
             /** Entries */
             entries: components["schemas"]["TimelineEntry"][];
+        };
+        /** TransitionTableRead */
+        TransitionTableRead: {
+            /**
+             * Actions
+             * @description Why an action is refused from a status it does not start from (by action name).
+             */
+            actions: {
+                [key: string]: string;
+            };
+            /**
+             * Final
+             * @description Statuses nothing leaves.
+             */
+            final: string[];
+            /** Moves */
+            moves: components["schemas"]["MoveRead"][];
+            /** Name */
+            name: string;
+            /**
+             * Refusals
+             * @description Every (source, target) of two statuses that no drag makes, with the sentence to show.
+             */
+            refusals: components["schemas"]["RefusalRead"][];
+            /**
+             * States
+             * @description Every status, in the order the board shows them.
+             */
+            states: string[];
+        };
+        /**
+         * TransitionsRead
+         * @description Who may move what from where to where: the tables the server holds every status change to.
+         */
+        TransitionsRead: {
+            attempts: components["schemas"]["TransitionTableRead"];
+            cards: components["schemas"]["TransitionTableRead"];
+            runs: components["schemas"]["TransitionTableRead"];
+            steps: components["schemas"]["TransitionTableRead"];
         };
     };
     responses: never;
@@ -3108,6 +3212,53 @@ export interface operations {
             };
             /** @description Invalid input */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    get_transitions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransitionsRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

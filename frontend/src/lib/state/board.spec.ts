@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CardRead, JobRead } from '../api';
 import { makeCard } from '../testing/cards';
+import { transitions } from '../testing/transitions';
 import { BoardState } from './board.svelte';
 import { toasts } from './toasts.svelte';
 
@@ -39,6 +40,7 @@ describe('BoardState', () => {
       const [path, search] = url.split('?');
       const query = new URLSearchParams(search);
       if (path === '/api/repos') return json([{ id: 'repo-1', name: 'demo' }]);
+      if (path === '/api/meta/transitions') return json(transitions);
       if (path === '/api/repos/repo-1/current-jobs') return json(jobs);
       if (path !== '/api/repos/repo-1/cards') return undefined;
       const words = (query.get('q') ?? '').toLowerCase();
@@ -189,7 +191,7 @@ describe('BoardState', () => {
     expect(await board.move('a', 'done', 0)).toBe(false);
     expect(calls).toEqual([]);
     expect(board.cards[0].status).toBe('todo');
-    expect(toasts.items.at(-1)?.text).toMatch(/cannot move from To Do to Done/);
+    expect(toasts.items.at(-1)?.text).toBe("Only a card in review can become done; it needs an agent's work to review first.");
   });
 
   it('starts a card by dragging it to In Progress (a PATCH the server turns into a job)', async () => {
