@@ -21,6 +21,9 @@ from lazyaf.logging import configure_logging
 from lazyaf.settings import Settings
 from lazyaf.testing import LiveServer, free_port, live_server
 
+# fake_github (GitHub on 127.0.0.1, held to its OpenAPI description) and github_repo.
+pytest_plugins = ["lazyaf_testkit.github.pytest_plugin"]
+
 # Tests must not read the developer's environment or config file.
 for _key in [k for k in os.environ if k.startswith("LAZYAF_")]:
     del os.environ[_key]

@@ -24,8 +24,11 @@ from lazyaf.events.bus import EventBus
 from lazyaf.events.router import router as events_router
 from lazyaf.events.seqheader import SeqHeaderMiddleware
 from lazyaf.git import store
+from lazyaf.github.automation import wip_limits
+from lazyaf.github.service import GitHubService
 from lazyaf.gitserver.app import make_git_app, resolve_git_backend
 from lazyaf.gitserver.refs import RefUpdate
+from lazyaf.jobs.admission import Admission
 from lazyaf.jobs.scheduler import Reaper
 from lazyaf.logging import RequestIdMiddleware
 from lazyaf.repos import service as repo_service
@@ -58,7 +61,7 @@ def _document_errors(app: FastAPI) -> None:
         schemas["ErrorRead"] = ErrorRead.model_json_schema()
         # The board socket's frames (no route describes them): the board's event types come from here.
         for name, component in event_schemas.openapi_components().items():
-            if schemas.setdefault(name, component) != component:
+            if _without_defaults(schemas.setdefault(name, component)) != _without_defaults(component):
                 raise RuntimeError(f"Two different schemas are both called {name} in the OpenAPI document.")
         error = {
             "description": "Invalid input",
@@ -86,6 +89,15 @@ def _document_errors(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def _without_defaults(schema: Any) -> Any:
+    """A schema without its ``default`` keys (FastAPI leaves out the defaults of response models)."""
+    if isinstance(schema, dict):
+        return {k: _without_defaults(v) for k, v in schema.items() if k != "default"}
+    if isinstance(schema, list):
+        return [_without_defaults(v) for v in schema]
+    return schema
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the app for ``settings``: API under /api, the git server under /git."""
     settings.ensure_dirs()
@@ -102,17 +114,31 @@ def create_app(settings: Settings) -> FastAPI:
     pool = RunnerPool(settings, sessionmaker, hub, credentials, allowed_hosts=allowed_hosts)
     reaper = Reaper(settings, sessionmaker, pool)
     reaper.after_sweep.append(hub.wake_if_queued)
+    secrets = key_store(settings)  # keys load (and the key file appears) on first use
+    github = GitHubService(settings, sessionmaker, secrets)
+    # The WIP limit: cards waiting to auto-start start when a slot frees (jobs/admission.py).
+    admission = Admission(settings, sessionmaker, wip_limits)
+    bus.listeners.append(admission.on_board_event)
+
+    async def admit_soon() -> None:
+        admission.request()
+
+    reaper.after_sweep.append(admit_soon)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await bus.start()
         reaper.start()
         await pool.restore()
+        await github.start()
+        admission.request()  # cards left waiting before a restart
         log.info("server_started", data_dir=str(settings.data_dir), git_backend=app.state.git_backend)
         try:
             yield
         finally:
             await pool.close()
+            await github.stop()
+            await admission.stop()
             await reaper.stop()
             await bus.stop()
             await engine.dispose()
@@ -137,9 +163,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.reaper = reaper
     app.state.pool = pool
     app.state.approvals = ApprovalQueue()  # approvals of a repo take turns (review/queue.py)
-    app.state.secrets = key_store(settings)  # keys load (and the key file appears) on first use
     pool.app = app
     app.state.credentials = credentials
+    app.state.secrets = secrets
+    app.state.github = github
+    app.state.admission = admission
 
     async def resolve_repo(repo_id: uuid.UUID) -> bool:
         # The bare repo exists exactly while its row does (created before the row commits, moved

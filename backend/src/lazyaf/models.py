@@ -3,6 +3,7 @@
 from lazyaf.cards.models import Card, CardActivity, CardStatus, Comment
 from lazyaf.db.base import Base
 from lazyaf.events.models import BoardEvent
+from lazyaf.github.models import GitHubIssue, GitHubLink, GitHubOutbox
 from lazyaf.jobs.models import Job, JobEvent, JobStatus
 from lazyaf.repos.models import Repo
 from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
@@ -15,6 +16,9 @@ __all__ = [
     "CardActivity",
     "CardStatus",
     "Comment",
+    "GitHubIssue",
+    "GitHubLink",
+    "GitHubOutbox",
     "Job",
     "JobEvent",
     "JobStatus",

@@ -139,6 +139,18 @@ class Settings(BaseSettings):
         None,
         description="Key file used when secret_key is unset (created 0600); default <data dir>/secret.key.",
     )
+    github_api_url: str = Field(
+        "https://api.github.com",
+        description="GitHub's REST API for new links: api.github.com, or a GitHub Enterprise server's "
+        "(https://HOST or https://HOST/api/v3).",
+    )
+    github_page_size: int = Field(100, ge=1, le=100, description="Items per page when listing from GitHub.")
+    github_mutation_gap: float = Field(
+        1.0, ge=0, description="Seconds between two writes to GitHub (GitHub asks for one)."
+    )
+    github_retry_base: float = Field(
+        10.0, gt=0, description="Seconds before the outbox retries a failed GitHub write; doubles each time."
+    )
     log_level: str = Field("info", description="debug, info, warning or error.")
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto: JSON when stderr is not a terminal."

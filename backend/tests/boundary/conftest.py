@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 import subprocess
 import sys
 import time
@@ -50,6 +51,7 @@ async def world(app: FastAPI, raw: httpx.AsyncClient, settings: Settings, tmp_pa
         "job_id": job["id"],
         "session_id": "abc-123",
         "runner_id": str(runner.id),
+        "op_id": str(uuid.uuid4()),  # a GitHub outbox write (none exists: the route answers 404)
     }
 
 

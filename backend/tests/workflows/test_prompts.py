@@ -89,7 +89,13 @@ def test_the_diff_and_conflicting_names_are_data_too(settings: Settings) -> None
 
 def test_the_card_stays_the_instructions(settings: Settings) -> None:
     prompt = prompts.render(
-        settings, "job.md.j2", card=CARD, repo=REPO, readme=f"# Demo\n{INJECTION}", job={"kind": "build"}
+        settings,
+        "job.md.j2",
+        card=CARD,
+        repo=REPO,
+        readme=f"# Demo\n{INJECTION}",
+        job={"kind": "build"},
+        github=None,
     )
 
     assert "Title: Fix the parser\n" in prompt and "Handle empty lines.\n" in prompt
@@ -103,6 +109,8 @@ def test_templates_are_sandboxed_and_strict(settings: Settings, tmp_path: Path) 
     (tmp_path / "followup.md.j2").write_text("{{ no_such_variable }}")
 
     with pytest.raises(jinja2.exceptions.SecurityError):
-        prompts.render(settings, "job.md.j2", card=CARD, repo=REPO, readme="", job={"kind": "build"})
+        prompts.render(
+            settings, "job.md.j2", card=CARD, repo=REPO, readme="", job={"kind": "build"}, github=None
+        )
     with pytest.raises(jinja2.exceptions.UndefinedError, match="no_such_variable"):
         _followup(settings, "retry")

@@ -70,6 +70,15 @@ class ApiClient:
         except ValueError:
             raise self._not_lazyaf(method, path, response) from None
 
+    def request_or_none(self, method: str, path: str, **kwargs: Any) -> Any:
+        """``request``, but None when the server answers 404."""
+        try:
+            return self.request(method, path, **kwargs)
+        except ApiError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+
     @contextmanager
     def _transport_errors(self) -> Iterator[None]:
         try:

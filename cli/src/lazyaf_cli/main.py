@@ -8,6 +8,7 @@ from lazyaf_cli import __version__
 from lazyaf_cli.commands import review  # noqa: F401  (adds the review commands to `card`)
 from lazyaf_cli.commands.card import card
 from lazyaf_cli.commands.cards import cards
+from lazyaf_cli.commands.github import github
 from lazyaf_cli.commands.ingest import ingest
 from lazyaf_cli.commands.land import land
 from lazyaf_cli.commands.repos import repos
@@ -33,12 +34,13 @@ def cli() -> None:
     drive cards from the board or from here: `lazyaf card new REPO TITLE`,
     `lazyaf card start CARD --follow`, `lazyaf card diff CARD`,
     `lazyaf card approve CARD`. Push reviewed work to the real remote with
-    `lazyaf land`.
+    `lazyaf land`, or link the repo to GitHub (`lazyaf github link`) and
+    open pull requests with `lazyaf land --pr`.
 
     --server, --token, --json and -v work before or after any command.
     Set LAZYAF_TOKEN when the server requires a token.
     """
 
 
-for command in (serve, ingest, land, repos, cards, card, runners, runner, secrets):
+for command in (serve, ingest, land, repos, cards, card, runners, runner, secrets, github):
     cli.add_command(command)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from lazyaf import __version__
 from lazyaf.api.deps import SettingsDep, public_base_url
 from lazyaf.cards.router import router as cards_router
+from lazyaf.github.router import router as github_router
 from lazyaf.jobs.router import router as jobs_router
 from lazyaf.orchestration.router import router as meta_router
 from lazyaf.repos.router import router as repos_router
@@ -51,3 +52,4 @@ api_router.include_router(jobs_router)
 api_router.include_router(runners_router)
 api_router.include_router(review_router)
 api_router.include_router(meta_router)
+api_router.include_router(github_router)

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lazyaf.db.base import Base, IdMixin, StrEnumType, TimestampMixin, utcnow
@@ -29,11 +29,17 @@ class ActivityKind(StrEnum):
     CONFLICT = "conflict"
     BRANCH_DELETED = "branch_deleted"
     NO_CHANGES = "no_changes"
+    GITHUB = "github"
+    """Something GitHub did or was told (data.event: approved, commented, closed, ...)."""
 
 
 class Card(IdMixin, TimestampMixin, Base):
     __tablename__ = "card"
-    __table_args__ = (Index("ix_card_repo_id_status_position", "repo_id", "status", "position"),)
+    __table_args__ = (
+        Index("ix_card_repo_id_status_position", "repo_id", "status", "position"),
+        # One card per GitHub issue of a repo (NULLs, cards not from an issue, never collide).
+        UniqueConstraint("repo_id", "github_issue_number"),
+    )
 
     repo_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("repo.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(200))
@@ -60,6 +66,20 @@ class Card(IdMixin, TimestampMixin, Base):
     # its merge base with the default branch then (kept reachable by refs/lazyaf/merged/<card id>).
     merged_head_sha: Mapped[str | None] = mapped_column(String(64))
     merge_base_sha: Mapped[str | None] = mapped_column(String(64))
+    # The GitHub issue the card came from (lazyaf.github.sync): its number, page, state and labels.
+    github_issue_number: Mapped[int | None]
+    github_url: Mapped[str | None] = mapped_column(String(2000))
+    github_issue_state: Mapped[str | None] = mapped_column(String(10))
+    labels: Mapped[list[str] | None] = mapped_column(JSON)
+    # Off the board (a To Do card whose issue was closed); None while the card is shown.
+    archived_at: Mapped[datetime | None]
+    # Set while the card waits for a slot under its repo's WIP limit (auto-start): the scheduler
+    # starts waiting cards, oldest first, whenever fewer than the limit are in progress.
+    start_waiting_since: Mapped[datetime | None]
+    # The card's pull request: queued (the outbox is opening it), opened, or held (see github_error).
+    pr_status: Mapped[str | None] = mapped_column(String(20))
+    # What went wrong with the card's last GitHub write or auto-start, in a sentence; None when fine.
+    github_error: Mapped[str | None] = mapped_column(Text)
 
 
 class Comment(IdMixin, TimestampMixin, Base):

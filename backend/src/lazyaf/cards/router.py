@@ -35,16 +35,21 @@ async def list_cards(
     ] = None,
     limit: Annotated[int | None, Query(ge=1, le=10_000, description="At most this many cards.")] = None,
     offset: Annotated[int, Query(ge=0, le=INT64_MAX, description="Skip this many cards first.")] = 0,
+    archived: Annotated[
+        bool, Query(description="List the archived cards (To Do cards whose GitHub issue closed) instead.")
+    ] = False,
 ) -> Response:
     """List a repo's cards by column and position; with ``limit``, a page of them, and the number
     of all matching cards in the ``X-Total-Count`` header (the board shows each column's first
     page at once, then loads the rest)."""
     rows = await card_service.list_rows_for_repo(
-        session=session, repo=repo, status=status, q=q, limit=limit, offset=offset
+        session=session, repo=repo, status=status, q=q, limit=limit, offset=offset, archived=archived
     )
     headers = {}
     if limit is not None:
-        total = await card_service.count_for_repo(session=session, repo=repo, status=status, q=q)
+        total = await card_service.count_for_repo(
+            session=session, repo=repo, status=status, q=q, archived=archived
+        )
         headers["X-Total-Count"] = str(total)
     # Validated once and serialized straight to JSON: a 5,000-card board is one request.
     body = CARD_LIST.dump_json(CARD_LIST.validate_python([dict(r) for r in rows]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -67,6 +67,23 @@ class CardRead(BaseModel):
     merge_base_sha: str | None = Field(
         description="The merge base of that head and the default branch at approve time "
         "(the diff starts here)."
+    )
+    github_issue_number: int | None = Field(None, description="The GitHub issue the card came from.")
+    github_url: str | None = Field(None, description="That issue's page on GitHub.")
+    github_issue_state: Literal["open", "closed"] | None = None
+    labels: list[str] | None = Field(None, description="The issue's labels, as last synced.")
+    archived_at: datetime | None = Field(
+        None, description="Set while the card is off the board (issue closed)."
+    )
+    start_waiting_since: datetime | None = Field(
+        None, description="Set while the card waits for a slot under the repo's WIP limit to start by itself."
+    )
+    pr_status: Literal["queued", "opened", "held"] | None = Field(
+        None,
+        description="Its pull request: being opened by the outbox, opened (pr_url), or held (github_error).",
+    )
+    github_error: str | None = Field(
+        None, description="What went wrong with its last GitHub write or auto-start."
     )
     created_at: datetime
     updated_at: datetime

@@ -20,10 +20,10 @@ from lazyaf.settings import Settings
 
 
 async def column(session: AsyncSession, repo_id: uuid.UUID, status: CardStatus) -> list[Card]:
-    """The cards of one column, top first."""
+    """The cards of one column, top first (archived cards are in no column)."""
     query = (
         select(Card)
-        .where(Card.repo_id == repo_id, Card.status == status)
+        .where(Card.repo_id == repo_id, Card.status == status, Card.archived_at.is_(None))
         .order_by(Card.position, Card.created_at)
     )
     return list((await session.scalars(query)).all())
@@ -32,7 +32,9 @@ async def column(session: AsyncSession, repo_id: uuid.UUID, status: CardStatus) 
 async def create(*, session: AsyncSession, repo: Repo, card_in: CardCreate) -> Card:
     """Add a card at the bottom of the To Do column."""
     bottom = await session.scalar(
-        select(func.max(Card.position)).where(Card.repo_id == repo.id, Card.status == CardStatus.TODO)
+        select(func.max(Card.position)).where(
+            Card.repo_id == repo.id, Card.status == CardStatus.TODO, Card.archived_at.is_(None)
+        )
     )
     card = Card(repo_id=repo.id, position=(bottom + 1) if bottom is not None else 0, **card_in.model_dump())
     session.add(card)
@@ -48,24 +50,38 @@ async def list_rows_for_repo(
     q: str | None = None,
     limit: int | None = None,
     offset: int = 0,
+    archived: bool = False,
 ) -> list[RowMapping]:
     """The repo's cards by column and position, optionally filtered by status or a search text and
     cut to one page; plain column mappings: a board of thousands of cards without the ORM's
-    per-object cost."""
-    query = _filtered(select(*Card.__table__.columns).where(Card.repo_id == repo.id), status=status, q=q)
+    per-object cost. Archived cards only with ``archived`` (and then only they)."""
+    query = _filtered(
+        select(*Card.__table__.columns).where(Card.repo_id == repo.id), status=status, q=q, archived=archived
+    )
     return list((await session.execute(query.limit(limit).offset(offset))).mappings().all())
 
 
 async def count_for_repo(
-    *, session: AsyncSession, repo: Repo, status: CardStatus | None = None, q: str | None = None
+    *,
+    session: AsyncSession,
+    repo: Repo,
+    status: CardStatus | None = None,
+    q: str | None = None,
+    archived: bool = False,
 ) -> int:
     query = _filtered(
-        select(func.count()).select_from(Card).where(Card.repo_id == repo.id), status=status, q=q
+        select(func.count()).select_from(Card).where(Card.repo_id == repo.id),
+        status=status,
+        q=q,
+        archived=archived,
     )
     return int(await session.scalar(query.order_by(None)) or 0)
 
 
-def _filtered(query: Select[Any], *, status: CardStatus | None, q: str | None) -> Select[Any]:
+def _filtered(
+    query: Select[Any], *, status: CardStatus | None, q: str | None, archived: bool = False
+) -> Select[Any]:
+    query = query.where(Card.archived_at.is_not(None) if archived else Card.archived_at.is_(None))
     if status is not None:
         query = query.where(Card.status == status)
     if q:

@@ -22,6 +22,7 @@ from lazyaf_protocol.messages import AgentEventData
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from lazyaf.cards.schemas import CardRead
+from lazyaf.github.schemas import GitHubLinkRead
 from lazyaf.jobs.schemas import JobRead
 from lazyaf.runners.schemas import RunnerRead
 
@@ -35,6 +36,7 @@ class EventType(StrEnum):
     JOB_EVENT = "job_event"
     RUNNER_STATUS = "runner_status"
     RUNNER_DELETED = "runner_deleted"
+    GITHUB_UPDATED = "github_updated"
 
 
 class EventData(BaseModel):
@@ -104,6 +106,14 @@ class RunnerDeleted(EventData):
     runner_id: uuid.UUID
 
 
+class GitHubUpdated(EventData):
+    """A repo's GitHub link was made, verified, synced or changed (``github`` None: unlinked)."""
+
+    TYPE = EventType.GITHUB_UPDATED
+    repo_id: uuid.UUID
+    github: GitHubLinkRead | None
+
+
 class _Frame(BaseModel):
     seq: int
     at: str = Field(description="When the event was recorded (ISO 8601, UTC).")
@@ -149,6 +159,11 @@ class RunnerDeletedEvent(_Frame):
     data: RunnerDeleted
 
 
+class GitHubUpdatedEvent(_Frame):
+    type: Literal[EventType.GITHUB_UPDATED]
+    data: GitHubUpdated
+
+
 BoardEvent = Annotated[
     CardUpdatedEvent
     | CardDeletedEvent
@@ -157,7 +172,8 @@ BoardEvent = Annotated[
     | JobStatusEvent
     | JobEventEvent
     | RunnerStatusEvent
-    | RunnerDeletedEvent,
+    | RunnerDeletedEvent
+    | GitHubUpdatedEvent,
     Field(discriminator="type"),
 ]
 """A frame of ``WS /ws`` carrying an event."""
@@ -191,6 +207,7 @@ SocketFrame = Annotated[
     | JobEventEvent
     | RunnerStatusEvent
     | RunnerDeletedEvent
+    | GitHubUpdatedEvent
     | HelloFrame
     | ResyncFrame,
     Field(discriminator="type"),

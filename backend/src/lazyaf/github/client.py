@@ -300,9 +300,21 @@ class GitHubClient:
         )
         return [item for item in items if isinstance(item, Issue) and not item.pull_request]
 
-    async def get_conditional(self, path: str, params: dict[str, Any] | None = None) -> Conditional:
-        """GET with the URL's last ETag: ``modified=False`` (and the cached body) when unchanged."""
+    async def get_conditional(
+        self, path: str, params: dict[str, Any] | None = None, *, etag: str | None = None
+    ) -> Conditional:
+        """GET with the URL's last ETag: ``modified=False`` (and the cached body) when unchanged.
+
+        With ``etag`` (one the caller kept, e.g. in its database across restarts) that ETag is
+        sent instead, and an unchanged answer has ``data=None``.
+        """
         key = path + "?" + "&".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
+        if etag is not None:
+            response = await self._gh.arequest("GET", path, params=params, headers={"If-None-Match": etag})
+            if response.status_code == 304:
+                return Conditional(modified=False, data=None, etag=etag)
+            data = response.json() if response.content else None
+            return Conditional(modified=True, data=data, etag=response.headers.get("etag"))
         cached = self._etags.get(key)
         headers = {"If-None-Match": cached[0]} if cached else None
         response = await self._gh.arequest("GET", path, params=params, headers=headers)

@@ -74,6 +74,12 @@ async def start_card(
     made from the default branch under a name no branch has yet: an old branch stays in git.
     """
     CARDS.act("start", card.status, what=_what(card))
+    if card.archived_at is not None:
+        raise InvalidTransition(
+            f"Card '{card.title}' is archived (its GitHub issue was closed); "
+            "reopen the issue to bring it back."
+        )
+    card.start_waiting_since = None  # no longer waiting for a slot (github/automation.py)
     return await runs.start(
         session=session, settings=settings, card=card, position=position, agent=agent, fresh=fresh
     )

@@ -40,6 +40,18 @@ def merged_ref(card: Card) -> str:
     return f"refs/lazyaf/merged/{card.id}"
 
 
+async def reviewed_head(settings: Settings, repo: Repo, card: Card, expected_head: str | None) -> str:
+    """The card branch's head, which approve acts on; a 409 when it moved since ``expected_head``
+    (the head the reviewer saw). Without one, the head as it is now."""
+    head = await card_service.branch_head(settings=settings, repo=repo, card=card)
+    if expected_head is not None and head != expected_head.lower():
+        raise Conflict(
+            f"Branch {card.branch_name} moved since it was reviewed: it is at {head[:12]}, "
+            f"not {expected_head[:12]}. Nothing was merged; review the new diff and approve again."
+        )
+    return head
+
+
 async def approve_card(
     *, session: AsyncSession, settings: Settings, card: Card, expected_head: str | None = None
 ) -> Card:
@@ -53,12 +65,7 @@ async def approve_card(
     """
     CARDS.act("approve", card.status, what=_what(card))
     repo, _ = await runs.repo_with_base(session, settings, card)
-    head = await card_service.branch_head(settings=settings, repo=repo, card=card)
-    if expected_head is not None and head != expected_head.lower():
-        raise Conflict(
-            f"Branch {card.branch_name} moved since it was reviewed: it is at {head[:12]}, "
-            f"not {expected_head[:12]}. Nothing was merged; review the new diff and approve again."
-        )
+    head = await reviewed_head(settings, repo, card, expected_head)
     path = git_path(settings, repo)
     message = f"{card.title}\n\nLazyAF card {card.id} (branch {card.branch_name}), approved."
     try:
@@ -117,6 +124,20 @@ async def _merge_retrying(path: Path, repo: Repo, head: str, message: str) -> gi
             # The other writer may still hold the ref's lock: give it a moment to publish.
             await anyio.sleep(0.05 * (APPROVE_TRIES - tries_left) * (0.5 + random.random()))
     raise AssertionError("unreachable")
+
+
+async def approve_elsewhere(*, session: AsyncSession, card: Card, how: str) -> Card:
+    """Mark an in_review card done without merging it here: its work goes on elsewhere (``how``:
+    pull_request, for a GitHub link whose Approve opens a pull request)."""
+    CARDS.act("approve", card.status, what=_what(card))
+    card.conflict_files = None
+    card.start_waiting_since = None
+    await columns.place(session, card, CardStatus.DONE, None)
+    announce.activity(session, card, ActivityKind.GITHUB, {"event": "approved", "as": how})
+    await session.flush()
+    announce.card_changed(session, card)
+    log.info("card_approved", card_id=str(card.id), kind=how)
+    return card
 
 
 async def reject_card(

@@ -30,6 +30,7 @@ from lazyaf.git import diff as git_diff
 from lazyaf.git import files as git_files
 from lazyaf.git import refs as git_refs
 from lazyaf.git.run import in_thread
+from lazyaf.github import prompt as github_prompt
 from lazyaf.jobs import sessions as job_sessions
 from lazyaf.jobs.models import Job, JobKind, JobStatus
 from lazyaf.orchestration import announce, attempts, columns
@@ -175,7 +176,8 @@ async def start(
     readme = await in_thread(git_files.readme, path, base_sha)
     if fresh or not card.branch_name:
         card.branch_name = await in_thread(git_refs.free_branch_name, path, branch_name(card))
-    prompt = await prompts.first_attempt(settings, card=card, repo=repo, readme=readme)
+    github = await github_prompt.issue_context(session, card)
+    prompt = await prompts.first_attempt(settings, card=card, repo=repo, readme=readme, github=github)
     step = await new_run(session, card, StepKind.BUILD, [StepKind.BUILD])
     return await queue_attempt(
         session=session,

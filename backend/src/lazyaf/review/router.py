@@ -11,9 +11,11 @@ from lazyaf.cards.models import Card
 from lazyaf.cards.schemas import CardRead
 from lazyaf.errors import NotFound, error_responses
 from lazyaf.git import diff as git_diff
+from lazyaf.github import pulls as github_pulls
 from lazyaf.jobs.schemas import JobRead
 from lazyaf.orchestration import cards as card_moves
 from lazyaf.orchestration import review
+from lazyaf.repos.models import Repo
 from lazyaf.repos.schemas import CommitRead
 from lazyaf.review import service as review_service
 from lazyaf.review.queue import approvals
@@ -99,14 +101,25 @@ async def approve_card(
     """Merge the card's branch into the default branch and mark it done (409: the branch moved since
     `expected_head`, or conflicting files).
 
-    Approvals of one repo take turns, each merging onto the previous one's result."""
+    Approvals of one repo take turns, each merging onto the previous one's result. When the repo's
+    GitHub link says ``on_approve: pull_request``, the branch goes to GitHub as a pull request instead
+    (through the outbox) and nothing is merged here."""
+    expected_head = body.expected_head if body else None
     async with approvals(request).turn(card.repo_id):
         current = await session.get(Card, card.id, populate_existing=True)  # as the one before left it
         if current is None:
             raise NotFound(f"Card '{card.title}' was deleted while its approval waited; nothing was merged.")
-        expected = body.expected_head if body else None
+        if await github_pulls.approve_opens_pull_request(session, current):
+            repo = await session.get(Repo, current.repo_id)
+            assert repo is not None
+            await review.reviewed_head(settings, repo, current, expected_head)
+            card = await github_pulls.approve_with_pull_request(
+                session=session, settings=settings, card=current
+            )
+            await session.commit()
+            return ApproveRead(card=CardRead.model_validate(card), merge_sha="")
         card = await review.approve_card(
-            session=session, settings=settings, card=current, expected_head=expected
+            session=session, settings=settings, card=current, expected_head=expected_head
         )
         await session.commit()
     return ApproveRead(card=CardRead.model_validate(card), merge_sha=card.merge_sha or "")

@@ -77,10 +77,11 @@ class AgentChoice(BaseModel):
 
 class TimelineEntry(BaseModel):
     at: datetime
-    kind: Literal["attempt", "comment", "status", "merged", "conflict", "branch_deleted", "no_changes"] = (
+    kind: Literal["attempt", "comment", "status", "merged", "conflict", "branch_deleted", "no_changes", "github"] = (
         Field(
             description="conflict: approve found conflicts, or a job left some (data.files, data.job_id); "
-            "no_changes: a job's agent left the branch unchanged (data.job_id, data.kind)."
+            "no_changes: a job's agent left the branch unchanged (data.job_id, data.kind); "
+            "github: the card's GitHub issue or pull request changed (data.event, data.number, data.url)."
         )
     )
     data: dict[str, Any]

@@ -9,6 +9,7 @@ import click
 
 from lazyaf_cli import git as gitlib
 from lazyaf_cli.client import Repo
+from lazyaf_cli.commands import pull_request
 from lazyaf_cli.context import AppContext, pass_app
 from lazyaf_cli.git import GitFailed, RefStatus
 from lazyaf_cli.options import Command
@@ -42,9 +43,22 @@ _UNREACHABLE_SIGNS = (
     "--to", "target", metavar="BRANCH", help="Name the branch BRANCH on the remote (default: same name)."
 )
 @click.option("--force", is_flag=True, help="Overwrite the remote branch even if it has commits yours lacks.")
+@click.option("--pr", is_flag=True, help="Push through the repo's GitHub link and open a pull request.")
+@click.option("--draft", is_flag=True, help="With --pr: open the pull request as a draft.")
+@click.option(
+    "--base", metavar="BRANCH", help="With --pr: the branch to merge into (default GitHub's default)."
+)
 @pass_app
 def land(
-    app: AppContext, repo_ref: str, branch: str | None, remote: str | None, target: str | None, force: bool
+    app: AppContext,
+    repo_ref: str,
+    branch: str | None,
+    remote: str | None,
+    target: str | None,
+    force: bool,
+    pr: bool,
+    draft: bool,
+    base: str | None,
 ) -> None:
     """Push a branch of REPO from LazyAF to the real remote.
 
@@ -55,10 +69,25 @@ def land(
     the error says how many and how to bring them into LazyAF. Your own git
     credentials are used for the remote.
 
+    With --pr, the server pushes BRANCH to the repo's GitHub link (`lazyaf github
+    link`) with the link's token and opens a pull request, or finds the one already
+    open (a card's branch gets the card's title, summary and `Closes #n`). The
+    write waits in the server's outbox while GitHub is down and is never done twice.
+
     With --json: {"repo", "branch", "target", "remote", "sha", "result"}, where
     result is "new", "updated", "forced", "unchanged" or "behind" (the remote
-    already has BRANCH and more: nothing to land).
+    already has BRANCH and more: nothing to land); with --pr, {"repo", "branch",
+    "number", "url", "reused"}.
     """
+    if not pr and (draft or base):
+        raise click.ClickException("--draft and --base go with --pr; add --pr to open a pull request.")
+    if pr:
+        if remote or target or force:
+            raise click.ClickException(
+                "--pr pushes through the repo's GitHub link: drop --remote, --to and --force."
+            )
+        pull_request.land_pr(app, repo_ref, branch, draft=draft, base=base)
+        return
     repo = app.api.find_repo(repo_ref)
     url = remote or repo.get("remote_url")
     if not url:

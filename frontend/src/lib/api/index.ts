@@ -33,6 +33,12 @@ export type ApproveRead = S['ApproveRead'];
 export type HealthRead = S['HealthRead'];
 export type TransitionsRead = S['TransitionsRead'];
 export type TransitionTableRead = S['TransitionTableRead'];
+export type GitHubLinkRead = S['GitHubLinkRead'];
+export type GitHubLinkWrite = S['GitHubLinkWrite'];
+export type SyncRule = S['SyncRule'];
+export type SyncResult = S['SyncResult'];
+export type VerifyRead = S['VerifyRead'];
+export type PullRequestQueued = S['PullRequestQueued'];
 
 const get = <T>(path: string, query?: Query) => request<T>('GET', path, { query });
 const post = <T>(path: string, body?: unknown) => request<T>('POST', path, { body });
@@ -86,6 +92,17 @@ export const api = {
     get: (id: string) => get<JobRead>(`/api/jobs/${id}`),
     logs: (id: string, after = 0, limit = 1000) => get<JobLogPage>(`/api/jobs/${id}/logs`, { after, limit }),
     cancel: (id: string) => post<JobRead>(`/api/jobs/${id}/cancel`),
+  },
+  github: {
+    /** The repo's GitHub link (404 when it has none): `has_token`, never the token. */
+    get: (repoId: string) => get<GitHubLinkRead>(`/api/repos/${repoId}/github`),
+    link: (repoId: string, body: GitHubLinkWrite) => request<GitHubLinkRead>('PUT', `/api/repos/${repoId}/github`, { body }),
+    unlink: (repoId: string) => request<void>('DELETE', `/api/repos/${repoId}/github`),
+    verify: (repoId: string) => post<VerifyRead>(`/api/repos/${repoId}/github/verify`),
+    setRule: (repoId: string, rule: SyncRule) => request<GitHubLinkRead>('PUT', `/api/repos/${repoId}/github/sync`, { body: rule }),
+    sync: (repoId: string) => post<SyncResult>(`/api/repos/${repoId}/github/sync/run`),
+    automation: (repoId: string, enabled: boolean) => post<GitHubLinkRead>(`/api/repos/${repoId}/github/automation`, { enabled }),
+    pullRequest: (cardId: string, draft = false) => post<PullRequestQueued>(`/api/cards/${cardId}/pull-request`, { draft }),
   },
   runners: {
     list: () => get<PoolRead>('/api/runners'),

@@ -46,7 +46,9 @@ export interface paths {
          * @description Merge the card's branch into the default branch and mark it done (409: the branch moved since
          *     `expected_head`, or conflicting files).
          *
-         *     Approvals of one repo take turns, each merging onto the previous one's result.
+         *     Approvals of one repo take turns, each merging onto the previous one's result. When the repo's
+         *     GitHub link says ``on_approve: pull_request``, the branch goes to GitHub as a pull request instead
+         *     (through the outbox) and nothing is merged here.
          */
         post: operations["approve_card"];
         delete?: never;
@@ -134,6 +136,26 @@ export interface paths {
         get: operations["list_card_jobs"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cards/{card_id}/pull-request": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open Pull Request
+         * @description Push the card's branch to GitHub and open (or reuse) its pull request, through the outbox.
+         */
+        post: operations["open_pull_request"];
         delete?: never;
         options?: never;
         head?: never;
@@ -563,6 +585,194 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/repos/{repo_id}/github": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Github Link
+         * @description The repo's GitHub link: ``has_token``, never the token; the last sync, verification and quota.
+         */
+        get: operations["get_github_link"];
+        /**
+         * Link Github
+         * @description Link the repo to a GitHub repository (the token is stored encrypted and never returned).
+         */
+        put: operations["link_github"];
+        post?: never;
+        /**
+         * Unlink Github
+         * @description Unlink the repo: the token and sync rule are deleted; cards keep their issue links.
+         */
+        delete: operations["unlink_github"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/repos/{repo_id}/github/automation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set Automation
+         * @description Turn the repo's automation on (poll and auto-start) or off.
+         */
+        post: operations["set_automation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/repos/{repo_id}/github/outbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Outbox
+         * @description The repo's writes to GitHub, newest first: what is waiting, done, or held on an error.
+         */
+        get: operations["list_outbox"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/repos/{repo_id}/github/outbox/{op_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Outbox Op
+         * @description One write to GitHub: its state, attempts, error and result (a pull request's number and url).
+         */
+        get: operations["get_outbox_op"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/repos/{repo_id}/github/outbox/{op_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry Outbox Op
+         * @description Try a held or waiting write again now.
+         */
+        post: operations["retry_outbox_op"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/repos/{repo_id}/github/pull-request": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open Branch Pull Request
+         * @description Push a branch to GitHub and open (or reuse) its pull request (`lazyaf land --pr`).
+         */
+        post: operations["open_branch_pull_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/repos/{repo_id}/github/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set Sync Rule
+         * @description Set which issues become cards, whether they auto-start, the WIP limit and the poll interval.
+         */
+        put: operations["set_sync_rule"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/repos/{repo_id}/github/sync/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run Sync
+         * @description Sync the repo's issues into cards now: ``{created, updated, closed, skipped}``.
+         */
+        post: operations["run_sync"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/repos/{repo_id}/github/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify Github Link
+         * @description Check the token, its write permission and that git_url answers; ``error`` says what to fix.
+         */
+        post: operations["verify_github_link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runners": {
         parameters: {
             query?: never;
@@ -765,7 +975,35 @@ export interface components {
             /** Merge Sha */
             merge_sha: string;
         };
-        BoardEvent: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"];
+        /** AutomationWrite */
+        AutomationWrite: {
+            /**
+             * Enabled
+             * @description On: poll every interval_s and auto-start; off: neither.
+             */
+            enabled: boolean;
+        };
+        BoardEvent: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"];
+        /**
+         * BranchPullRequestCreate
+         * @description Push a branch of the repo and open (or reuse) its pull request (`lazyaf land --pr`).
+         */
+        BranchPullRequestCreate: {
+            /**
+             * Base
+             * @description The branch to merge into; default the GitHub default.
+             */
+            base?: string | null;
+            /** Branch */
+            branch: string;
+            /**
+             * Draft
+             * @default false
+             */
+            draft: boolean;
+            /** Title */
+            title?: string | null;
+        };
         /** BranchRead */
         BranchRead: {
             /** Is Default */
@@ -830,6 +1068,11 @@ export interface components {
         };
         /** CardRead */
         CardRead: {
+            /**
+             * Archived At
+             * @description Set while the card is off the board (issue closed).
+             */
+            archived_at?: string | null;
             /** Branch Name */
             branch_name: string | null;
             /** Conflict Files */
@@ -842,12 +1085,34 @@ export interface components {
             /** Description */
             description: string;
             /**
+             * Github Error
+             * @description What went wrong with its last GitHub write or auto-start.
+             */
+            github_error?: string | null;
+            /**
+             * Github Issue Number
+             * @description The GitHub issue the card came from.
+             */
+            github_issue_number?: number | null;
+            /** Github Issue State */
+            github_issue_state?: ("open" | "closed") | null;
+            /**
+             * Github Url
+             * @description That issue's page on GitHub.
+             */
+            github_url?: string | null;
+            /**
              * Id
              * Format: uuid
              */
             id: string;
             /** Job Id */
             job_id: string | null;
+            /**
+             * Labels
+             * @description The issue's labels, as last synced.
+             */
+            labels?: string[] | null;
             /** Max Attempts */
             max_attempts: number;
             /**
@@ -864,6 +1129,11 @@ export interface components {
             merged_head_sha: string | null;
             /** Position */
             position: number;
+            /**
+             * Pr Status
+             * @description Its pull request: being opened by the outbox, opened (pr_url), or held (github_error).
+             */
+            pr_status?: ("queued" | "opened" | "held") | null;
             /** Pr Url */
             pr_url: string | null;
             /** Priority */
@@ -873,6 +1143,11 @@ export interface components {
              * Format: uuid
              */
             repo_id: string;
+            /**
+             * Start Waiting Since
+             * @description Set while the card waits for a slot under the repo's WIP limit to start by itself.
+             */
+            start_waiting_since?: string | null;
             status: components["schemas"]["CardStatus"];
             /** Title */
             title: string;
@@ -1106,6 +1381,151 @@ export interface components {
             status: "added" | "modified" | "deleted" | "renamed" | "copied" | "type_changed";
             /** Too Large */
             too_large: boolean;
+        };
+        /**
+         * GitHubLinkRead
+         * @description A repo's GitHub link. The token and webhook secret never leave the server.
+         */
+        GitHubLinkRead: {
+            /** Api Url */
+            api_url: string;
+            /** Automation Enabled */
+            automation_enabled: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Git Url */
+            git_url: string;
+            /** Has Token */
+            has_token: boolean;
+            /** Has Webhook Secret */
+            has_webhook_secret: boolean;
+            /**
+             * Html Url
+             * @description The repository's page on GitHub.
+             */
+            html_url: string;
+            /**
+             * Last Error
+             * @description The last sync's or write's error, until one succeeds.
+             */
+            last_error: string | null;
+            /** Last Error At */
+            last_error_at: string | null;
+            last_sync: components["schemas"]["SyncResult"] | null;
+            /** Last Sync At */
+            last_sync_at: string | null;
+            /** Name */
+            name: string;
+            /**
+             * On Approve
+             * @enum {string}
+             */
+            on_approve: "merge" | "pull_request";
+            /**
+             * Outbox Held
+             * @description Writes stopped on an error; they resume when the link is fixed.
+             * @default 0
+             */
+            outbox_held: number;
+            /**
+             * Outbox Pending
+             * @description Writes to GitHub waiting to be done (retrying or not yet tried).
+             * @default 0
+             */
+            outbox_pending: number;
+            /** Owner */
+            owner: string;
+            /** @description GitHub's core quota for the token, as last seen. */
+            rate_limit: components["schemas"]["RateLimitRead"] | null;
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+            sync_rule: components["schemas"]["SyncRule"] | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Verified At */
+            verified_at: string | null;
+            /** @description The last verification's answer. */
+            verify: components["schemas"]["VerifyRead"] | null;
+        };
+        /**
+         * GitHubLinkWrite
+         * @description Link the repo to ``owner/name`` on GitHub (or GitHub Enterprise through ``api_url``).
+         */
+        GitHubLinkWrite: {
+            /**
+             * Api Url
+             * @description GitHub's API; default LAZYAF_GITHUB_API_URL (api.github.com), or the link's when it already points at this repository.
+             */
+            api_url?: string | null;
+            /**
+             * Git Url
+             * @description Where branches are pushed; default https://<host>/<owner>/<name>.git, or the link's when it already points at this repository.
+             */
+            git_url?: string | null;
+            /**
+             * Name
+             * @description The repository's name.
+             * @example hello-world
+             */
+            name: string;
+            /**
+             * On Approve
+             * @description What Approve does: merge inside LazyAF (default) or push the branch and open a pull request.
+             */
+            on_approve?: ("merge" | "pull_request") | null;
+            /**
+             * Owner
+             * @description The GitHub user or organization.
+             * @example octo-org
+             */
+            owner: string;
+            /**
+             * Token
+             * @description A token with write access to the repository (fine-grained: Contents, Issues and Pull requests read/write; classic: repo). Stored encrypted, never returned. May be left out when the repo is linked already: the stored token is kept.
+             */
+            token?: string | null;
+            /**
+             * Webhook Secret
+             * @description Secret for webhook signatures; stored encrypted.
+             */
+            webhook_secret?: string | null;
+        };
+        /**
+         * GitHubUpdated
+         * @description A repo's GitHub link was made, verified, synced or changed (``github`` None: unlinked).
+         */
+        GitHubUpdated: {
+            github: components["schemas"]["GitHubLinkRead"] | null;
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+        };
+        /** GitHubUpdatedEvent */
+        GitHubUpdatedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["GitHubUpdated"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "github_updated";
         };
         /** HealthRead */
         HealthRead: {
@@ -1373,6 +1793,48 @@ export interface components {
             /** Target */
             target: string;
         };
+        /** OutboxRead */
+        OutboxRead: {
+            /** Attempts */
+            attempts: number;
+            /** Card Id */
+            card_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Done At */
+            done_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Next Attempt At
+             * Format: date-time
+             */
+            next_attempt_at: string;
+            /** Op */
+            op: string;
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+            /** Result */
+            result: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "running" | "done" | "held";
+        };
         /** PoolRead */
         PoolRead: {
             /** Docker */
@@ -1396,6 +1858,42 @@ export interface components {
              * @enum {string}
              */
             kind: "local" | "docker";
+        };
+        /**
+         * PullRequestCreate
+         * @description Open (or reuse) the card's pull request.
+         */
+        PullRequestCreate: {
+            /**
+             * Base
+             * @description The branch to merge into; default the GitHub default.
+             */
+            base?: string | null;
+            /**
+             * Draft
+             * @default false
+             */
+            draft: boolean;
+        };
+        /**
+         * PullRequestQueued
+         * @description The write that opens the pull request; the card (if any) shows it as ``pr_status: queued``.
+         */
+        PullRequestQueued: {
+            card: components["schemas"]["CardRead"] | null;
+            op: components["schemas"]["OutboxRead"];
+        };
+        /** RateLimitRead */
+        RateLimitRead: {
+            /** Limit */
+            limit: number;
+            /** Remaining */
+            remaining: number;
+            /**
+             * Reset At
+             * Format: date-time
+             */
+            reset_at: string;
         };
         /** RefusalRead */
         RefusalRead: {
@@ -1691,7 +2189,7 @@ export interface components {
             /** Seq */
             seq: number;
         };
-        SocketFrame: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["HelloFrame"] | components["schemas"]["ResyncFrame"];
+        SocketFrame: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["HelloFrame"] | components["schemas"]["ResyncFrame"];
         /**
          * StartBody
          * @description How to start a card: on with its branch, or fresh from the default branch.
@@ -1703,6 +2201,89 @@ export interface components {
              * @default false
              */
             fresh: boolean;
+        };
+        /**
+         * SyncResult
+         * @description What one sync did: cards created and updated, cards whose issue closed, issues skipped.
+         */
+        SyncResult: {
+            /**
+             * Closed
+             * @default 0
+             */
+            closed: number;
+            /**
+             * Created
+             * @default 0
+             */
+            created: number;
+            /**
+             * Skipped
+             * @default 0
+             */
+            skipped: number;
+            /**
+             * Updated
+             * @default 0
+             */
+            updated: number;
+        };
+        /**
+         * SyncRule
+         * @description Which issues become cards, and whether they start by themselves.
+         */
+        SyncRule: {
+            /**
+             * Assignee
+             * @description A login, '*' (anyone) or 'none'.
+             */
+            assignee?: string | null;
+            /**
+             * Auto Start
+             * @description Start synced cards by themselves, within max_concurrent.
+             * @default false
+             */
+            auto_start: boolean;
+            /**
+             * Exclude Labels
+             * @description Issues carrying any of these are skipped.
+             */
+            exclude_labels?: string[];
+            /**
+             * Interval S
+             * @description Seconds between two polls while automation is on.
+             * @default 60
+             */
+            interval_s: number;
+            /**
+             * Labels
+             * @description Only issues carrying every one of these.
+             */
+            labels?: string[];
+            /**
+             * Max Concurrent
+             * @description The WIP limit: at most this many of the repo's cards in progress through auto-start.
+             * @default 2
+             */
+            max_concurrent: number;
+            /**
+             * Milestone
+             * @description A milestone's number or title, '*' (any) or 'none'.
+             */
+            milestone?: string | null;
+            /**
+             * State
+             * @description open: open issues become cards; all: closed ones too (archived at once).
+             * @default open
+             * @enum {string}
+             */
+            state: "open" | "all";
+            /**
+             * Workflow
+             * @description What synced cards run when started.
+             * @default build
+             */
+            workflow: string;
         };
         /** TimelineEntry */
         TimelineEntry: {
@@ -1717,10 +2298,10 @@ export interface components {
             };
             /**
              * Kind
-             * @description conflict: approve found conflicts, or a job left some (data.files, data.job_id); no_changes: a job's agent left the branch unchanged (data.job_id, data.kind).
+             * @description conflict: approve found conflicts, or a job left some (data.files, data.job_id); no_changes: a job's agent left the branch unchanged (data.job_id, data.kind); github: the card's GitHub issue or pull request changed (data.event, data.number, data.url).
              * @enum {string}
              */
-            kind: "attempt" | "comment" | "status" | "merged" | "conflict" | "branch_deleted" | "no_changes";
+            kind: "attempt" | "comment" | "status" | "merged" | "conflict" | "branch_deleted" | "no_changes" | "github";
         };
         /** TimelineRead */
         TimelineRead: {
@@ -1766,6 +2347,27 @@ export interface components {
             cards: components["schemas"]["TransitionTableRead"];
             runs: components["schemas"]["TransitionTableRead"];
             steps: components["schemas"]["TransitionTableRead"];
+        };
+        /**
+         * VerifyRead
+         * @description The answer of a verification: ``ok``, or ``error`` saying what to fix.
+         */
+        VerifyRead: {
+            /** Default Branch */
+            default_branch?: string | null;
+            /** Error */
+            error?: string | null;
+            /** Login */
+            login?: string | null;
+            /** Ok */
+            ok: boolean;
+            /**
+             * Permission
+             * @description The token's role on the repository: admin, write, read…
+             */
+            permission?: string | null;
+            /** Rate Limit Remaining */
+            rate_limit_remaining?: number | null;
         };
     };
     responses: never;
@@ -2448,6 +3050,95 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    open_pull_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                card_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PullRequestCreate"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PullRequestQueued"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A body over the API's size limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3782,6 +4473,8 @@ export interface operations {
                 limit?: number | null;
                 /** @description Skip this many cards first. */
                 offset?: number;
+                /** @description List the archived cards (To Do cards whose GitHub issue closed) instead. */
+                archived?: boolean;
             };
             header?: never;
             path: {
@@ -4193,6 +4886,862 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    get_github_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GitHubLinkRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    link_github: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GitHubLinkWrite"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GitHubLinkRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A body over the API's size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    unlink_github: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    set_automation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AutomationWrite"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GitHubLinkRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A body over the API's size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    list_outbox: {
+        parameters: {
+            query?: {
+                /** @description Only writes in this state. */
+                status?: ("pending" | "running" | "done" | "held") | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutboxRead"][];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    get_outbox_op: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                op_id: string;
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutboxRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    retry_outbox_op: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                op_id: string;
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutboxRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    open_branch_pull_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BranchPullRequestCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PullRequestQueued"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A body over the API's size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    set_sync_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SyncRule"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GitHubLinkRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A body over the API's size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    run_sync: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SyncResult"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    verify_github_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -162,6 +162,20 @@ describe('BoardState', () => {
     expect(board.cards).toEqual([]);
   });
 
+  it('drops a card whose GitHub issue closed (archived) and takes the repo\'s GitHub link from events', async () => {
+    const board = await loaded([card('a', 'todo', 0), card('b', 'todo', 1)]);
+    expect(board.github.link).toBeNull(); // the server answered 404: not linked
+    board.apply({ type: 'card_updated', seq: 1, at: '2026-01-01T00:00:00Z', data: { card: { ...card('a', 'todo', 0), archived_at: '2026-01-02T00:00:00Z', updated_at: '2026-01-02T00:00:00Z' } } });
+    expect(board.cards.map((c) => c.id)).toEqual(['b']);
+    const link = { repo_id: 'repo-1', automation_enabled: true, sync_rule: { auto_start: true, max_concurrent: 2 } };
+    board.apply({ type: 'github_updated', seq: 2, at: '2026-01-01T00:00:00Z', data: { repo_id: 'repo-1', github: link as never } });
+    expect(board.github.wipLimit).toBe(2);
+    board.apply({ type: 'github_updated', seq: 3, at: '2026-01-01T00:00:00Z', data: { repo_id: 'other', github: null } });
+    expect(board.github.wipLimit).toBe(2);
+    board.apply({ type: 'github_updated', seq: 4, at: '2026-01-01T00:00:00Z', data: { repo_id: 'repo-1', github: { ...link, automation_enabled: false } as never } });
+    expect(board.github.wipLimit).toBeNull();
+  });
+
   it('snaps a refused move back and shows the reason', async () => {
     const board = await loaded([card('a', 'in_review', 0)]);
     const calls = serve((method, url) => {

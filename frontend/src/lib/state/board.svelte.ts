@@ -13,6 +13,7 @@ import {
 import { ApiError } from '../api/client';
 import type { BoardEvent } from '../live/events';
 import { COLUMNS, type Drop, dropAction, groupByStatus, matches, moveLocally, upsert } from './cards';
+import { GitHubState } from './github.svelte';
 import { handleError, toasts } from './toasts.svelte';
 
 const REPO_KEY = 'lazyaf.repo';
@@ -46,6 +47,8 @@ export class BoardState {
   openCardId = $state<string | null>(null);
   /** The server's card moves: what a drop does and, for each it cannot, the sentence to show. */
   moves = $state.raw<TransitionTableRead | null>(null);
+  /** The selected repo's GitHub link. */
+  readonly github = new GitHubState();
 
   repo = $derived(this.repos.find((r) => r.id === this.repoId) ?? null);
   /** A search or the priority filter narrows the board. */
@@ -178,6 +181,7 @@ export class BoardState {
       this.cards = [];
       this.jobs = {};
     }
+    void this.github.load(id);
     this.repoId = id;
     if (id) writeSaved(id);
     if (!id) {
@@ -218,15 +222,15 @@ export class BoardState {
       case 'card_updated': {
         const card = event.data.card;
         if (card.repo_id !== this.repoId) break;
-        this.#put(card);
+        if (card.archived_at) this.#drop(card.id); // its GitHub issue was closed: off the board
+        else this.#put(card);
         break;
       }
+      case 'github_updated':
+        this.github.apply(event);
+        break;
       case 'card_deleted': {
-        const gone = this.cards.find((c) => c.id === event.data.card_id);
-        if (!gone) break;
-        if (this.totals) this.totals = countMove(this.totals, gone.status, undefined);
-        this.cards = this.cards.filter((c) => c !== gone);
-        if (this.openCardId === gone.id) this.openCardId = null;
+        this.#drop(event.data.card_id);
         break;
       }
       case 'job_status': {
@@ -312,6 +316,15 @@ export class BoardState {
       return false;
     }
   };
+
+  /** A card leaves the board (deleted, or archived). */
+  #drop(id: string): void {
+    const gone = this.cards.find((c) => c.id === id);
+    if (!gone) return;
+    if (this.totals) this.totals = countMove(this.totals, gone.status, undefined);
+    this.cards = this.cards.filter((c) => c !== gone);
+    if (this.openCardId === gone.id) this.openCardId = null;
+  }
 
   /** Take a newer copy of a card (from an event or an answer), keeping the column sizes right. */
   #put(card: CardRead): void {

@@ -108,4 +108,33 @@ describe('CardTile', () => {
     expect(screen.getByText('conflict')).toBeTruthy();
     expect(screen.getByText(/1 file in conflict with the base/)).toBeTruthy();
   });
+
+  it('shows the GitHub issue, its labels and the pull request; their links do not open the card', async () => {
+    const { board } = show({
+      ...base,
+      status: 'in_review',
+      github_issue_number: 12,
+      github_url: 'https://github.com/o/r/issues/12',
+      github_issue_state: 'closed',
+      labels: ['bug', 'good first issue'],
+      pr_url: 'https://github.com/o/r/pull/13',
+      pr_status: 'opened',
+    });
+    const issue = screen.getByRole('link', { name: '#12' });
+    expect(issue.getAttribute('href')).toBe('https://github.com/o/r/issues/12');
+    expect(issue.getAttribute('target')).toBe('_blank');
+    expect(screen.getByText('good first issue')).toBeTruthy();
+    expect(screen.getByText('issue closed')).toBeTruthy();
+    expect(screen.getByRole('link', { name: 'Pull request ↗' }).getAttribute('href')).toBe('https://github.com/o/r/pull/13');
+    await fireEvent.click(issue);
+    expect(board.openCardId).toBeNull();
+  });
+
+  it('says when a card waits for a WIP slot, and what went wrong with its pull request', () => {
+    show({ ...base, status: 'todo', start_waiting_since: '2026-01-01T00:00:00Z' });
+    expect(screen.getByText('waiting for a slot')).toBeTruthy();
+    cleanup();
+    show({ ...base, status: 'in_review', pr_status: 'held', github_error: 'GitHub refused the token; link it again.' });
+    expect(screen.getByText('GitHub refused the token; link it again.')).toBeTruthy();
+  });
 });

@@ -22,14 +22,19 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-function open(over: Partial<CardRead> = {}, jobOver = {}, status: 'live' | 'offline' = 'live') {
+function open(
+  over: Partial<CardRead> = {},
+  jobOver = {},
+  status: 'live' | 'offline' = 'live',
+  github: Record<string, unknown> | null = null,
+) {
   stubFetch({
     [`GET /api/cards/${CARD_ID}/diff`]: () => diff,
     [`GET /api/cards/${CARD_ID}/comments`]: () => [],
     [`GET /api/cards/${CARD_ID}/jobs`]: () => [job],
     'GET /api/jobs/': () => ({ events: [], next_after: 0, job_status: 'completed' }),
   });
-  const { context, board, actions } = fakeContext({ jobs: { [CARD_ID]: { ...job, ...jobOver } }, status });
+  const { context, board, actions } = fakeContext({ jobs: { [CARD_ID]: { ...job, ...jobOver } }, status, github });
   const onclose = vi.fn();
   render(Host, { props: { component: CardModal, props: { card: { ...card, ...over }, onclose }, context } });
   return { board, actions, onclose };
@@ -160,6 +165,25 @@ describe('CardModal', () => {
     const approve = screen.getByRole('button', { name: 'Approve' }) as HTMLButtonElement;
     expect(approve.disabled).toBe(true);
     expect(approve.closest('[title]')?.getAttribute('title')).toMatch(/server is unreachable/);
+  });
+
+  it('offers Open pull request in review when the repo is linked to GitHub, then the link', async () => {
+    const link = { repo_id: card.repo_id, on_approve: 'merge' };
+    const { board } = open({}, {}, 'live', { link });
+    await fireEvent.click(screen.getByRole('button', { name: 'Open pull request' }));
+    expect((board as unknown as { github: { openPullRequest: unknown } }).github.openPullRequest).toHaveBeenCalledWith(CARD_ID);
+    cleanup();
+    open({ pr_status: 'queued' }, {}, 'live', { link });
+    expect((screen.getByRole('button', { name: 'Opening pull request…' }) as HTMLButtonElement).disabled).toBe(true);
+    cleanup();
+    open({ pr_url: 'https://github.com/o/r/pull/7', pr_status: 'opened' }, {}, 'live', { link });
+    expect(screen.queryByRole('button', { name: 'Open pull request' })).toBeNull();
+    expect(screen.getByRole('link', { name: 'Pull request ↗' }).getAttribute('href')).toBe('https://github.com/o/r/pull/7');
+  });
+
+  it('has no pull request action when the repo is not linked', () => {
+    open();
+    expect(screen.queryByRole('button', { name: 'Open pull request' })).toBeNull();
   });
 
   it('offers Cancel job while the card is in progress and opens on the Logs tab', () => {

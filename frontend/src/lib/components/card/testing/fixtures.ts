@@ -116,13 +116,16 @@ export function stubFetch(routes: Record<string, Route>) {
 }
 
 /** A fake app context: a board with the card and its job, a live socket tests can emit on. */
-export function fakeContext(overrides: { jobs?: Record<string, JobRead>; status?: 'live' | 'offline' } = {}) {
+export function fakeContext(
+  overrides: { jobs?: Record<string, JobRead>; status?: 'live' | 'offline'; github?: Record<string, unknown> | null } = {},
+) {
   const listeners = new Set<(e: BoardEvent) => void>();
   const board = {
     jobs: overrides.jobs ?? { [CARD_ID]: job },
     act: vi.fn(async () => true),
     update: vi.fn(async () => true),
     remove: vi.fn(async () => true),
+    github: { link: null, openPullRequest: vi.fn(async () => true), ...(overrides.github ?? {}) },
   };
   const actions = {
     start: vi.fn(async () => true),
