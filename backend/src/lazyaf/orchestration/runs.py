@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import structlog
 from lazyaf_protocol import messages as protocol
@@ -80,27 +81,44 @@ async def repo_with_base(session: AsyncSession, settings: Settings, card: Card) 
     assert repo is not None
     (base,) = await in_thread(git_refs.branch_shas, git_path(settings, repo), repo.default_branch)
     if base is None:
-        raise InvalidTransition(
-            f"Repo '{repo.name}' has no commits on its default branch '{repo.default_branch}' yet; "
-            "push to it first (lazyaf ingest)."
-        )
+        raise _no_base(repo)
     return repo, base
+
+
+def _no_base(repo: Repo) -> InvalidTransition:
+    return InvalidTransition(
+        f"Repo '{repo.name}' has no commits on its default branch '{repo.default_branch}' yet; "
+        "push to it first (lazyaf ingest)."
+    )
+
+
+def _starting_point(
+    path: Path, default_branch: str, wanted: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """What a start reads of the repo, in one worker-thread trip: the default branch's tip, the
+    README there, and (when ``wanted`` names a branch to make) the first free name like it."""
+    (base,) = git_refs.branch_shas(path, default_branch)
+    if base is None:
+        return None, None, None
+    free = git_refs.free_branch_name(path, wanted) if wanted else None
+    return base, git_files.readme(path, base), free
 
 
 # --- runs and steps ---------------------------------------------------------------------------------
 
 
 async def new_run(session: AsyncSession, card: Card, workflow: str, kinds: list[StepKind]) -> Step:
-    """A run of ``workflow`` (its steps of ``kinds``, in order) for the card; its first step begins."""
-    run = Run(card_id=card.id, workflow=workflow, status=RunStatus.RUNNING, started_at=utcnow())
-    session.add(run)
-    await session.flush()
+    """A run of ``workflow`` (its steps of ``kinds``, in order) for the card; its first step begins.
+    Written with the attempt queued on it (one flush: the ids are made here)."""
+    run = Run(
+        id=uuid.uuid4(), card_id=card.id, workflow=workflow, status=RunStatus.RUNNING, started_at=utcnow()
+    )
     steps = [
-        Step(run_id=run.id, position=i, kind=kind, status=StepStatus.PENDING) for i, kind in enumerate(kinds)
+        Step(id=uuid.uuid4(), run_id=run.id, position=i, kind=kind, status=StepStatus.PENDING)
+        for i, kind in enumerate(kinds)
     ]
-    session.add_all(steps)
+    session.add_all([run, *steps])
     _move_step(steps[0], StepStatus.RUNNING)
-    await session.flush()
     log.info("run_started", run_id=str(run.id), card_id=str(card.id), workflow=workflow)
     return steps[0]
 
@@ -132,12 +150,13 @@ def _move_step(step: Step, target: StepStatus, error: str | None = None) -> None
 async def _settle_step(session: AsyncSession, job: Job, status: JobStatus, error: str | None) -> None:
     """The attempt ``job`` ended its step (no other attempt follows): the step ends in kind, and
     the run goes on with its next step or ends."""
-    step = await session.get(Step, job.step_id) if job.step_id else None
-    if step is None or step.status != StepStatus.RUNNING:
-        return  # a job from before runs, or a step already settled
+    if job.step_id is None:
+        return  # a job from before runs
+    found = (await session.execute(select(Step, Run).join(Run).where(Step.id == job.step_id))).one_or_none()
+    if found is None or found[0].status != StepStatus.RUNNING:
+        return  # a step already settled
+    step, run = found
     _move_step(step, STEP_AFTER[status], error)
-    run = await session.get(Run, step.run_id)
-    assert run is not None
     await _after_step(session, run, step)
 
 
@@ -171,11 +190,15 @@ async def start(
     """Start a card's run: its first attempt queued, the card in progress (the caller checked the
     card may start). The card goes on with its branch; with ``fresh`` (or when it has none) it
     gets a new one, made from the default branch under a name no branch has yet."""
-    repo, base_sha = await repo_with_base(session, settings, card)
-    path = git_path(settings, repo)
-    readme = await in_thread(git_files.readme, path, base_sha)
-    if fresh or not card.branch_name:
-        card.branch_name = await in_thread(git_refs.free_branch_name, path, branch_name(card))
+    repo = await session.get(Repo, card.repo_id)
+    assert repo is not None
+    wanted = branch_name(card) if fresh or not card.branch_name else None
+    base_sha, readme, free = await in_thread(
+        _starting_point, git_path(settings, repo), repo.default_branch, wanted
+    )
+    if base_sha is None:
+        raise _no_base(repo)
+    card.branch_name = free or card.branch_name
     github = await github_prompt.issue_context(session, card)
     prompt = await prompts.first_attempt(settings, card=card, repo=repo, readme=readme, github=github)
     step = await new_run(session, card, StepKind.BUILD, [StepKind.BUILD])

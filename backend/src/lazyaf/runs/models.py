@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lazyaf.db.base import Base, IdMixin, StrEnumType, TimestampMixin, utcnow
 from lazyaf.workflows.kinds import StepKind
@@ -60,6 +60,9 @@ class Step(IdMixin, TimestampMixin, Base):
     __table_args__ = (UniqueConstraint("run_id", "position"),)
 
     run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), index=True)
+    # Never loaded (lazy="raise"): it tells the unit of work that a run is written before its steps,
+    # so a start writes its run, step and job in one flush.
+    run: Mapped[Run] = relationship(lazy="raise")
     # Its place in the run, 0 first.
     position: Mapped[int] = mapped_column(default=0)
     kind: Mapped[StepKind] = mapped_column(StrEnumType(StepKind))
