@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -25,6 +26,8 @@ pytest_plugins = ["lazyaf_testkit.github.pytest_plugin"]
 # Tests must not read the developer's environment or config file.
 for _key in [k for k in os.environ if k.startswith("LAZYAF_")]:
     del os.environ[_key]
+
+TEST_MODEL_KEY = f"sk-ant-test-{secrets.token_hex(12)}"
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -57,7 +60,9 @@ def settings(tmp_path: Path, migrated_db: Path) -> Settings:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     shutil.copy(migrated_db, data_dir / "lazyaf.db")
-    return Settings(data_dir=data_dir, log_format="console")
+    # A configured server: Claude Code has a model key to run with (without one, starting a card
+    # is refused; tests of that set anthropic_api_key to None).
+    return Settings(data_dir=data_dir, log_format="console", anthropic_api_key=TEST_MODEL_KEY)  # type: ignore[arg-type]
 
 
 @pytest.fixture

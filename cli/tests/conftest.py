@@ -63,7 +63,9 @@ def server(tmp_path: Path, migrated_db: Path) -> Iterator[LiveServer]:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     shutil.copy(migrated_db, data_dir / "lazyaf.db")
-    with live_server(Settings(data_dir=data_dir), migrate=False) as srv:
+    # A configured server: Claude Code has a model key (a start without one is refused).
+    settings = Settings(data_dir=data_dir, anthropic_api_key=f"sk-ant-test-{secrets.token_hex(8)}")  # type: ignore[arg-type]
+    with live_server(settings, migrate=False) as srv:
         yield srv
 
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from cli_support import ANSI, Invoke, canned_server, error_line, invoke, make_repo, run_on_pty
 from lazyaf.testing import LiveServer, wait_until
+from lazyaf_runner import credentials
 
 from lazyaf_cli.commands.review import APPROVE_PATH
 
@@ -220,6 +221,20 @@ def test_start_without_a_runner_then_cancel(lazyaf: Invoke, server: LiveServer, 
 
     assert cancelled.stdout == "Cancelled the build job of 'Waits'; the card is back in To Do.\n"
     assert cards_of(server)[0]["status"] == "todo"
+
+
+def test_start_without_a_model_credential_is_one_line_saying_what_to_do(
+    lazyaf: Invoke, server: LiveServer, demo: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    card_id = new(lazyaf, "Needs a login")
+    server.settings.anthropic_api_key = None
+    for name in (*credentials.MODEL_CREDENTIAL_VARIABLES, "CLAUDE_CONFIG_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+    started = lazyaf("card", "start", card_id[:8])
+
+    assert error_line(started) == credentials.NO_CREDENTIAL
+    assert cards_of(server)[0]["status"] == "todo" and cards_of(server)[0]["job_id"] is None
 
 
 def test_following_a_card_cancelled_elsewhere_exits_1(lazyaf: Invoke, server: LiveServer, demo: None) -> None:

@@ -23,7 +23,9 @@ def test_follow_reconnects_after_a_server_restart(
     shutil.copy(migrated_db, data_dir / "lazyaf.db")
     with ExitStack() as stack:
         first = stack.enter_context(ExitStack())
-        server = first.enter_context(live_server(Settings(data_dir=data_dir), migrate=False))
+        # A configured server (a model key: a start needs a credential), restarted below as it was.
+        settings = Settings(data_dir=data_dir, anthropic_api_key="sk-ant-test-" + "k" * 24)  # type: ignore[arg-type]
+        server = first.enter_context(live_server(settings, migrate=False))
         url = server.url
         assert (
             invoke("--server", url, "ingest", make_repo(tmp_path / "demo"), "--name", "demo").exit_code == 0
@@ -39,7 +41,7 @@ def test_follow_reconnects_after_a_server_restart(
             # The same data and port, as after `lazyaf serve` is restarted; then a change the
             # follower was not connected for.
             monkeypatch.setattr(lazyaf.testing, "free_port", lambda: int(url.rsplit(":", 1)[1]))
-            stack.enter_context(live_server(Settings(data_dir=data_dir), migrate=False))
+            stack.enter_context(live_server(settings, migrate=False))
             assert httpx.post(f"{url}/api/jobs/{job_id}/cancel", timeout=10).status_code == 200
 
         result = run_on_pty(

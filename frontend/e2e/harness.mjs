@@ -421,13 +421,16 @@ export function launchChromium(extraArgs = []) {
 
 /**
  * Start a backend on a fresh data dir (plus the scripted model), optionally ingest a repo and
- * scale local runners.
+ * scale local runners. `credential: false`: the server has no model key and its user (HOME, a
+ * fresh folder: `stack.home`) no Claude Code login, so Claude Code has no credential at all.
  */
-export async function startStack(name, { repo = true, runners = 0, model = true, env = {}, dist = process.env.LAZYAF_E2E_DIST ?? join(FRONTEND, 'dist') } = {}) {
+export async function startStack(name, { repo = true, runners = 0, model = true, credential = true, env = {}, dist = process.env.LAZYAF_E2E_DIST ?? join(FRONTEND, 'dist') } = {}) {
   if (!existsSync(join(dist, 'index.html'))) {
     throw new Error('frontend/dist is not built; run `npm run build` (npm run e2e does it).');
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'lazyaf-e2e-'));
+  const home = credential ? null : join(dataDir, 'home');
+  if (home) mkdirSync(home);
   const fake = model ? await startModel() : null;
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -441,7 +444,9 @@ export async function startStack(name, { repo = true, runners = 0, model = true,
       LAZYAF_CLAUDE_BINARY: CLAUDE,
       LAZYAF_LEASE_TTL: '15',
       LAZYAF_LOG_FORMAT: 'json',
-      ...(fake ? { LAZYAF_ANTHROPIC_BASE_URL: fake.url, LAZYAF_ANTHROPIC_API_KEY: 'sk-ant-e2e-not-a-real-key' } : {}),
+      ...(fake ? { LAZYAF_ANTHROPIC_BASE_URL: fake.url } : {}),
+      // Claude Code needs a credential to start a card (the scripted model accepts any).
+      ...(credential ? { LAZYAF_ANTHROPIC_API_KEY: 'sk-ant-e2e-not-a-real-key' } : { HOME: home }),
       ...env,
     }),
   });
@@ -451,6 +456,7 @@ export async function startStack(name, { repo = true, runners = 0, model = true,
   server.on('exit', () => live.delete(server));
   fake?.proc.on('exit', () => live.delete(fake.proc));
   const stack = new Stack({ dataDir, url, server, model: fake, modelUrl: fake?.url, name });
+  stack.home = home;
   try {
     await waitFor(async () => {
       if (server.exitCode !== null) throw Object.assign(new Error(`lazyaf serve exited with ${server.exitCode}`), { fatal: true });

@@ -2,8 +2,9 @@
 
 Runners redact what they send; the server redacts again before it stores or broadcasts
 anything a runner reported (agent events, job errors, verification output), because it knows
-secrets a runner may not (its token, the model keys in its settings, ...). Every ``SecretStr``
-setting counts, so a secret added to ``Settings`` is covered without a change here.
+secrets a runner may not (its token, the model keys in its settings, the model credentials it
+found in its environment or its user's Claude Code login, ...). Every ``SecretStr`` setting
+counts, so a secret added to ``Settings`` is covered without a change here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import functools
 from lazyaf_protocol.redact import Redactor
 from pydantic import SecretStr
 
+from lazyaf.agents.service import machine_secrets
 from lazyaf.settings import Settings
 
 
@@ -28,5 +30,6 @@ def _redactor(secrets: tuple[str, ...]) -> Redactor:
 
 
 def server_redactor(settings: Settings) -> Redactor:
-    """A redactor that knows the server's secrets (cached: compiling is the costly part)."""
-    return _redactor(tuple(sorted(server_secrets(settings))))
+    """A redactor that knows the server's secrets, and the model credentials it read on this
+    machine for agents (lazyaf.agents.service) (cached: compiling is the costly part)."""
+    return _redactor(tuple(sorted({*server_secrets(settings), *machine_secrets()})))

@@ -10,8 +10,10 @@ runners at all; the docker-command of a loopback server starts a runner that con
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -229,7 +231,6 @@ def test_the_docker_command_of_a_loopback_server_joins_its_network_and_connects(
     command = (
         body["command"]
         .replace("<your-lazyaf-token>", TOKEN)
-        .replace("<your-anthropic-api-key>", "unused")
         .replace("<runner-name>", name)
         .replace("--restart unless-stopped", f"--name {name}")
     )
@@ -246,3 +247,59 @@ def test_the_docker_command_of_a_loopback_server_joins_its_network_and_connects(
         )
     finally:
         subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, timeout=60)
+
+
+def test_a_docker_runner_runs_with_the_users_login_sent_through_the_channel(
+    engine: None, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No key anywhere, only the user's Claude Code login on this machine: a Docker runner gets
+    its access token with the job (never the refresh token), the card reaches review, and nothing
+    of the login is in the container's configuration or the image."""
+    for name in ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CONFIG_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    access, refresh = "sk-ant-oat01-" + secrets.token_urlsafe(40), "sk-ant-ort01-" + secrets.token_urlsafe(40)
+    login = Path(os.environ["HOME"]) / ".claude" / ".credentials.json"
+    login.parent.mkdir(parents=True)
+    expires = int(time.time() * 1000) + 8 * 3_600_000
+    login.write_text(
+        json.dumps(
+            {
+                "claudeAiOauth": {
+                    "accessToken": access,
+                    "refreshToken": refresh,
+                    "expiresAt": expires,
+                    "scopes": ["user:inference"],
+                }
+            }
+        )
+    )
+    with fm.FakeModel(fm.write_file_script("hello.txt", "Hello with a login\n")) as model:
+        settings.default_agent = "claude"
+        settings.token = TOKEN  # type: ignore[assignment]
+        settings.anthropic_api_key = None
+        settings.anthropic_base_url = model.url
+        settings.lease_ttl = 15
+        with live_server(settings, migrate=False) as srv:
+            try:
+                (row,) = scale(srv, 1, kind="docker")["runners"]
+                _gateway(srv, model)
+                wait_runners_idle(srv, 1)
+                repo = ingest(srv, tmp_path)
+                card = new_card(srv, repo, "Greet with a login")
+                job = httpx.post(srv.api(f"/cards/{card['id']}/start")).json()
+                done = wait_job(srv, job["id"], timeout=180)
+                status = httpx.get(srv.api(f"/cards/{card['id']}")).json()["status"]
+                client = docker.from_env()
+                container = json.dumps(client.containers.get(row["container_id"]).attrs)
+                image = json.dumps(client.images.get(lazyaf_docker.DEFAULT_RUNNER_IMAGE).attrs)
+            finally:
+                scale(srv, 0, kind="docker")
+
+    assert done["status"] == "completed", done["error"]
+    assert status == "in_review"
+    assert model.requests and {r.headers.get("Authorization") for r in model.requests} == {f"Bearer {access}"}
+    # docker inspect of the container and of the image: no part of the login (env, args, labels…).
+    for secret in (access, refresh):
+        assert secret[12:40] not in container and secret[12:40] not in image
+    assert '"LAZYAF_RUNNER_SECRET=' in container and "ANTHROPIC_API_KEY" not in container
+    assert json.loads(login.read_text())["claudeAiOauth"]["refreshToken"] == refresh  # untouched

@@ -36,7 +36,8 @@ async def test_docker_command_passes_the_registration_token_by_environment(
     assert command.startswith(f"LAZYAF_RUNNER_TOKEN={token} docker run -d --restart unless-stopped ")
     assert "--network host" not in command  # never the host's network
     assert " -e LAZYAF_RUNNER_TOKEN " in command and command.count(token) == 1
-    assert "ANTHROPIC_API_KEY=<your-anthropic-api-key>" in command
+    # The model credential comes with each job over the runner channel: never a container variable.
+    assert "ANTHROPIC" not in command and "-e ANTHROPIC_API_KEY" in body["notes"]
     assert "lazyaf-runner:latest --server http://" in command
     assert "user-token-not-for-runners" not in str(body) and "LAZYAF_TOKEN" not in command
     assert "runner/Dockerfile" in body["notes"]

@@ -170,6 +170,7 @@ def test_a_runner_credential_reaches_only_its_own_routes(live: LiveServer, tmp_p
             ("POST", f"/jobs/{job['id']}/cancel"),
             ("GET", "/runners/docker-command"),
             ("POST", "/runners/scale"),
+            ("GET", "/agents"),
         ]:
             response = httpx.request(
                 method, live.api(path), headers=headers, json={"kind": "local", "count": 1}

@@ -8,7 +8,8 @@ a reason naming both versions (``version_mismatch``), and the runner exits with 
 
 Runner -> backend::
 
-    hello      who I am (and the attempt I am still running, after a reconnect)
+    hello      who I am (and the attempt I am still running, after a reconnect; the model
+               credentials I find on my own, by kind)
     claim      I am idle: give me a job if one is queued (the database decides, atomically)
     heartbeat  I am alive (and still running job/attempt): renews the lease
     progress   the attempt entered a phase (cloning, agent, committing, pushing; one over within
@@ -20,7 +21,8 @@ Backend -> runner::
 
     welcome    your runner id and the lease timing (and your runner secret, when you registered)
     wake       a job was queued: claim it
-    assign     you hold this job attempt until the lease expires (answer to claim)
+    assign     you hold this job attempt until the lease expires (answer to claim); with the
+               model credential the agent needs, when the server has one for this runner
     no_job     nothing to claim (answer to claim)
     ack        events up to seq of job/attempt are stored
     complete_ack  the completion is recorded (accepted=False: the attempt had lost its lease)
@@ -105,6 +107,31 @@ class VerifyStep(Message):
     command: str
 
 
+class FoundCredential(Message):
+    """A model credential a runner found on its own (``hello``), by kind only: never its value.
+
+    ``kind``: ``environment`` (a variable of the runner's) or ``claude_login`` (the Claude Code
+    login of its user); ``expires_at``: when a login's access token expires (ms since the epoch),
+    if its file says. See ``lazyaf_runner.credentials``."""
+
+    kind: str
+    expires_at: int | None = None
+
+
+class AgentCredential(Message):
+    """The model credential the server hands an authenticated runner in ``assign`` (never logged;
+    the runner redacts it from everything it sends back).
+
+    ``kind``: ``server_key`` / ``server_oauth_token`` (the server's settings), ``environment`` (a
+    variable of the server's process) or ``claude_login`` (the Claude Code login on the server's
+    machine, the access token only: never the refresh token). ``env``: the variable that carries
+    it; ``login``: the ``claudeAiOauth`` object to write into the agent's config dir."""
+
+    kind: str
+    env: dict[str, str] = Field(default_factory=dict)
+    login: dict[str, Any] | None = None
+
+
 class VerifyResult(Message):
     name: str
     command: str
@@ -125,6 +152,8 @@ class Hello(Message):
     protocol: int = PROTOCOL_VERSION
     runner_id: str | None = None
     running: AttemptRef | None = None
+    # Per agent, the model credential this runner finds on its own (none: it relies on the server's).
+    credentials: dict[str, FoundCredential] = Field(default_factory=dict)
 
 
 class Claim(Message):
@@ -268,7 +297,9 @@ class Assign(Message):
     # Where to upload this attempt's session file, for a later resume.
     session_upload_url: str | None = None
     verify: list[VerifyStep] = Field(default_factory=list)
+    # Agent settings from the server (ANTHROPIC_BASE_URL); the model credential comes apart.
     env: dict[str, str] = Field(default_factory=dict)
+    credential: AgentCredential | None = None
 
 
 class NoJob(Message):

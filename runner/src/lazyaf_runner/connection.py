@@ -28,7 +28,7 @@ from lazyaf_protocol.redact import Redactor, redact_complete, secrets_in_environ
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from lazyaf_runner import __version__, conflicts, verify
+from lazyaf_runner import __version__, conflicts, credentials, verify
 from lazyaf_runner.agents import make_adapter
 from lazyaf_runner.agents.base import AgentEvent, AgentOutcome
 from lazyaf_runner.environment import agent_environment, check_pass_env, verification_environment
@@ -56,6 +56,8 @@ class RunningJob:
     task: asyncio.Task[None] | None = None
     # Every secret this attempt knows of (the runner's, the server's, the git credential).
     redactor: Redactor = field(default_factory=Redactor)
+    # The model credential a Claude Code run uses (credentials.choose), None for other agents.
+    credential: credentials.Choice | None = None
     # A phase waiting out PHASE_QUIET before it is reported, and whether it is being sent.
     phase: asyncio.Task[None] | None = None
     phase_sending: bool = False
@@ -93,6 +95,8 @@ class RunnerClient:
         # ties a session to its working directory: a follow-up job restores the session file
         # under this runner's path for the card (_fetch_session).
         self.work_root = prepare_work_root(work_root or default_work_root())
+        if removed := credentials.remove_leftover_copies(self.work_root):
+            log.info("claude_login_copies_removed", count=removed)
         # Extra variables agents and verification commands may see (never LAZYAF_*).
         self.pass_env = check_pass_env(pass_env)
         # Mirrors of the repos and a spare checkout, reused from job to job (mirror.py).
@@ -169,6 +173,7 @@ class RunnerClient:
             if self.job
             else None
         )
+        own = await asyncio.to_thread(credentials.own_credential, os.environ)
         await ws.send(
             protocol.Hello(
                 name=self.name,
@@ -178,6 +183,7 @@ class RunnerClient:
                 protocol=protocol.PROTOCOL_VERSION,
                 runner_id=self.runner_id,
                 running=running,
+                credentials={"claude": own} if own is not None else {},
             ).model_dump_json()
         )
         welcome = protocol.backend_message.validate_json(await ws.recv())
@@ -320,22 +326,34 @@ class RunnerClient:
 
     def _redactor(self, assign: protocol.Assign) -> Redactor:
         """Every secret an attempt could print: the runner's environment (its token, its own
-        model key), the server's credentials and the attempt token, the git credential."""
+        model key), its user's Claude Code login, the server's credentials and the attempt
+        token, the git credential."""
+        own = credentials.read_login(os.environ)
+        sent = assign.credential
         return Redactor.from_environment(
             os.environ,
             self.token,
             assign.token,
             *secrets_in_environment(assign.env),
+            *(sent.env.values() if sent else ()),
+            *(credentials.Login(sent.login).secrets if sent and sent.login else ()),
+            *(own.secrets if own else ()),
             *secrets_in_environment(self.cache.env),
         )
 
     async def _execute(self, job: RunningJob) -> None:
         assign = job.assign
-        job.redactor = self._redactor(assign)
+        job.redactor = await asyncio.to_thread(self._redactor, assign)
         workspace = Workspace(self.work_root / assign.card_id, cache=self.cache)
         complete = protocol.Complete(job_id=assign.job_id, attempt=assign.attempt, status="failed")
         try:
+            if assign.agent == "claude":
+                # Before cloning: a run without a credential fails at once, saying what to do.
+                job.credential = await asyncio.to_thread(credentials.choose, os.environ, assign.credential)
+                log.info("agent_credential", job_id=assign.job_id, kind=job.credential.kind)
             complete = await self._attempt(job, workspace, complete)
+        except credentials.CredentialProblem as exc:
+            complete.error = str(exc)
         except WorkspaceError as exc:
             complete.error = str(exc)
         except Exception as exc:  # a bug here must still end the job, never hang it
@@ -452,26 +470,65 @@ class RunnerClient:
 
     async def _run_agent(self, job: RunningJob, workspace: Workspace) -> AgentOutcome:
         assign = job.assign
-        redactor = job.redactor
         options = dict(assign.agent_options)
+        server_env = dict(assign.env)
+        choice = job.credential
         if assign.agent == "claude":
             options.setdefault(
                 "binary",
                 os.environ.get("LAZYAF_CLAUDE_BIN") or shutil.which("claude") or "claude",
             )
             options.setdefault("config_dir", workspace.root / "claude-config")
+            if choice is not None:
+                options.setdefault("credential_source", choice.source)
+        elif assign.credential is not None and assign.credential.kind in credentials.SERVER_SOURCES:
+            server_env.update(assign.credential.env)  # other agents: the server's key, as before
         adapter = make_adapter(assign.agent, **options)
         # An allowlist: the runner's own credentials (LAZYAF_*) never reach the agent.
         env = agent_environment(
             os.environ,
             credentials=adapter.credentials,
-            server_env=assign.env,
+            server_env=server_env,
             identity=workspace.env,
             pass_env=self.pass_env,
         )
+        if choice is not None:
+            env = credentials.agent_environment(env, choice)  # one model credential, the chosen one
         config_dir = options.get("config_dir")
         if assign.resume_session and assign.session_url and isinstance(config_dir, Path):
             await self._fetch_session(assign, workspace, config_dir)
+        return await self._run(job, workspace, adapter, env, config_dir)
+
+    async def _sync_login(
+        self, job: RunningJob, staged: credentials.StagedLogin, *, final: bool = False
+    ) -> None:
+        """Keep a run's login copy and its user's file in step (credentials.StagedLogin); at the
+        end, remove the copy."""
+        try:
+            done = await asyncio.to_thread(staged.remove if final else staged.sync)
+        except OSError as exc:
+            log.warning("claude_login_sync_failed", job_id=job.assign.job_id, error=exc.strerror or str(exc))
+            if final:
+                staged.copy.unlink(missing_ok=True)
+            return
+        if done:
+            log.info("claude_login_synced", job_id=job.assign.job_id, change=done)
+
+    async def _keep_login_in_step(self, job: RunningJob, staged: credentials.StagedLogin) -> None:
+        while True:
+            await asyncio.sleep(credentials.SYNC_INTERVAL)
+            await self._sync_login(job, staged)
+
+    async def _run(
+        self, job: RunningJob, workspace: Workspace, adapter: Any, env: dict[str, str], config_dir: Any
+    ) -> AgentOutcome:
+        """Run the agent (with the login it uses copied in for the run), then keep its session."""
+        assign = job.assign
+        redactor = job.redactor
+        choice = job.credential
+        staged = None
+        if choice is not None and choice.login is not None and isinstance(config_dir, Path):
+            staged = await asyncio.to_thread(credentials.StagedLogin.stage, config_dir, choice.login)
 
         async def on_event(event: AgentEvent) -> None:  # run_agent redacted it with `redactor`
             seq = job.next_seq
@@ -486,17 +543,24 @@ class RunnerClient:
                 ),
             )
 
-        outcome = await run_agent(
-            adapter,
-            assign.prompt,
-            workdir=workspace.repo,
-            env=env,
-            timeout=assign.timeout_s,
-            on_event=on_event,
-            cancel=job.cancel,
-            resume_session=assign.resume_session,
-            redactor=redactor,
-        )
+        keeper = asyncio.create_task(self._keep_login_in_step(job, staged)) if staged is not None else None
+        try:
+            outcome = await run_agent(
+                adapter,
+                assign.prompt,
+                workdir=workspace.repo,
+                env=env,
+                timeout=assign.timeout_s,
+                on_event=on_event,
+                cancel=job.cancel,
+                resume_session=assign.resume_session,
+                redactor=redactor,
+            )
+        finally:
+            if keeper is not None:
+                keeper.cancel()
+            if staged is not None:
+                await self._sync_login(job, staged, final=True)  # the copy goes as the agent ends
         if outcome.session_id and assign.session_upload_url and isinstance(config_dir, Path):
             await self._store_session(assign, config_dir, outcome.session_id, redactor)
         return outcome

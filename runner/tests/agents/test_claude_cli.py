@@ -26,6 +26,7 @@ from fakemodel import (
     write_file_script,
 )
 
+from lazyaf_runner import credentials
 from lazyaf_runner.agents.base import AgentEvent, AgentOutcome
 from lazyaf_runner.agents.claude import ClaudeAdapter
 from lazyaf_runner.process import run_agent
@@ -261,18 +262,31 @@ async def test_api_key_never_appears_in_events_or_outcome(
     )
 
 
-async def test_bad_credentials_are_retried_then_reported_with_a_hint(
-    claude_bin: Path, fake_model: FakeModel, agent_env: dict[str, str], git_workdir: Path
+@pytest.mark.parametrize("status", [401, 403])
+async def test_a_refused_credential_fails_with_what_to_do_not_the_clis_words(
+    claude_bin: Path, fake_model: FakeModel, agent_env: dict[str, str], git_workdir: Path, status: int
 ) -> None:
-    fake_model.script = Steps(HttpError(401, "invalid x-api-key"))
+    fake_model.script = Steps(HttpError(status, "invalid x-api-key"))
 
     events, outcome = await run_claude(claude_bin, git_workdir, {**agent_env, "CLAUDE_CODE_MAX_RETRIES": "0"})
 
     assert not outcome.ok
-    assert outcome.reason == (
-        "Claude Code reported an API error: Invalid API key · Fix external API key"
-        " (check ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN)"
-    )
+    # The CLI says "Invalid API key · Fix external API key" (or "Please run /login"): commands
+    # that mean nothing in a runner. The reason says what to do instead.
+    assert outcome.reason == credentials.rejected("Claude Code's credential", status)
+    assert "claude login" in outcome.reason and "Fix external API key" not in outcome.reason
+
+
+async def test_no_credential_at_all_fails_with_the_one_sentence_not_please_run_login(
+    claude_bin: Path, fake_model: FakeModel, agent_env: dict[str, str], git_workdir: Path
+) -> None:
+    env = {k: v for k, v in agent_env.items() if k != "ANTHROPIC_API_KEY"}
+
+    events, outcome = await run_claude(claude_bin, git_workdir, env)
+
+    assert not outcome.ok and fake_model.requests == []
+    assert [e.text for e in events if e.kind == "error"] == ["Not logged in · Please run /login"]
+    assert outcome.reason == credentials.NO_CREDENTIAL
 
 
 async def test_api_key_echoed_on_stderr_by_a_crashing_cli_is_redacted(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from lazyaf import __version__
+from lazyaf.agents.router import router as agents_router
 from lazyaf.api.deps import SettingsDep, public_base_url
 from lazyaf.cards.router import router as cards_router
 from lazyaf.github.router import router as github_router
@@ -53,3 +54,4 @@ api_router.include_router(runners_router)
 api_router.include_router(review_router)
 api_router.include_router(meta_router)
 api_router.include_router(github_router)
+api_router.include_router(agents_router)

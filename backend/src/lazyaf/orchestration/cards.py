@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lazyaf.agents import service as agent_service
 from lazyaf.cards import service as card_service
 from lazyaf.cards.models import Card, CardStatus
 from lazyaf.cards.schemas import CardUpdate
@@ -79,6 +80,9 @@ async def start_card(
             f"Card '{card.title}' is archived (its GitHub issue was closed); "
             "reopen the issue to bring it back."
         )
+    # No runner could run it: refused before anything is written (agents/service.py).
+    agent = agent or settings.default_agent
+    await agent_service.require(session=session, settings=settings, agent=agent)
     card.start_waiting_since = None  # no longer waiting for a slot (github/automation.py)
     return await runs.start(
         session=session, settings=settings, card=card, position=position, agent=agent, fresh=fresh
@@ -102,6 +106,7 @@ async def retry_card(
             kind=JobKind.RESOLVE,
             conflicts=card.conflict_files,
             agent=agent,
+            require_agent=True,
         )
     failure = (previous.error if previous else None) or "The previous attempt failed without a reason."
     return await runs.queue_followup(
@@ -112,4 +117,5 @@ async def retry_card(
         kind=JobKind.RETRY,
         failure=failure,
         agent=agent,
+        require_agent=True,
     )

@@ -194,6 +194,7 @@ async def request_changes(
         comments=comments,
         conflicts=conflicts,
         agent=agent,
+        require_agent=True,
     )
     for comment in comments:
         comment.job_id = job.id

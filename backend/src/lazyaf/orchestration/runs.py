@@ -25,6 +25,7 @@ from lazyaf_protocol import messages as protocol
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lazyaf.agents import service as agent_service
 from lazyaf.cards.models import ActivityKind, Card, CardStatus, Comment
 from lazyaf.errors import InvalidTransition
 from lazyaf.git import diff as git_diff
@@ -274,12 +275,16 @@ async def queue_followup(
     comments: list[Comment] | None = None,
     conflicts: list[str] | None = None,
     agent: str | None = None,
+    require_agent: bool = False,
 ) -> Job:
     """Queue another attempt on the card's branch for ``step`` (running), resuming the agent's
-    last session when it can."""
+    last session when it can (``require_agent``: a person asked for it, so refuse when no runner
+    could run the agent)."""
     repo, base_sha = await repo_with_base(session, settings, card)
     previous = await session.get(Job, card.job_id) if card.job_id else None
     agent = agent or (previous.agent if previous else settings.default_agent)
+    if require_agent:
+        await agent_service.require(session=session, settings=settings, agent=agent)
     resume = await job_sessions.resumable(settings, previous, agent)
     # A fresh session needs the work so far; a resumed one has it.
     diff = "" if resume else await _branch_patch(settings, repo, card)

@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lazyaf import auth
+from lazyaf.agents import service as agent_service
 from lazyaf.cards.models import Card
 from lazyaf.db.engine import session_scope
 from lazyaf.events.models import BoardEvent
@@ -75,6 +76,9 @@ class RunnerConnection:
     base_url: str
     current: tuple[str, int] | None = None
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Agents this runner has a model credential of its own for (its hello): it is sent none of
+    # this machine's, beyond the server's configured key or token.
+    own_credentials: frozenset[str] = frozenset()
 
     async def send(self, message: protocol.Message) -> None:
         async with self.send_lock:
@@ -284,7 +288,11 @@ class RunnerHub:
         async with session_scope(self.sessionmaker) as session:
             runner, secret = await self._admit(session, hello, principal)
             runner.agents, runner.version = hello.agents, hello.version or None
-            conn = RunnerConnection(runner.id, runner.name, runner.kind, websocket, _http_base(websocket))
+            runner.credentials = {agent: found.model_dump() for agent, found in hello.credentials.items()}
+            conn = RunnerConnection(
+                runner.id, runner.name, runner.kind, websocket, _http_base(websocket),
+                own_credentials=frozenset(hello.credentials),
+            )
             status = RunnerStatus.IDLE
             if hello.running is not None:
                 job = await attempts.holding(
@@ -423,12 +431,11 @@ class RunnerHub:
         if job.agent == "command" and self.settings.agent_command:
             options["template"] = shlex.split(self.settings.agent_command)
         env = {}
-        for name, secret in (
-            ("ANTHROPIC_API_KEY", self.settings.anthropic_api_key),
-            ("CLAUDE_CODE_OAUTH_TOKEN", self.settings.claude_code_oauth_token),
-        ):
-            if secret is not None:
-                env[name] = secret.get_secret_value()
+        # The model credential (agents/service.py): the server's key or token, or for a runner
+        # with none of its own what this machine has (a small file read at most, like the refs).
+        credential = agent_service.for_assignment(
+            self.settings, job.agent, runner_has_own=job.agent in conn.own_credentials
+        )
         # A loopback URL means the server's machine; a runner that dialed another address of it
         # (a Docker runner: the gateway) reaches it there.
         if self.settings.anthropic_base_url:
@@ -461,6 +468,7 @@ class RunnerHub:
             agent_options=options,
             timeout_s=self.settings.job_timeout,
             env=env,
+            credential=credential,
         )
 
     async def _heartbeat(self, conn: RunnerConnection, message: protocol.Heartbeat) -> None:

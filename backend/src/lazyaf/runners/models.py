@@ -37,6 +37,9 @@ class Runner(IdMixin, TimestampMixin, Base):
     )
     last_heartbeat: Mapped[datetime] = mapped_column(default=utcnow)
     agents: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Per agent, the model credential the runner finds on its own, as its hello reported it: the
+    # kind and a login's expiry only, never a value (lazyaf.agents.service reads it).
+    credentials: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     version: Mapped[str | None] = mapped_column(String(50))
     # Local runners started by this backend: their process id, to stop them on scale-down.
     pid: Mapped[int | None]

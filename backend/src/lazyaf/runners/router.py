@@ -76,14 +76,17 @@ async def get_docker_command(request: Request, settings: SettingsDep) -> DockerC
     # docker's own argv, where every user of the machine could read it.
     command = (
         f"LAZYAF_RUNNER_TOKEN={shlex.quote(token)} docker run -d --restart unless-stopped {network}"
-        "-e LAZYAF_RUNNER_TOKEN -e ANTHROPIC_API_KEY=<your-anthropic-api-key> "
+        "-e LAZYAF_RUNNER_TOKEN "
         f"lazyaf-runner:latest --server {server} --name <runner-name> --kind docker"
     )
     notes = (
         "Build the image first on that machine: `docker build -f runner/Dockerfile -t lazyaf-runner:latest .` "
         "from a LazyAF checkout (BASE_IMAGE may be any Debian image with python3 and git). "
         "Replace the <placeholders>. LAZYAF_RUNNER_TOKEN is this server's runner registration token: "
-        "keep it secret, like a password (it lets a runner take jobs and their prompts)."
+        "keep it secret, like a password (it lets a runner take jobs and their prompts). "
+        "The runner gets its model credential from this server with each job (GET /api/agents says "
+        "which), never in the container's environment; to use a key of that machine instead, export "
+        "ANTHROPIC_API_KEY there and add `-e ANTHROPIC_API_KEY` (by name: the value stays out of argv)."
     )
     return DockerCommandRead(command=command, notes=notes, registration_token=token)
 

@@ -39,6 +39,8 @@ export type SyncRule = S['SyncRule'];
 export type SyncResult = S['SyncResult'];
 export type VerifyRead = S['VerifyRead'];
 export type PullRequestQueued = S['PullRequestQueued'];
+export type AgentsRead = S['AgentsRead'];
+export type AgentRead = S['AgentRead'];
 
 const get = <T>(path: string, query?: Query) => request<T>('GET', path, { query });
 const post = <T>(path: string, body?: unknown) => request<T>('POST', path, { body });
@@ -48,6 +50,10 @@ export const api = {
   meta: {
     /** The server's state tables: which moves a drag makes, and the sentence for each it cannot. */
     transitions: () => get<TransitionsRead>('/api/meta/transitions'),
+  },
+  agents: {
+    /** Each agent: whether some runner can run it, with which kind of credential, or what to do. */
+    list: () => get<AgentsRead>('/api/agents'),
   },
   repos: {
     list: () => get<RepoRead[]>('/api/repos'),

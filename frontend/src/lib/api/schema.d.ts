@@ -4,6 +4,27 @@
  */
 
 export interface paths {
+    "/api/agents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Agents
+         * @description Each agent, whether a usable model credential was found and where (kind only, never the
+         *     value; a login's expiry if its file says), and what to do when none was.
+         */
+        get: operations["list_agents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cards/{card_id}": {
         parameters: {
             query?: never;
@@ -958,6 +979,39 @@ export interface components {
             /** Tool Use Id */
             tool_use_id?: string | null;
         };
+        /** AgentRead */
+        AgentRead: {
+            credential: components["schemas"]["CredentialRead"] | null;
+            /**
+             * Default
+             * @description The agent cards run with unless told otherwise (LAZYAF_DEFAULT_AGENT).
+             */
+            default: boolean;
+            /** Name */
+            name: string;
+            /**
+             * Needs Credential
+             * @description Whether LazyAF must find it a model credential.
+             */
+            needs_credential: boolean;
+            /**
+             * Problem
+             * @description When not ready: what to do, as the 409 of a start says it.
+             */
+            problem: string | null;
+            /**
+             * Ready
+             * @description Some connected or startable runner can run it; starting a card needs it.
+             */
+            ready: boolean;
+        };
+        /** AgentsRead */
+        AgentsRead: {
+            /** Agents */
+            agents: components["schemas"]["AgentRead"][];
+            /** Default Agent */
+            default_agent: string;
+        };
         /**
          * ApproveBody
          * @description What the reviewer approved: the head of the card branch they saw.
@@ -1287,6 +1341,50 @@ export interface components {
             sha: string;
             /** Summary */
             summary: string;
+        };
+        /**
+         * CredentialRead
+         * @description Where an agent's model credential comes from: the kind, never the value.
+         */
+        CredentialRead: {
+            /**
+             * Expired
+             * @description The access token has expired (Claude Code refreshes it in a local runner).
+             * @default false
+             */
+            expired: boolean;
+            /**
+             * Expires At
+             * @description When a login's access token expires, if its file says.
+             */
+            expires_at?: string | null;
+            /**
+             * Found On
+             * @description server: this server's machine (its settings, environment, user's login), which local runners share and Docker runners are sent; runner: reported by a connected runner.
+             * @enum {string}
+             */
+            found_on: "server" | "runner";
+            /**
+             * Kind
+             * @description server_key / server_oauth_token: LAZYAF_ANTHROPIC_API_KEY / LAZYAF_CLAUDE_CODE_OAUTH_TOKEN; environment: a variable of the server's process (or of a runner's); claude_login: a Claude Code login (.credentials.json).
+             * @enum {string}
+             */
+            kind: "server_key" | "server_oauth_token" | "environment" | "claude_login";
+            /**
+             * Path
+             * @description The login file, for a claude_login found on the server.
+             */
+            path?: string | null;
+            /**
+             * Runner
+             * @description The runner's name, when found_on is runner.
+             */
+            runner?: string | null;
+            /**
+             * Variable
+             * @description The variable's name, for kind environment.
+             */
+            variable?: string | null;
         };
         /**
          * DiffLine
@@ -2378,6 +2476,53 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_agents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentsRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
     get_card: {
         parameters: {
             query?: never;

@@ -2,6 +2,7 @@
 import { getContext, setContext } from 'svelte';
 import type { LiveSocket } from '../live/socket.svelte';
 import type { CardActions } from './actions.svelte';
+import type { AgentState } from './agents.svelte';
 import type { BoardState } from './board.svelte';
 import type { KeyboardDrag } from './keyboard.svelte';
 import type { RunnerState } from './runners.svelte';
@@ -12,6 +13,7 @@ export type AppContext = {
   live: LiveSocket;
   actions: CardActions;
   keyboard: KeyboardDrag;
+  agents: AgentState;
 };
 
 export const APP_CONTEXT_KEY = Symbol('lazyaf');

@@ -28,6 +28,7 @@ from lazyaf_runner.agents.base import (
     excerpt,
     interruption_reason,
 )
+from lazyaf_runner.credentials import not_logged_in, rejected
 
 LABEL = "Claude Code"
 PINNED_BINARY = Path(__file__).resolve().parents[3] / "claude" / "node_modules" / ".bin" / "claude"
@@ -43,6 +44,8 @@ _PARENT_SESSION_VARIABLES = (
     "CLAUDE_CODE_EXECPATH",
 )
 _STDERR_IN_REASON = 400
+NOT_LOGGED_IN = "Not logged in"
+"""How the CLI's result starts when it found no credential ("Not logged in · Please run /login")."""
 
 
 def pinned_binary() -> str | None:
@@ -66,12 +69,15 @@ class ClaudeAdapter:
         max_turns: int | None = None,
         config_dir: str | os.PathLike[str] | None = None,
         extra_args: Sequence[str] = (),
+        credential_source: str | None = None,
     ) -> None:
         self.binary = os.fspath(binary)
         self.model = model
         self.max_turns = max_turns
         self.config_dir = Path(config_dir) if config_dir is not None else None
         self.extra_args = list(extra_args)
+        # Which credential the run has, in words ("the Claude Code login in …"), for a refusal.
+        self.credential_source = credential_source
         self._tool_names: dict[str, str] = {}  # tool_use_id → tool name, for tool_result events
         self._api_error_status: int | None = None  # of the last result line
 
@@ -230,7 +236,9 @@ class ClaudeAdapter:
         stopped = interruption_reason(LABEL, timed_out=timed_out, cancelled=cancelled, timeout=timeout)
         if stopped:
             return AgentOutcome(ok=False, reason=stopped, timed_out=timed_out, cancelled=cancelled, **totals)
-        reason = _failure(result, exit_code, events, stderr_tail, self._api_error_status)
+        reason = _failure(
+            result, exit_code, events, stderr_tail, self._api_error_status, self.credential_source
+        )
         return AgentOutcome(ok=reason is None, reason=reason, **totals)
 
 
@@ -240,8 +248,11 @@ def _failure(
     events: list[AgentEvent],
     stderr_tail: str,
     api_error_status: int | None,
+    credential_source: str | None = None,
 ) -> str | None:
-    """Why the run failed, or None if it did not."""
+    """Why the run failed, or None if it did not. A refused or missing credential is told in
+    LazyAF's words (what to do), not the CLI's ("Please run /login" names a command that
+    cannot be run in a runner)."""
     if result is None:
         if exit_code is None:
             ended = "ended"
@@ -268,10 +279,11 @@ def _failure(
         return f"{LABEL} ended with {result.subtype}: {text or 'no details'}{stderr}."
     if result.is_error:
         # "success" with is_error: the conversation ended on a failed API call.
-        hint = ""
         if api_error_status in (401, 403):
-            hint = " (check ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN)"
-        return f"{LABEL} reported an API error: {text or 'no details'}{hint}"
+            return rejected(credential_source or "Claude Code's credential", api_error_status)
+        if api_error_status is None and text.startswith(NOT_LOGGED_IN):
+            return not_logged_in(credential_source)
+        return f"{LABEL} reported an API error: {text or 'no details'}"
     if exit_code not in (0, None):
         return f"{LABEL} reported success but exited with code {exit_code}{stderr}."
     return None
