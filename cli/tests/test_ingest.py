@@ -225,6 +225,23 @@ def test_bad_name(lazyaf: Invoke, server: LiveServer, tmp_path: Path) -> None:
     assert_nothing_left(server)
 
 
+def test_names_that_cannot_be_clone_urls(lazyaf: Invoke, server: LiveServer, tmp_path: Path) -> None:
+    src = make_repo(tmp_path / "src")
+    assert error_line(lazyaf("ingest", src, "--name", "demo.git")) == (
+        "Invalid repo name 'demo.git': drop the .git (the clone URL adds it): --name demo."
+    )
+    repo_id = "0b9f3c2e-8a9d-4f3b-9c1e-7d6a5b4c3d2e"
+    assert error_line(lazyaf("ingest", src, "--name", repo_id)) == (
+        f"Invalid repo name '{repo_id}': it looks like a repo id; pick another."
+    )
+    # A bare repo's folder loses its .git: demo.git is ingested as demo.
+    bare = tmp_path / "demo.git"
+    git("clone", "-q", "--bare", src, bare)
+    result = lazyaf("ingest", bare)
+    assert result.exit_code == 0, result.output
+    assert [r["name"] for r in api_repos(server)] == ["demo"]
+
+
 def test_folder_name_unusable_as_repo_name(lazyaf: Invoke, server: LiveServer, tmp_path: Path) -> None:
     result = lazyaf("ingest", make_repo(tmp_path / "my repo"))
 

@@ -174,7 +174,7 @@ def test_json_shapes(agent_server: LiveServer, model: Any, demo: dict[str, Any])
     ]
     assert [r["event"]["kind"] for r in logs] == kinds
     pool = json.loads(run_piped("runners", "--json", server=srv).stdout)
-    assert set(pool) == {"runners", "local", "docker", "docker_available"} and pool["local"] == 1
+    assert set(pool) == {"runners", "local", "docker", "docker_available", "waiting"} and pool["local"] == 1
     approved = json.loads(run_piped("card", "approve", made["id"][:8], "--json", server=srv).stdout)
     assert approved["card"]["status"] == "done" and len(approved["merge_sha"]) == 40
 

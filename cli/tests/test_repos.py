@@ -32,11 +32,13 @@ def test_repos_are_listed_as_a_table(lazyaf: Invoke, server: LiveServer) -> None
     result = lazyaf("repos")
 
     assert result.exit_code == 0, result.output
+    urls = [f"{server.url}/git/api.git", f"{server.url}/git/web.git"]
+    width = len(urls[0]) + 2
     assert result.stdout.splitlines() == [
-        "NAME  DEFAULT BRANCH  INGESTED  " + "ID".ljust(38) + "REMOTE",
-        f"api   main            no        {api['id']}  -",
+        "NAME  DEFAULT BRANCH  INGESTED  " + "ID".ljust(38) + "CLONE URL".ljust(width) + "REMOTE",
+        f"api   main            no        {api['id']}  {urls[0].ljust(width)}-",
         # The server stores remote URLs without their credentials.
-        f"web   trunk           no        {web['id']}  https://github.com/me/web.git",
+        f"web   trunk           no        {web['id']}  {urls[1].ljust(width)}https://github.com/me/web.git",
     ]
 
 

@@ -30,6 +30,7 @@ from lazyaf.gitserver.app import make_git_app, resolve_git_backend
 from lazyaf.gitserver.refs import RefUpdate
 from lazyaf.jobs.admission import Admission
 from lazyaf.jobs.scheduler import Reaper
+from lazyaf.jobs.waiting import QueueWatcher
 from lazyaf.logging import RequestIdMiddleware
 from lazyaf.repos import service as repo_service
 from lazyaf.review.queue import ApprovalQueue
@@ -124,6 +125,9 @@ def create_app(settings: Settings) -> FastAPI:
         admission.request()
 
     reaper.after_sweep.append(admit_soon)
+    # Why queued jobs wait, kept current for the board (jobs/waiting.py).
+    queue = QueueWatcher(sessionmaker)
+    bus.listeners.append(queue.on_board_event)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -132,6 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
         await pool.restore()
         await github.start()
         admission.request()  # cards left waiting before a restart
+        await queue.refresh(starting=True)
         log.info("server_started", data_dir=str(settings.data_dir), git_backend=app.state.git_backend)
         try:
             yield
@@ -139,6 +144,7 @@ def create_app(settings: Settings) -> FastAPI:
             await pool.close()
             await github.stop()
             await admission.stop()
+            await queue.stop()
             await reaper.stop()
             await bus.stop()
             await engine.dispose()
@@ -162,6 +168,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.hub = hub
     app.state.reaper = reaper
     app.state.pool = pool
+    app.state.queue = queue
     app.state.approvals = ApprovalQueue()  # approvals of a repo take turns (review/queue.py)
     pool.app = app
     app.state.credentials = credentials
@@ -173,6 +180,10 @@ def create_app(settings: Settings) -> FastAPI:
         # The bare repo exists exactly while its row does (created before the row commits, moved
         # aside before the delete commits); a stat costs far less than a query on every git request.
         return await anyio.Path(store.repo_path(settings.git_repos_dir, repo_id)).is_dir()
+
+    async def resolve_name(name: str) -> uuid.UUID | None:
+        async with sessionmaker() as session:
+            return await repo_service.find_by_name(session, name)
 
     async def on_push(repo_id: uuid.UUID, updates: list[RefUpdate]) -> None:
         async with session_scope(sessionmaker) as session:
@@ -189,7 +200,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(events_router)
     app.mount(
         "/git",
-        make_git_app(settings, backend=app.state.git_backend, resolve_repo=resolve_repo, on_push=on_push),
+        make_git_app(
+            settings, backend=app.state.git_backend, resolve_repo=resolve_repo, on_push=on_push,
+            resolve_name=resolve_name,
+        ),
     )
     # Last: everything that is not the API, /ws or git is the board.
     app.mount("/", BoardApp(settings.frontend_dir), name="board")

@@ -5,8 +5,8 @@ from lazyaf.db.base import Base
 from lazyaf.events.models import BoardEvent
 from lazyaf.github.models import GitHubIssue, GitHubLink, GitHubOutbox
 from lazyaf.jobs.models import Job, JobEvent, JobStatus
-from lazyaf.repos.models import Repo
-from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
+from lazyaf.repos.models import Repo, RepoAlias
+from lazyaf.runners.models import PoolTarget, Runner, RunnerKind, RunnerStatus
 from lazyaf.runs.models import Run, RunStatus, Step, StepStatus
 
 __all__ = [
@@ -22,7 +22,9 @@ __all__ = [
     "Job",
     "JobEvent",
     "JobStatus",
+    "PoolTarget",
     "Repo",
+    "RepoAlias",
     "Run",
     "RunStatus",
     "Runner",

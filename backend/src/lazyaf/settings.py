@@ -108,6 +108,21 @@ class Settings(BaseSettings):
         45.0, gt=0, description="Seconds a job attempt's lease lasts without a heartbeat."
     )
     job_timeout: float = Field(3600.0, gt=0, description="Seconds an agent may run before it is killed.")
+    runner_restart_delay: float = Field(
+        1.0,
+        gt=0,
+        description="Seconds before the pool restarts a runner that exited; doubled for each further exit "
+        "within runner_crash_window (at most 60 s), with jitter.",
+    )
+    runner_crash_limit: int = Field(
+        5,
+        ge=1,
+        description="Exits within runner_crash_window after which the pool stops restarting a runner and "
+        "marks it failed (scaling again retries it).",
+    )
+    runner_crash_window: float = Field(
+        300.0, gt=0, description="Seconds over which a pool runner's exits are counted (runner_crash_limit)."
+    )
     default_agent: str = Field("claude", description="Agent CLI runners use unless a card says otherwise.")
     agent_command: str | None = Field(
         None,

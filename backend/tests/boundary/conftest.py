@@ -45,6 +45,9 @@ async def world(app: FastAPI, raw: httpx.AsyncClient, settings: Settings, tmp_pa
         runner = Runner(name="by-hand", kind=RunnerKind.REMOTE, status=RunnerStatus.OFFLINE)
         session.add(runner)
         await session.commit()
+    # The queued job's waiting reason is announced in the background (jobs/waiting.py): now, not
+    # in the middle of a test that checks nothing changed.
+    await app.state.queue.refresh()
     return {
         "repo_id": repo["id"],
         "card_id": todo["id"],

@@ -16,7 +16,17 @@ import httpx
 from lazyaf.settings import Settings
 from lazyaf.testing import LiveServer, free_port, wait_until
 from tests.gitutil import git
-from tests.jobs.conftest import PY, ingest, job_of, new_card, python_agent, scale, wait_job
+from tests.jobs.conftest import (
+    PY,
+    WRITE_AGENT,
+    ingest,
+    job_of,
+    new_card,
+    python_agent,
+    scale,
+    wait_job,
+    wait_runners_idle,
+)
 
 
 def processes_with(marker: str) -> list[int]:
@@ -121,7 +131,7 @@ def test_cancel_of_a_queued_job_is_immediate(make_server: Callable[..., LiveServ
     assert httpx.get(server.api(f"/cards/{card['id']}")).json()["status"] == "todo"
 
 
-def test_a_killed_runner_fails_its_job_within_the_lease(
+def test_a_killed_runner_fails_its_job_within_the_lease_and_its_replacement_takes_the_next_card(
     make_server: Callable[..., LiveServer], tmp_path: Path
 ) -> None:
     marker = f"lazyaf-test-{uuid.uuid4().hex}"
@@ -143,8 +153,21 @@ def test_a_killed_runner_fails_its_job_within_the_lease(
         time.monotonic() - killed_at < 3 * 3 + 5
     )  # within the lease plus reaping, with slack for a busy machine
     assert httpx.get(server.api(f"/cards/{card['id']}")).json()["status"] == "failed"
-    runners = httpx.get(server.api("/runners")).json()["runners"]
-    assert all(r["status"] == "offline" for r in runners)
+
+    # The pool started the runner again: the next card reaches review on it.
+    (runner,) = httpx.get(server.api("/runners")).json()["runners"]
+    assert runner["last_exit"] == "killed by SIGKILL"
+    server.settings.agent_command = WRITE_AGENT
+    wait_runners_idle(server, 1)
+    second = new_card(server, {"id": card["repo_id"]}, "Second card")
+    job = httpx.post(server.api(f"/cards/{second['id']}/start")).json()
+    done = wait_job(server, str(job["id"]))
+    assert done["status"] == "completed", done["error"]
+    assert done["runner_id"] == runner["id"]
+    assert httpx.get(server.api(f"/cards/{second['id']}")).json()["status"] == "in_review"
+    (runner,) = httpx.get(server.api("/runners")).json()["runners"]
+    assert runner["restarts"] == 1 and runner["status"] == "idle"
+    scale(server, 0)
 
 
 def _pool_pids(server: LiveServer) -> list[int]:

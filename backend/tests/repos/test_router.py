@@ -28,7 +28,7 @@ async def test_create_repo_makes_row_and_bare_repo(client: httpx.AsyncClient, se
     body = await _create(client, remote_url="git@github.com:me/demo.git", default_branch="dev")
     assert body["name"] == "demo" and body["default_branch"] == "dev" and body["is_ingested"] is False
     assert body["remote_url"] == "git@github.com:me/demo.git"
-    assert body["clone_url"] == f"http://localhost/git/{body['id']}.git"
+    assert body["clone_url"] == "http://localhost/git/demo.git"
     assert (_bare(settings, body) / "HEAD").read_text() == "ref: refs/heads/dev\n"
     listed = (await client.get("/api/repos")).json()
     assert [r["name"] for r in listed] == ["demo"]
@@ -62,6 +62,15 @@ async def test_bad_name_and_branch_are_refused_and_nothing_is_added(
         ({"name": ""}, "name: String should have at least 1 character"),
         ({"name": "ok", "default_branch": "bad..branch"}, "'bad..branch' is not a valid git branch name"),
         ({"name": "ok", "surprise": 1}, "surprise: Extra inputs are not permitted"),
+        # A name is the last part of its clone URL (/git/<name>.git).
+        ({"name": "a/b"}, "name: String should match pattern"),
+        ({"name": "-flag"}, "name: String should match pattern"),
+        ({"name": "a%2Fb"}, "name: String should match pattern"),
+        ({"name": "caf\u00e9"}, "name: String should match pattern"),
+        ({"name": str(uuid.uuid4())}, "looks like a repo id; pick a name with letters that is not one"),
+        ({"name": uuid.uuid4().hex}, "looks like a repo id"),
+        ({"name": "demo.git"}, "ends in .git, which the clone URL adds itself; drop the .git"),
+        ({"name": "demo.GIT"}, "ends in .git"),
     ]:
         response = await client.post("/api/repos", json=body)
         assert response.status_code == 422
@@ -85,7 +94,11 @@ async def test_get_and_clone_url(client: httpx.AsyncClient) -> None:
     repo = await _create(client)
     assert (await client.get(f"/api/repos/{repo['id']}")).json() == repo
     response = await client.get(f"/api/repos/{repo['id']}/clone-url")
-    assert response.json() == {"url": repo["clone_url"], "repo_id": repo["id"]}
+    assert response.json() == {
+        "url": "http://localhost/git/demo.git",
+        "id_url": f"http://localhost/git/{repo['id']}.git",
+        "repo_id": repo["id"],
+    }
 
 
 async def test_public_url_setting_shapes_clone_urls(settings: Settings) -> None:
@@ -97,7 +110,7 @@ async def test_public_url_setting_shapes_clone_urls(settings: Settings) -> None:
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1))
         async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
             repo = (await c.post("/api/repos", json={"name": "pub"})).json()
-    assert repo["clone_url"] == f"https://lazyaf.example.com/git/{repo['id']}.git"
+    assert repo["clone_url"] == "https://lazyaf.example.com/git/pub.git"
 
 
 async def test_delete_removes_row_cards_and_bare_repo(client: httpx.AsyncClient, settings: Settings) -> None:
@@ -121,6 +134,9 @@ async def test_rename_and_set_remote(client: httpx.AsyncClient) -> None:
     assert response.json()["name"] == "renamed" and response.json()["remote_url"] == "/srv/x.git"
     response = await client.patch(f"/api/repos/{repo['id']}", json={"name": "other"})
     assert response.status_code == 409
+    assert (await client.get(f"/api/repos/{repo['id']}")).json()["name"] == "renamed"
+    response = await client.patch(f"/api/repos/{repo['id']}", json={"name": "renamed.git"})
+    assert response.status_code == 422 and "ends in .git" in response.json()["detail"]
     assert (await client.get(f"/api/repos/{repo['id']}")).json()["name"] == "renamed"
 
 

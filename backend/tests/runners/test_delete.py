@@ -14,6 +14,7 @@ from sqlalchemy import select
 from websockets.sync.client import connect
 
 from lazyaf.cards.models import Card
+from lazyaf.db.base import utcnow
 from lazyaf.events.models import BoardEvent
 from lazyaf.orchestration import attempts
 from lazyaf.orchestration import cards as card_moves
@@ -56,12 +57,16 @@ async def test_a_stopped_runner_added_by_hand_is_removed(client: httpx.AsyncClie
     ("fields", "detail"),
     [
         (
-            {"kind": RunnerKind.LOCAL, "pid": 4_000_000, "name": "local-1"},
+            {"kind": RunnerKind.LOCAL, "pid": 4_000_000, "name": "local-1", "pooled": True},
             "Runner 'local-1' belongs to the local pool; scale the pool down instead",
         ),
         (
-            {"kind": RunnerKind.DOCKER, "container_id": "c0ffee", "name": "docker-1"},
+            {"kind": RunnerKind.DOCKER, "container_id": "c0ffee", "name": "docker-1", "pooled": True},
             "Runner 'docker-1' belongs to the docker pool; scale the pool down instead",
+        ),
+        (  # one the pool gave up on has no process, and is still the pool's (scale retries it)
+            {"kind": RunnerKind.LOCAL, "name": "local-2", "pooled": True, "failed_at": utcnow()},
+            "Runner 'local-2' belongs to the local pool; scale the pool down instead",
         ),
         ({"status": RunnerStatus.IDLE}, "Runner 'laptop' is connected; stop its process first"),
         ({"status": RunnerStatus.BUSY}, "Runner 'laptop' is connected; stop its process first"),

@@ -303,3 +303,29 @@ def test_a_docker_runner_runs_with_the_users_login_sent_through_the_channel(
         assert secret[12:40] not in container and secret[12:40] not in image
     assert '"LAZYAF_RUNNER_SECRET=' in container and "ANTHROPIC_API_KEY" not in container
     assert json.loads(login.read_text())["claudeAiOauth"]["refreshToken"] == refresh  # untouched
+
+
+def test_a_killed_docker_runner_is_started_again_with_how_it_ended(
+    server: tuple[LiveServer, Any], settings: Settings
+) -> None:
+    srv, _ = server
+    settings.runner_restart_delay = 0.2
+    pool = scale(srv, 1, kind="docker")
+    try:
+        wait_runners_idle(srv, 1)
+        (before,) = pool["runners"]
+        docker.from_env().containers.get(before["container_id"]).kill()  # SIGKILL, as `docker kill`
+
+        def restarted() -> bool:
+            rows = httpx.get(srv.api("/runners")).json()["runners"]
+            return len(rows) == 1 and rows[0]["restarts"] == 1 and rows[0]["status"] == "idle"
+
+        wait_until(restarted, 120)
+        (after,) = httpx.get(srv.api("/runners")).json()["runners"]
+        assert after["id"] == before["id"] and after["container_id"] != before["container_id"]
+        assert after["last_exit"] == "exited with code 137 (SIGKILL)"
+        # The dead container was read (its exit code and last lines), then removed.
+        assert before["container_id"] not in {c.id for c in lazyaf_docker.list_runner_containers(all=True)}
+        assert httpx.get(srv.api("/runners")).json()["docker"] == 1
+    finally:
+        scale(srv, 0, kind="docker")

@@ -35,6 +35,7 @@ STATUS_COLOURS = {
     "idle": "green",
     "busy": "cyan",
     "offline": "red",
+    "restarting": "yellow",
 }
 PRIORITIES = ("low", "normal", "high", "urgent")
 COLUMNS = {

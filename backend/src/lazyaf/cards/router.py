@@ -10,8 +10,10 @@ from pydantic import AfterValidator, TypeAdapter
 from lazyaf.api.deps import CardDep, RepoDep, SessionDep, SettingsDep
 from lazyaf.cards import service as card_service
 from lazyaf.cards.models import CardStatus
-from lazyaf.cards.schemas import CardCreate, CardRead, CardUpdate
+from lazyaf.cards.schemas import CardCreate, CardDetailRead, CardRead, CardUpdate
 from lazyaf.errors import error_responses
+from lazyaf.jobs import waiting
+from lazyaf.jobs.models import Job
 from lazyaf.jobs.schemas import JobRead
 from lazyaf.orchestration import announce
 from lazyaf.orchestration import cards as card_moves
@@ -74,9 +76,13 @@ async def create_card(repo: RepoDep, card_in: CardCreate, session: SessionDep) -
 
 
 @router.get("/cards/{card_id}", responses=error_responses(404))
-async def get_card(card: CardDep) -> CardRead:
-    """Get one card."""
-    return CardRead.model_validate(card)
+async def get_card(card: CardDep, session: SessionDep) -> CardDetailRead:
+    """Get one card; while its job is queued, why it waits (`waiting_reason`)."""
+    job = await session.get(Job, card.job_id) if card.job_id is not None else None
+    reason = await waiting.for_job(session, job) if job is not None else None
+    return CardDetailRead.model_validate(
+        {**CardRead.model_validate(card).model_dump(), "waiting_reason": reason}
+    )
 
 
 @router.patch("/cards/{card_id}", responses=error_responses(404, 409, 422))

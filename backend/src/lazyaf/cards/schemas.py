@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from lazyaf.cards.models import CardStatus
+from lazyaf.jobs.schemas import WaitingReason
 from lazyaf.validation import INT64_MAX, one_line, plain_text
 
 Title = Annotated[
@@ -87,3 +88,13 @@ class CardRead(BaseModel):
     )
     created_at: datetime
     updated_at: datetime
+
+
+class CardDetailRead(CardRead):
+    """One card, with what changes too often to travel on every card event."""
+
+    waiting_reason: WaitingReason | None = Field(
+        None,
+        description="Why its job has not started, while it is queued (no runner, jobs ahead and busy "
+        "runners, ...); exact as of this request. The board keeps it current from queue_updated events.",
+    )

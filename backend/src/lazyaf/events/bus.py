@@ -16,6 +16,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import delete, event, func, select
@@ -23,7 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from lazyaf.events.models import BoardEvent
-from lazyaf.events.schemas import EventData
+
+if TYPE_CHECKING:
+    # Only a type here: the event models import the domains, some of which record events.
+    from lazyaf.events.schemas import EventData
 
 log = structlog.get_logger(__name__)
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from lazyaf.cards.schemas import CardRead
 from lazyaf.github.schemas import GitHubLinkRead
-from lazyaf.jobs.schemas import JobRead
+from lazyaf.jobs.schemas import JobRead, WaitingReason
 from lazyaf.runners.schemas import RunnerRead
 
 
@@ -37,6 +37,7 @@ class EventType(StrEnum):
     RUNNER_STATUS = "runner_status"
     RUNNER_DELETED = "runner_deleted"
     GITHUB_UPDATED = "github_updated"
+    QUEUE_UPDATED = "queue_updated"
 
 
 class EventData(BaseModel):
@@ -114,6 +115,14 @@ class GitHubUpdated(EventData):
     github: GitHubLinkRead | None
 
 
+class QueueUpdated(EventData):
+    """Why each queued job waits (the first ``jobs.waiting.BOARD_LIMIT`` in dispatch order), by job
+    id: it replaces the map the board had (``GET /api/runners`` -> ``waiting`` at load)."""
+
+    TYPE = EventType.QUEUE_UPDATED
+    waiting: dict[uuid.UUID, WaitingReason]
+
+
 class _Frame(BaseModel):
     seq: int
     at: str = Field(description="When the event was recorded (ISO 8601, UTC).")
@@ -164,6 +173,11 @@ class GitHubUpdatedEvent(_Frame):
     data: GitHubUpdated
 
 
+class QueueUpdatedEvent(_Frame):
+    type: Literal[EventType.QUEUE_UPDATED]
+    data: QueueUpdated
+
+
 BoardEvent = Annotated[
     CardUpdatedEvent
     | CardDeletedEvent
@@ -173,7 +187,8 @@ BoardEvent = Annotated[
     | JobEventEvent
     | RunnerStatusEvent
     | RunnerDeletedEvent
-    | GitHubUpdatedEvent,
+    | GitHubUpdatedEvent
+    | QueueUpdatedEvent,
     Field(discriminator="type"),
 ]
 """A frame of ``WS /ws`` carrying an event."""
@@ -208,6 +223,7 @@ SocketFrame = Annotated[
     | RunnerStatusEvent
     | RunnerDeletedEvent
     | GitHubUpdatedEvent
+    | QueueUpdatedEvent
     | HelloFrame
     | ResyncFrame,
     Field(discriminator="type"),

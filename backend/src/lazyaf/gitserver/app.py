@@ -1,4 +1,7 @@
-"""ASGI app serving git smart-HTTP at ``/git/{repo_id}.git/...`` (mounted by ``create_app``).
+"""ASGI app serving git smart-HTTP at ``/git/{repo}.git/...`` (mounted by ``create_app``), where
+``{repo}`` is the repo's id or its name (or a name it had before a rename: ``resolve_name``). Either
+way the request is resolved to the repo id first; access rules and push notifications only ever
+see that id, so a URL by name is held to exactly the same rules as one by id.
 
 Endpoints: ``GET info/refs?service=git-upload-pack|git-receive-pack``, ``POST git-upload-pack``,
 ``POST git-receive-pack`` and ``GET HEAD``; the dumb protocol is not served.
@@ -40,13 +43,15 @@ from lazyaf.gitserver.httpio import (
     send_text,
     watch_disconnect,
 )
-from lazyaf.gitserver.refs import RefListener, RefUpdate, RepoResolver
+from lazyaf.gitserver.refs import NameResolver, RefListener, RefUpdate, RepoResolver
 from lazyaf.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 _PATH = re.compile(r"/(?P<repo>[^/]*)\.git/(?P<rest>info/refs|git-upload-pack|git-receive-pack|HEAD)")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# What a repo name may be (repos/schemas.py); anything else is not looked up at all.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _METHODS = {"info/refs": "GET", "HEAD": "GET", "git-upload-pack": "POST", "git-receive-pack": "POST"}
 _GIT_PROTOCOL = re.compile(r"[A-Za-z0-9=:._-]{1,256}")
 
@@ -98,7 +103,7 @@ def _parse_target(scope: Scope) -> _Target:
     match = _PATH.fullmatch(_route_path(scope))
     if match is None:
         raise GitHTTPError(
-            404, "Not found: this server speaks git smart HTTP only (clone /git/<repo id>.git)."
+            404, "Not found: this server speaks git smart HTTP only (clone /git/<repo name>.git)."
         )
     target = _Target(repo_text=match["repo"], action=match["rest"])
     expected = _METHODS[target.action]
@@ -122,11 +127,10 @@ def _service_from_query(scope: Scope) -> Service:
     )
 
 
-def _git_request(scope: Scope, target: _Target, path: Path, service: Service) -> GitRequest:
+def _git_request(scope: Scope, repo_id: uuid.UUID, path: Path, service: Service) -> GitRequest:
     protocol = _header(scope, b"git-protocol")
     if protocol is not None and not _GIT_PROTOCOL.fullmatch(protocol):
         protocol = None  # passed to git's environment: only the key=value:... shape git sends
-    repo_id = uuid.UUID(target.repo_text)
     allowed = access.check(principal_of(scope), repo_id, service)
     return GitRequest(
         repo_id=repo_id, path=path, service=service, push_ref=allowed.push_ref, git_protocol=protocol
@@ -149,11 +153,17 @@ class GitApp:
     """The ASGI callable; one instance per server."""
 
     def __init__(
-        self, settings: Settings, backend: PackBackend, resolve_repo: RepoResolver, on_push: RefListener
+        self,
+        settings: Settings,
+        backend: PackBackend,
+        resolve_repo: RepoResolver,
+        on_push: RefListener,
+        resolve_name: NameResolver | None = None,
     ) -> None:
         self._settings = settings
         self._backend = backend
         self._resolve_repo = resolve_repo
+        self._resolve_name = resolve_name
         self._on_push = on_push
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -185,13 +195,13 @@ class GitApp:
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send, out: ResponseStream) -> None:
         target = _parse_target(scope)
-        path = await self._repo_path(target.repo_text)
+        repo_id, path = await self._locate(target.repo_text)
         if target.action == "HEAD":
-            access.check(principal_of(scope), uuid.UUID(target.repo_text), "git-upload-pack")
+            access.check(principal_of(scope), repo_id, "git-upload-pack")
             await self._head(send, path)
             return
         if target.action == "info/refs":
-            request = _git_request(scope, target, path, _service_from_query(scope))
+            request = _git_request(scope, repo_id, path, _service_from_query(scope))
             out.content_type = f"application/x-{request.service}-advertisement"
             await self._backend.advertise(request, out)
             await out.finish()
@@ -200,7 +210,7 @@ class GitApp:
         gzip = _check_post_headers(scope, service)
         body = RequestBody(receive, gzip=gzip, max_inflated=self._settings.max_inflated_request_bytes)
         out.content_type = f"application/x-{service}-result"
-        await self._rpc(_git_request(scope, target, path, service), body, out)
+        await self._rpc(_git_request(scope, repo_id, path, service), body, out)
 
     async def _rpc(self, request: GitRequest, body: RequestBody, out: ResponseStream) -> None:
         if request.service == "git-upload-pack":
@@ -222,16 +232,24 @@ class GitApp:
         except Exception:
             log.exception("git_push_notification_failed", repo_id=str(request.repo_id))
 
-    async def _repo_path(self, repo_text: str) -> Path:
-        # The path is built from the parsed UUID, never from the URL text.
+    async def _locate(self, repo_text: str) -> tuple[uuid.UUID, Path]:
+        """The repo id and bare repo path a URL names (by id or by name); a 404 when none.
+
+        The path is built from the repo's UUID, never from the URL text."""
         missing = GitHTTPError(404, f"Repository '{_printable(repo_text)}' not found on this LazyAF server.")
-        if not _UUID.fullmatch(repo_text):
+        if _UUID.fullmatch(repo_text):
+            repo_id = uuid.UUID(repo_text)
+        elif self._resolve_name is not None and _NAME.fullmatch(repo_text):
+            found = await self._resolve_name(repo_text)
+            if found is None:
+                raise missing
+            repo_id = found
+        else:
             raise missing
-        repo_id = uuid.UUID(repo_text)
         path = store.repo_path(self._settings.git_repos_dir, repo_id)
         if not await self._resolve_repo(repo_id) or not await anyio.Path(path).is_dir():
             raise missing
-        return path
+        return repo_id, path
 
     async def _head(self, send: Send, path: Path) -> None:
         try:
@@ -260,7 +278,12 @@ async def _with_watcher(
 
 
 def make_git_app(
-    settings: Settings, *, backend: str, resolve_repo: RepoResolver, on_push: RefListener
+    settings: Settings,
+    *,
+    backend: str,
+    resolve_repo: RepoResolver,
+    on_push: RefListener,
+    resolve_name: NameResolver | None = None,
 ) -> ASGIApp:
     """The git endpoint for ``create_app``: ``backend`` is ``"git"`` or ``"dulwich"``."""
-    return GitApp(settings, _make_backend(settings, backend), resolve_repo, on_push)
+    return GitApp(settings, _make_backend(settings, backend), resolve_repo, on_push, resolve_name)

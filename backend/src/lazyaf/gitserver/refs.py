@@ -31,3 +31,5 @@ class RefUpdate:
 
 RefListener = Callable[[uuid.UUID, list[RefUpdate]], Awaitable[None]]
 RepoResolver = Callable[[uuid.UUID], Awaitable[bool]]
+# A repo name (or a name it had before a rename) to its id; None when no repo answers to it.
+NameResolver = Callable[[str], Awaitable[uuid.UUID | None]]

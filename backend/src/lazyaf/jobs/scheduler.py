@@ -1,4 +1,5 @@
-"""The reaper: expires leases, fails jobs far past their timeout, marks silent runners offline.
+"""The reaper: expires leases, fails jobs far past their timeout, marks silent runners offline, and
+has the pool look for runners that ended unnoticed.
 
 Dispatch itself is event-driven (a queued job wakes idle runners, a runner that frees up claims
 at once); this loop only looks for what went silent. At start-up it waits one lease period first:
@@ -22,18 +23,17 @@ from lazyaf.settings import Settings
 log = structlog.get_logger(__name__)
 
 
-POOL_REAP_EVERY = 30.0
-
-
 class Reaper:
     def __init__(
-        self, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], pool: RunnerPool | None = None
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        pool: RunnerPool | None = None,
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
         self.pool = pool
         self._task: asyncio.Task[None] | None = None
-        self._last_pool_reap = 0.0
         # Called after each sweep (the runner hub wakes an idle runner if jobs still wait).
         self.after_sweep: list[Callable[[], Awaitable[None]]] = []
 
@@ -65,8 +65,6 @@ class Reaper:
             await runners.mark_silent_offline(session=session, settings=self.settings)
         for callback in self.after_sweep:
             await callback()
-        now = asyncio.get_running_loop().time()
-        if self.pool is not None and now - self._last_pool_reap >= POOL_REAP_EVERY:
-            # Runner processes that died and runner containers that exited leave the pool.
-            self._last_pool_reap = now
-            await self.pool.reap()
+        if self.pool is not None:
+            # Pool runners that ended unnoticed (a container; a process without a pidfd) are restarted.
+            await self.pool.check()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String, Text
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lazyaf.db.base import Base, IdMixin, TimestampMixin
+from lazyaf.db.base import Base, IdMixin, TimestampMixin, utcnow
 
 
 class Repo(IdMixin, TimestampMixin, Base):
@@ -23,3 +26,14 @@ class Repo(IdMixin, TimestampMixin, Base):
     lint_command: Mapped[str | None] = mapped_column(Text)
     test_command: Mapped[str | None] = mapped_column(Text)
     build_command: Mapped[str | None] = mapped_column(Text)
+
+
+class RepoAlias(Base):
+    """A name a repo had before it was renamed: its clone URL keeps working until another repo
+    takes the name (repos/service.py)."""
+
+    __tablename__ = "repo_alias"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    repo_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("repo.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

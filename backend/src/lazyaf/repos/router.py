@@ -27,8 +27,9 @@ from lazyaf.validation import INT64_MAX
 router = APIRouter(prefix="/repos", tags=["repos"])
 
 
-def clone_url(request: Request, settings: Settings, repo: Repo) -> str:
-    return f"{public_base_url(request, settings)}/git/{repo.id}.git"
+def clone_url(request: Request, settings: Settings, repo: Repo, *, by_id: bool = False) -> str:
+    """The repo's URL on the embedded git server: by name (names are URL-safe, repos/schemas.py)."""
+    return f"{public_base_url(request, settings)}/git/{repo.id if by_id else repo.name}.git"
 
 
 def to_read(request: Request, settings: Settings, repo: Repo) -> RepoRead:
@@ -104,7 +105,11 @@ async def delete_repo(
 @router.get("/{repo_id}/clone-url", responses=error_responses(404))
 async def get_clone_url(repo: RepoDep, request: Request, settings: SettingsDep) -> CloneUrlRead:
     """The URL to clone from or push to on the embedded git server."""
-    return CloneUrlRead(url=clone_url(request, settings, repo), repo_id=repo.id)
+    return CloneUrlRead(
+        url=clone_url(request, settings, repo),
+        id_url=clone_url(request, settings, repo, by_id=True),
+        repo_id=repo.id,
+    )
 
 
 @router.get("/{repo_id}/branches", responses=error_responses(404))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
@@ -12,6 +13,18 @@ from lazyaf.git.history import is_valid_branch_name
 from lazyaf.validation import plain_text, remote_url
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+# A name is the last part of its clone URL, /git/<name>.git: only URL-safe characters (the
+# pattern), never shaped like a repo id (the URL would be read as that id), never ending in .git
+# (/git/x.git.git reads as another repo's URL).
+_ID_SHAPED = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+
+
+def _url_name(value: str) -> str:
+    if _ID_SHAPED.fullmatch(value):
+        raise ValueError(f"'{value}' looks like a repo id; pick a name with letters that is not one")
+    if value.lower().endswith(".git"):
+        raise ValueError(f"'{value}' ends in .git, which the clone URL adds itself; drop the .git")
+    return value
 
 
 def _branch(value: str) -> str:
@@ -23,7 +36,12 @@ def _branch(value: str) -> str:
 RepoName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NAME_PATTERN),
-    Field(description="Letters, digits, '.', '_' and '-'; unique.", examples=["myrepo"]),
+    AfterValidator(_url_name),
+    Field(
+        description="Letters, digits, '.', '_' and '-', starting with a letter or digit; not shaped like a "
+        "repo id, not ending in .git; unique. The clone URL is /git/<name>.git.",
+        examples=["myrepo"],
+    ),
 ]
 BranchName = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_branch)]
 RemoteUrl = Annotated[
@@ -87,13 +105,17 @@ class RepoRead(BaseModel):
     lint_command: str | None
     test_command: str | None
     build_command: str | None
-    clone_url: str = Field(description="URL of the repo on LazyAF's embedded git server.")
+    clone_url: str = Field(
+        description="URL of the repo on LazyAF's embedded git server, by name (/git/<name>.git); "
+        "/git/<id>.git works too, and so do the names it had before a rename until another repo takes them."
+    )
     created_at: datetime
     updated_at: datetime
 
 
 class CloneUrlRead(BaseModel):
-    url: str
+    url: str = Field(description="The clone URL by name, as clone_url.")
+    id_url: str = Field(description="The clone URL by id: it never changes, whatever the repo is called.")
     repo_id: uuid.UUID
 
 

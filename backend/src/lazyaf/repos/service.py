@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import structlog
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +17,7 @@ from lazyaf.events.schemas import RepoDeleted, RepoUpdated
 from lazyaf.git import history, store
 from lazyaf.git.run import in_thread
 from lazyaf.gitserver.refs import RefUpdate
-from lazyaf.repos.models import Repo
+from lazyaf.repos.models import Repo, RepoAlias
 from lazyaf.repos.schemas import RepoCreate, RepoUpdate
 from lazyaf.settings import Settings
 
@@ -38,9 +39,23 @@ async def _ensure_name_free(session: AsyncSession, name: str, *, except_id: uuid
         raise Conflict(f"A repo named '{name}' already exists; pick another name or delete that repo first.")
 
 
+async def find_by_name(session: AsyncSession, name: str) -> uuid.UUID | None:
+    """The repo called ``name`` now, or else the one that was called so before a rename."""
+    found = await session.scalar(select(Repo.id).where(Repo.name == name))
+    if found is None:
+        found = await session.scalar(select(RepoAlias.repo_id).where(RepoAlias.name == name))
+    return found
+
+
+async def _take_name(session: AsyncSession, name: str) -> None:
+    """A repo takes ``name``: a renamed repo that still answered to it stops doing so."""
+    await session.execute(sql_delete(RepoAlias).where(RepoAlias.name == name))
+
+
 async def create(*, session: AsyncSession, settings: Settings, repo_in: RepoCreate) -> Repo:
     """Insert the row and create the bare repo; commits, and leaves neither behind on failure."""
     await _ensure_name_free(session, repo_in.name)
+    await _take_name(session, repo_in.name)
     repo = Repo(**repo_in.model_dump())
     session.add(repo)
     await session.flush()
@@ -61,8 +76,11 @@ async def update(*, session: AsyncSession, settings: Settings, repo: Repo, chang
     fields = change.model_dump(exclude_unset=True)
     if fields.get("name") is None:
         fields.pop("name", None)
-    if "name" in fields:
+    if "name" in fields and fields["name"] != repo.name:
         await _ensure_name_free(session, fields["name"], except_id=repo.id)
+        await _take_name(session, fields["name"])
+        # The old clone URL keeps working until another repo is given the name.
+        session.add(RepoAlias(name=repo.name, repo_id=repo.id))
     branch = fields.get("default_branch")
     if branch is None:
         fields.pop("default_branch", None)

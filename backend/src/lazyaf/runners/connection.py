@@ -20,6 +20,7 @@ import asyncio
 import json
 import shlex
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,8 @@ class RunnerHub:
         self.connections: dict[uuid.UUID, RunnerConnection] = {}
         self.connected = asyncio.Condition()
         self._wakes = 0  # round-robin position for wake_idle
+        # Told the id of each runner whose connection ended (the pool notices exited containers).
+        self.on_disconnect: list[Callable[[uuid.UUID], None]] = []
 
     # -- reacting to board events (called by the bus pump, after commit) --
 
@@ -373,6 +376,8 @@ class RunnerHub:
             if runner is not None:
                 await runners.offline(session=session, runner=runner)
         log.info("runner_disconnected", runner=conn.name)
+        for callback in self.on_disconnect:
+            callback(conn.runner_id)
 
     async def _handle(self, conn: RunnerConnection, message: Any) -> None:
         if isinstance(message, protocol.Claim):

@@ -48,11 +48,17 @@ RUNNER_LABEL = "lazyaf.runner"
 NETWORK_LABEL = "lazyaf.network"
 FINGERPRINT_LABEL = "lazyaf.fingerprint"
 DEFAULT_RUNNER_IMAGE = "lazyaf-runner:latest"
+DEFAULT_BACKEND_IMAGE = "lazyaf-backend:latest"
 DEFAULT_BASE_IMAGE = "lazyaf-base:bookworm"
 
-RUNNER_DIR = Path(__file__).parents[4] / "runner"
-PROTOCOL_DIR = RUNNER_DIR.parent / "protocol"
-"""The wire format the runner and the backend share (``lazyaf_protocol``): built into the image too."""
+CHECKOUT_DIR = Path(__file__).parents[4]
+RUNNER_DIR = CHECKOUT_DIR / "runner"
+PROTOCOL_DIR = CHECKOUT_DIR / "protocol"
+"""The wire format the runner and the backend share (``lazyaf_protocol``): in both images."""
+# What the backend image holds besides the runner package (backend/Dockerfile).
+BACKEND_SOURCES = (CHECKOUT_DIR / "backend", CHECKOUT_DIR / "cli")
+BOARD_DIR = CHECKOUT_DIR / "frontend" / "dist"
+PROMPTS_DIR = CHECKOUT_DIR / "prompts"
 CLAUDE_BINARY = (
     RUNNER_DIR / "claude" / "node_modules" / "@anthropic-ai" / "claude-code" / "bin" / "claude.exe"
 )
@@ -163,6 +169,54 @@ def build_runner_image(
                 ) from exc
         if existing is not None and existing.id != image.id:
             # The replaced image is now untagged; drop it unless a container still uses it.
+            with suppress(APIError):
+                client.images.remove(str(existing.id))
+        return str(image.id)
+
+
+def build_backend_image(
+    tag: str = DEFAULT_BACKEND_IMAGE, base_image: str = DEFAULT_BASE_IMAGE, force: bool = False
+) -> str:
+    """Build the backend image (server, CLI and runner packages, the built board, the prompts) from
+    this checkout and return its id; what docker-compose.yml runs as its backend.
+
+    Like the runner image: from the local base image, offline, from wheels prepared here for the
+    image's Python; skipped when ``tag`` was built from the same inputs, unless ``force``.
+    """
+    with _build_lock, _docker(f"build the backend image {tag}", timeout=1800) as client:
+        try:
+            base_id = str(client.images.get(base_image).id)
+        except ImageNotFound:
+            raise DockerError(
+                f"Base image {base_image} is missing; build it with scripts/docker-base-image.sh."
+            ) from None
+        if not (BOARD_DIR / "index.html").is_file():
+            raise DockerError(f"The board is not built ({BOARD_DIR} is missing); run scripts/bootstrap.sh.")
+        fingerprint = _backend_fingerprint(base_id)
+        try:
+            existing = client.images.get(tag)
+        except ImageNotFound:
+            existing = None
+        if existing is not None and not force and existing.labels.get(FINGERPRINT_LABEL) == fingerprint:
+            return str(existing.id)
+        with tempfile.TemporaryDirectory(prefix="lazyaf-backend-build-") as tmp:
+            context = Path(tmp)
+            _assemble_backend_context(context)
+            try:
+                image, _ = client.images.build(
+                    path=str(context),
+                    tag=tag,
+                    buildargs={"BASE_IMAGE": base_image},
+                    labels={FINGERPRINT_LABEL: fingerprint},
+                    pull=False,
+                    rm=True,
+                    forcerm=True,
+                )
+            except BuildError as exc:
+                raise DockerError(
+                    f"Building {tag} failed: {exc.msg}. Last output: {_build_output_tail(exc)}"
+                ) from exc
+        if existing is not None and existing.id != image.id:
             with suppress(APIError):
                 client.images.remove(str(existing.id))
         return str(image.id)
@@ -336,6 +390,57 @@ def reap_dead(labels: dict[str, str] | None = None) -> list[str]:
     return removed
 
 
+@dataclass(frozen=True)
+class ContainerExit:
+    """How a runner container ended: its exit code, whether the kernel killed it for memory, the
+    engine's error if any, and its last log lines. ``removed``: it was gone (removed by hand)."""
+
+    exit_code: int | None
+    oom_killed: bool = False
+    error: str = ""
+    log_tail: str = ""
+    removed: bool = False
+
+
+def collect_exited(
+    container_ids: set[str], labels: dict[str, str] | None = None, lines: int = 20
+) -> dict[str, ContainerExit]:
+    """Of ``container_ids`` (runner containers narrowed by ``labels``), the ones no longer running:
+    how each exited and its last ``lines`` log lines, read before it is removed. Containers that
+    are gone altogether are reported ``removed``; running ones are left alone."""
+    found: dict[str, ContainerExit] = {}
+    with _docker("check runner containers") as client:
+        rows = client.api.containers(all=True, filters={"label": _label_filters(labels)})
+        states = {row["Id"]: row.get("State", "") for row in rows}
+        for container_id in container_ids:
+            state = states.get(container_id)
+            if state is None:
+                found[container_id] = ContainerExit(exit_code=None, removed=True)
+                continue
+            if state not in ("exited", "dead"):
+                continue
+            try:
+                info = client.api.inspect_container(container_id).get("State") or {}
+                tail = bytes(client.api.logs(container_id, stdout=True, stderr=True, tail=lines))
+            except NotFound:
+                found[container_id] = ContainerExit(exit_code=None, removed=True)
+                continue
+            try:
+                client.api.remove_container(container_id, force=True, v=True)
+            except NotFound:
+                pass
+            except APIError as exc:
+                if not _removal_in_progress(exc):
+                    raise
+            found[container_id] = ContainerExit(
+                exit_code=info.get("ExitCode"),
+                oom_killed=bool(info.get("OOMKilled")),
+                error=str(info.get("Error") or ""),
+                log_tail=tail.decode("utf-8", errors="replace"),
+            )
+    return found
+
+
 def container_logs_tail(container_id: str, lines: int = 50) -> str:
     """Return the last `lines` lines of a container's stdout and stderr, dead containers included."""
     with _docker(f"read the logs of container {container_id[:12]}") as client:
@@ -392,11 +497,8 @@ def _removal_in_progress(exc: APIError) -> bool:
 
 
 def _check_sources() -> None:
-    for package in (RUNNER_DIR, PROTOCOL_DIR):
-        if not (package / "pyproject.toml").is_file():
-            raise DockerError(
-                f"The {package.name} package is missing at {package}; run from a LazyAF checkout."
-            )
+    if not (RUNNER_DIR / "pyproject.toml").is_file():
+        raise DockerError(f"The runner package is missing at {RUNNER_DIR}; run from a LazyAF checkout.")
     if not CLAUDE_BINARY.is_file():
         raise DockerError(
             f"The Claude Code binary is missing at {CLAUDE_BINARY}; run scripts/install-claude.sh."
@@ -418,7 +520,7 @@ def _sources(package: Path) -> list[Path]:
 
 
 def _runner_sources() -> list[Path]:
-    """What the image is built from: the runner's and the protocol's packages."""
+    """What the runner image is built from: the runner's and the protocol's packages."""
     files = [RUNNER_DIR / "pyproject.toml", RUNNER_DIR / "Dockerfile", *_sources(RUNNER_DIR)]
     return files + [PROTOCOL_DIR / "pyproject.toml", *_sources(PROTOCOL_DIR)]
 
@@ -426,19 +528,11 @@ def _runner_sources() -> list[Path]:
 def _fingerprint(base_image_id: str) -> str:
     digest = hashlib.sha256(f"{base_image_id}\0{IMAGE_PYTHON}\0".encode())
     for path in _runner_sources():
-        digest.update(str(path.relative_to(RUNNER_DIR.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(str(path.relative_to(CHECKOUT_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
     # The binary is 235 MB: its size and mtime stand in for its content.
     stat = CLAUDE_BINARY.stat()
     digest.update(f"claude\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
-
-
-def _requirements(package: Path) -> list[str]:
-    """The third-party requirements of one of our packages (never our own: those are built here,
-    not downloaded, so no index can stand in for them)."""
-    with (package / "pyproject.toml").open("rb") as file:
-        listed: list[str] = tomllib.load(file)["project"]["dependencies"]
-    return [r for r in listed if not re.match(r"lazyaf[-_]", r, re.IGNORECASE)]
 
 
 def _assemble_context(context: Path) -> None:
@@ -449,22 +543,32 @@ def _assemble_context(context: Path) -> None:
         os.link(CLAUDE_BINARY, context / "claude")  # same filesystem: no 235 MB copy
     except OSError:
         shutil.copy2(CLAUDE_BINARY, context / "claude")
-    wheels = context / "wheels"
+    _prepare_wheels(context / "wheels", [PROTOCOL_DIR, RUNNER_DIR])
+
+
+def _assemble_backend_context(context: Path) -> None:
+    """Fill the backend's build context: Dockerfile, wheels/ (server, CLI, runner, protocol and
+    their dependencies), board/ (the built board) and prompts/."""
+    shutil.copy2(CHECKOUT_DIR / "backend" / "Dockerfile", context / "Dockerfile")
+    _prepare_wheels(context / "wheels", [PROTOCOL_DIR, RUNNER_DIR, *BACKEND_SOURCES])
+    shutil.copytree(BOARD_DIR, context / "board")
+    shutil.copytree(PROMPTS_DIR, context / "prompts")
+
+
+_SOURCE_JUNK = ("tests", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "node_modules")
+
+
+def _prepare_wheels(wheels: Path, packages: list[Path]) -> None:
+    """Wheels of ``packages`` (source folders) and of all their dependencies, as binary wheels for
+    the image's Python and glibc, whatever Python runs the backend."""
     wheels.mkdir()
-    # Build from copies: an in-tree build would leave build/ and egg-info behind, and the copies
-    # skip node_modules and tests.
-    for package in (PROTOCOL_DIR, RUNNER_DIR):
-        source = context / package.name
-        shutil.copytree(
-            package,
-            source,
-            ignore=shutil.ignore_patterns(
-                "claude", "tests", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "node_modules"
-            ),
-        )
+    for package in packages:
+        # Build from a copy: an in-tree build would leave build/ and egg-info in the checkout, and
+        # the copy skips node_modules, tests and the Claude Code install.
+        source = wheels.parent / f"src-{package.name}"
+        shutil.copytree(package, source, ignore=shutil.ignore_patterns("claude", *_SOURCE_JUNK))
         _pip("wheel", "--no-deps", "--wheel-dir", str(wheels), str(source))
         shutil.rmtree(source)
-    # Dependencies as binary wheels for the image's Python and glibc, whatever runs the backend.
     arch = platform.machine()
     platforms = [f"manylinux_2_{minor}_{arch}" for minor in range(IMAGE_GLIBC_MINOR, 16, -1)]
     platforms.append(f"manylinux2014_{arch}")
@@ -478,8 +582,32 @@ def _assemble_context(context: Path) -> None:
         *(arg for p in platforms for arg in ("--platform", p)),
         "--dest",
         str(wheels),
-        *dict.fromkeys(_requirements(RUNNER_DIR) + _requirements(PROTOCOL_DIR)),
+        *dict.fromkeys(r for package in packages for r in _requirements(package)),
     )
+
+
+def _requirements(package: Path) -> list[str]:
+    """The third-party requirements of one of our packages. Our own are built above, never
+    downloaded: no index can stand in for them (a package of the same name on PyPI included)."""
+    with (package / "pyproject.toml").open("rb") as file:
+        listed: list[str] = tomllib.load(file)["project"]["dependencies"]
+    return [r for r in listed if not re.match(r"lazyaf[-_]", r, re.IGNORECASE)]
+
+
+def _backend_fingerprint(base_image_id: str) -> str:
+    digest = hashlib.sha256(f"backend\0{base_image_id}\0{IMAGE_PYTHON}\0".encode())
+    files = [CHECKOUT_DIR / "backend" / "Dockerfile"]
+    for folder in (PROTOCOL_DIR, RUNNER_DIR, *BACKEND_SOURCES):
+        files += [folder / "pyproject.toml", *sorted((folder / "src").rglob("*"))]
+    files += sorted(BOARD_DIR.rglob("*")) + sorted(PROMPTS_DIR.rglob("*"))
+    for path in files:
+        if (
+            path.is_file()
+            and "__pycache__" not in path.parts
+            and not any(p.endswith(".egg-info") for p in path.parts)
+        ):
+            digest.update(str(path.relative_to(CHECKOUT_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def _pip(*args: str) -> None:

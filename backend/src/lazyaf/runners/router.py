@@ -31,6 +31,7 @@ async def _pool_read(request: Request, session: SessionDep) -> PoolRead:
         local=counts["local"],
         docker=counts["docker"],
         docker_available=await anyio.to_thread.run_sync(docker.engine_available),
+        waiting=await request.app.state.queue.snapshot(),
     )
 
 
@@ -42,7 +43,8 @@ async def list_runners(request: Request, session: SessionDep) -> PoolRead:
 
 @router.post("/scale", responses=error_responses(409, 422))
 async def scale_runners(scale: PoolScale, request: Request, session: SessionDep) -> PoolRead:
-    """Start or stop pool-managed runners of a kind until `count` are running."""
+    """Keep `count` runners of a kind: start or stop pool runners until there are that many, and
+    start failed ones again."""
     await request.app.state.pool.scale(RunnerKind(scale.kind), scale.count)
     return await _pool_read(request, session)
 

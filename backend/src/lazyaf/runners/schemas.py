@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lazyaf.jobs.schemas import WaitingReason
 from lazyaf.runners.models import RunnerKind, RunnerStatus
 
 
@@ -24,10 +25,23 @@ class RunnerRead(BaseModel):
     version: str | None
     last_heartbeat: datetime
     created_at: datetime
+    pooled: bool = Field(
+        description="Started and kept by this server's pool (scale it; it is restarted when it exits)."
+    )
+    restarts: int = Field(description="How often the pool started it again after it exited.")
+    last_exit: str | None = Field(
+        description="How its last process or container ended: 'killed by SIGKILL', 'exited with code 3'.",
+    )
+    last_exit_at: datetime | None
+    log_tail: str | None = Field(description="The last lines it wrote before that exit (redacted).")
+    restart_at: datetime | None = Field(description="When the pool starts it again (while it waits).")
+    failed_at: datetime | None = Field(
+        description="Set when it kept exiting and the pool stopped restarting it; scaling again retries it.",
+    )
 
 
 class PoolScale(BaseModel):
-    """How many runners of a kind the backend should keep running."""
+    """How many runners of a kind the backend should keep running; scaling again retries failed ones."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -37,9 +51,14 @@ class PoolScale(BaseModel):
 
 class PoolRead(BaseModel):
     runners: list[RunnerRead]
-    local: int
-    docker: int
+    local: int = Field(description="How many local runners the pool keeps running (the count asked for).")
+    docker: int = Field(description="How many Docker runners the pool keeps running (the count asked for).")
     docker_available: bool
+    waiting: dict[str, WaitingReason] = Field(
+        default_factory=dict,
+        description="Why each queued job waits, by job id (the first 200 in dispatch order); "
+        "queue_updated events replace this map as it changes.",
+    )
 
 
 class DockerCommandRead(BaseModel):

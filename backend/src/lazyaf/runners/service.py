@@ -24,7 +24,7 @@ async def delete(*, session: AsyncSession, runner_id: uuid.UUID, connected: bool
     runner = await session.get(Runner, runner_id)
     if runner is None:
         raise NotFound(f"No runner with id {runner_id}.")
-    if runner.pid is not None or runner.container_id is not None:
+    if runner.pooled:
         raise Conflict(
             f"Runner '{runner.name}' belongs to the {runner.kind} pool; scale the pool down instead "
             "(the − button in the runner panel, or POST /api/runners/scale)."

@@ -15,10 +15,12 @@ from lazyaf_cli.git import Git, GitFailed, RefStatus
 from lazyaf_cli.options import Command
 from lazyaf_cli.output import listing
 
-# The server's rule for repo names (lazyaf.repos.schemas.NAME_PATTERN), checked here first so a
+# The server's rule for repo names (lazyaf.repos.schemas: NAME_PATTERN, not shaped like a repo
+# id, not ending in .git, since the name is the clone URL's last part), checked here first so a
 # bad name gets a plain answer before anything is created.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 NAME_MAX = 100
+ID_SHAPED = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 
 
 @dataclass(frozen=True)
@@ -145,17 +147,30 @@ def read_source(git: Git, path: Path) -> Source:
 def check_name(name: str | None, source: Source) -> str:
     if name is None:
         folder = source.path.parent if source.path.name == ".git" else source.path
-        derived = folder.name.removesuffix(".git")
+        derived = folder.name
+        while derived.lower().endswith(".git"):
+            derived = derived[:-4]
         if not _valid_name(derived):
             raise click.ClickException(
                 f"Cannot name the repo after the folder '{derived}'; "
                 "pass --name NAME using letters, digits, '.', '_' and '-'."
+            )
+        if ID_SHAPED.fullmatch(derived):
+            raise click.ClickException(
+                f"Cannot name the repo after the folder '{derived}': it looks like a repo id; "
+                "pass --name NAME."
             )
         return derived
     if not _valid_name(name):
         raise click.ClickException(
             f"Invalid repo name '{name}': use letters, digits, '.', '_' and '-', "
             f"starting with a letter or digit (at most {NAME_MAX} characters)."
+        )
+    if ID_SHAPED.fullmatch(name):
+        raise click.ClickException(f"Invalid repo name '{name}': it looks like a repo id; pick another.")
+    if name.lower().endswith(".git"):
+        raise click.ClickException(
+            f"Invalid repo name '{name}': drop the .git (the clone URL adds it): --name {name[:-4]}."
         )
     return name
 

@@ -10,13 +10,14 @@ from lazyaf_cli.git import redact
 from lazyaf_cli.options import Command
 from lazyaf_cli.output import table
 
-COLUMNS = ("NAME", "DEFAULT BRANCH", "INGESTED", "ID", "REMOTE")
+COLUMNS = ("NAME", "DEFAULT BRANCH", "INGESTED", "ID", "CLONE URL", "REMOTE")
 
 
 @click.command(cls=Command)
 @pass_app
 def repos(app: AppContext) -> None:
-    """List the repos on the LazyAF server.
+    """List the repos on the LazyAF server, each with its clone URL (by name:
+    `git clone <URL>` works from this machine).
 
     With --json: the API's list of repos, each {id, name, remote_url,
     default_branch, is_ingested, merge_strategy, setup_command, lint_command,
@@ -37,5 +38,6 @@ def _row(repo: Repo) -> tuple[str, ...]:
         str(repo["default_branch"]),
         "yes" if repo["is_ingested"] else "no",
         str(repo["id"]),
+        str(repo["clone_url"]),
         redact(repo["remote_url"]) if repo.get("remote_url") else "-",
     )

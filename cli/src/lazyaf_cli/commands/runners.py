@@ -20,9 +20,15 @@ COLUMNS = ("NAME", "KIND", "STATUS", "JOB", "SEEN")
 def runners(ctx: click.Context) -> None:
     """List the runners; `runners scale` sizes the pool.
 
+    A pool runner that exited shows as restarting until the pool starts it
+    again, or as failed once it kept crashing (scale again to retry it).
+
     With --json: {"runners": [{id, name, kind, status, current_job_id,
-    container_id, agents, version, last_heartbeat, created_at}], "local": N,
-    "docker": N, "docker_available": bool}, as the API returns it.
+    container_id, agents, version, last_heartbeat, created_at, pooled,
+    restarts, last_exit, last_exit_at, log_tail, restart_at, failed_at}],
+    "local": N, "docker": N, "docker_available": bool, "waiting": {job id:
+    {code, message, ahead, busy, runners, starting, failed}}}, as the API
+    returns it.
     """
     if ctx.invoked_subcommand is None:
         app = ctx.find_object(AppContext)
@@ -63,13 +69,28 @@ def show_pool(app: AppContext, pool: dict[str, Any]) -> None:
         click.echo("No runners yet; start one with `lazyaf runners scale local 1`.")
         return
     click.echo(output.table([COLUMNS, *(_row(r) for r in pool["runners"])]))
+    for runner in pool["runners"]:
+        if runner.get("failed_at"):
+            click.echo(
+                f"{runner['name']} kept crashing ({runner.get('last_exit') or 'no exit status'}); "
+                f"retry it with `lazyaf runners scale {runner['kind']} {pool[runner['kind']]}`."
+            )
+
+
+def _state(runner: dict[str, Any]) -> str:
+    """The runner's status, or what the pool is doing about a pool runner that exited."""
+    if runner["status"] == "offline" and runner.get("failed_at"):
+        return "failed"
+    if runner["status"] == "offline" and runner.get("restart_at"):
+        return "restarting"
+    return str(runner["status"])
 
 
 def _row(runner: dict[str, Any]) -> tuple[str, ...]:
     return (
         runner["name"],
         runner["kind"],
-        output.status(runner["status"]),
+        output.status(_state(runner)),
         short(runner.get("current_job_id")) or "-",
         _ago(runner.get("last_heartbeat")),
     )

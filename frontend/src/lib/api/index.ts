@@ -8,6 +8,8 @@ export type RepoRead = S['RepoRead'];
 export type RepoUpdate = S['RepoUpdate'];
 export type BranchRead = S['BranchRead'];
 export type CardRead = S['CardRead'];
+export type CardDetailRead = S['CardDetailRead'];
+export type WaitingReason = S['WaitingReason'];
 export type CardCreate = S['CardCreate'];
 export type CardUpdate = S['CardUpdate'];
 export type CardStatus = S['CardStatus'];
@@ -75,7 +77,7 @@ export const api = {
     search: (repoId: string, q: string, limit: number) =>
       get<CardRead[]>(`/api/repos/${repoId}/cards`, { q, limit }),
     currentJobs: (repoId: string) => get<JobRead[]>(`/api/repos/${repoId}/current-jobs`),
-    get: (id: string) => get<CardRead>(`/api/cards/${id}`),
+    get: (id: string) => get<CardDetailRead>(`/api/cards/${id}`),
     create: (repoId: string, card: CardCreate) => post<CardRead>(`/api/repos/${repoId}/cards`, card),
     update: (id: string, change: CardUpdate) => request<CardRead>('PATCH', `/api/cards/${id}`, { body: change }),
     remove: (id: string) => request<void>('DELETE', `/api/cards/${id}`),

@@ -34,7 +34,7 @@ export interface paths {
         };
         /**
          * Get Card
-         * @description Get one card.
+         * @description Get one card; while its job is queued, why it waits (`waiting_reason`).
          */
         get: operations["get_card"];
         put?: never;
@@ -865,7 +865,8 @@ export interface paths {
         put?: never;
         /**
          * Scale Runners
-         * @description Start or stop pool-managed runners of a kind until `count` are running.
+         * @description Keep `count` runners of a kind: start or stop pool runners until there are that many, and
+         *     start failed ones again.
          */
         post: operations["scale_runners"];
         delete?: never;
@@ -1037,7 +1038,7 @@ export interface components {
              */
             enabled: boolean;
         };
-        BoardEvent: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"];
+        BoardEvent: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"];
         /**
          * BranchPullRequestCreate
          * @description Push a branch of the repo and open (or reuse) its pull request (`lazyaf land --pr`).
@@ -1119,6 +1120,108 @@ export interface components {
              * @enum {string}
              */
             type: "card_deleted";
+        };
+        /**
+         * CardDetailRead
+         * @description One card, with what changes too often to travel on every card event.
+         */
+        CardDetailRead: {
+            /**
+             * Archived At
+             * @description Set while the card is off the board (issue closed).
+             */
+            archived_at?: string | null;
+            /** Branch Name */
+            branch_name: string | null;
+            /** Conflict Files */
+            conflict_files: string[] | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Description */
+            description: string;
+            /**
+             * Github Error
+             * @description What went wrong with its last GitHub write or auto-start.
+             */
+            github_error?: string | null;
+            /**
+             * Github Issue Number
+             * @description The GitHub issue the card came from.
+             */
+            github_issue_number?: number | null;
+            /** Github Issue State */
+            github_issue_state?: ("open" | "closed") | null;
+            /**
+             * Github Url
+             * @description That issue's page on GitHub.
+             */
+            github_url?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Job Id */
+            job_id: string | null;
+            /**
+             * Labels
+             * @description The issue's labels, as last synced.
+             */
+            labels?: string[] | null;
+            /** Max Attempts */
+            max_attempts: number;
+            /**
+             * Merge Base Sha
+             * @description The merge base of that head and the default branch at approve time (the diff starts here).
+             */
+            merge_base_sha: string | null;
+            /** Merge Sha */
+            merge_sha: string | null;
+            /**
+             * Merged Head Sha
+             * @description The branch head approve merged (a done card's diff and commits end here).
+             */
+            merged_head_sha: string | null;
+            /** Position */
+            position: number;
+            /**
+             * Pr Status
+             * @description Its pull request: being opened by the outbox, opened (pr_url), or held (github_error).
+             */
+            pr_status?: ("queued" | "opened" | "held") | null;
+            /** Pr Url */
+            pr_url: string | null;
+            /** Priority */
+            priority: number;
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+            /**
+             * Start Waiting Since
+             * @description Set while the card waits for a slot under the repo's WIP limit to start by itself.
+             */
+            start_waiting_since?: string | null;
+            status: components["schemas"]["CardStatus"];
+            /** Title */
+            title: string;
+            /**
+             * Total Cost Usd
+             * @description What the card's agents cost so far, every job summed (USD).
+             * @default 0
+             */
+            total_cost_usd: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** @description Why its job has not started, while it is queued (no runner, jobs ahead and busy runners, ...); exact as of this request. The board keeps it current from queue_updated events. */
+            waiting_reason?: components["schemas"]["WaitingReason"] | null;
         };
         /** CardRead */
         CardRead: {
@@ -1265,11 +1368,19 @@ export interface components {
         /** CloneUrlRead */
         CloneUrlRead: {
             /**
+             * Id Url
+             * @description The clone URL by id: it never changes, whatever the repo is called.
+             */
+            id_url: string;
+            /**
              * Repo Id
              * Format: uuid
              */
             repo_id: string;
-            /** Url */
+            /**
+             * Url
+             * @description The clone URL by name, as clone_url.
+             */
             url: string;
         };
         /**
@@ -1935,18 +2046,31 @@ export interface components {
         };
         /** PoolRead */
         PoolRead: {
-            /** Docker */
+            /**
+             * Docker
+             * @description How many Docker runners the pool keeps running (the count asked for).
+             */
             docker: number;
             /** Docker Available */
             docker_available: boolean;
-            /** Local */
+            /**
+             * Local
+             * @description How many local runners the pool keeps running (the count asked for).
+             */
             local: number;
             /** Runners */
             runners: components["schemas"]["RunnerRead"][];
+            /**
+             * Waiting
+             * @description Why each queued job waits, by job id (the first 200 in dispatch order); queue_updated events replace this map as it changes.
+             */
+            waiting?: {
+                [key: string]: components["schemas"]["WaitingReason"];
+            };
         };
         /**
          * PoolScale
-         * @description How many runners of a kind the backend should keep running.
+         * @description How many runners of a kind the backend should keep running; scaling again retries failed ones.
          */
         PoolScale: {
             /** Count */
@@ -1980,6 +2104,33 @@ export interface components {
         PullRequestQueued: {
             card: components["schemas"]["CardRead"] | null;
             op: components["schemas"]["OutboxRead"];
+        };
+        /**
+         * QueueUpdated
+         * @description Why each queued job waits (the first ``jobs.waiting.BOARD_LIMIT`` in dispatch order), by job
+         *     id: it replaces the map the board had (``GET /api/runners`` -> ``waiting`` at load).
+         */
+        QueueUpdated: {
+            /** Waiting */
+            waiting: {
+                [key: string]: components["schemas"]["WaitingReason"];
+            };
+        };
+        /** QueueUpdatedEvent */
+        QueueUpdatedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["QueueUpdated"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "queue_updated";
         };
         /** RateLimitRead */
         RateLimitRead: {
@@ -2034,7 +2185,7 @@ export interface components {
             default_branch: string;
             /**
              * Name
-             * @description Letters, digits, '.', '_' and '-'; unique.
+             * @description Letters, digits, '.', '_' and '-', starting with a letter or digit; not shaped like a repo id, not ending in .git; unique. The clone URL is /git/<name>.git.
              * @example myrepo
              */
             name: string;
@@ -2077,7 +2228,7 @@ export interface components {
             default_branch: string;
             /**
              * Name
-             * @description Letters, digits, '.', '_' and '-'; unique.
+             * @description Letters, digits, '.', '_' and '-', starting with a letter or digit; not shaped like a repo id, not ending in .git; unique. The clone URL is /git/<name>.git.
              * @example myrepo
              */
             name: string;
@@ -2090,7 +2241,7 @@ export interface components {
             build_command: string | null;
             /**
              * Clone Url
-             * @description URL of the repo on LazyAF's embedded git server.
+             * @description URL of the repo on LazyAF's embedded git server, by name (/git/<name>.git); /git/<id>.git works too, and so do the names it had before a rename until another repo takes them.
              */
             clone_url: string;
             /**
@@ -2245,18 +2396,50 @@ export interface components {
             /** Current Job Id */
             current_job_id: string | null;
             /**
+             * Failed At
+             * @description Set when it kept exiting and the pool stopped restarting it; scaling again retries it.
+             */
+            failed_at: string | null;
+            /**
              * Id
              * Format: uuid
              */
             id: string;
             kind: components["schemas"]["RunnerKind"];
             /**
+             * Last Exit
+             * @description How its last process or container ended: 'killed by SIGKILL', 'exited with code 3'.
+             */
+            last_exit: string | null;
+            /** Last Exit At */
+            last_exit_at: string | null;
+            /**
              * Last Heartbeat
              * Format: date-time
              */
             last_heartbeat: string;
+            /**
+             * Log Tail
+             * @description The last lines it wrote before that exit (redacted).
+             */
+            log_tail: string | null;
             /** Name */
             name: string;
+            /**
+             * Pooled
+             * @description Started and kept by this server's pool (scale it; it is restarted when it exits).
+             */
+            pooled: boolean;
+            /**
+             * Restart At
+             * @description When the pool starts it again (while it waits).
+             */
+            restart_at: string | null;
+            /**
+             * Restarts
+             * @description How often the pool started it again after it exited.
+             */
+            restarts: number;
             status: components["schemas"]["RunnerStatus"];
             /** Version */
             version: string | null;
@@ -2287,7 +2470,7 @@ export interface components {
             /** Seq */
             seq: number;
         };
-        SocketFrame: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["HelloFrame"] | components["schemas"]["ResyncFrame"];
+        SocketFrame: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"] | components["schemas"]["HelloFrame"] | components["schemas"]["ResyncFrame"];
         /**
          * StartBody
          * @description How to start a card: on with its branch, or fresh from the default branch.
@@ -2467,6 +2650,48 @@ export interface components {
             /** Rate Limit Remaining */
             rate_limit_remaining?: number | null;
         };
+        /**
+         * WaitingCode
+         * @enum {string}
+         */
+        WaitingCode: "no_runner" | "starting" | "runner_failed" | "busy" | "next";
+        /**
+         * WaitingReason
+         * @description Why a queued job has not started yet.
+         */
+        WaitingReason: {
+            /**
+             * Ahead
+             * @description Queued jobs that go before this one.
+             */
+            ahead: number;
+            /**
+             * Busy
+             * @description Runners busy with a job.
+             */
+            busy: number;
+            code: components["schemas"]["WaitingCode"];
+            /**
+             * Failed
+             * @description Pool runners that kept crashing and were stopped, by name.
+             */
+            failed: string[];
+            /**
+             * Message
+             * @description The reason as the board shows it.
+             */
+            message: string;
+            /**
+             * Runners
+             * @description Runners connected (busy or idle).
+             */
+            runners: number;
+            /**
+             * Starting
+             * @description Pool runners starting or waiting to restart, by name.
+             */
+            starting: string[];
+        };
     };
     responses: never;
     parameters: never;
@@ -2540,7 +2765,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CardRead"];
+                    "application/json": components["schemas"]["CardDetailRead"];
                 };
             };
             /** @description A Host this server does not answer to */

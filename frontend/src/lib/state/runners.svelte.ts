@@ -1,5 +1,6 @@
-// The runner pool: who is connected, what each is doing, and scaling per kind.
-import { api, type PoolRead, type RunnerRead } from '../api';
+// The runner pool: who is connected, what each is doing, scaling per kind, and why queued jobs
+// wait (the server's reasons, kept current by queue_updated events: backend jobs/waiting.py).
+import { api, type PoolRead, type RunnerRead, type WaitingReason } from '../api';
 import { ApiError } from '../api/client';
 import type { BoardEvent } from '../live/events';
 import { handleError } from './toasts.svelte';
@@ -10,6 +11,8 @@ export class RunnerState {
   runners = $state.raw<RunnerRead[]>([]);
   pool = $state.raw<PoolRead | null>(null);
   scaling = $state<Kind | null>(null);
+  /** Why each queued job waits, by job id (the first 200 in dispatch order). */
+  waiting = $state.raw<Record<string, WaitingReason>>({});
 
   online = $derived(this.runners.filter((r) => r.status !== 'offline'));
   counts = $derived({
@@ -32,9 +35,17 @@ export class RunnerState {
   #set(pool: PoolRead): void {
     this.pool = pool;
     this.runners = pool.runners;
+    this.waiting = pool.waiting ?? {};
   }
 
+  /** Why the job `jobId` waits, while it is queued and among the first the server reports. */
+  reasonFor = (jobId: string | null | undefined): WaitingReason | null => (jobId ? (this.waiting[jobId] ?? null) : null);
+
   apply = (event: BoardEvent): void => {
+    if (event.type === 'queue_updated') {
+      this.waiting = event.data.waiting;
+      return;
+    }
     if (event.type === 'runner_deleted') {
       this.runners = this.runners.filter((r) => r.id !== event.data.runner_id);
       return;
@@ -50,12 +61,15 @@ export class RunnerState {
     }
   };
 
+  /** Start every pool runner of `kind` that the pool gave up on (scaling to the same count retries them). */
+  retry = (kind: Kind): Promise<void> => this.scale(kind, this.managed(kind));
+
   /** Forget a stopped runner added by hand (the server refuses pool and live runners, saying why). */
   remove = async (runner: RunnerRead): Promise<boolean> => {
     try {
       await api.runners.remove(runner.id);
     } catch (error) {
-      // Already gone (a pool runner removed on scale-down stays listed until the next load).
+      // Already gone.
       if (!(error instanceof ApiError && error.status === 404)) {
         handleError(error, `Could not remove runner ${runner.name}`);
         return false;

@@ -32,6 +32,13 @@ const runner = (name: string, status: RunnerRead['status'], fields: Partial<Runn
   version: '0.1.0',
   last_heartbeat: '2026-01-01T00:00:00Z',
   created_at: '2026-01-01T00:00:00Z',
+  pooled: false,
+  restarts: 0,
+  last_exit: null,
+  last_exit_at: null,
+  log_tail: null,
+  restart_at: null,
+  failed_at: null,
   ...fields,
 });
 
@@ -75,6 +82,54 @@ describe('RunnerPanel', () => {
     const { toasts } = await import('../../state/toasts.svelte');
     await vi.waitFor(() => expect(toasts.items.at(-1)?.text).toContain('scale the pool down instead'));
     expect(runners.runners).toHaveLength(1);
+  });
+
+  it('shows a pool runner that kept crashing, its last output, and retries it by scaling again', async () => {
+    const failed = runner('local-1', 'offline', {
+      kind: 'local',
+      pooled: true,
+      restarts: 4,
+      last_exit: 'exited with code 3',
+      last_exit_at: '2026-01-01T00:01:00Z',
+      log_tail: 'Traceback (most recent call last):\nboom: this runner cannot start',
+      failed_at: '2026-01-01T00:01:00Z',
+    });
+    const healthy = { ...failed, status: 'idle' as const, failed_at: null, restarts: 5 };
+    const { runners, calls } = show([failed], {
+      'POST /api/runners/scale': json({ runners: [healthy], local: 1, docker: 0, docker_available: false, waiting: {} }),
+    });
+    runners.pool = { runners: [failed], local: 1, docker: 0, docker_available: false };
+    const row = await screen.findByRole('listitem', { name: 'Runner local-1' });
+    expect(within(row).getByText('failed')).toBeTruthy();
+    expect(within(row).getByText('Kept crashing: the pool stopped restarting it.')).toBeTruthy();
+    expect(within(row).getByText('restarted 4 times')).toBeTruthy();
+    expect(within(row).getByText('last exit: exited with code 3')).toBeTruthy();
+    expect(within(row).getByText(/boom: this runner cannot start/)).toBeTruthy();
+    // A pool runner is the pool's: no Remove, but Retry.
+    expect(within(row).queryByRole('button', { name: 'Remove runner local-1' })).toBeNull();
+    await fireEvent.click(within(row).getByRole('button', { name: 'Retry runner local-1' }));
+    await vi.waitFor(() => expect(runners.runners[0].status).toBe('idle'));
+    expect(calls).toEqual(['POST /api/runners/scale']);
+    expect(screen.queryByText('failed')).toBeNull();
+  });
+
+  it('counts down to the restart of a runner that exited', () => {
+    const soon = new Date(Date.now() + 4_000).toISOString();
+    show([runner('local-1', 'offline', { kind: 'local', pooled: true, last_exit: 'killed by SIGKILL', restart_at: soon })], {});
+    const row = screen.getByRole('listitem', { name: 'Runner local-1' });
+    expect(within(row).getByText('restarting')).toBeTruthy();
+    expect(within(row).getByText(/^Restarting in [34] s…$/)).toBeTruthy();
+    expect(within(row).getByText('last exit: killed by SIGKILL')).toBeTruthy();
+  });
+
+  it('takes the waiting reasons of queued jobs from queue_updated events, replacing the last ones', () => {
+    const runners = new RunnerState();
+    const reason = (message: string) => ({ code: 'busy' as const, message, ahead: 1, busy: 1, runners: 1, starting: [], failed: [] });
+    runners.apply({ type: 'queue_updated', seq: 1, at: '2026-01-01T00:00:00Z', data: { waiting: { a: reason('waiting: 1 ahead, 1 runner busy') } } });
+    expect(runners.reasonFor('a')?.message).toBe('waiting: 1 ahead, 1 runner busy');
+    runners.apply({ type: 'queue_updated', seq: 2, at: '2026-01-01T00:00:00Z', data: { waiting: { b: reason('x') } } });
+    expect(runners.reasonFor('a')).toBeNull();
+    expect(runners.reasonFor(null)).toBeNull();
   });
 
   it('forgets a runner another board removed', () => {

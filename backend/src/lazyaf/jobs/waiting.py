@@ -1,0 +1,214 @@
+"""Why a queued job waits, in one place: for the API (``GET /api/cards/{id}`` → ``waiting_reason``)
+and for the board (``GET /api/runners`` → ``waiting``, then ``queue_updated`` events).
+
+A job waits for a runner that could take it (any connected runner: dispatch does not choose by
+agent) and for the jobs ahead of it in dispatch order (priority, then queue time, then id:
+``orchestration.attempts.claim``). The reasons, by ``code``:
+
+* ``no_runner``: no runner is connected and none is starting: "waiting for a runner — none is running";
+* ``starting``: none is connected yet, but pool runners are starting or waiting to restart;
+* ``runner_failed``: none is connected, and the pool gave up on runners that kept crashing;
+* ``busy``: runners are connected, all taken by this job's turn: "waiting: 2 ahead, 1 runner busy";
+* ``next``: an idle runner is free for it (it is being handed over right now).
+
+Kept current on the board without polling and without stale tiles: card events and card lists do
+not carry a reason (it changes with every runner and every other job, which would mean re-sending
+every queued card). Instead ``QueueWatcher`` recomputes the reasons of the first ``BOARD_LIMIT``
+queued jobs after each change of the queue or the runners (coalesced over ``DEBOUNCE`` s) and, when
+any differs from what it last announced, records a ``queue_updated`` event with all of them: each
+event replaces the board's whole map, so no reason outlives its job or its cause. Jobs further back
+show as plainly queued on the board; their card's ``waiting_reason`` is exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from lazyaf.db.engine import session_scope
+from lazyaf.events.bus import EventBus
+from lazyaf.events.models import BoardEvent
+from lazyaf.events.schemas import EventType, QueueUpdated
+from lazyaf.jobs.models import Job, JobStatus
+from lazyaf.jobs.schemas import WaitingCode, WaitingReason
+from lazyaf.runners.models import Runner, RunnerStatus
+
+log = structlog.get_logger(__name__)
+BOARD_LIMIT = 200
+DEBOUNCE = 0.05
+
+
+@dataclass
+class Runners:
+    """What the runners can do for the queue right now."""
+
+    online: int = 0
+    busy: int = 0
+    starting: list[str] = field(default_factory=list)
+    restarting: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def idle(self) -> int:
+        return self.online - self.busy
+
+
+def _runners_word(count: int) -> str:
+    return f"{count} runner{'' if count == 1 else 's'}"
+
+
+def reason(ahead: int, runners: Runners) -> WaitingReason:
+    """The reason a job with ``ahead`` jobs before it waits, given ``runners``."""
+    fields: dict[str, Any] = {
+        "ahead": ahead,
+        "busy": runners.busy,
+        "runners": runners.online,
+        "starting": runners.starting + runners.restarting,
+        "failed": runners.failed,
+    }
+    if runners.online == 0:
+        if runners.starting or runners.restarting:
+            names = runners.starting + runners.restarting
+            if len(names) > 1:
+                what = f"{len(names)} are starting"
+            else:
+                what = f"{names[0]} is {'starting' if runners.starting else 'restarting'}"
+            return WaitingReason(
+                code=WaitingCode.STARTING, message=f"waiting for a runner — {what}", **fields
+            )
+        if runners.failed:
+            who = (
+                f"{runners.failed[0]} keeps crashing and was stopped"
+                if len(runners.failed) == 1
+                else f"{len(runners.failed)} runners keep crashing and were stopped"
+            )
+            message = f"waiting for a runner — {who}; retry in the runner panel"
+            return WaitingReason(code=WaitingCode.RUNNER_FAILED, message=message, **fields)
+        return WaitingReason(
+            code=WaitingCode.NO_RUNNER, message="waiting for a runner — none is running", **fields
+        )
+    if ahead < runners.idle:
+        return WaitingReason(code=WaitingCode.NEXT, message="waiting: a runner is taking it", **fields)
+    place = "next in line" if ahead == 0 else f"{ahead} ahead"
+    message = f"waiting: {place}, {_runners_word(runners.busy)} busy"
+    return WaitingReason(code=WaitingCode.BUSY, message=message, **fields)
+
+
+async def runners_now(session: AsyncSession) -> Runners:
+    """Connected runners (busy or idle), and pool runners on their way or given up on."""
+    rows = (
+        await session.execute(
+            select(Runner.name, Runner.status, Runner.pooled, Runner.restart_at, Runner.failed_at).order_by(
+                Runner.name
+            )
+        )
+    ).all()
+    found = Runners()
+    for name, status, pooled, restart_at, failed_at in rows:
+        if status != RunnerStatus.OFFLINE:
+            found.online += 1
+            found.busy += status == RunnerStatus.BUSY
+        elif pooled and failed_at is not None:
+            found.failed.append(name)
+        elif pooled and restart_at is not None:
+            found.restarting.append(name)
+        elif pooled:
+            found.starting.append(name)
+    return found
+
+
+def _dispatch_order() -> tuple[Any, ...]:
+    return (Job.priority.desc(), Job.queued_at, Job.id)
+
+
+async def for_job(session: AsyncSession, job: Job) -> WaitingReason | None:
+    """Why ``job`` waits; None unless it is queued."""
+    if job.status != JobStatus.QUEUED:
+        return None
+    before = or_(
+        Job.priority > job.priority,
+        and_(Job.priority == job.priority, Job.queued_at < job.queued_at),
+        and_(Job.priority == job.priority, Job.queued_at == job.queued_at, Job.id < job.id),
+    )
+    ahead = await session.scalar(
+        select(func.count()).select_from(Job).where(Job.status == JobStatus.QUEUED, before)
+    )
+    return reason(int(ahead or 0), await runners_now(session))
+
+
+async def for_queue(session: AsyncSession, limit: int = BOARD_LIMIT) -> dict[uuid.UUID, WaitingReason]:
+    """Why each of the first ``limit`` queued jobs waits, in dispatch order."""
+    query = select(Job.id).where(Job.status == JobStatus.QUEUED).order_by(*_dispatch_order()).limit(limit)
+    ids = list((await session.scalars(query)).all())
+    if not ids:
+        return {}
+    runners = await runners_now(session)
+    return {job_id: reason(ahead, runners) for ahead, job_id in enumerate(ids)}
+
+
+def as_json(reasons: dict[uuid.UUID, WaitingReason]) -> dict[str, dict[str, Any]]:
+    return {str(job_id): r.model_dump(mode="json") for job_id, r in reasons.items()}
+
+
+class QueueWatcher:
+    """Keeps the board's waiting reasons current (module docstring): listens to board events after
+    commit (``EventBus.listeners``) and records ``queue_updated`` when a reason changed."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+        self._last: dict[str, dict[str, Any]] | None = None
+        self._lock = asyncio.Lock()
+        self._pending: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def snapshot(self) -> dict[str, dict[str, Any]]:
+        """The reasons last announced (what a board loading now must start from)."""
+        if self._last is None:
+            await self.refresh()
+        return dict(self._last or {})
+
+    def on_board_event(self, row: BoardEvent) -> None:
+        if row.type in (EventType.RUNNER_STATUS, EventType.RUNNER_DELETED):
+            interesting = bool(self._last)  # runners matter only while jobs wait
+        elif row.type == EventType.JOB_STATUS:
+            job = row.data["job"]
+            interesting = job["status"] == "queued" or job["id"] in (self._last or {})
+        else:
+            interesting = False
+        if interesting and self._pending is None:
+            self._pending = asyncio.get_running_loop().call_later(DEBOUNCE, self._fire)
+
+    def _fire(self) -> None:
+        self._pending = None
+        task = asyncio.get_running_loop().create_task(self.refresh())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def refresh(self, *, starting: bool = False) -> None:
+        """Recompute; record ``queue_updated`` if anything differs from the last announcement (at
+        start-up: whenever jobs wait, since boards that reconnect may hold reasons from before)."""
+        async with self._lock:
+            try:
+                async with session_scope(self.sessionmaker) as session:
+                    current = as_json(await for_queue(session))
+                    last = {} if starting else self._last
+                    if last is not None and current != last:
+                        waiting = {uuid.UUID(job_id): WaitingReason(**r) for job_id, r in current.items()}
+                        EventBus.record(session, QueueUpdated(waiting=waiting))
+            except Exception:
+                log.exception("queue_refresh_failed")
+                return
+            self._last = current
+
+    async def stop(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
