@@ -140,7 +140,7 @@ def _expiry(value: int | None) -> datetime | None:
 def _machine_read(machine: MachineCredential) -> CredentialRead:
     login = machine.login
     return CredentialRead(
-        kind=machine.kind,  # type: ignore[arg-type]
+        kind=machine.kind,
         found_on="server",
         variable=machine.variable,
         path=str(login.path) if login is not None and login.path is not None else None,
