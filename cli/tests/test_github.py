@@ -203,3 +203,44 @@ def test_land_pr_refuses_options_that_do_not_go_with_it(lazyaf: Invoke, proj: di
 
 def _url(number: int) -> str:
     return f"https://github.com/octo-org/hello-world/pull/{number}"
+
+
+def test_run_gives_a_command_through_the_pipeline_and_deliveries_shows_it(
+    lazyaf: Invoke,
+    server: LiveServer,
+    proj: dict[str, object],
+    github_repo: GitHubRepo,
+    remote: GitRemote,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    issue = github_repo.fake.add_issue(github_repo.repo, "Add a greeting")
+    _link(lazyaf, github_repo, remote, monkeypatch)
+
+    result = lazyaf("github", "run", "status", "--repo", "proj", "--issue", str(issue.number))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"`status` on #{issue.number} of proj: done.\n"
+
+    # iterate needs a pull request: accepted, then it fails at start, saying why.
+    result = lazyaf("github", "run", "iterate", "--repo", "proj", "--issue", str(issue.number), "--wait")
+    assert error_line(result) == (
+        "`iterate` failed: `iterate` works on a pull request; this thread has none yet "
+        "(run `plan` or `oneshot`)."
+    )
+
+    result = lazyaf("github", "deliveries", "--repo", "proj")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["RECEIVED", "DOOR", "EVENT", "REPOSITORY", "STATUS", "WHY"]
+    assert [line.split()[2:6] for line in lines[1:]] == [
+        ["cli", "cli.iterate", "octo-org/hello-world", "accepted"],
+        ["cli", "cli.status", "octo-org/hello-world", "accepted"],
+    ]
+    found = httpx.get(server.api("/github/deliveries"), timeout=10).json()
+    assert [d["source"] for d in found] == ["cli", "cli"]
+
+
+def test_run_refuses_a_command_without_one_thread(lazyaf: Invoke, proj: dict[str, object]) -> None:
+    result = lazyaf("github", "run", "plan", "--repo", "proj")
+    assert error_line(result) == "Give the thread with exactly one of --issue N and --pr N."
+    result = lazyaf("github", "run", "plan", "--repo", "proj", "--issue", "1")
+    assert "is not linked to GitHub" in error_line(result)

@@ -30,7 +30,11 @@ How a request is classified (``AuthMiddleware``), on every path under ``PROTECTE
 4. No credential: the user on loopback, refused elsewhere.
 5. Principals other than the user reach only their own routes (``ROUTES``); anything else is 403.
 
-``/api/health`` and the board's static files are open to everyone. The principal is put in
+``/api/health`` and the board's static files are open to everyone. ``POST /api/github/webhook`` —
+that method on that exact path, nothing else — is open too: GitHub cannot send a token, so its
+credential is the delivery's signature, checked by the route (github/commands/router.py) against
+the links' webhook secrets before anything is read or stored; it gets the ``github`` principal,
+which reaches nothing else. The principal is put in
 ``scope["state"]["principal"]`` (``request.state.principal``; read it with ``principal_of``);
 finer rules live beside what they guard: the runner hub (``runners/connection.py``), the git
 server (``gitserver/access.py``) and the session endpoints (``jobs/router.py``).
@@ -71,6 +75,8 @@ from lazyaf.settings import Settings, is_loopback_host
 log = structlog.get_logger(__name__)
 
 OPEN_PATHS = ("/api/health",)
+# (method, exact path) of routes that authenticate the request themselves, by a signature.
+SIGNED_ROUTES = frozenset({("POST", "/api/github/webhook")})
 # The API, the board socket, git and the API docs need a principal; every other path is the
 # board's static files, which hold no data (the board asks for the token when the API says 401).
 PROTECTED_PREFIXES = ("/api/", "/api", "/ws", "/git/", "/docs", "/redoc", "/openapi.json")
@@ -85,6 +91,11 @@ class UserPrincipal:
     """The person at the machine. ``with_token``: authenticated by LAZYAF_TOKEN, not by loopback."""
 
     with_token: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GitHubPrincipal:
+    """A webhook delivery: whoever sent it, it reaches only the webhook route, which checks its signature."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +118,7 @@ class AttemptPrincipal:
     runner_id: uuid.UUID | None
 
 
-Principal = UserPrincipal | RegistrationPrincipal | RunnerPrincipal | AttemptPrincipal
+Principal = UserPrincipal | RegistrationPrincipal | RunnerPrincipal | AttemptPrincipal | GitHubPrincipal
 
 _SESSION_GET = re.compile(r"/api/sessions/[^/]+")
 _SESSION_PUT = re.compile(r"/api/jobs/[^/]+/session")
@@ -118,6 +129,7 @@ ROUTES: dict[type[Any], tuple[tuple[str, re.Pattern[str]], ...]] = {
     RegistrationPrincipal: (("WS", _SOCKET),),
     RunnerPrincipal: (("WS", _SOCKET), ("GET", _SESSION_GET), ("PUT", _SESSION_PUT), ("*", _GIT)),
     AttemptPrincipal: (("GET", _SESSION_GET), ("PUT", _SESSION_PUT), ("*", _GIT)),
+    GitHubPrincipal: tuple((method, re.compile(re.escape(path))) for method, path in SIGNED_ROUTES),
 }
 
 
@@ -263,6 +275,10 @@ class AuthMiddleware:
         if scope["type"] not in ("http", "websocket") or not protected:
             await self.app(scope, receive, send)
             return
+        if scope["type"] == "http" and (scope.get("method"), path) in SIGNED_ROUTES:
+            scope.setdefault("state", {})["principal"] = GitHubPrincipal()
+            await self.app(scope, receive, send)
+            return
         try:
             principal = await self.classify(scope)
             method = "WS" if scope["type"] == "websocket" else scope["method"]
@@ -365,6 +381,8 @@ def _forbidden(principal: Principal) -> str:
         return "The registration token only connects a runner (lazyaf-runner); use LAZYAF_TOKEN for the API."
     if isinstance(principal, RunnerPrincipal):
         return "A runner secret reaches only the runner socket, git fetches and session files."
+    if isinstance(principal, GitHubPrincipal):
+        return "Only GitHub's webhook deliveries are taken without a token."
     return "An attempt token reaches only its repo's git and its session files."
 
 

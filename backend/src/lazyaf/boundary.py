@@ -26,7 +26,7 @@ and the board). In order, for HTTP requests and WebSocket upgrades:
    413 ``request_too_large`` — by ``Content-Length`` before anything is read, or once the bytes
    received pass the cap for a chunked body (the app's partial answer is discarded). Git
    (``/git/``) and agent session uploads (``PUT /api/jobs/{id}/session``) stream to disk and keep
-   their own caps.
+   their own caps; GitHub's webhook (``/api/github/webhook``) reads up to GitHub's own 25 MB cap.
 4. **Page headers** on every HTTP answer: ``X-Frame-Options: DENY``, a Content-Security-Policy the
    built board and ``/docs`` work under (scripts, styles, fonts and connections from this origin
    only, nothing inline; no frames, plugins or ``<base>``; every e2e test in Chromium fails on a
@@ -57,8 +57,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 FOREIGN_SITES = frozenset({b"cross-site", b"same-site"})
 _NAME = re.compile(r"^[a-z0-9_](?:[a-z0-9_.-]{0,252})$")
 _PORT = re.compile(r"^[0-9]{1,5}$")
-# Bodies of these stream to disk under caps of their own.
-_UNCAPPED_PATH = re.compile(r"^/git/|^/api/jobs/[^/]+/session$")
+# Bodies of these stream to disk, or are read by the route, under caps of their own.
+_UNCAPPED_PATH = re.compile(r"^/git/|^/api/jobs/[^/]+/session$|^/api/github/webhook$")
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [

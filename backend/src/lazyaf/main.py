@@ -117,6 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
     reaper.after_sweep.append(hub.wake_if_queued)
     secrets = key_store(settings)  # keys load (and the key file appears) on first use
     github = GitHubService(settings, sessionmaker, secrets)
+    bus.listeners.append(github.commands.on_board_event)  # a job moved: a command's run may move on
     # The WIP limit: cards waiting to auto-start start when a slot frees (jobs/admission.py).
     admission = Admission(settings, sessionmaker, wip_limits)
     bus.listeners.append(admission.on_board_event)

@@ -3,6 +3,7 @@
 from lazyaf.cards.models import Card, CardActivity, CardStatus, Comment
 from lazyaf.db.base import Base
 from lazyaf.events.models import BoardEvent
+from lazyaf.github.commands.models import GitHubCommand, GitHubDelivery, GitHubThread
 from lazyaf.github.models import GitHubIssue, GitHubLink, GitHubOutbox
 from lazyaf.jobs.models import Job, JobEvent, JobStatus
 from lazyaf.repos.models import Repo, RepoAlias
@@ -16,9 +17,12 @@ __all__ = [
     "CardActivity",
     "CardStatus",
     "Comment",
+    "GitHubCommand",
+    "GitHubDelivery",
     "GitHubIssue",
     "GitHubLink",
     "GitHubOutbox",
+    "GitHubThread",
     "Job",
     "JobEvent",
     "JobStatus",

@@ -166,6 +166,17 @@ class Settings(BaseSettings):
     github_retry_base: float = Field(
         10.0, gt=0, description="Seconds before the outbox retries a failed GitHub write; doubles each time."
     )
+    github_webhook_max_bytes: int = Field(
+        25 * 1024 * 1024,
+        ge=1024,
+        description="Largest GitHub webhook delivery accepted (GitHub caps its payloads at 25 MB).",
+    )
+    github_progress_interval: float = Field(
+        5.0,
+        ge=0,
+        description="Seconds between two edits of a command's progress comment while a step runs "
+        "(a new step or the end is shown at once).",
+    )
     log_level: str = Field("info", description="debug, info, warning or error.")
     log_format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto: JSON when stderr is not a terminal."

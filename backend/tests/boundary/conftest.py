@@ -55,6 +55,8 @@ async def world(app: FastAPI, raw: httpx.AsyncClient, settings: Settings, tmp_pa
         "session_id": "abc-123",
         "runner_id": str(runner.id),
         "op_id": str(uuid.uuid4()),  # a GitHub outbox write (none exists: the route answers 404)
+        "delivery_id": str(uuid.uuid4()),  # a GitHub delivery (none: the routes answer 404)
+        "command_id": str(uuid.uuid4()),  # a GitHub command (none: 404)
     }
 
 

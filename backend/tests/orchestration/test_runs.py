@@ -15,6 +15,7 @@ from lazyaf.git import refs as git_refs
 from lazyaf.jobs.models import Job, JobKind, JobStatus
 from lazyaf.orchestration import attempts, review, runs
 from lazyaf.orchestration import cards as card_moves
+from lazyaf.orchestration.states import IllegalMove
 from lazyaf.repos import service as repo_service
 from lazyaf.repos.models import Repo
 from lazyaf.runs.models import Run, RunStatus, Step, StepStatus
@@ -203,3 +204,43 @@ async def test_a_job_from_before_runs_existed_still_ends_and_moves_its_card(
         assert await _runs(app, job.card_id) == [
             ("build", RunStatus.RUNNING, [(StepKind.BUILD, StepStatus.RUNNING)])
         ]
+
+
+@pytest.mark.parametrize("first_ends", [JobStatus.COMPLETED, JobStatus.FAILED])
+async def test_a_run_of_two_steps_waits_for_its_driver_after_a_step_succeeds(
+    app: FastAPI, settings: Settings, repo: Repo, first_ends: JobStatus
+) -> None:
+    """A step that succeeded with another pending leaves the run running (its driver, a GitHub
+    command or a workflow, begins the next); a step that failed ends it, the rest skipped."""
+    job, _ = await claimed(app, settings, repo)
+    async with app.state.sessionmaker() as session:
+        card = await session.get(Card, job.card_id)
+        assert card is not None
+        step = await runs.new_run(session, card, "plan-build", [StepKind.PLAN, StepKind.BUILD])
+        row = await session.get(Job, job.id)
+        assert row is not None
+        row.step_id = step.id  # the claimed attempt runs the plan step
+        await session.flush()
+        await runs.end_attempt(session=session, job=row, card=card, status=first_ends, error=None)
+        await session.commit()
+        run_id = step.run_id
+    async with app.state.sessionmaker() as session:
+        run = await session.get(Run, run_id)
+        steps = (
+            await session.scalars(select(Step).where(Step.run_id == run_id).order_by(Step.position))
+        ).all()
+        assert run is not None
+        if first_ends == JobStatus.FAILED:
+            assert (run.status, [s.status for s in steps]) == (
+                RunStatus.FAILED,
+                [StepStatus.FAILED, StepStatus.SKIPPED],
+            )
+            with pytest.raises(IllegalMove):
+                await runs.begin_step(session, run_id, 1)
+            return
+        assert (run.status, [s.status for s in steps]) == (
+            RunStatus.RUNNING,
+            [StepStatus.SUCCEEDED, StepStatus.PENDING],
+        )
+        build = await runs.begin_step(session, run_id, 1)
+        assert build.status == StepStatus.RUNNING and build.kind == StepKind.BUILD

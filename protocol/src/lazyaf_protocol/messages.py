@@ -81,6 +81,10 @@ class JobKind(StrEnum):
     """The repo's checks failed after the agent's pass: their output to fix."""
     RESOLVE = "resolve"
     """The branch conflicts with the base: the harness merges the base in, the agent resolves."""
+    PLAN = "plan"
+    """Write the plan document, nothing else (a GitHub ``@lazyaf plan``)."""
+    REFINE = "refine"
+    """Rework the plan document from feedback (a GitHub ``@lazyaf refine``)."""
 
 
 def version_mismatch(runner: object, backend: int = PROTOCOL_VERSION) -> str:
@@ -300,6 +304,9 @@ class Assign(Message):
     # Agent settings from the server (ANTHROPIC_BASE_URL); the model credential comes apart.
     env: dict[str, str] = Field(default_factory=dict)
     credential: AgentCredential | None = None
+    # Run the agent with the base branch's configuration files (.claude/, CLAUDE.md, .mcp.json,
+    # .lazyaf/...), not the branch's; the harness commit never includes the swap (agent_config.py).
+    agent_config_from_base: bool = False
 
 
 class NoJob(Message):

@@ -28,7 +28,7 @@ from lazyaf_protocol.redact import Redactor, redact_complete, secrets_in_environ
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from lazyaf_runner import __version__, conflicts, credentials, verify
+from lazyaf_runner import __version__, agent_config, conflicts, credentials, verify
 from lazyaf_runner.agents import make_adapter
 from lazyaf_runner.agents.base import AgentEvent, AgentOutcome
 from lazyaf_runner.environment import agent_environment, check_pass_env, verification_environment
@@ -396,8 +396,14 @@ class RunnerClient:
             )
         if job.cancel.is_set():
             return complete
+        swapped = None
+        if assign.agent_config_from_base:
+            assert workspace.base_sha is not None
+            swapped = await agent_config.swap(workspace, workspace.base_sha)
         await self._progress(job, "agent", at_once=True)
         outcome = await self._run_agent(job, workspace)
+        if swapped is not None:
+            await agent_config.restore(workspace, swapped)
         for name in (
             "exit_code",
             "session_id",

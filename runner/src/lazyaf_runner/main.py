@@ -31,9 +31,7 @@ CREDENTIAL_ENV = (SECRET_ENV, "LAZYAF_RUNNER_TOKEN", "LAZYAF_TOKEN")
 
 def _configure_logging(verbose: bool) -> None:
     renderer = (
-        structlog.processors.JSONRenderer()
-        if not sys.stderr.isatty()
-        else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer() if not sys.stderr.isatty() else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
         processors=[
@@ -42,9 +40,7 @@ def _configure_logging(verbose: bool) -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.DEBUG if verbose else logging.INFO
-        ),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if verbose else logging.INFO),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
     )
 
@@ -72,9 +68,7 @@ def _configure_logging(verbose: bool) -> None:
     default=None,
     help="Register with the server's LAZYAF_TOKEN instead (prefer the variable, as above).",
 )
-@click.option(
-    "--name", default=None, help="Show this name on the board (default: the host name)."
-)
+@click.option("--name", default=None, help="Show this name on the board (default: the host name).")
 @click.option(
     "--kind",
     type=click.Choice(["local", "docker", "remote"]),
@@ -82,9 +76,7 @@ def _configure_logging(verbose: bool) -> None:
     show_default=True,
     help="Say what kind of runner this is.",
 )
-@click.option(
-    "--runner-id", default=None, help="Resume this runner identity (set by the pool)."
-)
+@click.option("--runner-id", default=None, help="Resume this runner identity (set by the pool).")
 @click.option(
     "--work-dir",
     type=click.Path(path_type=Path),

@@ -80,6 +80,9 @@ class Card(IdMixin, TimestampMixin, Base):
     pr_status: Mapped[str | None] = mapped_column(String(20))
     # What went wrong with the card's last GitHub write or auto-start, in a sentence; None when fine.
     github_error: Mapped[str | None] = mapped_column(Text)
+    # The last `@lazyaf <verb>` given on the card's GitHub thread, and who gave it (github/commands).
+    github_command: Mapped[str | None] = mapped_column(String(20))
+    github_command_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class Comment(IdMixin, TimestampMixin, Base):

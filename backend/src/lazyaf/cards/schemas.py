@@ -86,6 +86,10 @@ class CardRead(BaseModel):
     github_error: str | None = Field(
         None, description="What went wrong with its last GitHub write or auto-start."
     )
+    github_command: str | None = Field(
+        None, description="The last `@lazyaf` command given on its GitHub thread (plan, build, iterate…)."
+    )
+    github_command_by: str | None = Field(None, description="Who gave that command (a GitHub login).")
     created_at: datetime
     updated_at: datetime
 

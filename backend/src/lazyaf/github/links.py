@@ -17,6 +17,8 @@ from lazyaf.errors import InvalidInput, NotFound
 from lazyaf.events.bus import EventBus
 from lazyaf.events.schemas import GitHubUpdated
 from lazyaf.github.client import DEFAULT_API_URL, normalize_api_url
+from lazyaf.github.commands import linksettings
+from lazyaf.github.commands.schemas import settings_read
 from lazyaf.github.models import GitHubIssue, GitHubLink, GitHubOutbox, OutboxStatus
 from lazyaf.github.schemas import (
     GitHubLinkRead,
@@ -91,6 +93,7 @@ async def put(
         moved = (link.owner.lower(), link.name.lower()) != (data.owner.lower(), data.name.lower())
         if moved or link.api_url != api_url:
             await _forget_issues(session, repo.id, keep=None if link.api_url != api_url else data)
+            linksettings.forget_cursors(link)
         link.owner, link.name, link.api_url, link.git_url = data.owner, data.name, api_url, git_url
         link.verify = link.verified_at = None
     keyring = secrets.keyring(create=True) if data.token or data.webhook_secret else None
@@ -198,6 +201,7 @@ async def to_read(session: AsyncSession, link: GitHubLink) -> GitHubLinkRead:
         rate_limit=rate,
         outbox_pending=int(counts.get(OutboxStatus.PENDING, 0) + counts.get(OutboxStatus.RUNNING, 0)),
         outbox_held=int(counts.get(OutboxStatus.HELD, 0)),
+        commands=settings_read(link),
         created_at=link.created_at,
         updated_at=link.updated_at,
     )

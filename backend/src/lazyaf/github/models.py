@@ -44,6 +44,21 @@ class GitHubLink(IdMixin, TimestampMixin, Base):
     rate_limit_limit: Mapped[int | None]
     rate_limit_remaining: Mapped[int | None]
     rate_limit_reset_at: Mapped[datetime | None]
+    # Commands from comments (github/commands): who may give them and how LazyAF hears them.
+    commands_enabled: Mapped[bool] = mapped_column(default=True)
+    trigger_phrase: Mapped[str] = mapped_column(String(40), default="@lazyaf")
+    allowed_users: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # [{login, id}]
+    require_write: Mapped[bool] = mapped_column(default=False)
+    allowed_bots: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # [{login, id}]
+    poll_comments: Mapped[bool] = mapped_column(default=True)
+    poll_interval_s: Mapped[int] = mapped_column(default=30)
+    # The comment poller's cursors (GitHub times and first-page ETags) and where it started:
+    # comments made before ``commands_from`` are never taken for commands.
+    commands_from: Mapped[datetime | None]
+    comments_since: Mapped[str | None] = mapped_column(String(40))
+    comments_etag: Mapped[str | None] = mapped_column(String(200))
+    review_comments_since: Mapped[str | None] = mapped_column(String(40))
+    review_comments_etag: Mapped[str | None] = mapped_column(String(200))
 
     @property
     def full_name(self) -> str:

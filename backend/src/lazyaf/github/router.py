@@ -16,6 +16,7 @@ from lazyaf.cards.schemas import CardRead
 from lazyaf.errors import Conflict, NotFound, error_responses
 from lazyaf.github import automation, links, pulls, sync
 from lazyaf.github.clients import observe_quota
+from lazyaf.github.commands import linksettings
 from lazyaf.github.models import GitHubOutbox, OutboxStatus
 from lazyaf.github.schemas import (
     AutomationWrite,
@@ -50,14 +51,18 @@ class PullRequestQueued(BaseModel):
     op: OutboxRead
 
 
-@router.put("/repos/{repo_id}/github", responses=error_responses(404, 422))
+@router.put("/repos/{repo_id}/github", responses=error_responses(404, 422, 502, 503))
 async def link_github(
     repo: RepoDep, data: GitHubLinkWrite, session: SessionDep, settings: SettingsDep, github: GitHubDep
 ) -> GitHubLinkRead:
     """Link the repo to a GitHub repository (the token is stored encrypted and never returned)."""
     link = await links.put(session=session, settings=settings, secrets=github.secrets, repo=repo, data=data)
     github.clients.forget(link.id)
+    client = github.clients.for_link(link) if linksettings.needs_lookup(data) else None
+    # A login GitHub does not know is a 422, and nothing is kept.
+    await linksettings.apply(link, data, client, now=github.clients.clock())
     github.poller.reset(repo.id)
+    github.commands.poller.reset(repo.id)
     return await links.changed(session, link)
 
 

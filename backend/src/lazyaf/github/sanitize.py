@@ -9,7 +9,8 @@ claude-code-action's ``sanitizer.ts`` does it, and its #1779 shows why):
 * bidirectional controls (Trojan Source: text that reads differently from how it runs);
 * hidden attributes of inline HTML (``alt``, ``title``, ``aria-*``, ``data-*``) and image alt text.
 
-And the data block the prompt wraps issues in (``<github_issue>``) cannot be closed from inside.
+And the data blocks the prompts wrap GitHub's text in (``<github_issue>``, ``<github_data>``) cannot be
+closed, nor a ``<trigger_comment>`` opened, from inside.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import re
 
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
-_INVISIBLE = re.compile(
+INVISIBLE = re.compile(
     "["
     "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
     "\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0"
@@ -28,7 +29,7 @@ _HIDDEN_ATTRIBUTE = re.compile(
     r"""\s(?:alt|title|aria-[\w-]+|data-[\w-]+)\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+)""", re.IGNORECASE
 )
 _IMAGE_ALT = re.compile(r"!\[[^\]]*\]\(")
-_DATA_TAG = re.compile(r"<(/?)\s*(github_issue|github_comment|github_data)", re.IGNORECASE)
+_DATA_TAG = re.compile(r"<(/?)\s*(github_issue|github_comment|github_data|trigger_comment)", re.IGNORECASE)
 
 
 def sanitize(text: str | None, *, limit: int | None = None) -> str:
@@ -36,7 +37,7 @@ def sanitize(text: str | None, *, limit: int | None = None) -> str:
     if not text:
         return ""
     text = _HTML_COMMENT.sub("", text)
-    text = _INVISIBLE.sub("", text)
+    text = INVISIBLE.sub("", text)
     text = _HIDDEN_ATTRIBUTE.sub("", text)
     text = _IMAGE_ALT.sub("![](", text)
     text = _DATA_TAG.sub(lambda m: f"&lt;{m.group(1)}{m.group(2)}", text)

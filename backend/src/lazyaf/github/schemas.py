@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
 )
 
+from lazyaf.github.commands.schemas import CommandSettingsRead, CommandSettingsWrite
 from lazyaf.repos.schemas import BranchName
 
 # The workflows a sync rule may start cards with. Issue 12 (workflows) will replace this with
@@ -55,8 +56,9 @@ Label = Annotated[
 ]
 
 
-class GitHubLinkWrite(BaseModel):
-    """Link the repo to ``owner/name`` on GitHub (or GitHub Enterprise through ``api_url``)."""
+class GitHubLinkWrite(CommandSettingsWrite):
+    """Link the repo to ``owner/name`` on GitHub (or GitHub Enterprise through ``api_url``), and say
+    who may give it ``@lazyaf`` commands from comments."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -194,6 +196,7 @@ class GitHubLinkRead(BaseModel):
         0, description="Writes to GitHub waiting to be done (retrying or not yet tried)."
     )
     outbox_held: int = Field(0, description="Writes stopped on an error; they resume when the link is fixed.")
+    commands: CommandSettingsRead = Field(description="`@lazyaf` commands from comments: who, how heard.")
     created_at: datetime
     updated_at: datetime
 

@@ -76,6 +76,9 @@ class Job(IdMixin, TimestampMixin, Base):
     verification: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     # A completed pass on an existing branch that left it where it was (the agent changed nothing).
     no_changes: Mapped[bool] = mapped_column(default=False)
+    # The agent's configuration files (.claude/, CLAUDE.md, .mcp.json, .lazyaf/) come from the
+    # default branch, not the job's branch (a pull request's branch must not configure its agent).
+    agent_config_from_base: Mapped[bool] = mapped_column(default=False)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]

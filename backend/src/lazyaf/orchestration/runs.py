@@ -36,7 +36,7 @@ from lazyaf.github import prompt as github_prompt
 from lazyaf.jobs import sessions as job_sessions
 from lazyaf.jobs.models import Job, JobKind, JobStatus
 from lazyaf.orchestration import announce, attempts, columns
-from lazyaf.orchestration.states import ATTEMPTS, RUNS, STEPS
+from lazyaf.orchestration.states import ATTEMPTS, RUNS, STEPS, IllegalMove
 from lazyaf.repos.models import Repo
 from lazyaf.repos.service import git_path
 from lazyaf.runs.models import Run, RunStatus, Step, StepStatus
@@ -139,6 +139,21 @@ async def reopen(session: AsyncSession, card: Card) -> Step:
     return step
 
 
+async def begin_step(session: AsyncSession, run_id: uuid.UUID, position: int) -> Step:
+    """The pending step at ``position`` of a running run, running now (its attempt is the
+    caller's to queue). IllegalMove when the run ended or the step is not pending."""
+    found = (
+        await session.execute(
+            select(Step, Run).join(Run).where(Step.run_id == run_id, Step.position == position)
+        )
+    ).one()
+    step, run = found
+    if run.status != RunStatus.RUNNING:
+        raise IllegalMove(f"run {run.id} is {run.status}: it begins no step")
+    _move_step(step, StepStatus.RUNNING)
+    return step
+
+
 def _move_step(step: Step, target: StepStatus, error: str | None = None) -> None:
     STEPS.require(step.status, target)
     step.status = target
@@ -162,14 +177,20 @@ async def _settle_step(session: AsyncSession, job: Job, status: JobStatus, error
 
 
 async def _after_step(session: AsyncSession, run: Run, step: Step) -> None:
-    """What follows a step's end: today the run ends with it (a later step would begin here when
-    the step succeeded); steps the run never reached are skipped."""
+    """What follows a step's end. A step that succeeded with another one pending leaves the run
+    running: whoever drives the run begins that one (``begin_step``; a GitHub command's run, from
+    its status poll; a workflow's engine). Otherwise the run ends with the step, and the steps it
+    never reached are skipped."""
     rest = (
-        await session.scalars(select(Step).where(Step.run_id == run.id, Step.position > step.position))
+        await session.scalars(
+            select(Step).where(Step.run_id == run.id, Step.position > step.position).order_by(Step.position)
+        )
     ).all()
-    for later in rest:
-        if later.status == StepStatus.PENDING:
-            _move_step(later, StepStatus.SKIPPED)
+    pending = [later for later in rest if later.status == StepStatus.PENDING]
+    if step.status == StepStatus.SUCCEEDED and pending:
+        return
+    for later in pending:
+        _move_step(later, StepStatus.SKIPPED)
     target = RUN_AFTER[step.status]
     RUNS.require(run.status, target)
     run.status, run.finished_at, run.error = target, utcnow(), step.error

@@ -473,6 +473,7 @@ class RunnerHub:
             agent_options=options,
             timeout_s=self.settings.job_timeout,
             env=env,
+            agent_config_from_base=job.agent_config_from_base,
             credential=credential,
         )
 

@@ -283,6 +283,127 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/github/commands": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Inject Command
+         * @description Give a command as if it was commented on the issue or pull request (`lazyaf github run`).
+         */
+        post: operations["inject_command"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/github/commands/{command_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Command
+         * @description One command: its verb, who gave it, its checklist and how it ended.
+         */
+        get: operations["get_command"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/github/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Deliveries
+         * @description What arrived (newest first), through which door, and what became of it.
+         */
+        get: operations["list_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/github/deliveries/{delivery_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Delivery
+         * @description One delivery: its door, its status and why.
+         */
+        get: operations["get_delivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/github/deliveries/{delivery_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay Delivery
+         * @description Put a delivery through the gate again (after fixing the allowlist, say). A comment that already
+         *     became a command does not run twice.
+         */
+        post: operations["replay_delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/github/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Receive Webhook
+         * @description GitHub's webhook: signed deliveries are stored and answered 202 (a replay: 200, duplicate).
+         */
+        post: operations["receive_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -1014,6 +1135,16 @@ export interface components {
             default_agent: string;
         };
         /**
+         * AllowedUser
+         * @description A GitHub account by login and numeric id (the id is what is matched: a login can be renamed).
+         */
+        AllowedUser: {
+            /** Id */
+            id: number;
+            /** Login */
+            login: string;
+        };
+        /**
          * ApproveBody
          * @description What the reviewer approved: the head of the card branch they saw.
          */
@@ -1143,6 +1274,16 @@ export interface components {
             /** Description */
             description: string;
             /**
+             * Github Command
+             * @description The last `@lazyaf` command given on its GitHub thread (plan, build, iterate…).
+             */
+            github_command?: string | null;
+            /**
+             * Github Command By
+             * @description Who gave that command (a GitHub login).
+             */
+            github_command_by?: string | null;
+            /**
              * Github Error
              * @description What went wrong with its last GitHub write or auto-start.
              */
@@ -1241,6 +1382,16 @@ export interface components {
             created_at: string;
             /** Description */
             description: string;
+            /**
+             * Github Command
+             * @description The last `@lazyaf` command given on its GitHub thread (plan, build, iterate…).
+             */
+            github_command?: string | null;
+            /**
+             * Github Command By
+             * @description Who gave that command (a GitHub login).
+             */
+            github_command_by?: string | null;
             /**
              * Github Error
              * @description What went wrong with its last GitHub write or auto-start.
@@ -1384,6 +1535,106 @@ export interface components {
             url: string;
         };
         /**
+         * CommandCreate
+         * @description Inject a command into the pipeline as if it was commented (``lazyaf github run``).
+         */
+        CommandCreate: {
+            /**
+             * Issue
+             * @description The issue's number.
+             */
+            issue?: number | null;
+            /**
+             * Pr
+             * @description The pull request's number.
+             */
+            pr?: number | null;
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+            /**
+             * Text
+             * @description Free text after the verb, as in a comment.
+             * @default
+             */
+            text: string;
+            /**
+             * Verb
+             * @enum {string}
+             */
+            verb: "plan" | "refine" | "build" | "oneshot" | "iterate" | "status" | "cancel";
+        };
+        /** CommandRead */
+        CommandRead: {
+            /** Actor Login */
+            actor_login: string;
+            /** Card Id */
+            card_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Progress Comment Id */
+            progress_comment_id: number | null;
+            /** Progress Final */
+            progress_final: boolean;
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+            /** Source */
+            source: string;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "done" | "failed" | "cancelled";
+            /** Steps */
+            steps: components["schemas"]["StepRead"][];
+            /** Text */
+            text: string;
+            /** Verb */
+            verb: string;
+        };
+        /** CommandSettingsRead */
+        CommandSettingsRead: {
+            /** Allowed Bots */
+            allowed_bots: components["schemas"]["AllowedUser"][];
+            /** Allowed Users */
+            allowed_users: components["schemas"]["AllowedUser"][];
+            /** Commands Enabled */
+            commands_enabled: boolean;
+            /** Poll Comments */
+            poll_comments: boolean;
+            /** Poll Interval S */
+            poll_interval_s: number;
+            /** Require Write */
+            require_write: boolean;
+            /** Trigger Phrase */
+            trigger_phrase: string;
+            /**
+             * Webhook Path
+             * @description Where GitHub's webhook posts (content type application/json, the link's webhook secret).
+             * @default /api/github/webhook
+             */
+            webhook_path: string;
+        };
+        /**
          * CommentCreate
          * @description A review comment: general, or anchored to a file (and a line of its new side) in the diff.
          */
@@ -1498,6 +1749,56 @@ export interface components {
             variable?: string | null;
         };
         /**
+         * DeliveryRead
+         * @description What arrived, through which door, and what became of it.
+         */
+        DeliveryRead: {
+            /** Action */
+            action: string | null;
+            /** Attempts */
+            attempts: number;
+            /** Command Id */
+            command_id: string | null;
+            /**
+             * Delivery Id
+             * @description GitHub's X-GitHub-Delivery, or poll:… / cli:… for the other doors.
+             */
+            delivery_id: string;
+            /** Event */
+            event: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Processed At */
+            processed_at: string | null;
+            /**
+             * Reason
+             * @description Why it was ignored or failed; None when accepted.
+             */
+            reason: string | null;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /** Repo Id */
+            repo_id: string | null;
+            /** Repository */
+            repository: string | null;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "webhook" | "poll" | "cli";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "accepted" | "ignored" | "failed";
+        };
+        /**
          * DiffLine
          * @description One line of a hunk; ``old_line``/``new_line`` are None on the side it does not exist on.
          */
@@ -1600,6 +1901,8 @@ export interface components {
             api_url: string;
             /** Automation Enabled */
             automation_enabled: boolean;
+            /** @description `@lazyaf` commands from comments: who, how heard. */
+            commands: components["schemas"]["CommandSettingsRead"];
             /**
              * Created At
              * Format: date-time
@@ -1667,14 +1970,30 @@ export interface components {
         };
         /**
          * GitHubLinkWrite
-         * @description Link the repo to ``owner/name`` on GitHub (or GitHub Enterprise through ``api_url``).
+         * @description Link the repo to ``owner/name`` on GitHub (or GitHub Enterprise through ``api_url``), and say
+         *     who may give it ``@lazyaf`` commands from comments.
          */
         GitHubLinkWrite: {
+            /**
+             * Allowed Bots
+             * @description Bot accounts (e.g. my-app[bot]) whose commands run; none by default.
+             */
+            allowed_bots?: string[] | null;
+            /**
+             * Allowed Users
+             * @description GitHub logins whose commands run; LazyAF looks up and stores their numeric ids.
+             */
+            allowed_users?: string[] | null;
             /**
              * Api Url
              * @description GitHub's API; default LAZYAF_GITHUB_API_URL (api.github.com), or the link's when it already points at this repository.
              */
             api_url?: string | null;
+            /**
+             * Commands Enabled
+             * @description Whether `@lazyaf` commands in comments run (default true).
+             */
+            commands_enabled?: boolean | null;
             /**
              * Git Url
              * @description Where branches are pushed; default https://<host>/<owner>/<name>.git, or the link's when it already points at this repository.
@@ -1698,10 +2017,30 @@ export interface components {
              */
             owner: string;
             /**
+             * Poll Comments
+             * @description Ask GitHub for new comments (for servers GitHub's webhooks cannot reach).
+             */
+            poll_comments?: boolean | null;
+            /**
+             * Poll Interval S
+             * @description Seconds between two polls of the comments (default 30).
+             */
+            poll_interval_s?: number | null;
+            /**
+             * Require Write
+             * @description Also require the author to have write permission on the repository.
+             */
+            require_write?: boolean | null;
+            /**
              * Token
              * @description A token with write access to the repository (fine-grained: Contents, Issues and Pull requests read/write; classic: repo). Stored encrypted, never returned. May be left out when the repo is linked already: the stored token is kept.
              */
             token?: string | null;
+            /**
+             * Trigger Phrase
+             * @description The phrase that starts a command (default @lazyaf; @aidw always works too).
+             */
+            trigger_phrase?: string | null;
             /**
              * Webhook Secret
              * @description Secret for webhook signatures; stored encrypted.
@@ -1858,7 +2197,7 @@ export interface components {
          *     harness does first).
          * @enum {string}
          */
-        JobKind: "build" | "iterate" | "retry" | "fix" | "resolve";
+        JobKind: "build" | "iterate" | "retry" | "fix" | "resolve" | "plan" | "refine";
         /** JobLogPage */
         JobLogPage: {
             /** Events */
@@ -2484,6 +2823,32 @@ export interface components {
             fresh: boolean;
         };
         /**
+         * StepRead
+         * @description One line of a command's checklist (its progress comment shows the same).
+         */
+        StepRead: {
+            /** Cost Usd */
+            cost_usd?: number | null;
+            /** Detail */
+            detail?: string | null;
+            /** Finished At */
+            finished_at?: string | null;
+            /**
+             * Key
+             * @description plan, refine, build, iterate (the agent's steps), pull_request, ready, answer.
+             */
+            key: string;
+            /** Started At */
+            started_at?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "running" | "done" | "failed" | "cancelled" | "skipped";
+            /** Title */
+            title: string;
+        };
+        /**
          * SyncResult
          * @description What one sync did: cards created and updated, cards whose issue closed, issues skipped.
          */
@@ -2691,6 +3056,21 @@ export interface components {
              * @description Pool runners starting or waiting to restart, by name.
              */
             starting: string[];
+        };
+        /**
+         * WebhookAnswer
+         * @description What the webhook endpoint answers GitHub.
+         */
+        WebhookAnswer: {
+            /** Delivery */
+            delivery?: string | null;
+            /**
+             * Duplicate
+             * @default false
+             */
+            duplicate: boolean;
+            /** Status */
+            status: string;
         };
     };
     responses: never;
@@ -3941,6 +4321,432 @@ export interface operations {
             };
             /** @description Invalid input */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    inject_command: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CommandCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A body over the API's size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    get_command: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                command_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommandRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    list_deliveries: {
+        parameters: {
+            query?: {
+                /** @description Only this repo's. */
+                repo_id?: string | null;
+                /** @description Only those in this state. */
+                status?: ("queued" | "accepted" | "ignored" | "failed") | null;
+                /** @description Only from this door. */
+                source?: ("webhook" | "poll" | "cli") | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryRead"][];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    get_delivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    replay_delivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    receive_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAnswer"];
+                };
+            };
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAnswer"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5412,6 +6218,24 @@ export interface operations {
             };
             /** @description Invalid input */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Bad Gateway */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,7 +5,7 @@ a job is an attempt of a step (job.step_id). Jobs from before have no step (NULL
 were is still in job.kind, and the next start, retry or review round of their card makes a run.
 
 Revision ID: de5e366d1ce8
-Revises: 3d8e61b0c5f2
+Revises: 2c0ef07b5f58
 Create Date: 2026-12-06 09:00:00.000000
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "de5e366d1ce8"
-down_revision: str | None = "3d8e61b0c5f2"
+down_revision: str | None = "2c0ef07b5f58"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

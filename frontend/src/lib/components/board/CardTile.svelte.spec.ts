@@ -130,6 +130,20 @@ describe('CardTile', () => {
     expect(board.openCardId).toBeNull();
   });
 
+  it('shows the @lazyaf command that set a card from GitHub to work, and who gave it', () => {
+    show({
+      ...base,
+      status: 'in_progress',
+      github_issue_number: 7,
+      github_url: 'https://github.com/o/r/issues/7',
+      github_command: 'plan',
+      github_command_by: 'octocat',
+    });
+    const command = screen.getByText('plan · @octocat');
+    expect(command.getAttribute('title')).toBe('Started by @lazyaf plan from @octocat on GitHub');
+    expect(screen.getByRole('link', { name: '#7' }).getAttribute('href')).toBe('https://github.com/o/r/issues/7');
+  });
+
   it('says when a card waits for a WIP slot, and what went wrong with its pull request', () => {
     show({ ...base, status: 'todo', start_waiting_since: '2026-01-01T00:00:00Z' });
     expect(screen.getByText('waiting for a slot')).toBeTruthy();

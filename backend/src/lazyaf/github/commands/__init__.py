@@ -1,0 +1,1 @@
+"""Commands from GitHub comments (see runs.py for the seam to the work they start)."""
