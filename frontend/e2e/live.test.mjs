@@ -40,9 +40,24 @@ test('an open card survives a reload: its ?card= link opens it again', { timeout
     await openCard(page, 'Shared by link');
     const card = await stack.cardByTitle('Shared by link');
     assert.equal(new URL(page.url()).searchParams.get('card'), card.id);
+    // The runner list answers only once the card is closed: a slow first load must not reopen it.
+    let release;
+    const held = new Promise((resolve) => (release = resolve));
+    await page.route('**/api/runners', async (route) => {
+      await held;
+      await route.continue();
+    });
     await page.reload();
-    await page.getByRole('dialog', { name: 'Shared by link', exact: true }).waitFor();
+    const dialog = page.getByRole('dialog', { name: 'Shared by link', exact: true });
+    await dialog.waitFor();
     await page.keyboard.press('Escape');
     await waitFor(async () => !new URL(page.url()).searchParams.has('card'), { what: 'the link to drop the card' });
+    const runnersLoaded = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/runners');
+    release();
+    await runnersLoaded;
+    await page.unroute('**/api/runners');
+    await expectLive(page);
+    assert.equal(await dialog.isVisible(), false);
+    assert.equal(new URL(page.url()).searchParams.has('card'), false);
   });
 });

@@ -115,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
     pool = RunnerPool(settings, sessionmaker, hub, credentials, allowed_hosts=allowed_hosts)
     reaper = Reaper(settings, sessionmaker, pool)
     reaper.after_sweep.append(hub.wake_if_queued)
+    reaper.heard_from = hub.heard_from
     secrets = key_store(settings)  # keys load (and the key file appears) on first use
     github = GitHubService(settings, sessionmaker, secrets)
     bus.listeners.append(github.commands.on_board_event)  # a job moved: a command's run may move on

@@ -161,3 +161,38 @@ async def test_an_agent_event_the_model_does_not_fit_is_stored_as_an_error_sayin
     assert stored.seq == 1 and stored.data["kind"] == "error"
     assert stored.data["text"].startswith("The runner sent an agent event this server cannot read (kind: ")
     assert [b.data["event"] for b in board] == [stored.data]
+
+
+async def test_a_lapsed_lease_whose_runner_is_still_heard_from_is_renewed(
+    app: FastAPI, settings: Settings, repo: Repo
+) -> None:
+    """A heartbeat stuck behind a flood of agent events must not cost a live runner its job: the
+    reaper renews the lease of a runner whose frames still arrive, and fails the others."""
+    job, runner = await claimed(app, settings, repo)
+    heard: set[tuple[uuid.UUID, str, int]] = set()
+    async with app.state.sessionmaker() as session:
+        await attempts.record_progress(
+            session=session, job_id=str(job.id), attempt=1, phase="agent", runner_id=runner.id
+        )
+        row = await session.get(Job, job.id)
+        assert row is not None
+        lapsed = runs.utcnow() - timedelta(seconds=1)
+        row.lease_expires_at = lapsed
+        heard.add((runner.id, str(job.id), 1))
+        kept = await runs.expire_leases(
+            session=session, heard_from=lambda *held: held in heard, lease_ttl=30
+        )
+        await session.commit()
+        row = await session.get(Job, job.id, populate_existing=True)
+        assert row is not None and kept == []
+        assert row.status == JobStatus.RUNNING and row.lease_expires_at is not None
+        assert row.lease_expires_at.replace(tzinfo=None) > lapsed.replace(tzinfo=None)
+        row.lease_expires_at = lapsed
+        heard.clear()  # gone silent: now it is lost
+        lost = await runs.expire_leases(
+            session=session, heard_from=lambda *held: held in heard, lease_ttl=30
+        )
+        await session.commit()
+        assert [j.id for j in lost] == [job.id]
+        row = await session.get(Job, job.id, populate_existing=True)
+        assert row is not None and row.status == JobStatus.FAILED

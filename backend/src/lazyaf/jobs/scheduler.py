@@ -10,6 +10,7 @@ before anything they hold is declared lost.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -36,6 +37,9 @@ class Reaper:
         self._task: asyncio.Task[None] | None = None
         # Called after each sweep (the runner hub wakes an idle runner if jobs still wait).
         self.after_sweep: list[Callable[[], Awaitable[None]]] = []
+        # Whether a runner's connection still delivers frames (the hub knows; None in tests
+        # that run the reaper alone).
+        self.heard_from: Callable[[uuid.UUID, str, int], bool] | None = None
 
     @property
     def interval(self) -> float:
@@ -60,7 +64,9 @@ class Reaper:
 
     async def sweep(self) -> None:
         async with session_scope(self.sessionmaker) as session:
-            await runs.expire_leases(session=session)
+            await runs.expire_leases(
+                session=session, heard_from=self.heard_from, lease_ttl=self.settings.lease_ttl
+            )
             await runs.fail_stale_timeouts(session=session, settings=self.settings)
             await runners.mark_silent_offline(session=session, settings=self.settings)
         for callback in self.after_sweep:

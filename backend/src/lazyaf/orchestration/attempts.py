@@ -13,6 +13,7 @@ decides what follows.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -388,10 +389,28 @@ async def request_cancel(*, session: AsyncSession, job: Job) -> None:
     announce.job_changed(session, job)
 
 
-async def expired(*, session: AsyncSession, now: datetime) -> list[Job]:
-    """Running attempts whose lease ran out."""
+async def expired(
+    *,
+    session: AsyncSession,
+    now: datetime,
+    heard_from: Callable[[uuid.UUID, str, int], bool] | None = None,
+    lease_ttl: float = 0.0,
+) -> list[Job]:
+    """Running attempts whose lease ran out.
+
+    `heard_from(runner_id, job_id, attempt)` says whether the connection holding the attempt still
+    delivers frames (its heartbeat can sit behind thousands of agent events on a loaded machine):
+    such a lease is renewed, not expired.
+    """
     query = select(Job).where(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now)
-    return list((await session.scalars(query)).all())
+    lapsed: list[Job] = []
+    for job in (await session.scalars(query)).all():
+        holder = job.runner_id
+        if heard_from is not None and holder is not None and heard_from(holder, str(job.id), job.attempt):
+            job.lease_expires_at = now + timedelta(seconds=lease_ttl)
+            continue
+        lapsed.append(job)
+    return lapsed
 
 
 async def overdue(*, session: AsyncSession, settings: Settings, now: datetime) -> list[Job]:

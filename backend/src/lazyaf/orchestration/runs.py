@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -449,9 +450,18 @@ async def cancel_job(*, session: AsyncSession, job: Job) -> Job:
     return job
 
 
-async def expire_leases(*, session: AsyncSession, now: datetime | None = None) -> list[Job]:
-    """Attempts whose lease ran out: requeue those lost before the agent started, fail the rest."""
-    expired = await attempts.expired(session=session, now=now or utcnow())
+async def expire_leases(
+    *,
+    session: AsyncSession,
+    now: datetime | None = None,
+    heard_from: Callable[[uuid.UUID, str, int], bool] | None = None,
+    lease_ttl: float = 0.0,
+) -> list[Job]:
+    """Attempts whose lease ran out: requeue those lost before the agent started, fail the rest
+    (a holder still heard from keeps its attempt: `attempts.expired`)."""
+    expired = await attempts.expired(
+        session=session, now=now or utcnow(), heard_from=heard_from, lease_ttl=lease_ttl
+    )
     for job in expired:
         card = await session.get(Card, job.card_id)
         if job.agent_started_at is None and not job.cancel_requested:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +81,13 @@ class RunnerConnection:
     # Agents this runner has a model credential of its own for (its hello): it is sent none of
     # this machine's, beyond the server's configured key or token.
     own_credentials: frozenset[str] = frozenset()
+    # When a frame last came off the socket, and how many wait to be handled: a runner whose
+    # frames are still being worked through is alive, whatever its lease says (the reaper asks).
+    last_frame_at: float = field(default_factory=time.monotonic)
+    pending: int = 0
+
+    def heard_from_within(self, seconds: float) -> bool:
+        return self.pending > 0 or time.monotonic() - self.last_frame_at < seconds
 
     async def send(self, message: protocol.Message) -> None:
         async with self.send_lock:
@@ -88,6 +96,17 @@ class RunnerConnection:
 
 class RunnerHub:
     """Every connected runner, by id; wakes idle ones when a job is queued."""
+
+    def heard_from(self, runner_id: uuid.UUID, job_id: str, attempt: int) -> bool:
+        """Whether the connection that holds this attempt is open and its frames arrived within a
+        lease period (or still wait to be handled): alive, even when its heartbeat is queued behind
+        a flood of events. A runner restarted under the same id holds nothing yet: not heard."""
+        conn = self.connections.get(runner_id)
+        return (
+            conn is not None
+            and conn.current == (job_id, attempt)
+            and conn.heard_from_within(self.settings.lease_ttl)
+        )
 
     def __init__(
         self,
@@ -186,7 +205,10 @@ class RunnerHub:
         reader = asyncio.create_task(self._read(conn, inbox))
         try:
             while (batch := await self._next_batch(inbox)) is not None:
-                await self._handle_batch(conn, batch)
+                try:
+                    await self._handle_batch(conn, batch)
+                finally:
+                    conn.pending -= len(batch)
         finally:
             reader.cancel()
             await self._unregister(conn)
@@ -200,6 +222,7 @@ class RunnerHub:
         try:
             while True:
                 raw = await conn.websocket.receive_text()
+                conn.last_frame_at = time.monotonic()
                 if HEARTBEAT_MARK in raw:
                     try:
                         message = protocol.runner_message.validate_json(raw)
@@ -208,6 +231,7 @@ class RunnerHub:
                     if isinstance(message, protocol.Heartbeat):
                         await self._heartbeat(conn, message)
                         continue
+                conn.pending += 1
                 await inbox.put(raw)
         except WebSocketDisconnect:
             pass
