@@ -12,7 +12,7 @@ test:
 lint:
 	@scripts/bootstrap.sh
 	.venv/bin/ruff check protocol backend cli runner bench
-	.venv/bin/mypy protocol/src/lazyaf_protocol backend/src/lazyaf cli/src/lazyaf_cli runner/src/lazyaf_runner
+	.venv/bin/mypy --config-file backend/pyproject.toml protocol/src/lazyaf_protocol backend/src/lazyaf cli/src/lazyaf_cli runner/src/lazyaf_runner
 
 bench:
 	@scripts/bootstrap.sh

@@ -252,8 +252,11 @@ class RunnerClient:
             ]
         elif isinstance(message, protocol.CompleteAck):
             self.outbox = [
-                m for m in self.outbox if not (m.job_id == message.job_id and m.attempt == message.attempt)
-            ]  # type: ignore[attr-defined]
+                m
+                for m in self.outbox
+                if getattr(m, "job_id", None) != message.job_id
+                or getattr(m, "attempt", None) != message.attempt
+            ]
             if job is not None and job.key == (message.job_id, message.attempt):
                 self.job = None
             if self.job is None and not self.stopping:

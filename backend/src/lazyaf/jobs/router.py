@@ -84,7 +84,7 @@ async def get_job_logs(
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     follow: Annotated[bool, Query(description="Stream events as NDJSON until the job ends.")] = False,
-) -> JobLogPage | StreamingResponse:  # type: ignore[valid-type]
+) -> JobLogPage | StreamingResponse:
     """The job's normalized agent events, paged by id; ``follow=true`` streams them live."""
     if follow:
         return StreamingResponse(_follow(request, job.id, after), media_type="application/x-ndjson")
@@ -189,9 +189,7 @@ async def get_session(
     return FileResponse(path, media_type="application/x-ndjson")
 
 
-async def _resuming_card(
-    principal: auth.Principal, session: SessionDep, session_id: str
-) -> uuid.UUID | None:
+async def _resuming_card(principal: auth.Principal, session: SessionDep, session_id: str) -> uuid.UUID | None:
     """The card whose sessions a runner may read: that of the running job it holds that resumes
     ``session_id`` (Forbidden when there is none); None for the user, who may read any."""
     if isinstance(principal, auth.UserPrincipal):

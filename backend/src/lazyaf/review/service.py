@@ -151,5 +151,5 @@ async def timeline(*, session: AsyncSession, card: Card) -> list[TimelineEntry]:
         for c in await list_comments(session=session, card=card)
     ]
     activity = await session.scalars(select(CardActivity).where(CardActivity.card_id == card.id))
-    entries += [TimelineEntry(at=a.created_at, kind=a.kind, data=a.data) for a in activity]  # type: ignore[arg-type]
+    entries += [TimelineEntry(at=a.created_at, kind=a.kind, data=a.data) for a in activity]
     return sorted(entries, key=lambda e: e.at)
