@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import re
+from importlib import metadata
 from pathlib import Path
 
 import lazyaf
@@ -61,3 +63,24 @@ def test_the_check_sees_the_writes_orchestration_makes() -> None:
         "orchestration/runners.py",
         "orchestration/runs.py",
     } <= modules
+
+
+def _imported_modules(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_the_backend_takes_the_wire_format_from_the_protocol_package_not_the_runner() -> None:
+    """The backend depends on ``lazyaf-protocol`` and never imports the runner program (local
+    runners are spawned as ``python -m lazyaf_runner``, a process, not an import)."""
+    modules = list(SRC.rglob("*.py"))
+    importers = [str(p.relative_to(SRC)) for p in modules if "lazyaf_runner" in _imported_modules(p)]
+    assert importers == []
+    assert any("lazyaf_protocol" in _imported_modules(p) for p in modules)  # the scan sees imports
+    requires = [re.split(r"[ ;<>=\[]", r, maxsplit=1)[0].lower() for r in metadata.requires("lazyaf") or []]
+    assert "lazyaf-protocol" in requires and "lazyaf-runner" not in requires
