@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf.cards import service as card_service
 from lazyaf.cards.models import ActivityKind, Card, CardStatus
-from lazyaf.errors import InvalidTransition
+from lazyaf.errors import BranchMissing, InvalidTransition
 from lazyaf.git import refs as git_refs
 from lazyaf.git.run import in_thread
 from lazyaf.github import gitremote, links, outbox
@@ -91,8 +91,8 @@ async def request_for_branch(
     if card is not None:
         return await request_for_card(session=session, settings=settings, card=card, body=body)
     (sha,) = await in_thread(git_refs.branch_shas, git_path(settings, repo), body.branch)
-    if sha is None:
-        raise InvalidTransition(
+    if sha is None:  # the answer a card's missing branch gets too (cards.service.branch_head)
+        raise BranchMissing(
             f"Repo '{repo.name}' has no branch '{body.branch}'; see `lazyaf repos` for its branches."
         )
     if body.branch == repo.default_branch and body.base in (None, repo.default_branch):
