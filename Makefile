@@ -11,8 +11,8 @@ test:
 
 lint:
 	@scripts/bootstrap.sh
-	.venv/bin/ruff check backend cli runner bench
-	.venv/bin/mypy backend/src/lazyaf cli/src/lazyaf_cli runner/src/lazyaf_runner
+	.venv/bin/ruff check protocol backend cli runner bench
+	.venv/bin/mypy --config-file backend/pyproject.toml protocol/src/lazyaf_protocol backend/src/lazyaf cli/src/lazyaf_cli runner/src/lazyaf_runner
 
 bench:
 	@scripts/bootstrap.sh

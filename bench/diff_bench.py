@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark LazyAF's review diff (`lazyaf.review.diff.diff`) against plain `git diff`.
+"""Benchmark LazyAF's review diff (`lazyaf.git.diff.diff`) against plain `git diff`.
 
 One run: build (or reuse) the generated repository of `repogen.py`, copy it once into
 bench/work/diff/ and add a branch that touches 500 files (edits, adds, deletes, renames, a few
@@ -34,7 +34,7 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(1, str(BENCH.parent / "backend" / "src"))
 
 import repogen  # noqa: E402
-from lazyaf.review import diff as review_diff  # noqa: E402
+from lazyaf.git import diff as git_diff  # noqa: E402
 
 WORK = BENCH / "work"
 OUT = BENCH / "out" / "diff_bench.json"
@@ -190,9 +190,9 @@ def operations(repo: Path, merge_base: str) -> dict[str, Callable[[], object]]:
     return {
         "git diff --patch": lambda: git(repo, "diff", "--patch", merge_base, BRANCH),
         "git diff --numstat": lambda: git(repo, "diff", "--numstat", merge_base, BRANCH),
-        "diff() all 500 files (limit=500)": lambda: review_diff.diff(repo, base, BRANCH, limit=500),
-        "diff() first page (limit=100)": lambda: review_diff.diff(repo, base, BRANCH),
-        "diff() last page (offset=400, limit=100)": lambda: review_diff.diff(repo, base, BRANCH, offset=400),
+        "diff() all 500 files (limit=500)": lambda: git_diff.diff(repo, base, BRANCH, limit=500),
+        "diff() first page (limit=100)": lambda: git_diff.diff(repo, base, BRANCH),
+        "diff() last page (offset=400, limit=100)": lambda: git_diff.diff(repo, base, BRANCH, offset=400),
     }
 
 
@@ -207,7 +207,7 @@ class Facts(TypedDict):
 
 def check(repo: Path, merge_base: str, touched: int) -> Facts:
     """The result is right before it is fast: the patch equals git's, every file is there."""
-    result = review_diff.diff(repo, repogen.BRANCH, BRANCH, limit=touched)
+    result = git_diff.diff(repo, repogen.BRANCH, BRANCH, limit=touched)
     reference = git(repo, "diff", "--patch", merge_base, BRANCH).decode("utf-8", "replace")
     statuses: dict[str, int] = {}
     for f in result.files:

@@ -1,6 +1,6 @@
 """Play a runner that streams a long agent log: for board_bench.mjs's heap figure.
 
-Connects to ``WS /api/runners/connect`` like a real runner (lazyaf_runner.protocol), claims the
+Connects to ``WS /api/runners/connect`` like a real runner (lazyaf_protocol.messages), claims the
 queued job JOB_ID, enters the agent phase, then sends EVENTS normalized agent events (a seeded,
 realistic mix of assistant text, thinking, tool calls and tool results, some of them errors),
 pipelined with at most WINDOW unacknowledged, heartbeating meanwhile. The backend stores each one
@@ -9,14 +9,14 @@ and broadcasts it as a ``job_event`` to every board, exactly as for a real agent
 The backend takes each runner event in a transaction of its own (~100 a second on a busy
 2-core machine: plenty for an agent, slow for 100,000), so ``--via db`` (the default) writes all
 but the last event of each BATCH straight into the database with the backend's own code
-(the ``job_event`` and ``board_event`` rows that ``transitions.record_event`` writes, with its
+(the ``job_event`` and ``board_event`` rows that ``orchestration.attempts.record_events`` writes, with its
 models, a batch per transaction), then sends the batch's last event over the WebSocket: committing it rings the server's
 event pump, which broadcasts the whole batch to every board in sequence order. The board
 receives the same ``job_event`` frames either way. ``--via ws`` sends every event over the socket.
 
 Prints one JSON line per milestone on stdout ({"assigned"}, {"progress"}, {"done"}), then holds
 the job (heartbeating) until stdin closes, so the board keeps showing a running job while it is
-measured. Run with LazyAF's venv (it imports lazyaf_runner.protocol and websockets):
+measured. Run with LazyAF's venv (it imports lazyaf_protocol and websockets):
 
     .venv/bin/python bench/log_feeder.py --server http://127.0.0.1:8765 --job-id ID --events 100000
 """
@@ -32,7 +32,7 @@ import time
 from typing import Any
 
 import httpx
-from lazyaf_runner import protocol
+from lazyaf_protocol import messages as protocol
 from websockets.asyncio.client import connect
 
 WORDS = ["the", "function", "returns", "a", "list", "of", "cards", "sorted", "by", "position", "so", "the", "board", "can", "render", "each", "column", "without", "another", "query", "we", "keep", "the", "diff", "small", "and", "add", "a", "test", "for", "the", "empty", "case", "then", "run", "the", "suite", "again", "to", "make", "sure", "nothing", "else", "broke", "while", "the", "runner", "streams", "its", "output"]

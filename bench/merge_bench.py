@@ -8,7 +8,7 @@ other files, plus one commit that edits the top of files the branch edits lower 
 needs a real merge commit with three-way content merges. Then, interleaved and each on a fresh
 copy of that repository:
 
-- ``merge(strategy="auto")`` from ``lazyaf.review.merge`` in the bare repo, against
+- ``merge(strategy="auto")`` from ``lazyaf.git.merge`` in the bare repo, against
   ``git merge --no-edit -m MSG <branch>`` in a worktree checked out at main;
 - ``merge(strategy="squash")`` against ``git merge --squash`` followed by ``git commit -q -m MSG``.
 
@@ -51,7 +51,7 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent / "backend" / "src"))
 
 import repogen  # noqa: E402
-from lazyaf.review import merge as review_merge  # noqa: E402
+from lazyaf.git import merge as git_merge  # noqa: E402
 
 WORK = BENCH / "work"
 OUT = BENCH / "out" / "merge_bench.json"
@@ -214,7 +214,7 @@ def build_scenario(source: Path, dest: Path, branch_commits: int, main_commits: 
         ),
         "files_changed_on_both_sides": len(lower),
     }
-    conflicts = review_merge.conflicts(dest, target="main", source=BRANCH)
+    conflicts = git_merge.conflicts(dest, target="main", source=BRANCH)
     if conflicts:
         raise RuntimeError(f"the generated branch conflicts in {conflicts}; try another --seed")
     return scenario
@@ -249,7 +249,7 @@ def run_lazyaf(scenario: Scenario, scratch: Path, op: str, run: int) -> Outcome:
     try:
         os.sync()  # as for the reference: no writeback of the setup's files during the timing
         started = time.perf_counter()
-        result = review_merge.merge(
+        result = git_merge.merge(
             repo,
             target_branch="main",
             source=BRANCH,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh machine for LazyAF: system tools it needs, then .venv at the repository root
-# with the backend, the CLI, the test tools and the test doubles (testkit/) installed editable.
+# with the protocol package, the runner, the backend, the CLI, the test tools and the test
+# doubles (testkit/) installed editable.
 # Safe to re-run; fast when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,10 +29,10 @@ stamp=.venv/.lazyaf-installed
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-if [ ! -f "$stamp" ] || [ -n "$(find backend/pyproject.toml cli/pyproject.toml runner/pyproject.toml testkit/pyproject.toml scripts/bootstrap.sh -newer "$stamp" 2>/dev/null)" ]; then
+if [ ! -f "$stamp" ] || [ -n "$(find backend/pyproject.toml cli/pyproject.toml runner/pyproject.toml protocol/pyproject.toml testkit/pyproject.toml scripts/bootstrap.sh -newer "$stamp" 2>/dev/null)" ]; then
   echo "bootstrap: installing Python packages into .venv" >&2
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e runner -e "backend[dev]" -e cli -e testkit
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e protocol -e runner -e "backend[dev]" -e cli -e testkit
   touch "$stamp"
 fi
 

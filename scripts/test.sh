@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Run every test suite (backend, runner, cli, testkit), each with its own pytest config, then print one
+# Run every test suite (protocol, backend, runner, cli, testkit), each with its own pytest config, then print one
 # combined summary line. Extra arguments go to every pytest run (e.g. -x, -k name).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # GitHub's official test data for the fake GitHub (testkit/); a no-op when already extracted.
 testkit/setup.sh
 passed=0 failed=0 skipped=0 status=0
-for suite in backend runner cli testkit; do
+for suite in protocol backend runner cli testkit; do
   echo "=== $suite ==="
   out=$(mktemp)
   (cd "$suite" && ../.venv/bin/python -m pytest -p no:cacheprovider "$@") 2>&1 | tee "$out"

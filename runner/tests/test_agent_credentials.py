@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lazyaf_protocol.messages import AgentCredential, FoundCredential
 
 from lazyaf_runner import credentials
 from lazyaf_runner.credentials import Choice, CredentialProblem, Login, StagedLogin, choose
-from lazyaf_runner.protocol import AgentCredential, FoundCredential
 
 HOUR_MS = 3_600_000
 KEY = "sk-ant-api03-" + "k" * 40

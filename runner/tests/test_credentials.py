@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from lazyaf_protocol import messages as protocol
 from websockets.asyncio.server import ServerConnection, serve
 
 from lazyaf_runner import main as runner_main
-from lazyaf_runner import protocol
 from lazyaf_runner.connection import RunnerClient
 from lazyaf_runner.workspace import git_environment
 

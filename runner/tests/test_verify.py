@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 from conftest import ProcessMarker
+from lazyaf_protocol.messages import VerifyStep
 
-from lazyaf_runner.protocol import VerifyStep
 from lazyaf_runner.verify import OUTPUT_TAIL, run_all, run_step
 
 ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}

@@ -12,7 +12,7 @@ Principals (DESIGN.md, "Who is trusted"):
   runner's secret survives a backend restart). Speaks the runner protocol as that runner only,
   fetches from git (never pushes), downloads the session of a job it holds.
 * **attempt**: an attempt token, ``lazyaf-attempt.<job id>.<attempt>.<nonce>``, minted when a
-  runner claims the job (``transitions.claim``; the job row keeps the nonce's sha256). Valid while
+  runner claims the job (``orchestration.attempts.claim``; the job row keeps the nonce's sha256). Valid while
   that attempt runs. Reads its repo, pushes only its attempt ref (gitserver/access.py), uploads
   its own session file and downloads the session it resumes.
 
@@ -54,7 +54,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import structlog
-from lazyaf_runner.protocol import (
+from lazyaf_protocol.messages import (
     ATTEMPT_TOKEN_PREFIX,
     CLOSE_FORBIDDEN,
     CLOSE_UNAUTHORIZED,

@@ -6,6 +6,7 @@ The tree::
       x NotFound             404  a repo, card or branch that does not exist
       x Conflict             409  the request clashes with current state
         x InvalidTransition  409  a card move its status does not allow
+        x BranchMissing      409  the card has no branch (yet, or any more) for this request
       x InvalidInput         422  well-formed but unacceptable input
       x Unauthorized         401  a token is required and missing or wrong
       x Forbidden            403  the credential is valid but does not allow this
@@ -47,6 +48,13 @@ class Conflict(LazyAFError):
 
 class InvalidTransition(Conflict):
     code = "invalid_transition"
+
+
+class BranchMissing(Conflict):
+    """The card exists but its branch does not: a 409, not a 404, which clients take to mean the
+    card itself is gone (the board closes it, the CLI says there is no such card)."""
+
+    code = "branch_missing"
 
 
 class InvalidInput(LazyAFError):

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -18,12 +19,13 @@ from lazyaf.boundary import AllowedHosts, BoundaryMiddleware
 from lazyaf.db.engine import make_engine, make_sessionmaker, session_scope
 from lazyaf.docs import install_docs
 from lazyaf.errors import ErrorRead, install_handlers
+from lazyaf.events import schemas as event_schemas
 from lazyaf.events.bus import EventBus
 from lazyaf.events.router import router as events_router
 from lazyaf.events.seqheader import SeqHeaderMiddleware
+from lazyaf.git import store
 from lazyaf.github.automation import wip_limits
 from lazyaf.github.service import GitHubService
-from lazyaf.gitserver import storage
 from lazyaf.gitserver.app import make_git_app, resolve_git_backend
 from lazyaf.gitserver.refs import RefUpdate
 from lazyaf.jobs.admission import Admission
@@ -58,6 +60,10 @@ def _document_errors(app: FastAPI) -> None:
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
         schemas["ErrorRead"] = ErrorRead.model_json_schema()
+        # The board socket's frames (no route describes them): the board's event types come from here.
+        for name, component in event_schemas.openapi_components().items():
+            if _without_defaults(schemas.setdefault(name, component)) != _without_defaults(component):
+                raise RuntimeError(f"Two different schemas are both called {name} in the OpenAPI document.")
         error = {
             "description": "Invalid input",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorRead"}}},
@@ -82,6 +88,15 @@ def _document_errors(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _without_defaults(schema: Any) -> Any:
+    """A schema without its ``default`` keys (FastAPI leaves out the defaults of response models)."""
+    if isinstance(schema, dict):
+        return {k: _without_defaults(v) for k, v in schema.items() if k != "default"}
+    if isinstance(schema, list):
+        return [_without_defaults(v) for v in schema]
+    return schema
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -166,7 +181,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def resolve_repo(repo_id: uuid.UUID) -> bool:
         # The bare repo exists exactly while its row does (created before the row commits, moved
         # aside before the delete commits); a stat costs far less than a query on every git request.
-        return storage.repo_path(settings.git_repos_dir, repo_id).is_dir()
+        return await anyio.Path(store.repo_path(settings.git_repos_dir, repo_id)).is_dir()
 
     async def resolve_name(name: str) -> uuid.UUID | None:
         async with sessionmaker() as session:

@@ -8,6 +8,7 @@ from lazyaf.github.models import GitHubIssue, GitHubLink, GitHubOutbox
 from lazyaf.jobs.models import Job, JobEvent, JobStatus
 from lazyaf.repos.models import Repo, RepoAlias
 from lazyaf.runners.models import PoolTarget, Runner, RunnerKind, RunnerStatus
+from lazyaf.runs.models import Run, RunStatus, Step, StepStatus
 
 __all__ = [
     "Base",
@@ -28,7 +29,11 @@ __all__ = [
     "PoolTarget",
     "Repo",
     "RepoAlias",
+    "Run",
+    "RunStatus",
     "Runner",
     "RunnerKind",
     "RunnerStatus",
+    "Step",
+    "StepStatus",
 ]

@@ -1,7 +1,9 @@
 """Print the API's OpenAPI document: ``python -m lazyaf.openapi > frontend/src/lib/api/openapi.json``.
 
 The board's TypeScript types are generated from it (``scripts/gen-api.sh``); a backend test checks
-that the committed copy matches, so the types never drift from the API.
+that the committed copy matches, so the types never drift from the API. With ``transitions``, print
+what ``GET /api/meta/transitions`` answers instead (the board's tests use that copy as the server's
+answer; a backend test checks it too).
 """
 
 from __future__ import annotations
@@ -26,5 +28,11 @@ def render() -> str:
     return json.dumps(document(), indent=1, sort_keys=True) + "\n"
 
 
+def render_transitions() -> str:
+    from lazyaf.orchestration.schemas import transitions
+
+    return json.dumps(transitions().model_dump(mode="json"), indent=1) + "\n"
+
+
 if __name__ == "__main__":
-    sys.stdout.write(render())
+    sys.stdout.write(render_transitions() if sys.argv[1:] == ["transitions"] else render())

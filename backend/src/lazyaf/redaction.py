@@ -1,4 +1,4 @@
-"""The server's side of redaction: ``lazyaf_runner.redact`` with every secret the server holds.
+"""The server's side of redaction: ``lazyaf_protocol.redact`` with every secret the server holds.
 
 Runners redact what they send; the server redacts again before it stores or broadcasts
 anything a runner reported (agent events, job errors, verification output), because it knows
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from lazyaf_runner.redact import Redactor
+from lazyaf_protocol.redact import Redactor
 from pydantic import SecretStr
 
 from lazyaf.agents.service import machine_secrets

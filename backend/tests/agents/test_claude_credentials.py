@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from lazyaf_runner import credentials
+from lazyaf_protocol import credentials
 
 from lazyaf.settings import Settings
 from lazyaf.testing import LiveServer, live_server

@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from lazyaf_runner import credentials, protocol
+from lazyaf_protocol import credentials
+from lazyaf_protocol import messages as protocol
 from sqlalchemy import func, select
 
 from lazyaf.agents import service

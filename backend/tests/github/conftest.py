@@ -16,8 +16,8 @@ from lazyaf_testkit.github import FakeGitHub
 from lazyaf_testkit.github.git import GitRemote
 from lazyaf_testkit.github.state import Repo
 
+from lazyaf.git import store
 from lazyaf.github.client import GitHubClient
-from lazyaf.gitserver import storage
 from lazyaf.settings import Settings
 from tests.gitutil import git, make_source_repo
 from tests.openapi_check import OpenAPIChecker
@@ -129,6 +129,6 @@ def push_commits(settings: Settings, repo: dict[str, Any], tmp_path: Path, *bran
         (source / f"{branch.replace('/', '-')}.txt").write_text(f"work on {branch}\n")
         git("add", ".", cwd=source)
         git("commit", "-q", "-m", f"Work on {branch}", cwd=source)
-    bare = storage.repo_path(settings.git_repos_dir, uuid.UUID(repo["id"]))
+    bare = store.repo_path(settings.git_repos_dir, uuid.UUID(repo["id"]))
     git("push", "-q", str(bare), "main", *branches, cwd=source)
     return source

@@ -15,10 +15,10 @@ from fastapi import FastAPI
 from lazyaf_testkit.github.git import GitRemote
 from sqlalchemy import select
 
-from lazyaf import transitions
 from lazyaf.cards.models import Card
 from lazyaf.github.commands.models import GitHubCommand
 from lazyaf.jobs.models import Job, JobEvent, JobStatus
+from lazyaf.orchestration import runs as orchestration_runs
 from lazyaf.repos.service import git_path
 from lazyaf.settings import Settings
 from tests.github.commands_support import (
@@ -109,7 +109,7 @@ async def finish_agent(
         job.status, job.head_sha, job.cost_usd, job.attempt = JobStatus.RUNNING, head, 0.0123, 1
         if said:
             session.add(JobEvent(job_id=job.id, attempt=1, seq=1, kind="text", data={"text": said}))
-        await transitions.finish_job(
+        await orchestration_runs.end_attempt(
             session=session, job=job, card=card, status=JobStatus.COMPLETED, error=None
         )
         await session.commit()
@@ -455,7 +455,7 @@ async def test_a_failure_is_told_in_one_redacted_line(
         assert row is not None and card is not None
         row.status = JobStatus.RUNNING
         error = f"git push https://x:{leaked}@github.com/o/r failed\nfatal: the second line of a long log"
-        await transitions.finish_job(
+        await orchestration_runs.end_attempt(
             session=session, job=row, card=card, status=JobStatus.FAILED, error=error
         )
         await session.commit()

@@ -327,8 +327,17 @@ async def test_a_branch_pull_request_for_land(
     assert op["status"] == "done" and op["result"]["url"].endswith(f"/pull/{op['result']['number']}")
     (pr,) = setup.repo.pulls()
     assert (pr.title, pr.pull.head if pr.pull else None) == ("A topic", "topic")
+    before = (await api.get(f"/api/repos/{repo['id']}/github/outbox")).json()
     missing = await api.post(f"/api/repos/{repo['id']}/github/pull-request", json={"branch": "nope"})
-    assert missing.status_code == 409 and "has no branch 'nope'" in missing.json()["detail"]
+    # The one answer for a missing branch, whether a card's or one named here; nothing is queued.
+    assert (missing.status_code, missing.json()) == (
+        409,
+        {
+            "detail": "Repo 'hello' has no branch 'nope'; see `lazyaf repos` for its branches.",
+            "code": "branch_missing",
+        },
+    )
+    assert (await api.get(f"/api/repos/{repo['id']}/github/outbox")).json() == before
 
 
 async def test_a_write_left_running_by_a_crash_is_done_once_after_restart(

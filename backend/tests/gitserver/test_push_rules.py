@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from lazyaf_runner import protocol
+from lazyaf_protocol import messages as protocol
 
 from lazyaf.testing import LiveServer
 from tests.gitserver.conftest import PushLog, Remote

@@ -79,9 +79,9 @@ def new_card(
 
 
 def job_of(srv: LiveServer, job_id: str) -> dict[str, Any]:
-    # A poll, not a measurement: a server busy storing a flood of agent events on a loaded machine
-    # may take longer than httpx's default 5 s to answer (bench/ measures latency).
-    job: dict[str, Any] = httpx.get(srv.api(f"/jobs/{job_id}"), timeout=30).json()
+    # No 5 s read timeout: on a loaded machine a server busy storing a flood of events may answer
+    # late (wait_job has its own deadline).
+    job: dict[str, Any] = httpx.get(srv.api(f"/jobs/{job_id}"), timeout=60).json()
     return job
 
 

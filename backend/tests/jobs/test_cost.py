@@ -8,12 +8,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from lazyaf_runner import protocol
+from lazyaf_protocol import messages as protocol
 from sqlalchemy import select
 
-from lazyaf import transitions
 from lazyaf.events.models import BoardEvent
 from lazyaf.jobs.models import Job
+from lazyaf.orchestration import attempts, runs
 from lazyaf.repos import service as repo_service
 from lazyaf.repos.models import Repo
 from lazyaf.repos.schemas import RepoCreate
@@ -37,7 +37,7 @@ async def _claim(app: FastAPI, settings: Settings) -> Job:
         runner = Runner(name="r1", kind=RunnerKind.LOCAL)
         session.add(runner)
         await session.flush()
-        claimed = await transitions.claim(session=session, settings=settings, runner_id=runner.id)
+        claimed = await attempts.claim(session=session, settings=settings, runner_id=runner.id)
         await session.commit()
     assert claimed is not None
     return claimed[0]
@@ -49,7 +49,7 @@ async def _fail(app: FastAPI, settings: Settings, job: Job, cost: float | None, 
         job_id=str(job.id), attempt=attempt, status="failed", error="The agent failed.", cost_usd=cost
     )
     async with app.state.sessionmaker() as session:
-        recorded = await transitions.complete_attempt(
+        recorded = await runs.complete_attempt(
             session=session, settings=settings, message=message, runner_id=job.runner_id
         )
         await session.commit()

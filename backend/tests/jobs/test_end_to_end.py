@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import json
-import uuid
 import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import TypeAdapter, ValidationError
 from websockets.sync.client import connect
 
+from lazyaf.events.schemas import SocketFrame
 from lazyaf.testing import LiveServer, wait_until
 from tests.gitutil import git
 from tests.jobs.conftest import ingest, job_of, new_card, scale, wait_job, wait_runners_idle
 
+SOCKET_FRAME: TypeAdapter[Any] = TypeAdapter(SocketFrame)
+
 
 class BoardWatcher:
-    """A /ws client collecting every frame in a thread."""
+    """A /ws client collecting every frame in a thread; each must fit the published frame models
+    (events/schemas.py, what the board's types are generated from)."""
 
     def __init__(self, url: str, since: int | None = None) -> None:
         self.frames: list[dict[str, Any]] = []
+        self.misfits: list[str] = []
         query = f"?since={since}" if since is not None else ""
         self._ws = connect(url.replace("http", "ws", 1) + "/ws" + query)
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -31,6 +37,10 @@ class BoardWatcher:
         try:
             for raw in self._ws:
                 self.frames.append(json.loads(raw))
+                try:
+                    SOCKET_FRAME.validate_json(raw)
+                except ValidationError as exc:
+                    self.misfits.append(f"{raw[:200]}: {exc}")
         except Exception:
             pass
 
@@ -40,6 +50,7 @@ class BoardWatcher:
     def close(self) -> None:
         self._ws.close()
         self._thread.join(5)
+        assert self.misfits == [], "frames that do not fit events/schemas.py"
 
 
 def test_card_runs_on_a_local_runner_to_in_review(

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from lazyaf_runner import protocol
+from lazyaf_protocol import messages as protocol
 
 from lazyaf.testing import LiveServer
 from tests.jobs.conftest import ingest, new_card

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from lazyaf.db.base import utcnow
 from lazyaf.events.models import BoardEvent
-from lazyaf.jobs.waiting import Runners, WaitingCode, reason
+from lazyaf.jobs.schemas import WaitingCode
+from lazyaf.jobs.waiting import Runners, reason
 from lazyaf.repos import service as repo_service
 from lazyaf.repos.models import Repo
 from lazyaf.repos.schemas import RepoCreate

@@ -240,14 +240,24 @@ def test_bad_review_requests_change_nothing(make_server: Callable[..., LiveServe
     response = httpx.post(server.api(f"/cards/{todo['id']}/approve"))
     assert response.status_code == 409
     assert response.json()["detail"] == "Card 'Not started' is todo: only in_review cards can be approved."
-    assert httpx.get(server.api(f"/cards/{todo['id']}/diff")).status_code == 404
+    no_branch = httpx.get(server.api(f"/cards/{todo['id']}/diff"))
+    assert no_branch.status_code == 409
+    assert no_branch.json() == {
+        "detail": "Card 'Not started' has no branch yet; start it first.",
+        "code": "branch_missing",
+    }
     card = _reviewed(server, repo)
     git("push", "-q", repo["clone_url"], f":refs/heads/{card['branch_name']}", cwd=tmp_path / "src-e2e")
     gone = httpx.post(server.api(f"/cards/{card['id']}/approve"))
-    assert gone.status_code == 409
-    assert gone.json()["detail"] == (
+    missing = (
         f"Branch {card['branch_name']} no longer exists in repo 'e2e'; reject the card to start it over."
     )
+    assert gone.status_code == 409
+    assert gone.json() == {"detail": missing, "code": "branch_missing"}
+    # The one answer wherever the branch is needed: the diff and the commits say the same.
+    for read in ("diff", "commits"):
+        answer = httpx.get(server.api(f"/cards/{card['id']}/{read}"))
+        assert (answer.status_code, answer.json()) == (409, {"detail": missing, "code": "branch_missing"})
     assert httpx.get(server.api(f"/cards/{card['id']}")).json()["status"] == "in_review"
     rejected = httpx.post(server.api(f"/cards/{card['id']}/reject"), json={"delete_branch": True})
     assert rejected.status_code == 200 and rejected.json()["status"] == "todo"

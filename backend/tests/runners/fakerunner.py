@@ -1,4 +1,4 @@
-"""A runner speaking the wire protocol by hand (lazyaf_runner.protocol), to attack the runner socket."""
+"""A runner speaking the wire protocol by hand (lazyaf_protocol.messages), to attack the runner socket."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 import httpx
-from lazyaf_runner import protocol
+from lazyaf_protocol import messages as protocol
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 

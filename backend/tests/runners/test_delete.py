@@ -9,14 +9,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from lazyaf_runner import protocol
+from lazyaf_protocol import messages as protocol
 from sqlalchemy import select
 from websockets.sync.client import connect
 
-from lazyaf import transitions
 from lazyaf.cards.models import Card
 from lazyaf.db.base import utcnow
 from lazyaf.events.models import BoardEvent
+from lazyaf.orchestration import attempts
+from lazyaf.orchestration import cards as card_moves
 from lazyaf.repos import service as repo_service
 from lazyaf.repos.schemas import RepoCreate
 from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus
@@ -95,10 +96,10 @@ async def test_a_stopped_runner_that_still_holds_a_job_is_kept(
         card = Card(repo_id=repo.id, title="Busy", position=0)
         session.add(card)
         await session.flush()
-        job = await transitions.start_card(session=session, settings=settings, card=card)
+        job = await card_moves.start_card(session=session, settings=settings, card=card)
         await session.commit()
     async with app.state.sessionmaker() as session:
-        assert await transitions.claim(session=session, settings=settings, runner_id=runner_id)
+        assert await attempts.claim(session=session, settings=settings, runner_id=runner_id)
         row = await session.get(Runner, runner_id)
         assert row is not None
         row.status = RunnerStatus.OFFLINE

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from lazyaf_runner import protocol
+from lazyaf_protocol import messages as protocol
 
 from lazyaf.settings import Settings
 from lazyaf.testing import LiveServer, wait_until

@@ -3,9 +3,10 @@
 A job keeps running while the backend is away; its events and its completion wait in an outbox
 and are resent after reconnecting until the backend acknowledges them (it drops duplicates).
 
-Credentials (protocol.py): the socket and git fetches present the runner secret (or, until the
-welcome hands one over, the registration token); a push and the session files present the
-attempt's own token. A refused hello (close code 4401/4403) ends the runner with the reason.
+Credentials (lazyaf_protocol.messages): the socket and git fetches present the runner secret (or,
+until the welcome hands one over, the registration token); a push and the session files present
+the attempt's own token. A refused hello (close code 4401, 4403, or 4426 for another protocol
+version) ends the runner with the reason.
 """
 
 from __future__ import annotations
@@ -22,17 +23,18 @@ from typing import Any
 
 import httpx
 import structlog
+from lazyaf_protocol import messages as protocol
+from lazyaf_protocol.redact import Redactor, redact_complete, secrets_in_environment
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from lazyaf_runner import __version__, agent_config, conflict_markers, credentials, protocol, verify
+from lazyaf_runner import __version__, agent_config, conflicts, credentials, verify
 from lazyaf_runner.agents import make_adapter
 from lazyaf_runner.agents.base import AgentEvent, AgentOutcome
 from lazyaf_runner.environment import agent_environment, check_pass_env, verification_environment
 from lazyaf_runner.hardening import default_work_root, prepare_work_root
 from lazyaf_runner.mirror import GitCache
 from lazyaf_runner.process import run_agent, stop_everything_else
-from lazyaf_runner.redact import Redactor, redact_complete, secrets_in_environment
 from lazyaf_runner.workspace import Workspace, WorkspaceError, git_environment
 
 log = structlog.get_logger(__name__)
@@ -40,7 +42,6 @@ log = structlog.get_logger(__name__)
 PHASE_QUIET = 0.1
 """A phase over within this many seconds is not reported (each report is a transaction and a
 board event on the server; "agent" is always reported, at once: it decides how a lost job ends)."""
-REFUSED = (protocol.CLOSE_UNAUTHORIZED, protocol.CLOSE_FORBIDDEN)
 PUSH_RETRY_FOR = 120.0
 """Seconds to keep pushing while the server does not answer: a backend restart must not fail
 the work of an agent that ran through it."""
@@ -137,7 +138,7 @@ class RunnerClient:
                     await self._session(ws)
             except (OSError, WebSocketException, TimeoutError) as exc:
                 close = exc.rcvd if isinstance(exc, ConnectionClosed) else None
-                if close is not None and close.code in REFUSED:
+                if close is not None and close.code in protocol.CLOSE_REFUSED:
                     self.refused = close.reason or f"closed with code {close.code}"
                     self.stopping = True
                     log.error("runner_refused", server=self.server, reason=self.refused)
@@ -179,6 +180,7 @@ class RunnerClient:
                 kind=self.kind,
                 agents=["claude", "command"],
                 version=__version__,
+                protocol=protocol.PROTOCOL_VERSION,
                 runner_id=self.runner_id,
                 running=running,
                 credentials={"claude": own} if own is not None else {},
@@ -250,8 +252,11 @@ class RunnerClient:
             ]
         elif isinstance(message, protocol.CompleteAck):
             self.outbox = [
-                m for m in self.outbox if not (m.job_id == message.job_id and m.attempt == message.attempt)
-            ]  # type: ignore[attr-defined]
+                m
+                for m in self.outbox
+                if getattr(m, "job_id", None) != message.job_id
+                or getattr(m, "attempt", None) != message.attempt
+            ]
             if job is not None and job.key == (message.job_id, message.attempt):
                 self.job = None
             if self.job is None and not self.stopping:
@@ -388,8 +393,8 @@ class RunnerClient:
             workspace.branch_start_sha,
         )
         merged: dict[str, str | None] = {}  # the files a resolve's merge left conflicting
-        if assign.kind == "resolve":
-            merged = await conflict_markers.snapshot(
+        if assign.kind == protocol.JobKind.RESOLVE:
+            merged = await conflicts.snapshot(
                 workspace, await workspace.merge_base_branch(assign.base_branch)
             )
         if job.cancel.is_set():
@@ -447,13 +452,13 @@ class RunnerClient:
     ) -> tuple[str, list[str]] | None:
         """Never commit a conflict: paths still unmerged as the merge left them, or files holding
         conflict markers the base branch lacks, fail the job (the reason and the files)."""
-        untouched = await conflict_markers.unmerged_untouched(workspace, merged)
+        untouched = await conflicts.unmerged_untouched(workspace, merged)
         if untouched:
-            return conflict_markers.refusal(untouched, unmerged=True), untouched
+            return conflicts.refusal(untouched, unmerged=True), untouched
         assert workspace.base_sha is not None
-        marked = await conflict_markers.staged_markers(workspace, workspace.base_sha)
+        marked = await conflicts.staged_markers(workspace, workspace.base_sha)
         if marked:
-            return conflict_markers.refusal(marked), marked
+            return conflicts.refusal(marked), marked
         return None
 
     async def _push(self, job: RunningJob, workspace: Workspace) -> None:

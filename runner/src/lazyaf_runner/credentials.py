@@ -1,5 +1,8 @@
 """Which model credential a Claude Code agent runs with, and how the user's login reaches it.
 
+(The kinds, the sentences and how a login is found are ``lazyaf_protocol.credentials``: the
+backend applies them too. They are re-exported here.)
+
 Kinds (what a hello and ``GET /api/agents`` report; never a value):
 
     server_key          the server's LAZYAF_ANTHROPIC_API_KEY (sent in ``assign``)
@@ -45,161 +48,68 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lazyaf_runner.protocol import AgentCredential, FoundCredential
+from lazyaf_protocol.credentials import (
+    CLAUDE_LOGIN,
+    ENV_VARIABLES,
+    ENVIRONMENT,
+    KINDS,
+    LOGIN_FILE,
+    MODEL_CREDENTIAL_VARIABLES,
+    NO_CREDENTIAL,
+    OAUTH_ENTRY,
+    SERVER_KEY,
+    SERVER_OAUTH_TOKEN,
+    Login,
+    advice,
+    expired,
+    format_ms,
+    from_environment,
+    login_path,
+    not_logged_in,
+    now_ms,
+    oauth_of,
+    read_json,
+    read_login,
+    rejected,
+)
+from lazyaf_protocol.messages import AgentCredential, FoundCredential
 
-SERVER_KEY = "server_key"
-SERVER_OAUTH_TOKEN = "server_oauth_token"
-ENVIRONMENT = "environment"
-CLAUDE_LOGIN = "claude_login"
-KINDS = (SERVER_KEY, SERVER_OAUTH_TOKEN, ENVIRONMENT, CLAUDE_LOGIN)
+__all__ = [  # the shared half, re-exported: this module is where runner code looks for them
+    "SERVER_KEY",
+    "SERVER_OAUTH_TOKEN",
+    "ENVIRONMENT",
+    "CLAUDE_LOGIN",
+    "KINDS",
+    "ENV_VARIABLES",
+    "MODEL_CREDENTIAL_VARIABLES",
+    "LOGIN_FILE",
+    "OAUTH_ENTRY",
+    "advice",
+    "NO_CREDENTIAL",
+    "rejected",
+    "expired",
+    "not_logged_in",
+    "format_ms",
+    "now_ms",
+    "from_environment",
+    "login_path",
+    "Login",
+    "read_login",
+]
 
-ENV_VARIABLES = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN")
-"""Variables that carry a model credential Claude Code uses as it is, in the order they count."""
-MODEL_CREDENTIAL_VARIABLES = (*ENV_VARIABLES, "CLAUDE_CODE_OAUTH_REFRESH_TOKEN", "CLAUDE_CODE_OAUTH_SCOPES")
-"""Taken out of an agent's environment unless chosen: it gets one credential, not every one."""
-LOGIN_FILE = ".credentials.json"
 OWNER_FILE = ".credentials.lazyaf-owner"
 """Beside a run's login copy: the id of the runner process that wrote it."""
-OAUTH_ENTRY = "claudeAiOauth"
 SYNC_INTERVAL = 2.0
 """Seconds between two comparisons of a run's login copy with the user's file."""
 
 
-def advice(where: str = "this machine") -> str:
-    """What a user does to give Claude Code a credential (the end of every sentence below)."""
-    return (
-        f"run `claude login` on {where} (LazyAF uses that login), or run `claude setup-token` and set "
-        "CLAUDE_CODE_OAUTH_TOKEN (LAZYAF_CLAUDE_CODE_OAUTH_TOKEN for the server) to the token it prints, "
-        "or set LAZYAF_ANTHROPIC_API_KEY to an Anthropic API key"
-    )
-
-
-NO_CREDENTIAL = f"Claude Code has no credential to run with: {advice()}."
-"""The one sentence for "none found": the 409 of a start, the board's banner, a failed card."""
-
-
-def rejected(source: str, status: int | None) -> str:
-    """A failed card's reason when the model API refused the credential (401/403)."""
-    code = f" ({status})" if status else ""
-    return f"The model API refused {source}{code}: {advice()}; then retry the card."
-
-
-def expired(source: str, expires_at: int | None) -> str:
-    """A failed card's reason (or a 409) when a login's access token has expired."""
-    when = f" at {format_ms(expires_at)}" if expires_at else ""
-    return (
-        f"{source[:1].upper()}{source[1:]} expired{when}: run `claude` once on the machine it comes from "
-        f"to refresh it, or {advice()}; then retry the card."
-    )
-
-
-def not_logged_in(source: str | None) -> str:
-    """Claude Code said "Not logged in": the credential it was given did not count as one."""
-    if source is None:
-        return NO_CREDENTIAL
-    return f"Claude Code did not accept {source} as a login: {advice()}; then retry the card."
-
-
-def format_ms(value: int) -> str:
-    try:
-        return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    except (OverflowError, OSError, ValueError):
-        return f"{value} ms after 1970"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class CredentialProblem(Exception):
     """No credential an agent could use; the message is the sentence for the user."""
-
-
-# --- finding ------------------------------------------------------------------------------
-
-
-def from_environment(env: Mapping[str, str]) -> tuple[str, str] | None:
-    """The first model credential variable set (non-empty) in ``env``: (name, value)."""
-    for name in ENV_VARIABLES:
-        value = (env.get(name) or "").strip()
-        if value:
-            return name, value
-    return None
-
-
-def login_path(env: Mapping[str, str]) -> Path | None:
-    """Where Claude Code keeps the login of the user whose environment ``env`` is."""
-    config = env.get("CLAUDE_CONFIG_DIR")
-    if config:
-        return Path(config).expanduser() / LOGIN_FILE
-    home = env.get("HOME")
-    return Path(home) / ".claude" / LOGIN_FILE if home else None
-
-
-@dataclass(frozen=True)
-class Login:
-    """A Claude Code login: the ``claudeAiOauth`` entry of a ``.credentials.json``."""
-
-    oauth: dict[str, Any]
-    path: Path | None = None  # None: forwarded by the server
-
-    @property
-    def access_token(self) -> str:
-        return str(self.oauth.get("accessToken") or "")
-
-    @property
-    def refresh_token(self) -> str:
-        return str(self.oauth.get("refreshToken") or "")
-
-    @property
-    def expires_at(self) -> int | None:
-        value = self.oauth.get("expiresAt")
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            return None
-        return int(value)
-
-    def expired(self, now: int | None = None) -> bool:
-        return self.expires_at is not None and self.expires_at <= (now_ms() if now is None else now)
-
-    @property
-    def usable(self) -> bool:
-        """An access token that has not expired, or one Claude Code can refresh."""
-        return bool(self.access_token) and (bool(self.refresh_token) or not self.expired())
-
-    def access_only(self) -> dict[str, Any]:
-        """The entry without its refresh token: what the server forwards to a runner."""
-        return {k: v for k, v in self.oauth.items() if k != "refreshToken"}
-
-    @property
-    def secrets(self) -> list[str]:
-        return [t for t in (self.access_token, self.refresh_token) if t]
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _oauth_of(data: dict[str, Any] | None) -> dict[str, Any] | None:
-    entry = data.get(OAUTH_ENTRY) if data is not None else None
-    return entry if isinstance(entry, dict) else None
-
-
-def read_login(env: Mapping[str, str]) -> Login | None:
-    """The login in the file Claude Code would read for ``env`` (None: no file, or no login in it)."""
-    path = login_path(env)
-    oauth = _oauth_of(_read_json(path)) if path is not None else None
-    return Login(oauth, path) if oauth is not None else None
 
 
 def own_credential(env: Mapping[str, str]) -> FoundCredential | None:
@@ -322,9 +232,9 @@ class StagedLogin:
         if stamps == self._stamps:
             return None
         self._stamps = stamps
-        copied = _oauth_of(_read_json(self.copy))
-        source_data = _read_json(self.source)
-        original = _oauth_of(source_data)
+        copied = oauth_of(read_json(self.copy))
+        source_data = read_json(self.source)
+        original = oauth_of(source_data)
         by_agent = self._changed(copied)
         by_user = self._changed(original)
         if by_agent is not None and (by_user is None or _later(by_agent, by_user)):

@@ -21,7 +21,7 @@ in the namespace belongs to the agent, so all of them are stopped, marked or not
 (`stop_everything_else`); nothing the agent left can wait there for the runner's next git
 process and read its environment.
 
-Secrets (values of variables named like keys and tokens, and whatever `lazyaf_runner.redact`
+Secrets (values of variables named like keys and tokens, and whatever `lazyaf_protocol.redact`
 recognizes by pattern) are redacted from every line before parsing, from events, from the
 stderr tail and from the outcome.
 """
@@ -41,13 +41,14 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+from lazyaf_protocol.redact import Redactor, secrets_in_environment
+
 from lazyaf_runner.agents.base import (
     AgentAdapter,
     AgentEvent,
     AgentOutcome,
     excerpt,
 )
-from lazyaf_runner.redact import Redactor, secrets_in_environment
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,9 @@ import time
 import uuid
 from pathlib import Path
 
+from lazyaf_protocol.messages import VerifyResult, VerifyStep
+
 from lazyaf_runner.process import KILL_GRACE, RUN_MARK, Pipes, start_time, stop_tree
-from lazyaf_runner.protocol import VerifyResult, VerifyStep
 
 OUTPUT_TAIL = 8000
 """Characters of a command's output kept (its end, where failures are reported)."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lazyaf_runner.protocol import Stats
+from lazyaf_protocol.messages import Stats
 
 if TYPE_CHECKING:
     from lazyaf_runner.mirror import GitCache

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
+
 from lazyaf_runner.agents.base import (
     OUTPUT_LIMIT,
+    REDACTED,
     AgentAdapter,
     AgentEvent,
     AgentOutcome,
@@ -65,3 +68,17 @@ def test_redacted_events_are_not_truncated_twice() -> None:
 def test_adapters_satisfy_the_protocol() -> None:
     assert isinstance(ClaudeAdapter(), AgentAdapter)
     assert isinstance(CommandAdapter(["echo", "{prompt}"]), AgentAdapter)
+
+
+def test_events_and_outcomes_are_redacted_everywhere() -> None:
+    key = "sk-ant-api03-" + secrets.token_urlsafe(70)
+    token = secrets.token_urlsafe(32)
+    redactor = Redactor([key, token])
+    event = AgentEvent(kind="tool_call", tool="Bash", input={"command": f"echo {token}", "n": [key]})
+    outcome = AgentOutcome(ok=False, reason=f"failed with {key}", final_text=token)
+
+    assert redactor.event(event).input == {"command": f"echo {REDACTED}", "n": [REDACTED]}
+    assert (redactor.outcome(outcome).reason, redactor.outcome(outcome).final_text) == (
+        f"failed with {REDACTED}",
+        REDACTED,
+    )

@@ -4,7 +4,7 @@ check a start makes before it queues anything, and the credential an assignment 
 How the server knows what a runner can find (the rule a start is held to: *some connected or
 startable runner can run this agent*):
 
-* **This server's machine**, in the order a local runner takes them (``lazyaf_runner.credentials``):
+* **This server's machine**, in the order a local runner takes them (``lazyaf_protocol.credentials``):
   the server's LAZYAF_ANTHROPIC_API_KEY or LAZYAF_CLAUDE_CODE_OAUTH_TOKEN; ANTHROPIC_API_KEY,
   CLAUDE_CODE_OAUTH_TOKEN or ANTHROPIC_AUTH_TOKEN in the server's own environment; the Claude
   Code login of the server's user (``$CLAUDE_CONFIG_DIR/.credentials.json``, else
@@ -16,7 +16,7 @@ startable runner can run this agent*):
   started with its own key, or a login of its own user): kind and expiry only, kept on its row.
 * The **command** agent needs no credential from LazyAF, only its command (LAZYAF_AGENT_COMMAND).
 
-The sentence for "none" is ``lazyaf_runner.credentials.NO_CREDENTIAL``: the 409 of a start,
+The sentence for "none" is ``lazyaf_protocol.credentials.NO_CREDENTIAL``: the 409 of a start,
 ``problem`` in ``GET /api/agents`` and the board's banner say the same.
 
 Secrets the server reads here (environment values, login tokens) are remembered for the server's
@@ -32,8 +32,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio.to_thread
-from lazyaf_runner import credentials as found
-from lazyaf_runner import protocol
+from lazyaf_protocol import credentials as found
+from lazyaf_protocol import messages as protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -140,7 +140,7 @@ def _expiry(value: int | None) -> datetime | None:
 def _machine_read(machine: MachineCredential) -> CredentialRead:
     login = machine.login
     return CredentialRead(
-        kind=machine.kind,  # type: ignore[arg-type]
+        kind=machine.kind,
         found_on="server",
         variable=machine.variable,
         path=str(login.path) if login is not None and login.path is not None else None,

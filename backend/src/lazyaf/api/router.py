@@ -14,6 +14,7 @@ from lazyaf.cards.router import router as cards_router
 from lazyaf.github.commands.router import router as github_commands_router
 from lazyaf.github.router import router as github_router
 from lazyaf.jobs.router import router as jobs_router
+from lazyaf.orchestration.router import router as meta_router
 from lazyaf.repos.router import router as repos_router
 from lazyaf.review.router import router as review_router
 from lazyaf.runners.router import router as runners_router
@@ -52,6 +53,7 @@ api_router.include_router(cards_router)
 api_router.include_router(jobs_router)
 api_router.include_router(runners_router)
 api_router.include_router(review_router)
+api_router.include_router(meta_router)
 api_router.include_router(github_router)
 api_router.include_router(github_commands_router)
 api_router.include_router(agents_router)

@@ -21,6 +21,18 @@ class CardStatus(StrEnum):
     FAILED = "failed"
 
 
+class ActivityKind(StrEnum):
+    """What a timeline entry (``CardActivity``) records."""
+
+    STATUS = "status"
+    MERGED = "merged"
+    CONFLICT = "conflict"
+    BRANCH_DELETED = "branch_deleted"
+    NO_CHANGES = "no_changes"
+    GITHUB = "github"
+    """Something GitHub did or was told (data.event: approved, commented, closed, ...)."""
+
+
 class Card(IdMixin, TimestampMixin, Base):
     __tablename__ = "card"
     __table_args__ = (

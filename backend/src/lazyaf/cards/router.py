@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AfterValidator, TypeAdapter
 
-from lazyaf import transitions
 from lazyaf.api.deps import CardDep, RepoDep, SessionDep, SettingsDep
 from lazyaf.cards import service as card_service
 from lazyaf.cards.models import CardStatus
@@ -16,6 +15,8 @@ from lazyaf.errors import error_responses
 from lazyaf.jobs import waiting
 from lazyaf.jobs.models import Job
 from lazyaf.jobs.schemas import JobRead
+from lazyaf.orchestration import announce
+from lazyaf.orchestration import cards as card_moves
 from lazyaf.validation import INT64_MAX, one_line
 
 router = APIRouter(tags=["cards"])
@@ -70,7 +71,7 @@ async def list_current_jobs(repo: RepoDep, session: SessionDep) -> list[JobRead]
 async def create_card(repo: RepoDep, card_in: CardCreate, session: SessionDep) -> CardRead:
     """Create a card at the bottom of To Do."""
     card = await card_service.create(session=session, repo=repo, card_in=card_in)
-    transitions.card_changed(session, card)
+    announce.card_changed(session, card)
     return CardRead.model_validate(card)
 
 
@@ -89,7 +90,7 @@ async def update_card(
     card: CardDep, change: CardUpdate, session: SessionDep, settings: SettingsDep
 ) -> CardRead:
     """Edit a card, or move it to another column or position (todo -> in_progress starts its agent)."""
-    card = await transitions.update_card(session=session, settings=settings, card=card, change=change)
+    card = await card_moves.update_card(session=session, settings=settings, card=card, change=change)
     return CardRead.model_validate(card)
 
 
@@ -98,5 +99,5 @@ async def update_card(
 )
 async def delete_card(card: CardDep, session: SessionDep) -> Response:
     """Delete a card (not while its agent runs)."""
-    await transitions.delete_card(session=session, card=card)
+    await card_moves.delete_card(session=session, card=card)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

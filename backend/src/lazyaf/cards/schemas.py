@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from lazyaf.cards.models import CardStatus
-from lazyaf.jobs.waiting import WaitingReason
+from lazyaf.jobs.schemas import WaitingReason
 from lazyaf.validation import INT64_MAX, one_line, plain_text
 
 Title = Annotated[

@@ -10,8 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf.cards.models import Card, CardStatus
 from lazyaf.cards.schemas import CardCreate
+from lazyaf.errors import BranchMissing
+from lazyaf.git import refs
+from lazyaf.git.run import in_thread
 from lazyaf.jobs.models import Job
 from lazyaf.repos.models import Repo
+from lazyaf.repos.service import git_path
+from lazyaf.settings import Settings
 
 
 async def column(session: AsyncSession, repo_id: uuid.UUID, status: CardStatus) -> list[Card]:
@@ -105,3 +110,19 @@ async def current_jobs(*, session: AsyncSession, repo: Repo) -> list[Job]:
     """Each card's current job (``card.job_id``), for every card of ``repo`` that has one."""
     current = select(Card.job_id).where(Card.repo_id == repo.id, Card.job_id.is_not(None))
     return list((await session.scalars(select(Job).where(Job.id.in_(current)))).all())
+
+
+async def branch_head(*, settings: Settings, repo: Repo, card: Card) -> str:
+    """Where the card's branch points now: the one answer when it has none, or it was deleted
+    behind LazyAF's back (a 409 that says how to go on; the card itself is there)."""
+    if not card.branch_name:
+        raise BranchMissing(f"Card '{card.title}' has no branch yet; start it first.")
+    (sha,) = await in_thread(refs.branch_shas, git_path(settings, repo), card.branch_name)
+    if sha is None:
+        how = (
+            "reject the card to start it over"
+            if card.status == CardStatus.IN_REVIEW
+            else "start the card again to make a new one"
+        )
+        raise BranchMissing(f"Branch {card.branch_name} no longer exists in repo '{repo.name}'; {how}.")
+    return sha

@@ -16,7 +16,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import delete, event, func, select
@@ -24,6 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from lazyaf.events.models import BoardEvent
+
+if TYPE_CHECKING:
+    # Only a type here: the event models import the domains, some of which record events.
+    from lazyaf.events.schemas import EventData
 
 log = structlog.get_logger(__name__)
 
@@ -78,9 +82,11 @@ class EventBus:
         self._session_class: type[Session] = sessionmaker.kw["sync_session_class"]
 
     @staticmethod
-    def record(session: AsyncSession, type_: str, data: dict[str, Any]) -> None:
-        """Add an event to ``session``'s transaction; it is broadcast once that transaction commits."""
-        session.add(BoardEvent(type=type_, data=data))
+    def record(session: AsyncSession, event: EventData) -> None:
+        """Add ``event`` (a model of events/schemas.py, validated as it was built) to ``session``'s
+        transaction; it is broadcast once that transaction commits."""
+        data = event.model_dump(mode="json", exclude_none=event.OMIT_NONE)
+        session.add(BoardEvent(type=event.TYPE, data=data))
         session.info["board_events"] = True
 
     @property

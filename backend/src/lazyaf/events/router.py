@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 
 from lazyaf.events.bus import EventBus, Subscription, frame
+from lazyaf.events.schemas import HelloFrame, ResyncFrame, SeqData
 from lazyaf.validation import INT64_MAX
 
 log = structlog.get_logger(__name__)
@@ -26,12 +26,13 @@ async def board_socket(
     await websocket.accept()
     async with bus.subscribe() as subscription:
         last = bus.last_seq if since is None else since
-        await websocket.send_text(json.dumps({"type": "hello", "data": {"seq": bus.last_seq}}))
+        await websocket.send_text(HelloFrame(type="hello", data=SeqData(seq=bus.last_seq)).model_dump_json())
         try:
             if since is not None and since < bus.last_seq:
                 oldest = await bus.oldest_seq()
                 if oldest is None or oldest > since + 1:
-                    await websocket.send_text(json.dumps({"type": "resync", "data": {"seq": bus.last_seq}}))
+                    resync = ResyncFrame(type="resync", data=SeqData(seq=bus.last_seq))
+                    await websocket.send_text(resync.model_dump_json())
                     last = bus.last_seq
                 last = await _catch_up(websocket, bus, last)
             await _stream(websocket, subscription, last)

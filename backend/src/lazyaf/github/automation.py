@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lazyaf import transitions
 from lazyaf.cards.models import Card, CardStatus
 from lazyaf.github.models import GitHubLink
 from lazyaf.github.schemas import SyncRule
+from lazyaf.orchestration import announce
 
 
 async def wip_limits(session: AsyncSession) -> dict[uuid.UUID, int]:
@@ -49,6 +49,6 @@ async def auto_start_changed(session: AsyncSession, repo_id: uuid.UUID, rule: Sy
             continue
         card.start_waiting_since = now if wanted else None
         changed += 1
-        transitions.card_changed(session, card)
+        announce.card_changed(session, card)
     await session.flush()
     return changed

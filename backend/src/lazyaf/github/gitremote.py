@@ -21,7 +21,7 @@ from pathlib import Path
 import anyio
 import structlog
 
-from lazyaf.gitenv import clean_env, git_binary
+from lazyaf.git.run import environment, git_binary
 from lazyaf.github.errors import (
     GitHubAuthFailed,
     GitHubError,
@@ -75,7 +75,7 @@ class GitOutput:
 
 def token_env(token: str) -> dict[str, str]:
     """The environment of a git process that may use ``token`` (and nothing else of the server's)."""
-    return clean_env(
+    return environment(
         **{
             TOKEN_ENV: token,
             "GIT_CONFIG_COUNT": "2",

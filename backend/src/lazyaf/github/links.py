@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lazyaf.cards.models import Card
 from lazyaf.errors import InvalidInput, NotFound
 from lazyaf.events.bus import EventBus
+from lazyaf.events.schemas import GitHubUpdated
 from lazyaf.github.client import DEFAULT_API_URL, normalize_api_url
 from lazyaf.github.commands import linksettings
 from lazyaf.github.commands.schemas import settings_read
@@ -210,11 +211,9 @@ async def changed(session: AsyncSession, link: GitHubLink) -> GitHubLinkRead:
     """Record the ``github_updated`` board event for the link (sent once the session commits)."""
     await session.flush()
     read = await to_read(session, link)
-    EventBus.record(
-        session, "github_updated", {"repo_id": str(link.repo_id), "github": read.model_dump(mode="json")}
-    )
+    EventBus.record(session, GitHubUpdated(repo_id=link.repo_id, github=read))
     return read
 
 
 def unlinked(session: AsyncSession, repo_id: uuid.UUID) -> None:
-    EventBus.record(session, "github_updated", {"repo_id": str(repo_id), "github": None})
+    EventBus.record(session, GitHubUpdated(repo_id=repo_id, github=None))

@@ -17,15 +17,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lazyaf import transitions
-from lazyaf.cards.models import Card, CardStatus
-from lazyaf.errors import InvalidTransition
+from lazyaf.cards import service as card_service
+from lazyaf.cards.models import ActivityKind, Card, CardStatus
+from lazyaf.errors import BranchMissing, InvalidTransition
+from lazyaf.git import refs as git_refs
+from lazyaf.git.run import in_thread
 from lazyaf.github import gitremote, links, outbox
 from lazyaf.github.errors import GitHubRejected
 from lazyaf.github.models import GitHubOutbox
 from lazyaf.github.schemas import BranchPullRequestCreate, PullRequestCreate
-from lazyaf.jobs import refs as job_refs
 from lazyaf.jobs.models import Job, JobEvent, JobStatus
+from lazyaf.orchestration import announce, review
 from lazyaf.repos.models import Repo
 from lazyaf.repos.service import git_path
 from lazyaf.settings import Settings
@@ -54,11 +56,7 @@ async def request_for_card(
             f"Card '{card.title}' is {card.status}: a pull request carries reviewed work, so open it from "
             "a card in review (or done)."
         )
-    if not card.branch_name or job_refs.branch_shas(git_path(settings, repo), card.branch_name) == [None]:
-        raise InvalidTransition(
-            f"Card '{card.title}' has no branch in LazyAF (it was never started, or the branch was deleted); "
-            "start it first."
-        )
+    await card_service.branch_head(settings=settings, repo=repo, card=card)  # 409 branch_missing
     payload = {
         "branch": card.branch_name,
         "base": body.base,
@@ -76,7 +74,7 @@ async def request_for_card(
     )
     card.pr_status, card.github_error = "queued", None
     await session.flush()
-    transitions.card_changed(session, card)
+    announce.card_changed(session, card)
     return row
 
 
@@ -92,9 +90,9 @@ async def request_for_branch(
     )
     if card is not None:
         return await request_for_card(session=session, settings=settings, card=card, body=body)
-    (sha,) = job_refs.branch_shas(git_path(settings, repo), body.branch)
-    if sha is None:
-        raise InvalidTransition(
+    (sha,) = await in_thread(git_refs.branch_shas, git_path(settings, repo), body.branch)
+    if sha is None:  # the answer a card's missing branch gets too (cards.service.branch_head)
+        raise BranchMissing(
             f"Repo '{repo.name}' has no branch '{body.branch}'; see `lazyaf repos` for its branches."
         )
     if body.branch == repo.default_branch and body.base in (None, repo.default_branch):
@@ -133,7 +131,7 @@ async def approve_with_pull_request(*, session: AsyncSession, settings: Settings
             f"Card '{card.title}' is {card.status}: only in_review cards can be approved."
         )
     await request_for_card(session=session, settings=settings, card=card, body=PullRequestCreate())
-    return await transitions.approve_elsewhere(session=session, card=card, how="pull_request")
+    return await review.approve_elsewhere(session=session, card=card, how="pull_request")
 
 
 async def pr_body(session: AsyncSession, card: Card) -> str:
@@ -194,7 +192,7 @@ class OpenPullRequest:
         service, link, client, data = job.service, job.link, job.client, job.payload
         branch = data["branch"]
         path = git_path(service.settings, job.repo_id)
-        (sha,) = job_refs.branch_shas(path, branch)
+        (sha,) = await in_thread(git_refs.branch_shas, path, branch)
         if sha is None:
             raise GitHubRejected(f"Branch {branch} no longer exists in LazyAF; nothing to push.")
         pushed = await gitremote.push_branch(service.settings, path, link.git_url, job.token, sha, branch)
@@ -232,12 +230,8 @@ class OpenPullRequest:
         if card is None:
             return
         card.pr_url, card.pr_status, card.github_error = result["url"], "opened", None
-        transitions.activity(
-            session,
-            card,
-            "github",
-            {"event": "pull_request", "url": result["url"], "number": result["number"]},
-        )
+        opened = {"event": "pull_request", "url": result["url"], "number": result["number"]}
+        announce.activity(session, card, ActivityKind.GITHUB, opened)
         if card.github_issue_number is not None:
             await outbox.enqueue(
                 session,
@@ -255,7 +249,7 @@ class OpenPullRequest:
                 },
             )
         await session.flush()
-        transitions.card_changed(session, card)
+        announce.card_changed(session, card)
 
     async def failed(self, session: AsyncSession, row: GitHubOutbox, message: str, *, held: bool) -> None:
         await _show_on_card(session, row, message, "held" if held else "queued")
@@ -282,10 +276,11 @@ class CommentOnIssue:
     async def applied(self, session: AsyncSession, row: GitHubOutbox, result: dict[str, Any]) -> None:
         card = await session.get(Card, row.card_id) if row.card_id else None
         if card is not None:
-            transitions.activity(session, card, "github", {"event": "commented", "url": result["url"]})
+            commented = {"event": "commented", "url": result["url"]}
+            announce.activity(session, card, ActivityKind.GITHUB, commented)
             if card.github_error:
                 card.github_error = None
-                transitions.card_changed(session, card)
+                announce.card_changed(session, card)
 
     async def failed(self, session: AsyncSession, row: GitHubOutbox, message: str, *, held: bool) -> None:
         await _show_on_card(
@@ -311,7 +306,7 @@ async def _show_on_card(
     if pr_status is not None:
         card.pr_status = pr_status
     await session.flush()
-    transitions.card_changed(session, card)
+    announce.card_changed(session, card)
 
 
 outbox.HANDLERS[PR_OP] = OpenPullRequest()

@@ -29,9 +29,8 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lazyaf import transitions
 from lazyaf.cards import service as card_service
-from lazyaf.cards.models import Card, CardStatus
+from lazyaf.cards.models import ActivityKind, Card, CardStatus
 from lazyaf.cards.schemas import CardCreate
 from lazyaf.db.engine import session_scope
 from lazyaf.errors import Conflict
@@ -42,6 +41,7 @@ from lazyaf.github.errors import GitHubError
 from lazyaf.github.models import GitHubIssue, GitHubLink
 from lazyaf.github.sanitize import sanitize, sanitize_line
 from lazyaf.github.schemas import SyncResult, SyncRule
+from lazyaf.orchestration import announce
 from lazyaf.repos.models import Repo
 
 log = structlog.get_logger(__name__)
@@ -284,7 +284,7 @@ async def _apply(
         elif outcome == "updated":
             result.updated += 1
         if outcome != "unchanged":
-            transitions.card_changed(session, card)
+            announce.card_changed(session, card)
     await session.flush()
     return result
 
@@ -311,13 +311,12 @@ async def _create(
     )
     _remember(row, item, title, body)
     session.add(row)
-    transitions.activity(
-        session, card, "github", {"event": "synced", "number": item.number, "url": item.html_url}
-    )
+    synced = {"event": "synced", "number": item.number, "url": item.html_url}
+    announce.activity(session, card, ActivityKind.GITHUB, synced)
     await session.flush()
     if item.state == "closed":
         await _archive(session, card)
-    transitions.card_changed(session, card)
+    announce.card_changed(session, card)
     return row
 
 
@@ -356,7 +355,7 @@ def _update(session: AsyncSession, card: Card, row: GitHubIssue, item: Fetched, 
     _remember(row, item, title, body)
     if item.state != previous_state:
         event = "closed" if item.state == "closed" else "reopened"
-        transitions.activity(session, card, "github", {"event": event, "number": item.number})
+        announce.activity(session, card, ActivityKind.GITHUB, {"event": event, "number": item.number})
         return event
     after = (card.title, card.description, card.labels, card.github_issue_state, row.comments, row.state)
     return "updated" if after != before else "unchanged"

@@ -5,7 +5,7 @@
 * **attempt** (attempt token): fetch and clone its own job's repo; push only
   ``refs/lazyaf/attempts/<job>/<attempt>`` (create or move it, never delete it), and only while
   that attempt runs (auth.py refuses the token once it has ended). Card branches and the default
-  branch move only by the backend's own compare-and-swap (transitions.py).
+  branch move only by the backend's own compare-and-swap (orchestration/attempts.py).
 * anyone else never gets here (auth.py answers first).
 
 The ref rule is enforced inside receive-pack, before any ref changes: the C git backend passes
@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from lazyaf_runner.protocol import attempt_ref
+from lazyaf_protocol.messages import attempt_ref
 
 from lazyaf.auth import AttemptPrincipal, Principal, RunnerPrincipal, UserPrincipal
 from lazyaf.gitserver.httpio import GitHTTPError, Service

@@ -29,7 +29,8 @@ import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lazyaf.auth import principal_of
-from lazyaf.gitserver import access, storage
+from lazyaf.git import store
+from lazyaf.gitserver import access
 from lazyaf.gitserver.httpio import (
     SERVICES,
     ClientDisconnected,
@@ -245,7 +246,7 @@ class GitApp:
             repo_id = found
         else:
             raise missing
-        path = storage.repo_path(self._settings.git_repos_dir, repo_id)
+        path = store.repo_path(self._settings.git_repos_dir, repo_id)
         if not await self._resolve_repo(repo_id) or not await anyio.Path(path).is_dir():
             raise missing
         return repo_id, path

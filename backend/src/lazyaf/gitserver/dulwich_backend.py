@@ -191,7 +191,7 @@ class CheckedReceivePackHandler(ReceivePackHandler):
             # One ref update per repo at a time in this process: dulwich creates ref and reflog
             # directories without tolerating a concurrent creator, so two pushes of different
             # refs could fail each other (seen as a rare "failed to lock" under load).
-            with _repo_lock(Path(self.repo.path) / "refs"):
+            with _repo_lock(Path(self.repo.path) / "refs"):  # type: ignore[attr-defined]
                 if new == ZERO:
                     done = self.repo.refs.remove_if_equals(ref, old, message=b"push")
                 else:

@@ -23,7 +23,7 @@ import anyio.to_thread
 import structlog
 from anyio.abc import ByteReceiveStream, Process, TaskGroup
 
-from lazyaf.gitenv import clean_env, git_binary
+from lazyaf.git.run import environment, git_binary
 from lazyaf.gitserver.access import PUSH_ALLOW_ENV
 from lazyaf.gitserver.httpio import (
     ClientDisconnected,
@@ -157,7 +157,7 @@ class GitProcessBackend:
         self._home = hooks
 
     def _env(self, request: GitRequest, extra: Mapping[str, str]) -> dict[str, str]:
-        env = clean_env(HOME=str(self._home), **{PUSH_ALLOW_ENV: request.push_ref})
+        env = environment(HOME=str(self._home), **{PUSH_ALLOW_ENV: request.push_ref})
         if request.git_protocol:
             env["GIT_PROTOCOL"] = request.git_protocol
         env.update(extra)

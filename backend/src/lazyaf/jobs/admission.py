@@ -3,7 +3,7 @@
 A card waits when ``start_waiting_since`` is set (GitHub's auto-start sets it when the sync makes
 the card). Admission — not whoever made the card wait — decides when it starts: whenever a card
 leaves In Progress, a card starts waiting, or a limit changes, it counts each repo's cards in
-progress and starts the oldest waiting ones (``transitions.start_card``) while the count is
+progress and starts the oldest waiting ones (``orchestration.cards.start_card``) while the count is
 below the limit. Repos without a limit (``limits`` has no entry: automation off) start nothing.
 
 One pass runs at a time in this process, so two passes never both see the same free slot; the
@@ -21,11 +21,12 @@ import structlog
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lazyaf import transitions
 from lazyaf.cards.models import Card, CardStatus
 from lazyaf.db.engine import session_scope
 from lazyaf.errors import LazyAFError
 from lazyaf.events.models import BoardEvent
+from lazyaf.orchestration import announce
+from lazyaf.orchestration import cards as card_moves
 from lazyaf.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -108,12 +109,12 @@ class Admission:
         for card in (await session.scalars(query)).all():
             try:
                 # start_card refuses (no commits yet, …) before it writes anything.
-                await transitions.start_card(session=session, settings=self.settings, card=card)
+                await card_moves.start_card(session=session, settings=self.settings, card=card)
             except LazyAFError as exc:
                 # It cannot start (e.g. the repo has no commits yet): stop waiting, say why on the card.
                 card.start_waiting_since = None
                 card.github_error = f"Auto-start failed: {exc.detail}"
-                transitions.card_changed(session, card)
+                announce.card_changed(session, card)
                 continue
             started.append(card.id)
             log.info("card_admitted", card_id=str(card.id), repo_id=str(repo_id), limit=limit)

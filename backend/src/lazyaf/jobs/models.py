@@ -5,12 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from lazyaf_protocol.messages import JobKind as JobKind
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lazyaf.db.base import Base, IdMixin, StrEnumType, TimestampMixin, utcnow
+
+if TYPE_CHECKING:
+    from lazyaf.runs.models import Step
 
 
 class JobStatus(StrEnum):
@@ -29,11 +33,16 @@ class Job(IdMixin, TimestampMixin, Base):
     __table_args__ = (Index("ix_job_status_priority_created_at", "status", "priority", "created_at"),)
 
     card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card.id", ondelete="CASCADE"), index=True)
+    # The step this job is an attempt of (None: a job from before runs existed).
+    step_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("step.id", ondelete="SET NULL"), index=True)
+    # Never loaded: it orders a step's insert before its job's in one flush (runs/models.py).
+    step: Mapped[Step | None] = relationship(lazy="raise")
     runner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("runner.id", ondelete="SET NULL"))
     status: Mapped[JobStatus] = mapped_column(StrEnumType(JobStatus), default=JobStatus.QUEUED, index=True)
     # Copied from the card when queued, so the claim query needs no join.
     priority: Mapped[int] = mapped_column(default=1)
-    kind: Mapped[str] = mapped_column(String(20), default="build")
+    # Why this agent pass runs, which picks its prompt (lazyaf_protocol.messages.JobKind).
+    kind: Mapped[JobKind] = mapped_column(StrEnumType(JobKind), default=JobKind.BUILD)
     agent: Mapped[str] = mapped_column(String(50), default="claude")
     prompt: Mapped[str] = mapped_column(Text, default="")
     branch: Mapped[str] = mapped_column(String(255), default="")

@@ -12,13 +12,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy import select
 
-from lazyaf import auth, transitions
+from lazyaf import auth
 from lazyaf.api.deps import CardDep, SessionDep, SettingsDep
-from lazyaf.errors import Conflict, Forbidden, InvalidInput, NotFound, error_responses
+from lazyaf.errors import Conflict, Forbidden, NotFound, error_responses
 from lazyaf.jobs import service as job_service
 from lazyaf.jobs import sessions as job_sessions
 from lazyaf.jobs.models import FINAL_JOB_STATUSES, Job, JobStatus
 from lazyaf.jobs.schemas import JobEventRead, JobLogPage, JobRead, StartBody
+from lazyaf.orchestration import cards as card_moves
+from lazyaf.orchestration import runs
 from lazyaf.validation import INT64_MAX
 
 router = APIRouter(tags=["jobs"])
@@ -42,7 +44,7 @@ async def start_card(
 ) -> JobRead:
     """Queue an agent job for a todo card; the card moves to in_progress (``fresh``: on a new branch)."""
     fresh = body.fresh if body else False
-    job = await transitions.start_card(session=session, settings=settings, card=card, fresh=fresh)
+    job = await card_moves.start_card(session=session, settings=settings, card=card, fresh=fresh)
     return JobRead.model_validate(job)
 
 
@@ -62,7 +64,7 @@ async def get_job(job: JobDep) -> JobRead:
 @router.post("/jobs/{job_id}/cancel", responses=error_responses(404, 409))
 async def cancel_job(job: JobDep, session: SessionDep) -> JobRead:
     """Cancel a job: a queued one at once, a running one as soon as its runner stops the agent."""
-    return JobRead.model_validate(await transitions.cancel_job(session=session, job=job))
+    return JobRead.model_validate(await runs.cancel_job(session=session, job=job))
 
 
 @router.get(
@@ -82,7 +84,7 @@ async def get_job_logs(
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     follow: Annotated[bool, Query(description="Stream events as NDJSON until the job ends.")] = False,
-) -> JobLogPage | StreamingResponse:  # type: ignore[valid-type]
+) -> JobLogPage | StreamingResponse:
     """The job's normalized agent events, paged by id; ``follow=true`` streams them live."""
     if follow:
         return StreamingResponse(_follow(request, job.id, after), media_type="application/x-ndjson")
@@ -124,9 +126,6 @@ async def _follow(request: Request, job_id: uuid.UUID, after: int) -> AsyncItera
                 subscription.queue.get_nowait()
 
 
-MAX_SESSION_BYTES = 512 * 1024 * 1024
-
-
 def _check_uploader(principal: auth.Principal, job: Job, attempt: int) -> None:
     """Only the runner holding the attempt may store its session (jobs/sessions.py)."""
     if isinstance(principal, auth.AttemptPrincipal):
@@ -163,24 +162,7 @@ async def put_job_session(
         raise Forbidden(
             f"Session {session_id} belongs to another card's job; a runner stores only its own session."
         )
-    target = job_sessions.session_file(settings, job.id, attempt, session_id)
-    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    partial = target.with_suffix(f".{uuid.uuid4().hex}.part")
-    size = 0
-    try:
-        with partial.open("wb") as out:
-            partial.chmod(0o600)
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > MAX_SESSION_BYTES:
-                    raise InvalidInput("The session file is larger than 512 MiB.")
-                out.write(chunk)
-        for older in job_sessions.attempt_files(settings, job.id, attempt):
-            if older != target:
-                older.unlink(missing_ok=True)  # one session file per attempt
-        partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
+    await job_sessions.store(settings, job, attempt, session_id, request.stream())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -207,9 +189,7 @@ async def get_session(
     return FileResponse(path, media_type="application/x-ndjson")
 
 
-async def _resuming_card(
-    principal: auth.Principal, session: SessionDep, session_id: str
-) -> uuid.UUID | None:
+async def _resuming_card(principal: auth.Principal, session: SessionDep, session_id: str) -> uuid.UUID | None:
     """The card whose sessions a runner may read: that of the running job it holds that resumes
     ``session_id`` (Forbidden when there is none); None for the user, who may read any."""
     if isinstance(principal, auth.UserPrincipal):

@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lazyaf import transitions
 from lazyaf.db.engine import session_scope
+from lazyaf.orchestration import runners, runs
 from lazyaf.runners.pool import RunnerPool
 from lazyaf.settings import Settings
 
@@ -64,11 +64,11 @@ class Reaper:
 
     async def sweep(self) -> None:
         async with session_scope(self.sessionmaker) as session:
-            await transitions.expire_leases(
+            await runs.expire_leases(
                 session=session, heard_from=self.heard_from, lease_ttl=self.settings.lease_ttl
             )
-            await transitions.fail_stale_timeouts(session=session, settings=self.settings)
-            await transitions.mark_silent_runners_offline(session=session, settings=self.settings)
+            await runs.fail_stale_timeouts(session=session, settings=self.settings)
+            await runners.mark_silent_offline(session=session, settings=self.settings)
         for callback in self.after_sweep:
             await callback()
         if self.pool is not None:

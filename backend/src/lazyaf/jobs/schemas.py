@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lazyaf.jobs.models import JobStatus
+from lazyaf.jobs.models import JobKind, JobStatus
 
 
 class StartBody(BaseModel):
@@ -36,7 +37,10 @@ class JobRead(BaseModel):
     card_id: uuid.UUID
     runner_id: uuid.UUID | None
     status: JobStatus
-    kind: str
+    kind: JobKind = Field(description="Why this agent pass runs: build, iterate, retry, fix or resolve.")
+    step_id: uuid.UUID | None = Field(
+        description="The run step this job is an attempt of (None: from before runs)."
+    )
     agent: str
     branch: str
     base_branch: str
@@ -83,3 +87,23 @@ class JobLogPage(BaseModel):
     events: list[JobEventRead]
     next_after: int
     job_status: JobStatus
+
+
+class WaitingCode(StrEnum):
+    NO_RUNNER = "no_runner"
+    STARTING = "starting"
+    RUNNER_FAILED = "runner_failed"
+    BUSY = "busy"
+    NEXT = "next"
+
+
+class WaitingReason(BaseModel):
+    """Why a queued job has not started yet."""
+
+    code: WaitingCode
+    message: str = Field(description="The reason as the board shows it.")
+    ahead: int = Field(description="Queued jobs that go before this one.")
+    busy: int = Field(description="Runners busy with a job.")
+    runners: int = Field(description="Runners connected (busy or idle).")
+    starting: list[str] = Field(description="Pool runners starting or waiting to restart, by name.")
+    failed: list[str] = Field(description="Pool runners that kept crashing and were stopped, by name.")

@@ -3,7 +3,7 @@ and for the board (``GET /api/runners`` → ``waiting``, then ``queue_updated`` 
 
 A job waits for a runner that could take it (any connected runner: dispatch does not choose by
 agent) and for the jobs ahead of it in dispatch order (priority, then queue time, then id:
-``jobs/service.claim_next``). The reasons, by ``code``:
+``orchestration.attempts.claim``). The reasons, by ``code``:
 
 * ``no_runner``: no runner is connected and none is starting: "waiting for a runner — none is running";
 * ``starting``: none is connected yet, but pool runners are starting or waiting to restart;
@@ -25,43 +25,23 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import structlog
-from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lazyaf.db.engine import session_scope
 from lazyaf.events.bus import EventBus
 from lazyaf.events.models import BoardEvent
+from lazyaf.events.schemas import EventType, QueueUpdated
 from lazyaf.jobs.models import Job, JobStatus
+from lazyaf.jobs.schemas import WaitingCode, WaitingReason
 from lazyaf.runners.models import Runner, RunnerStatus
 
 log = structlog.get_logger(__name__)
 BOARD_LIMIT = 200
 DEBOUNCE = 0.05
-
-
-class WaitingCode(StrEnum):
-    NO_RUNNER = "no_runner"
-    STARTING = "starting"
-    RUNNER_FAILED = "runner_failed"
-    BUSY = "busy"
-    NEXT = "next"
-
-
-class WaitingReason(BaseModel):
-    """Why a queued job has not started yet."""
-
-    code: WaitingCode
-    message: str = Field(description="The reason as the board shows it.")
-    ahead: int = Field(description="Queued jobs that go before this one.")
-    busy: int = Field(description="Runners busy with a job.")
-    runners: int = Field(description="Runners connected (busy or idle).")
-    starting: list[str] = Field(description="Pool runners starting or waiting to restart, by name.")
-    failed: list[str] = Field(description="Pool runners that kept crashing and were stopped, by name.")
 
 
 @dataclass
@@ -194,9 +174,9 @@ class QueueWatcher:
         return dict(self._last or {})
 
     def on_board_event(self, row: BoardEvent) -> None:
-        if row.type in ("runner_status", "runner_deleted"):
+        if row.type in (EventType.RUNNER_STATUS, EventType.RUNNER_DELETED):
             interesting = bool(self._last)  # runners matter only while jobs wait
-        elif row.type == "job_status":
+        elif row.type == EventType.JOB_STATUS:
             job = row.data["job"]
             interesting = job["status"] == "queued" or job["id"] in (self._last or {})
         else:
@@ -219,7 +199,8 @@ class QueueWatcher:
                     current = as_json(await for_queue(session))
                     last = {} if starting else self._last
                     if last is not None and current != last:
-                        EventBus.record(session, "queue_updated", {"waiting": current})
+                        waiting = {uuid.UUID(job_id): WaitingReason(**r) for job_id, r in current.items()}
+                        EventBus.record(session, QueueUpdated(waiting=waiting))
             except Exception:
                 log.exception("queue_refresh_failed")
                 return

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from lazyaf_runner import protocol
+from lazyaf_protocol import messages as protocol
 
-from lazyaf import transitions
 from lazyaf.api.deps import RepoDep, SessionDep, SettingsDep, public_base_url
 from lazyaf.errors import error_responses
+from lazyaf.orchestration import repos as repo_moves
 from lazyaf.repos import service as repo_service
 from lazyaf.repos.models import Repo
 from lazyaf.repos.schemas import (
@@ -95,7 +95,7 @@ async def delete_repo(
     While any of its cards has a queued or running job the answer is 409 naming those cards,
     unless ``cancel=true``: then queued jobs are cancelled, running ones end cancelled at once and
     their runners are told to stop (each kills its agent and takes its next job)."""
-    fenced = await transitions.delete_repo(session=session, settings=settings, repo=repo, cancel=cancel)
+    fenced = await repo_moves.delete_repo(session=session, settings=settings, repo=repo, cancel=cancel)
     hub = request.app.state.hub
     for job_id, attempt in fenced:
         await hub.send_to_holder(job_id, attempt, protocol.Cancel)

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from lazyaf.gitserver.history import is_valid_branch_name
+from lazyaf.git.history import is_valid_branch_name
 from lazyaf.validation import plain_text, remote_url
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"

@@ -6,7 +6,6 @@ import os
 import uuid
 from pathlib import Path
 
-import anyio.to_thread
 import structlog
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
@@ -14,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf.errors import Conflict, InvalidInput, NotFound
 from lazyaf.events.bus import EventBus
-from lazyaf.gitserver import history, storage
+from lazyaf.events.schemas import RepoDeleted, RepoUpdated
+from lazyaf.git import history, store
+from lazyaf.git.run import in_thread
 from lazyaf.gitserver.refs import RefUpdate
 from lazyaf.repos.models import Repo, RepoAlias
 from lazyaf.repos.schemas import RepoCreate, RepoUpdate
@@ -25,7 +26,7 @@ log = structlog.get_logger(__name__)
 
 def git_path(settings: Settings, repo: Repo | uuid.UUID) -> Path:
     repo_id = repo.id if isinstance(repo, Repo) else repo
-    return storage.repo_path(settings.git_repos_dir, repo_id)
+    return store.repo_path(settings.git_repos_dir, repo_id)
 
 
 async def list_all(*, session: AsyncSession) -> list[Repo]:
@@ -59,12 +60,12 @@ async def create(*, session: AsyncSession, settings: Settings, repo_in: RepoCrea
     session.add(repo)
     await session.flush()
     path = git_path(settings, repo)
-    await anyio.to_thread.run_sync(storage.create_bare, path, repo.default_branch)
-    EventBus.record(session, "repo_updated", {"repo_id": str(repo.id)})
+    await in_thread(store.create_bare, path, repo.default_branch)
+    EventBus.record(session, RepoUpdated(repo_id=repo.id))
     try:
         await session.commit()
     except BaseException:
-        storage.delete_bare(path)
+        await in_thread(store.delete_bare, path)
         raise
     log.info("repo_created", repo_id=str(repo.id), name=repo.name)
     return repo
@@ -90,7 +91,7 @@ async def update(*, session: AsyncSession, settings: Settings, repo: Repo, chang
                 f"Branch '{branch}' does not exist in repo '{repo.name}'; existing branches: "
                 f"{', '.join(names) or 'none'}."
             )
-        await anyio.to_thread.run_sync(storage.set_head, git_path(settings, repo), branch)
+        await in_thread(store.set_head, git_path(settings, repo), branch)
     if fields.get("merge_strategy") is None:
         fields.pop("merge_strategy", None)
     for key in ("setup_command", "lint_command", "test_command", "build_command"):
@@ -98,7 +99,7 @@ async def update(*, session: AsyncSession, settings: Settings, repo: Repo, chang
             fields[key] = None  # an empty string clears a verification step
     for key, value in fields.items():
         setattr(repo, key, value)
-    EventBus.record(session, "repo_updated", {"repo_id": str(repo.id)})
+    EventBus.record(session, RepoUpdated(repo_id=repo.id))
     await session.flush()
     return repo
 
@@ -108,23 +109,21 @@ async def delete(*, session: AsyncSession, settings: Settings, repo: Repo) -> No
     path = git_path(settings, repo)
     # Move the repo aside first, so a failed commit can put it back and nothing is half-deleted.
     trash = path.with_name(f".deleting-{repo.id}-{os.getpid()}")
-    moved = path.exists()
-    if moved:
-        path.rename(trash)
+    moved = await in_thread(store.move_aside, path, trash)
     try:
         await session.delete(repo)
-        EventBus.record(session, "repo_deleted", {"repo_id": str(repo.id)})
+        EventBus.record(session, RepoDeleted(repo_id=repo.id))
         await session.commit()
     except BaseException:
         if moved:
-            trash.rename(path)
+            await in_thread(trash.rename, path)
         raise
-    storage.delete_bare(trash)
+    await in_thread(store.delete_bare, trash)
     log.info("repo_deleted", repo_id=str(repo.id), name=repo.name)
 
 
 async def branches(*, settings: Settings, repo: Repo) -> list[history.BranchInfo]:
-    return await anyio.to_thread.run_sync(history.list_branches, git_path(settings, repo))
+    return await in_thread(history.list_branches, git_path(settings, repo))
 
 
 async def commits(
@@ -132,8 +131,8 @@ async def commits(
 ) -> list[history.CommitInfo]:
     name = branch or repo.default_branch
     try:
-        return await anyio.to_thread.run_sync(
-            lambda: history.list_commits(git_path(settings, repo), name, limit=limit, offset=offset)
+        return await in_thread(
+            history.list_commits, git_path(settings, repo), name, limit=limit, offset=offset
         )
     except history.BranchNotFound:
         if branch is None and not repo.is_ingested:
@@ -152,7 +151,7 @@ async def record_push(
         log.info("ref_updated", repo_id=str(repo_id), ref=update.ref, old=update.old, new=update.new)
     if not repo.is_ingested and any(u.is_branch and u.new for u in updates):
         repo.is_ingested = True
-        EventBus.record(session, "repo_updated", {"repo_id": str(repo.id)})
+        EventBus.record(session, RepoUpdated(repo_id=repo.id))
     existing = {b.name for b in await branches(settings=settings, repo=repo)}
     if existing and repo.default_branch not in existing:
         # The first push did not carry the default branch: adopt a pushed one so clones check out.
@@ -161,5 +160,5 @@ async def record_push(
             next((b for b in ("main", "master") if b in existing), None) or (pushed or sorted(existing))[0]
         )
         repo.default_branch = choice
-        await anyio.to_thread.run_sync(storage.set_head, git_path(settings, repo), choice)
+        await in_thread(store.set_head, git_path(settings, repo), choice)
     await session.flush()

@@ -7,7 +7,7 @@ each merging onto the previous one's result and committing its card before the n
 
 Known limit: the line is per server process. Two server processes on one database each keep
 their own; an approval that loses the compare-and-swap to the other process is rebuilt on the
-new tip and tried again (``transitions.APPROVE_TRIES``), so nothing merged is ever lost and a
+new tip and tried again (``orchestration.review.APPROVE_TRIES``), so nothing merged is ever lost and a
 conflict is still a conflict, but a long burst of approvals spread over processes can still end
 in a 409 asking to approve again.
 """

@@ -6,16 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
-from lazyaf import transitions
 from lazyaf.api.deps import CardDep, RepoDep, SessionDep, SettingsDep
 from lazyaf.cards.models import Card
 from lazyaf.cards.schemas import CardRead
 from lazyaf.errors import NotFound, error_responses
+from lazyaf.git import diff as git_diff
 from lazyaf.github import pulls as github_pulls
 from lazyaf.jobs.schemas import JobRead
+from lazyaf.orchestration import cards as card_moves
+from lazyaf.orchestration import review
 from lazyaf.repos.models import Repo
 from lazyaf.repos.schemas import CommitRead
-from lazyaf.review import diff as review_diff
 from lazyaf.review import service as review_service
 from lazyaf.review.queue import approvals
 from lazyaf.review.schemas import (
@@ -35,11 +36,12 @@ Offset = Annotated[int, Query(ge=0, le=INT64_MAX, description="Skip this many fi
 Limit = Annotated[int, Query(ge=1, le=1000, description="Files per page.")]
 
 
-@router.get("/cards/{card_id}/diff", responses=error_responses(404))
+@router.get("/cards/{card_id}/diff", responses=error_responses(404, 409))
 async def get_card_diff(
     card: CardDep, session: SessionDep, settings: SettingsDep, offset: Offset = 0, limit: Limit = 100
-) -> review_diff.DiffResult:
-    """The card branch against the default branch, from their merge-base: files, hunks and the patch."""
+) -> git_diff.DiffResult:
+    """The card branch against the default branch, from their merge-base: files, hunks and the patch
+    (409 ``branch_missing`` when the card has no branch)."""
     return await review_service.card_diff(
         session=session, settings=settings, card=card, offset=offset, limit=limit
     )
@@ -54,14 +56,14 @@ async def get_repo_diff(
     three_dot: Annotated[bool, Query(description="Compare from the merge-base of base and head.")] = True,
     offset: Offset = 0,
     limit: Limit = 100,
-) -> review_diff.DiffResult:
+) -> git_diff.DiffResult:
     """The diff between any two refs of a repo."""
     return await review_service.diff(
         settings=settings, repo=repo, base=base, head=head, three_dot=three_dot, offset=offset, limit=limit
     )
 
 
-@router.get("/cards/{card_id}/commits", responses=error_responses(404))
+@router.get("/cards/{card_id}/commits", responses=error_responses(404, 409))
 async def list_card_commits(card: CardDep, session: SessionDep, settings: SettingsDep) -> list[CommitRead]:
     """The commits on the card's branch that the default branch does not have, newest first."""
     found = await review_service.card_commits(session=session, settings=settings, card=card)
@@ -110,11 +112,13 @@ async def approve_card(
         if await github_pulls.approve_opens_pull_request(session, current):
             repo = await session.get(Repo, current.repo_id)
             assert repo is not None
-            await transitions.reviewed_head(settings, repo, current, expected_head)
-            card = await github_pulls.approve_with_pull_request(session=session, settings=settings, card=current)
+            await review.reviewed_head(settings, repo, current, expected_head)
+            card = await github_pulls.approve_with_pull_request(
+                session=session, settings=settings, card=current
+            )
             await session.commit()
             return ApproveRead(card=CardRead.model_validate(card), merge_sha="")
-        card = await transitions.approve_card(
+        card = await review.approve_card(
             session=session, settings=settings, card=current, expected_head=expected_head
         )
         await session.commit()
@@ -127,7 +131,7 @@ async def reject_card(
 ) -> CardRead:
     """Send a reviewed card back to todo, keeping its branch unless asked to delete it."""
     delete = body.delete_branch if body else False
-    card = await transitions.reject_card(session=session, settings=settings, card=card, delete_branch=delete)
+    card = await review.reject_card(session=session, settings=settings, card=card, delete_branch=delete)
     return CardRead.model_validate(card)
 
 
@@ -140,7 +144,7 @@ async def request_changes(
     card: CardDep, session: SessionDep, settings: SettingsDep, body: AgentChoice | None = None
 ) -> JobQueuedRead:
     """Queue another agent pass on the branch carrying the open comments (and conflicts to resolve)."""
-    job = await transitions.request_changes(
+    job = await review.request_changes(
         session=session, settings=settings, card=card, agent=body.agent if body else None
     )
     return JobQueuedRead(card=CardRead.model_validate(card), job=JobRead.model_validate(job))
@@ -153,7 +157,7 @@ async def retry_card(
     card: CardDep, session: SessionDep, settings: SettingsDep, body: AgentChoice | None = None
 ) -> JobQueuedRead:
     """Queue a new job on a failed card's branch, with the previous failure in its prompt."""
-    job = await transitions.retry_card(
+    job = await card_moves.retry_card(
         session=session, settings=settings, card=card, agent=body.agent if body else None
     )
     return JobQueuedRead(card=CardRead.model_validate(card), job=JobRead.model_validate(job))

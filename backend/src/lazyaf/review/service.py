@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import anyio.to_thread
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lazyaf.cards import service as card_service
 from lazyaf.cards.models import Card, CardActivity, CardStatus, Comment
-from lazyaf.errors import InvalidInput, NotFound
-from lazyaf.gitserver import branches as git_branches
-from lazyaf.gitserver import history
+from lazyaf.errors import InvalidInput
+from lazyaf.git import diff as git_diff
+from lazyaf.git import history
+from lazyaf.git.run import in_thread
 from lazyaf.jobs.models import Job
 from lazyaf.jobs.schemas import JobRead
 from lazyaf.repos.models import Repo
 from lazyaf.repos.service import git_path
-from lazyaf.review import diff as review_diff
 from lazyaf.review.schemas import CommentCreate, TimelineEntry
 from lazyaf.settings import Settings
 
@@ -22,17 +22,10 @@ SNIPPET_CONTEXT = 2
 
 
 async def card_refs(session: AsyncSession, settings: Settings, card: Card) -> tuple[Repo, str]:
-    """The card's repo and branch; 404 when the card has no branch or it no longer exists."""
+    """The card's repo and the sha of its branch (409 when it has none, cards.service.branch_head)."""
     repo = await session.get(Repo, card.repo_id)
     assert repo is not None
-    if not card.branch_name:
-        raise NotFound(f"Card '{card.title}' has no branch yet; start it first.")
-    sha = await anyio.to_thread.run_sync(
-        git_branches.ref_sha, git_path(settings, repo), f"refs/heads/{card.branch_name}"
-    )
-    if sha is None:
-        raise NotFound(f"Branch {card.branch_name} no longer exists in repo '{repo.name}'.")
-    return repo, card.branch_name
+    return repo, await card_service.branch_head(settings=settings, repo=repo, card=card)
 
 
 async def diff(
@@ -44,13 +37,13 @@ async def diff(
     three_dot: bool = True,
     offset: int = 0,
     limit: int = 100,
-) -> review_diff.DiffResult:
+) -> git_diff.DiffResult:
     path = git_path(settings, repo)
     try:
-        return await anyio.to_thread.run_sync(
-            lambda: review_diff.diff(path, base, head, three_dot=three_dot, offset=offset, limit=limit)
+        return await in_thread(
+            git_diff.diff, path, base, head, three_dot=three_dot, offset=offset, limit=limit
         )
-    except review_diff.DiffError as exc:
+    except git_diff.DiffError as exc:
         raise InvalidInput(str(exc)) from None
 
 
@@ -63,7 +56,7 @@ def _merged(card: Card) -> tuple[str, str] | None:
 
 async def card_diff(
     *, session: AsyncSession, settings: Settings, card: Card, offset: int = 0, limit: int = 100
-) -> review_diff.DiffResult:
+) -> git_diff.DiffResult:
     """The branch against the default branch from their merge base; for a merged card, what was merged."""
     if merged := _merged(card):
         repo = await session.get(Repo, card.repo_id)
@@ -84,15 +77,11 @@ async def card_commits(
         repo = await session.get(Repo, card.repo_id)
         assert repo is not None
         path, (base, head) = git_path(settings, repo), merged
-        return await anyio.to_thread.run_sync(
-            lambda: history.list_commits_between(path, head, base, limit=limit)
-        )
-    repo, branch = await card_refs(session, settings, card)
-    return await anyio.to_thread.run_sync(
-        lambda: history.list_commits(
-            git_path(settings, repo), branch, limit=limit, exclude=repo.default_branch
-        )
-    )
+        return await in_thread(history.list_commits_between, path, head, base, limit=limit)
+    repo, _ = await card_refs(session, settings, card)
+    branch = card.branch_name or ""
+    path = git_path(settings, repo)
+    return await in_thread(history.list_commits, path, branch, limit=limit, exclude=repo.default_branch)
 
 
 async def add_comment(
@@ -113,7 +102,7 @@ async def add_comment(
     return comment
 
 
-def _snippet(result: review_diff.DiffResult, file: str, line: int | None, card: Card) -> str | None:
+def _snippet(result: git_diff.DiffResult, file: str, line: int | None, card: Card) -> str | None:
     found = next((f for f in result.files if f.path == file or f.old_path == file), None)
     if found is None:
         raise InvalidInput(f"File '{file}' is not part of the diff of card '{card.title}'.")
@@ -130,7 +119,7 @@ def _snippet(result: review_diff.DiffResult, file: str, line: int | None, card: 
     )
 
 
-def _mark(line: review_diff.DiffLine) -> str:
+def _mark(line: git_diff.DiffLine) -> str:
     return {"add": "+", "delete": "-", "context": " "}.get(line.kind, "\\") + line.text
 
 
@@ -162,5 +151,5 @@ async def timeline(*, session: AsyncSession, card: Card) -> list[TimelineEntry]:
         for c in await list_comments(session=session, card=card)
     ]
     activity = await session.scalars(select(CardActivity).where(CardActivity.card_id == card.id))
-    entries += [TimelineEntry(at=a.created_at, kind=a.kind, data=a.data) for a in activity]  # type: ignore[arg-type]
+    entries += [TimelineEntry(at=a.created_at, kind=a.kind, data=a.data) for a in activity]
     return sorted(entries, key=lambda e: e.at)

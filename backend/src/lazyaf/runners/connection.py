@@ -1,7 +1,7 @@
-"""Connected runners: the WebSocket side of the runner protocol (lazyaf_runner.protocol).
+"""Connected runners: the WebSocket side of the runner protocol (lazyaf_protocol.messages).
 
 The database decides who runs a job; a socket only carries wake-ups and messages. Each message
-is handled in its own transaction, and every job write goes through transitions.py, fenced by
+is handled in its own transaction, and every job write goes through lazyaf.orchestration, fenced by
 (job, attempt) and by the connection's own runner: a runner speaks only for itself and for the
 attempt it holds.
 
@@ -17,6 +17,7 @@ request's ``Authorization`` header):
 from __future__ import annotations
 
 import asyncio
+import json
 import shlex
 import time
 import uuid
@@ -26,18 +27,21 @@ from typing import Any
 
 import structlog
 from fastapi import WebSocket, WebSocketDisconnect
-from lazyaf_runner import protocol
+from lazyaf_protocol import messages as protocol
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from lazyaf import auth, transitions
+from lazyaf import auth
 from lazyaf.agents import service as agent_service
 from lazyaf.cards.models import Card
 from lazyaf.db.engine import session_scope
 from lazyaf.events.models import BoardEvent
-from lazyaf.jobs import refs as job_refs
+from lazyaf.events.schemas import EventType
+from lazyaf.git import refs as git_refs
+from lazyaf.git.run import in_thread
 from lazyaf.jobs.models import Job, JobStatus
+from lazyaf.orchestration import attempts, runners, runs
 from lazyaf.redaction import server_redactor
 from lazyaf.repos.models import Repo
 from lazyaf.repos.service import git_path
@@ -122,12 +126,12 @@ class RunnerHub:
     # -- reacting to board events (called by the bus pump, after commit) --
 
     def on_board_event(self, row: BoardEvent) -> None:
-        if row.type != "job_status":
+        if row.type != EventType.JOB_STATUS:
             return
         job = row.data["job"]
-        if job["status"] == "queued":
+        if job["status"] == JobStatus.QUEUED:
             self._spawn(self.wake_idle())
-        elif job["status"] == "running" and job["cancel_requested"]:
+        elif job["status"] == JobStatus.RUNNING and job["cancel_requested"]:
             self._spawn(self.send_to_holder(job["id"], job["attempt"], protocol.Cancel))
 
     def _spawn(self, coro: Any) -> None:
@@ -177,8 +181,15 @@ class RunnerHub:
         await websocket.accept()
         try:
             raw = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT)
+            spoken = _protocol_version(raw)
+            if spoken != protocol.PROTOCOL_VERSION:
+                # Before validating the rest: another version may shape its hello differently.
+                reason = protocol.version_mismatch(spoken)
+                log.warning("runner_refused", reason=reason)
+                await websocket.close(code=protocol.CLOSE_PROTOCOL_MISMATCH, reason=reason)
+                return
             hello = protocol.runner_message.validate_json(raw)
-        except (TimeoutError, ValidationError, WebSocketDisconnect):
+        except (TimeoutError, ValueError, WebSocketDisconnect):  # ValidationError is a ValueError
             await websocket.close(code=4400, reason="expected a hello message")
             return
         if not isinstance(hello, protocol.Hello):
@@ -271,19 +282,22 @@ class RunnerHub:
 
     async def _record_events(self, conn: RunnerConnection, events: list[protocol.Event]) -> None:
         """Store a run of agent events in one transaction; ack each attempt's highest seq once."""
-        attempts: dict[tuple[str, int], list[protocol.Event]] = {}
+        by_attempt: dict[tuple[str, int], list[protocol.Event]] = {}
         for message in events:
-            attempts.setdefault((message.job_id, message.attempt), []).append(message)
+            by_attempt.setdefault((message.job_id, message.attempt), []).append(message)
         held: dict[tuple[str, int], bool] = {}
         async with session_scope(self.sessionmaker) as session:
-            for key, run in attempts.items():
-                held[key] = await transitions.record_events(
-                    session=session, messages=run, runner_id=conn.runner_id, lease_ttl=self.settings.lease_ttl,
+            for key, run in by_attempt.items():
+                held[key] = await attempts.record_events(
+                    session=session,
+                    messages=run,
+                    runner_id=conn.runner_id,
+                    lease_ttl=self.settings.lease_ttl,
                     redactor=server_redactor(self.settings),
                 )
         for (job_id, attempt), ok in held.items():
             if ok:
-                seq = max(m.seq for m in attempts[(job_id, attempt)])
+                seq = max(m.seq for m in by_attempt[(job_id, attempt)])
                 await conn.send(protocol.Ack(job_id=job_id, attempt=attempt, seq=seq))
             else:
                 await self._revoke(conn, job_id, attempt)
@@ -308,18 +322,18 @@ class RunnerHub:
             )
             status = RunnerStatus.IDLE
             if hello.running is not None:
-                job = await transitions.holding(
+                job = await attempts.holding(
                     session, hello.running.job_id, hello.running.attempt, runner_id=runner.id
                 )
                 if job is not None:
                     conn.current = (hello.running.job_id, hello.running.attempt)
                     status = RunnerStatus.BUSY
                     # Back after an outage: the reconnect itself renews the attempt's lease.
-                    await transitions.renew_lease(
+                    await attempts.renew_lease(
                         session=session, settings=self.settings, runner_id=runner.id,
                         job_id=hello.running.job_id, attempt=hello.running.attempt,
                     )
-            await transitions.runner_seen(session=session, runner=runner, status=status)
+            await runners.seen(session=session, runner=runner, status=status)
         old = self.connections.get(conn.runner_id)
         self.connections[conn.runner_id] = conn
         if old is not None:
@@ -384,7 +398,7 @@ class RunnerHub:
         async with session_scope(self.sessionmaker) as session:
             runner = await session.get(Runner, conn.runner_id)
             if runner is not None:
-                await transitions.runner_offline(session=session, runner=runner)
+                await runners.offline(session=session, runner=runner)
         log.info("runner_disconnected", runner=conn.name)
         for callback in self.on_disconnect:
             callback(conn.runner_id)
@@ -398,7 +412,7 @@ class RunnerHub:
             await self._record_events(conn, [message])
         elif isinstance(message, protocol.Progress):
             async with session_scope(self.sessionmaker) as session:
-                job = await transitions.record_progress(
+                job = await attempts.record_progress(
                     session=session, job_id=message.job_id, attempt=message.attempt, phase=message.phase,
                     runner_id=conn.runner_id,
                 )
@@ -412,20 +426,21 @@ class RunnerHub:
             await conn.send(protocol.NoJob())
             return
         async with session_scope(self.sessionmaker) as session:
-            claimed = await transitions.claim(
+            claimed = await attempts.claim(
                 session=session, settings=self.settings, runner_id=conn.runner_id
             )
             assign = None
             if claimed:
                 job, card, repo, token = claimed
-                # Two small file reads: cheaper inline than a hop to a worker thread.
-                path = git_path(self.settings, repo)
-                base_sha, branch_sha = job_refs.branch_shas(path, job.base_branch, job.branch)
-                assign = self._assignment(conn, job, card, repo, token, branch_sha)
-                assign.base_sha = base_sha
+                assign = self._assignment(conn, job, card, repo, token)
         if assign is None:
             await conn.send(protocol.NoJob())
             return
+        # After the commit: the claim's transaction (SQLite's write lock) does not wait for git.
+        path = git_path(self.settings, repo)
+        assign.base_sha, assign.branch_sha = await in_thread(
+            git_refs.branch_shas, path, assign.base_branch, assign.branch
+        )
         conn.current = (assign.job_id, assign.attempt)
         # If this send fails the attempt never starts; its lease expires and the job is requeued.
         await conn.send(assign)
@@ -439,7 +454,7 @@ class RunnerHub:
             await self.wake_idle()
 
     def _assignment(
-        self, conn: RunnerConnection, job: Job, card: Card, repo: Repo, token: str, branch_sha: str | None
+        self, conn: RunnerConnection, job: Job, card: Card, repo: Repo, token: str
     ) -> protocol.Assign:
         options: dict[str, Any] = {}
         if job.agent == "command" and self.settings.agent_command:
@@ -463,7 +478,6 @@ class RunnerHub:
             if command
         ]
         return protocol.Assign(
-            branch_sha=branch_sha,
             kind=job.kind,
             resume_session=job.resume_session,
             session_url=f"{base}/api/sessions/{job.resume_session}" if job.resume_session else None,
@@ -493,9 +507,9 @@ class RunnerHub:
         async with session_scope(self.sessionmaker) as session:
             runner = await session.get(Runner, conn.runner_id)
             if runner is not None:
-                await transitions.runner_seen(session=session, runner=runner)
+                await runners.seen(session=session, runner=runner)
             if message.job_id is not None and message.attempt is not None:
-                job = await transitions.renew_lease(
+                job = await attempts.renew_lease(
                     session=session, settings=self.settings, job_id=message.job_id, attempt=message.attempt,
                     runner_id=conn.runner_id,
                 )
@@ -508,17 +522,25 @@ class RunnerHub:
 
     async def _complete(self, conn: RunnerConnection, message: protocol.Complete) -> None:
         async with session_scope(self.sessionmaker) as session:
-            accepted = await transitions.complete_attempt(
+            accepted = await runs.complete_attempt(
                 session=session, settings=self.settings, message=message, runner_id=conn.runner_id
             )
             runner = await session.get(Runner, conn.runner_id)
             if runner is not None:
-                await transitions.runner_seen(session=session, runner=runner, status=RunnerStatus.IDLE)
+                await runners.seen(session=session, runner=runner, status=RunnerStatus.IDLE)
         if conn.current == (message.job_id, message.attempt):
             conn.current = None
         await conn.send(
             protocol.CompleteAck(job_id=message.job_id, attempt=message.attempt, accepted=accepted)
         )
+
+
+def _protocol_version(raw: str) -> object:
+    """The protocol version a hello frame states (1 when it states none: the first runners)."""
+    frame = json.loads(raw)
+    if not isinstance(frame, dict) or frame.get("type") != "hello":
+        raise ValueError("not a hello")
+    return frame.get("protocol", 1)
 
 
 def _http_base(websocket: WebSocket) -> str:

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ DEFAULT_BASE_IMAGE = "lazyaf-base:bookworm"
 
 CHECKOUT_DIR = Path(__file__).parents[4]
 RUNNER_DIR = CHECKOUT_DIR / "runner"
+PROTOCOL_DIR = CHECKOUT_DIR / "protocol"
+"""The wire format the runner and the backend share (``lazyaf_protocol``): in both images."""
 # What the backend image holds besides the runner package (backend/Dockerfile).
 BACKEND_SOURCES = (CHECKOUT_DIR / "backend", CHECKOUT_DIR / "cli")
 BOARD_DIR = CHECKOUT_DIR / "frontend" / "dist"
@@ -508,20 +511,24 @@ def _check_sources() -> None:
             )
 
 
-def _runner_sources() -> list[Path]:
-    files = [RUNNER_DIR / "pyproject.toml", RUNNER_DIR / "Dockerfile"]
-    files += sorted(
+def _sources(package: Path) -> list[Path]:
+    return sorted(
         p
-        for p in (RUNNER_DIR / "src").rglob("*")
+        for p in (package / "src").rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and not any(s.endswith(".egg-info") for s in p.parts)
     )
-    return files
+
+
+def _runner_sources() -> list[Path]:
+    """What the runner image is built from: the runner's and the protocol's packages."""
+    files = [RUNNER_DIR / "pyproject.toml", RUNNER_DIR / "Dockerfile", *_sources(RUNNER_DIR)]
+    return files + [PROTOCOL_DIR / "pyproject.toml", *_sources(PROTOCOL_DIR)]
 
 
 def _fingerprint(base_image_id: str) -> str:
     digest = hashlib.sha256(f"{base_image_id}\0{IMAGE_PYTHON}\0".encode())
     for path in _runner_sources():
-        digest.update(str(path.relative_to(RUNNER_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(str(path.relative_to(CHECKOUT_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
     # The binary is 235 MB: its size and mtime stand in for its content.
     stat = CLAUDE_BINARY.stat()
     digest.update(f"claude\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
@@ -529,20 +536,21 @@ def _fingerprint(base_image_id: str) -> str:
 
 
 def _assemble_context(context: Path) -> None:
-    """Fill a build context: Dockerfile, claude, wheels/ (the runner and its dependencies)."""
+    """Fill a build context: Dockerfile, claude, wheels/ (the runner, the protocol and their
+    dependencies)."""
     shutil.copy2(RUNNER_DIR / "Dockerfile", context / "Dockerfile")
     try:
         os.link(CLAUDE_BINARY, context / "claude")  # same filesystem: no 235 MB copy
     except OSError:
         shutil.copy2(CLAUDE_BINARY, context / "claude")
-    _prepare_wheels(context / "wheels", [RUNNER_DIR])
+    _prepare_wheels(context / "wheels", [PROTOCOL_DIR, RUNNER_DIR])
 
 
 def _assemble_backend_context(context: Path) -> None:
-    """Fill the backend's build context: Dockerfile, wheels/ (server, CLI, runner and their
-    dependencies), board/ (the built board) and prompts/."""
+    """Fill the backend's build context: Dockerfile, wheels/ (server, CLI, runner, protocol and
+    their dependencies), board/ (the built board) and prompts/."""
     shutil.copy2(CHECKOUT_DIR / "backend" / "Dockerfile", context / "Dockerfile")
-    _prepare_wheels(context / "wheels", [RUNNER_DIR, *BACKEND_SOURCES])
+    _prepare_wheels(context / "wheels", [PROTOCOL_DIR, RUNNER_DIR, *BACKEND_SOURCES])
     shutil.copytree(BOARD_DIR, context / "board")
     shutil.copytree(PROMPTS_DIR, context / "prompts")
 
@@ -561,7 +569,6 @@ def _prepare_wheels(wheels: Path, packages: list[Path]) -> None:
         shutil.copytree(package, source, ignore=shutil.ignore_patterns("claude", *_SOURCE_JUNK))
         _pip("wheel", "--no-deps", "--wheel-dir", str(wheels), str(source))
         shutil.rmtree(source)
-    built = sorted(wheels.glob("*.whl"))
     arch = platform.machine()
     platforms = [f"manylinux_2_{minor}_{arch}" for minor in range(IMAGE_GLIBC_MINOR, 16, -1)]
     platforms.append(f"manylinux2014_{arch}")
@@ -573,18 +580,24 @@ def _prepare_wheels(wheels: Path, packages: list[Path]) -> None:
         "--implementation",
         "cp",
         *(arg for p in platforms for arg in ("--platform", p)),
-        "--find-links",
-        str(wheels),
         "--dest",
         str(wheels),
-        *(str(w) for w in built),
+        *dict.fromkeys(r for package in packages for r in _requirements(package)),
     )
+
+
+def _requirements(package: Path) -> list[str]:
+    """The third-party requirements of one of our packages. Our own are built above, never
+    downloaded: no index can stand in for them (a package of the same name on PyPI included)."""
+    with (package / "pyproject.toml").open("rb") as file:
+        listed: list[str] = tomllib.load(file)["project"]["dependencies"]
+    return [r for r in listed if not re.match(r"lazyaf[-_]", r, re.IGNORECASE)]
 
 
 def _backend_fingerprint(base_image_id: str) -> str:
     digest = hashlib.sha256(f"backend\0{base_image_id}\0{IMAGE_PYTHON}\0".encode())
     files = [CHECKOUT_DIR / "backend" / "Dockerfile"]
-    for folder in (RUNNER_DIR, *BACKEND_SOURCES):
+    for folder in (PROTOCOL_DIR, RUNNER_DIR, *BACKEND_SOURCES):
         files += [folder / "pyproject.toml", *sorted((folder / "src").rglob("*"))]
     files += sorted(BOARD_DIR.rglob("*")) + sorted(PROMPTS_DIR.rglob("*"))
     for path in files:

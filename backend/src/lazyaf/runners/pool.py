@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import contextvars
 import hashlib
+import importlib.util
 import os
 import random
 import signal
@@ -52,11 +53,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp
 
-from lazyaf import transitions
 from lazyaf.auth import RunnerCredentials
 from lazyaf.db.engine import session_scope
 from lazyaf.errors import Conflict, LazyAFError
 from lazyaf.events.bus import EventBus
+from lazyaf.events.schemas import RunnerDeleted
+from lazyaf.orchestration import announce
+from lazyaf.orchestration import runners as runner_moves
 from lazyaf.redaction import server_redactor
 from lazyaf.runners.connection import RunnerHub
 from lazyaf.runners.gateway import GatewayListener, serves_every_address
@@ -254,6 +257,12 @@ class RunnerPool:
     async def scale(self, kind: RunnerKind, count: int) -> None:
         """Keep ``count`` runners of ``kind``: start or stop runners until there are that many, and
         give failed ones a fresh start."""
+        if kind == RunnerKind.LOCAL and count > 0 and importlib.util.find_spec("lazyaf_runner") is None:
+            # The backend depends on the wire format only (lazyaf_protocol), not on the runner.
+            raise Conflict(
+                "Local runners need the lazyaf-runner package beside the server: run "
+                "scripts/bootstrap.sh, or pip install ./runner into the server's environment."
+            )
         if kind == RunnerKind.DOCKER and count > 0:
             from lazyaf.runners import docker
 
@@ -319,7 +328,7 @@ class RunnerPool:
             session.add(runner)
             await session.flush()
             await self._launch(runner)
-            transitions.runner_changed(session, runner)
+            announce.runner_changed(session, runner)
         log.info("runner_started", name=name, kind=kind)
 
     async def _launch(self, runner: Runner) -> None:
@@ -365,7 +374,7 @@ class RunnerPool:
                 log.warning("runner_restart_failed", name=runner.name, error=str(exc))
                 await self._record_exit(session, runner, Exit(f"could not start: {exc}"[:200]))
                 return
-            transitions.runner_changed(session, runner)
+            announce.runner_changed(session, runner)
         log.info("runner_restarted", name=runner.name, kind=runner.kind, restarts=runner.restarts)
 
     def _runner_args(self, runner_id: str, name: str, kind: RunnerKind, server: str) -> list[str]:
@@ -448,7 +457,7 @@ class RunnerPool:
                 row = await session.get(Runner, runner.id)
                 if row is not None:
                     await session.delete(row)
-                    EventBus.record(session, "runner_deleted", {"runner_id": str(runner.id)})
+                    EventBus.record(session, RunnerDeleted(runner_id=runner.id))
         finally:
             self._stopping.discard(runner.id)
         log.info("runner_stopped", name=runner.name)
@@ -571,10 +580,10 @@ class RunnerPool:
             )
         # One event either way: runner_offline announces the change when the socket is still open.
         announced = runner.status != RunnerStatus.OFFLINE
-        await transitions.runner_offline(session=session, runner=runner)
+        await runner_moves.offline(session=session, runner=runner)
         if not announced:
             await session.flush()
-            transitions.runner_changed(session, runner)
+            announce.runner_changed(session, runner)
 
     def _recent_exits(self, runner_id: uuid.UUID) -> list[float]:
         now = time.monotonic()

@@ -95,5 +95,5 @@ async def get_docker_command(request: Request, settings: SettingsDep) -> DockerC
 
 @router.websocket("/connect")
 async def runner_socket(websocket: WebSocket) -> None:
-    """The runner protocol (lazyaf_runner.protocol): hello, claim, heartbeat, events, complete."""
+    """The runner protocol (lazyaf_protocol.messages): hello, claim, heartbeat, events, complete."""
     await websocket.app.state.hub.serve(websocket)

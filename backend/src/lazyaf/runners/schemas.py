@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lazyaf.jobs.waiting import WaitingReason
+from lazyaf.jobs.schemas import WaitingReason
 from lazyaf.runners.models import RunnerKind, RunnerStatus
 
 

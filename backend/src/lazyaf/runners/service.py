@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf.errors import Conflict, NotFound
 from lazyaf.events.bus import EventBus
+from lazyaf.events.schemas import RunnerDeleted
 from lazyaf.runners.models import Runner, RunnerStatus
 
 
@@ -39,5 +40,5 @@ async def delete(*, session: AsyncSession, runner_id: uuid.UUID, connected: bool
             "`lazyaf runner` runs, or `docker stop` its container), then remove it."
         )
     await session.delete(runner)
-    EventBus.record(session, "runner_deleted", {"runner_id": str(runner.id)})
+    EventBus.record(session, RunnerDeleted(runner_id=runner.id))
     await session.flush()

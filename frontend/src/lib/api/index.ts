@@ -33,6 +33,8 @@ export type DockerCommandRead = S['DockerCommandRead'];
 export type JobQueuedRead = S['JobQueuedRead'];
 export type ApproveRead = S['ApproveRead'];
 export type HealthRead = S['HealthRead'];
+export type TransitionsRead = S['TransitionsRead'];
+export type TransitionTableRead = S['TransitionTableRead'];
 export type GitHubLinkRead = S['GitHubLinkRead'];
 export type GitHubLinkWrite = S['GitHubLinkWrite'];
 export type SyncRule = S['SyncRule'];
@@ -47,6 +49,10 @@ const post = <T>(path: string, body?: unknown) => request<T>('POST', path, { bod
 
 export const api = {
   health: () => get<HealthRead>('/api/health'),
+  meta: {
+    /** The server's state tables: which moves a drag makes, and the sentence for each it cannot. */
+    transitions: () => get<TransitionsRead>('/api/meta/transitions'),
+  },
   agents: {
     /** Each agent: whether some runner can run it, with which kind of credential, or what to do. */
     list: () => get<AgentsRead>('/api/agents'),

@@ -131,7 +131,8 @@ export interface paths {
         };
         /**
          * Get Card Diff
-         * @description The card branch against the default branch, from their merge-base: files, hunks and the patch.
+         * @description The card branch against the default branch, from their merge-base: files, hunks and the patch
+         *     (409 ``branch_missing`` when the card has no branch).
          */
         get: operations["get_card_diff"];
         put?: never;
@@ -496,6 +497,27 @@ export interface paths {
          * @description Store the agent's session file of a running attempt (its runner calls this; a later job resumes it).
          */
         put: operations["put_job_session"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/meta/transitions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Transitions
+         * @description Who may move a card, run, step or attempt from which status to which, by which action, and
+         *     the sentence for every move a person cannot make (the board's drag rules come from here).
+         */
+        get: operations["get_transitions"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -1018,10 +1040,66 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * Actor
+         * @description Who makes a move.
+         * @enum {string}
+         */
+        Actor: "user" | "lazyaf";
         /** AgentChoice */
         AgentChoice: {
             /** Agent */
             agent?: string | null;
+        };
+        /**
+         * AgentEventData
+         * @description One normalized thing an agent did or said (``Event.event``; the board shows it as is).
+         *
+         *     ``kind`` says which fields matter: ``text``/``thinking`` carry ``text``; ``tool_call`` carries
+         *     ``tool``, ``tool_use_id``, ``input``; ``tool_result`` carries ``tool_use_id``, ``output``,
+         *     ``is_error`` (and ``tool`` when known); ``system`` carries ``subtype`` and, at start,
+         *     ``session_id``/``model``; ``error`` carries ``text``; ``result`` carries the run's totals.
+         *     ``parent_tool_use_id`` is set for events that happen inside a subagent. The runner's
+         *     ``AgentEvent`` adds the size limits; fields left out are None.
+         */
+        AgentEventData: {
+            /** Cost Usd */
+            cost_usd?: number | null;
+            /** Duration Ms */
+            duration_ms?: number | null;
+            /** Input */
+            input?: {
+                [key: string]: unknown;
+            } | null;
+            /** Input Tokens */
+            input_tokens?: number | null;
+            /** Is Error */
+            is_error?: boolean | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "system" | "text" | "thinking" | "tool_call" | "tool_result" | "error" | "result";
+            /** Model */
+            model?: string | null;
+            /** Num Turns */
+            num_turns?: number | null;
+            /** Output */
+            output?: string | null;
+            /** Output Tokens */
+            output_tokens?: number | null;
+            /** Parent Tool Use Id */
+            parent_tool_use_id?: string | null;
+            /** Session Id */
+            session_id?: string | null;
+            /** Subtype */
+            subtype?: string | null;
+            /** Text */
+            text?: string | null;
+            /** Tool */
+            tool?: string | null;
+            /** Tool Use Id */
+            tool_use_id?: string | null;
         };
         /** AgentRead */
         AgentRead: {
@@ -1091,6 +1169,7 @@ export interface components {
              */
             enabled: boolean;
         };
+        BoardEvent: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"];
         /**
          * BranchPullRequestCreate
          * @description Push a branch of the repo and open (or reuse) its pull request (`lazyaf land --pr`).
@@ -1143,6 +1222,35 @@ export interface components {
             priority: number;
             /** Title */
             title: string;
+        };
+        /** CardDeleted */
+        CardDeleted: {
+            /**
+             * Card Id
+             * Format: uuid
+             */
+            card_id: string;
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+        };
+        /** CardDeletedEvent */
+        CardDeletedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["CardDeleted"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "card_deleted";
         };
         /**
          * CardDetailRead
@@ -1384,6 +1492,29 @@ export interface components {
             status?: components["schemas"]["CardStatus"] | null;
             /** Title */
             title?: string | null;
+        };
+        /**
+         * CardUpdated
+         * @description A card was created or changed (its column, position, fields, cost).
+         */
+        CardUpdated: {
+            card: components["schemas"]["CardRead"];
+        };
+        /** CardUpdatedEvent */
+        CardUpdatedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["CardUpdated"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "card_updated";
         };
         /** CloneUrlRead */
         CloneUrlRead: {
@@ -1916,6 +2047,34 @@ export interface components {
              */
             webhook_secret?: string | null;
         };
+        /**
+         * GitHubUpdated
+         * @description A repo's GitHub link was made, verified, synced or changed (``github`` None: unlinked).
+         */
+        GitHubUpdated: {
+            github: components["schemas"]["GitHubLinkRead"] | null;
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+        };
+        /** GitHubUpdatedEvent */
+        GitHubUpdatedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["GitHubUpdated"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "github_updated";
+        };
         /** HealthRead */
         HealthRead: {
             /** Database */
@@ -1939,6 +2098,18 @@ export interface components {
             version: string;
         };
         /**
+         * HelloFrame
+         * @description The first frame of every connection: the latest seq (no seq of its own).
+         */
+        HelloFrame: {
+            data: components["schemas"]["SeqData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "hello";
+        };
+        /**
          * Hunk
          * @description One ``@@ -old_start,old_lines +new_start,new_lines @@ header`` block and its lines.
          */
@@ -1955,6 +2126,50 @@ export interface components {
             old_lines: number;
             /** Old Start */
             old_start: number;
+        };
+        /**
+         * JobChanged
+         * @description A job was queued, claimed, moved to another phase, or ended.
+         */
+        JobChanged: {
+            job: components["schemas"]["JobRead"];
+        };
+        /**
+         * JobEventAdded
+         * @description One agent event of a job's attempt (numbered per attempt by ``seq``).
+         */
+        JobEventAdded: {
+            /** Attempt */
+            attempt: number;
+            /**
+             * Card Id
+             * Format: uuid
+             */
+            card_id: string;
+            event: components["schemas"]["AgentEventData"];
+            /**
+             * Job Id
+             * Format: uuid
+             */
+            job_id: string;
+            /** Seq */
+            seq: number;
+        };
+        /** JobEventEvent */
+        JobEventEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["JobEventAdded"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "job_event";
         };
         /** JobEventRead */
         JobEventRead: {
@@ -1976,6 +2191,13 @@ export interface components {
             /** Seq */
             seq: number;
         };
+        /**
+         * JobKind
+         * @description Why an agent pass runs, which decides its prompt (and, for ``resolve``, what the runner's
+         *     harness does first).
+         * @enum {string}
+         */
+        JobKind: "build" | "iterate" | "retry" | "fix" | "resolve" | "plan" | "refine";
         /** JobLogPage */
         JobLogPage: {
             /** Events */
@@ -2033,8 +2255,8 @@ export interface components {
             id: string;
             /** Input Tokens */
             input_tokens: number | null;
-            /** Kind */
-            kind: string;
+            /** @description Why this agent pass runs: build, iterate, retry, fix or resolve. */
+            kind: components["schemas"]["JobKind"];
             /** Lines Added */
             lines_added: number | null;
             /** Lines Removed */
@@ -2062,6 +2284,11 @@ export interface components {
             /** Started At */
             started_at: string | null;
             status: components["schemas"]["JobStatus"];
+            /**
+             * Step Id
+             * @description The run step this job is an attempt of (None: from before runs).
+             */
+            step_id: string | null;
             /** Verification */
             verification: {
                 [key: string]: unknown;
@@ -2072,6 +2299,48 @@ export interface components {
          * @enum {string}
          */
         JobStatus: "queued" | "running" | "completed" | "failed" | "cancelled";
+        /** JobStatusEvent */
+        JobStatusEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["JobChanged"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "job_status";
+        };
+        /** MoveRead */
+        MoveRead: {
+            /**
+             * Action
+             * @description What makes it: the API action (start, approve, reject, retry, ...).
+             */
+            action: string;
+            /** @description user: a person asks for it; lazyaf: LazyAF makes it on its own. */
+            by: components["schemas"]["Actor"];
+            /**
+             * Drag
+             * @description The board makes it when a card is dropped in the target column.
+             */
+            drag: boolean;
+            /**
+             * Patch
+             * @description PATCH /api/cards/{id} {"status": target} makes it too.
+             */
+            patch: boolean;
+            /** Source */
+            source: string;
+            /** Summary */
+            summary: string;
+            /** Target */
+            target: string;
+        };
         /** OutboxRead */
         OutboxRead: {
             /** Attempts */
@@ -2175,6 +2444,33 @@ export interface components {
             card: components["schemas"]["CardRead"] | null;
             op: components["schemas"]["OutboxRead"];
         };
+        /**
+         * QueueUpdated
+         * @description Why each queued job waits (the first ``jobs.waiting.BOARD_LIMIT`` in dispatch order), by job
+         *     id: it replaces the map the board had (``GET /api/runners`` -> ``waiting`` at load).
+         */
+        QueueUpdated: {
+            /** Waiting */
+            waiting: {
+                [key: string]: components["schemas"]["WaitingReason"];
+            };
+        };
+        /** QueueUpdatedEvent */
+        QueueUpdatedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["QueueUpdated"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "queue_updated";
+        };
         /** RateLimitRead */
         RateLimitRead: {
             /** Limit */
@@ -2186,6 +2482,18 @@ export interface components {
              * Format: date-time
              */
             reset_at: string;
+        };
+        /** RefusalRead */
+        RefusalRead: {
+            /**
+             * Reason
+             * @description Why a person cannot move a thing from source to target directly.
+             */
+            reason: string;
+            /** Source */
+            source: string;
+            /** Target */
+            target: string;
         };
         /** RegistrationRead */
         RegistrationRead: {
@@ -2222,6 +2530,30 @@ export interface components {
             name: string;
             /** Remote Url */
             remote_url?: string | null;
+        };
+        /** RepoDeleted */
+        RepoDeleted: {
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+        };
+        /** RepoDeletedEvent */
+        RepoDeletedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["RepoDeleted"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "repo_deleted";
         };
         /**
          * RepoIngest
@@ -2312,6 +2644,79 @@ export interface components {
             test_command?: string | null;
         };
         /**
+         * RepoUpdated
+         * @description A repo was created or changed (or got its first push): reload it.
+         */
+        RepoUpdated: {
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+        };
+        /** RepoUpdatedEvent */
+        RepoUpdatedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["RepoUpdated"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "repo_updated";
+        };
+        /**
+         * ResyncFrame
+         * @description The events since the client's ``since`` are no longer kept: reload from the REST API.
+         */
+        ResyncFrame: {
+            data: components["schemas"]["SeqData"];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "resync";
+        };
+        /**
+         * RunnerChanged
+         * @description A runner connected, went idle or busy, or went offline.
+         */
+        RunnerChanged: {
+            runner: components["schemas"]["RunnerRead"];
+        };
+        /**
+         * RunnerDeleted
+         * @description A stopped runner added by hand was removed.
+         */
+        RunnerDeleted: {
+            /**
+             * Runner Id
+             * Format: uuid
+             */
+            runner_id: string;
+        };
+        /** RunnerDeletedEvent */
+        RunnerDeletedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["RunnerDeleted"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "runner_deleted";
+        };
+        /**
          * RunnerKind
          * @enum {string}
          */
@@ -2383,6 +2788,28 @@ export interface components {
          * @enum {string}
          */
         RunnerStatus: "idle" | "busy" | "offline";
+        /** RunnerStatusEvent */
+        RunnerStatusEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["RunnerChanged"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "runner_status";
+        };
+        /** SeqData */
+        SeqData: {
+            /** Seq */
+            seq: number;
+        };
+        SocketFrame: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"] | components["schemas"]["HelloFrame"] | components["schemas"]["ResyncFrame"];
         /**
          * StartBody
          * @description How to start a card: on with its branch, or fresh from the default branch.
@@ -2527,6 +2954,45 @@ export interface components {
             card: components["schemas"]["CardRead"];
             /** Entries */
             entries: components["schemas"]["TimelineEntry"][];
+        };
+        /** TransitionTableRead */
+        TransitionTableRead: {
+            /**
+             * Actions
+             * @description Why an action is refused from a status it does not start from (by action name).
+             */
+            actions: {
+                [key: string]: string;
+            };
+            /**
+             * Final
+             * @description Statuses nothing leaves.
+             */
+            final: string[];
+            /** Moves */
+            moves: components["schemas"]["MoveRead"][];
+            /** Name */
+            name: string;
+            /**
+             * Refusals
+             * @description Every (source, target) of two statuses that no drag makes, with the sentence to show.
+             */
+            refusals: components["schemas"]["RefusalRead"][];
+            /**
+             * States
+             * @description Every status, in the order the board shows them.
+             */
+            states: string[];
+        };
+        /**
+         * TransitionsRead
+         * @description Who may move what from where to where: the tables the server holds every status change to.
+         */
+        TransitionsRead: {
+            attempts: components["schemas"]["TransitionTableRead"];
+            cards: components["schemas"]["TransitionTableRead"];
+            runs: components["schemas"]["TransitionTableRead"];
+            steps: components["schemas"]["TransitionTableRead"];
         };
         /**
          * VerifyRead
@@ -3184,6 +3650,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorRead"];
                 };
             };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
             /** @description Invalid input */
             422: {
                 headers: {
@@ -3249,6 +3724,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4595,6 +5079,53 @@ export interface operations {
             };
             /** @description Invalid input */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    get_transitions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransitionsRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

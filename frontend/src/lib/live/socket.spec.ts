@@ -21,7 +21,7 @@ class FakeSocket {
   }
 }
 
-const event = (seq: number): BoardEvent => ({ type: 'card_deleted', seq, data: { card_id: `c${seq}`, repo_id: 'r' } });
+const event = (seq: number): BoardEvent => ({ type: 'card_deleted', seq, at: '2026-01-01T00:00:00Z', data: { card_id: `c${seq}`, repo_id: 'r' } });
 
 describe('LiveSocket', () => {
   beforeEach(() => {

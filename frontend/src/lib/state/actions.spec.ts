@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CardRead, JobRead } from '../api';
 import { makeCard } from '../testing/cards';
+import { transitions } from '../testing/transitions';
 import { CardActions } from './actions.svelte';
 import { BoardState } from './board.svelte';
 import { toasts } from './toasts.svelte';
@@ -30,6 +31,7 @@ function serve(card: CardRead, jobs: Partial<JobRead>[] = []) {
 
 function setup(fields: Partial<CardRead>) {
   const board = new BoardState();
+  board.moves = transitions.cards;
   const card = makeCard({ title: 'Fix login', ...fields });
   board.cards = [card, makeCard({ title: 'Neighbour', status: 'in_progress' })];
   return { board, actions: new CardActions(board), card };

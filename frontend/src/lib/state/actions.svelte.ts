@@ -5,7 +5,6 @@
 import { api, type CardStatus } from '../api';
 import { attemptsUsed } from '../format';
 import type { BoardState } from './board.svelte';
-import { moveAction } from './cards';
 import { handleError } from './toasts.svelte';
 
 export type Prompt =
@@ -60,7 +59,8 @@ export class CardActions {
   drop = async (id: string, to: CardStatus, position: number): Promise<boolean> => {
     const card = this.#board.card(id);
     if (!card) return false;
-    const action = moveAction(card.status, to);
+    const drop = this.#board.dropAction(card.status, to);
+    const action = 'action' in drop ? drop.action : null;
     const asks = action === 'reject' || action === 'retry' || (action === 'start' && this.#asksHow(id));
     if (!asks) return this.#board.move(id, to, position);
     this.#board.snapBack();

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CardRead, JobRead } from '../api';
 import { makeCard } from '../testing/cards';
+import { transitions } from '../testing/transitions';
 import { BoardState } from './board.svelte';
 import { toasts } from './toasts.svelte';
 
@@ -39,6 +40,7 @@ describe('BoardState', () => {
       const [path, search] = url.split('?');
       const query = new URLSearchParams(search);
       if (path === '/api/repos') return json([{ id: 'repo-1', name: 'demo' }]);
+      if (path === '/api/meta/transitions') return json(transitions);
       if (path === '/api/repos/repo-1/current-jobs') return json(jobs);
       if (path !== '/api/repos/repo-1/cards') return undefined;
       const words = (query.get('q') ?? '').toLowerCase();
@@ -83,9 +85,9 @@ describe('BoardState', () => {
     const board = new BoardState();
     await board.load();
     const later = '2026-01-05T00:00:00Z';
-    board.apply({ type: 'card_updated', seq: 1, data: { card: { ...card('t0', 'in_progress', 0), updated_at: later } } });
-    board.apply({ type: 'card_updated', seq: 2, data: { card: { ...card('new', 'todo', 70), updated_at: later } } });
-    board.apply({ type: 'card_deleted', seq: 3, data: { card_id: 't1', repo_id: 'repo-1' } });
+    board.apply({ type: 'card_updated', seq: 1, at: '2026-01-01T00:00:00Z', data: { card: { ...card('t0', 'in_progress', 0), updated_at: later } } });
+    board.apply({ type: 'card_updated', seq: 2, at: '2026-01-01T00:00:00Z', data: { card: { ...card('new', 'todo', 70), updated_at: later } } });
+    board.apply({ type: 'card_deleted', seq: 3, at: '2026-01-01T00:00:00Z', data: { card_id: 't1', repo_id: 'repo-1' } });
     expect(board.totals).toMatchObject({ todo: 69, in_progress: 1 });
   });
 
@@ -150,27 +152,27 @@ describe('BoardState', () => {
 
   it('applies card and job events for its repo only', async () => {
     const board = await loaded([card('a', 'todo', 0)]);
-    board.apply({ type: 'card_updated', seq: 1, data: { card: { ...card('a', 'in_progress', 0), updated_at: '2026-01-02T00:00:00Z' } } });
-    board.apply({ type: 'card_updated', seq: 2, data: { card: { ...card('x', 'todo', 0), repo_id: 'other' } } });
+    board.apply({ type: 'card_updated', seq: 1, at: '2026-01-01T00:00:00Z', data: { card: { ...card('a', 'in_progress', 0), updated_at: '2026-01-02T00:00:00Z' } } });
+    board.apply({ type: 'card_updated', seq: 2, at: '2026-01-01T00:00:00Z', data: { card: { ...card('x', 'todo', 0), repo_id: 'other' } } });
     expect(board.cards.map((c) => `${c.id}:${c.status}`)).toEqual(['a:in_progress']);
     const job = { id: 'j1', card_id: 'a', status: 'running', queued_at: '2026-01-02T00:00:00Z' } as JobRead;
-    board.apply({ type: 'job_status', seq: 3, data: { job } });
+    board.apply({ type: 'job_status', seq: 3, at: '2026-01-01T00:00:00Z', data: { job } });
     expect(board.jobs.a.status).toBe('running');
-    board.apply({ type: 'card_deleted', seq: 4, data: { card_id: 'a', repo_id: 'repo-1' } });
+    board.apply({ type: 'card_deleted', seq: 4, at: '2026-01-01T00:00:00Z', data: { card_id: 'a', repo_id: 'repo-1' } });
     expect(board.cards).toEqual([]);
   });
 
   it('drops a card whose GitHub issue closed (archived) and takes the repo\'s GitHub link from events', async () => {
     const board = await loaded([card('a', 'todo', 0), card('b', 'todo', 1)]);
     expect(board.github.link).toBeNull(); // the server answered 404: not linked
-    board.apply({ type: 'card_updated', seq: 1, data: { card: { ...card('a', 'todo', 0), archived_at: '2026-01-02T00:00:00Z', updated_at: '2026-01-02T00:00:00Z' } } });
+    board.apply({ type: 'card_updated', seq: 1, at: '2026-01-01T00:00:00Z', data: { card: { ...card('a', 'todo', 0), archived_at: '2026-01-02T00:00:00Z', updated_at: '2026-01-02T00:00:00Z' } } });
     expect(board.cards.map((c) => c.id)).toEqual(['b']);
     const link = { repo_id: 'repo-1', automation_enabled: true, sync_rule: { auto_start: true, max_concurrent: 2 } };
-    board.apply({ type: 'github_updated', seq: 2, data: { repo_id: 'repo-1', github: link as never } });
+    board.apply({ type: 'github_updated', seq: 2, at: '2026-01-01T00:00:00Z', data: { repo_id: 'repo-1', github: link as never } });
     expect(board.github.wipLimit).toBe(2);
-    board.apply({ type: 'github_updated', seq: 3, data: { repo_id: 'other', github: null } });
+    board.apply({ type: 'github_updated', seq: 3, at: '2026-01-01T00:00:00Z', data: { repo_id: 'other', github: null } });
     expect(board.github.wipLimit).toBe(2);
-    board.apply({ type: 'github_updated', seq: 4, data: { repo_id: 'repo-1', github: { ...link, automation_enabled: false } as never } });
+    board.apply({ type: 'github_updated', seq: 4, at: '2026-01-01T00:00:00Z', data: { repo_id: 'repo-1', github: { ...link, automation_enabled: false } as never } });
     expect(board.github.wipLimit).toBeNull();
   });
 
@@ -203,7 +205,7 @@ describe('BoardState', () => {
     expect(await board.move('a', 'done', 0)).toBe(false);
     expect(calls).toEqual([]);
     expect(board.cards[0].status).toBe('todo');
-    expect(toasts.items.at(-1)?.text).toMatch(/cannot move from To Do to Done/);
+    expect(toasts.items.at(-1)?.text).toBe("Only a card in review can become done; it needs an agent's work to review first.");
   });
 
   it('starts a card by dragging it to In Progress (a PATCH the server turns into a job)', async () => {

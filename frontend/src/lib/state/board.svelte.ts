@@ -8,10 +8,11 @@ import {
   type JobRead,
   type RepoRead,
   type RepoUpdate,
+  type TransitionTableRead,
 } from '../api';
 import { ApiError } from '../api/client';
 import type { BoardEvent } from '../live/events';
-import { COLUMNS, groupByStatus, matches, moveAction, moveLocally, upsert } from './cards';
+import { COLUMNS, type Drop, dropAction, groupByStatus, matches, moveLocally, upsert } from './cards';
 import { GitHubState } from './github.svelte';
 import { handleError, toasts } from './toasts.svelte';
 
@@ -44,6 +45,8 @@ export class BoardState {
   needsToken = $state(false);
   /** The card whose modal is open. */
   openCardId = $state<string | null>(null);
+  /** The server's card moves: what a drop does and, for each it cannot, the sentence to show. */
+  moves = $state.raw<TransitionTableRead | null>(null);
   /** The selected repo's GitHub link. */
   readonly github = new GitHubState();
 
@@ -66,8 +69,10 @@ export class BoardState {
     // The repo shown last time: fetch its cards alongside the repo list instead of after it.
     const guess = this.repoId ?? readSaved();
     const early = guess ? this.#fetchBoard(guess).catch(() => null) : null;
+    const rules = this.moves ? null : this.#fetchMoves();
     try {
       this.repos = await api.repos.list();
+      await rules;
       this.loadError = null;
     } catch (error) {
       this.needsToken = error instanceof ApiError && error.status === 401;
@@ -199,6 +204,18 @@ export class BoardState {
     }
   };
 
+  /** The server's card moves; without them a drop goes to the server as it is (it says why not). */
+  #fetchMoves = async (): Promise<void> => {
+    try {
+      this.moves = (await api.meta.transitions()).cards;
+    } catch {
+      this.moves = null;
+    }
+  };
+
+  /** What dropping a card from `from` into `to` does (the server's rules), or why it cannot. */
+  dropAction = (from: CardStatus, to: CardStatus): Drop => dropAction(this.moves, from, to);
+
   /** Apply one board event (from the live socket). */
   apply = (event: BoardEvent): void => {
     switch (event.type) {
@@ -276,13 +293,14 @@ export class BoardState {
   move = async (id: string, to: CardStatus, position: number): Promise<boolean> => {
     const card = this.cards.find((c) => c.id === id);
     if (!card) return false;
-    const action = moveAction(card.status, to);
+    const drop = this.dropAction(card.status, to);
     const before = this.cards;
-    if (action.includes(' ')) {
+    if ('refusal' in drop) {
       this.cards = before.slice(); // a fresh array re-renders the columns: the card snaps back
-      toasts.show(action, 'error');
+      toasts.show(drop.refusal, 'error');
       return false;
     }
+    const action = drop.action;
     if (action === 'reorder' && card.position === position) return true;
     const totalsBefore = this.totals;
     this.cards = moveLocally(before, id, to, position);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { CardRead } from '../api';
 import { makeCard } from '../testing/cards';
-import { groupByStatus, isMoveAllowed, matches, moveAction, moveLocally, upsert } from './cards';
+import { transitions } from '../testing/transitions';
+import { dropAction, groupByStatus, matches, moveLocally, upsert } from './cards';
 
 function card(status: CardRead['status'], position: number, extra: Partial<CardRead> = {}): CardRead {
   return makeCard({ status, position, ...extra });
@@ -48,21 +49,35 @@ describe('moveLocally', () => {
   });
 });
 
-describe('moveAction', () => {
-  it('maps the drags the board allows to their actions', () => {
-    expect(moveAction('todo', 'in_progress')).toBe('start');
-    expect(moveAction('in_review', 'done')).toBe('approve');
-    expect(moveAction('in_review', 'todo')).toBe('reject');
-    expect(moveAction('failed', 'in_progress')).toBe('retry');
-    expect(moveAction('todo', 'todo')).toBe('reorder');
+// The server's answer to GET /api/meta/transitions (scripts/gen-api.sh writes this copy; a backend
+// test checks it): the board's drag rules and their wording come from the server.
+const table = transitions.cards;
+
+describe('dropAction', () => {
+  it('maps the drags the server allows to their actions', () => {
+    expect(dropAction(table, 'todo', 'in_progress')).toEqual({ action: 'start' });
+    expect(dropAction(table, 'in_review', 'done')).toEqual({ action: 'approve' });
+    expect(dropAction(table, 'in_review', 'todo')).toEqual({ action: 'reject' });
+    expect(dropAction(table, 'failed', 'in_progress')).toEqual({ action: 'retry' });
+    expect(dropAction(table, 'failed', 'todo')).toEqual({ action: 'requeue' });
+    expect(dropAction(table, 'todo', 'todo')).toEqual({ action: 'reorder' });
   });
 
-  it('explains the drags it refuses', () => {
-    expect(moveAction('todo', 'done')).toMatch(/cannot move from To Do to Done/);
-    expect(moveAction('todo', 'in_review')).toMatch(/agent finishes/);
-    expect(moveAction('in_progress', 'todo')).toMatch(/cancel its job/);
-    expect(isMoveAllowed('done', 'todo')).toBe(false);
-    expect(isMoveAllowed('failed', 'todo')).toBe(true);
+  it("refuses the others in the server's words", () => {
+    expect(dropAction(table, 'todo', 'done')).toEqual({
+      refusal: "Only a card in review can become done; it needs an agent's work to review first.",
+    });
+    expect(dropAction(table, 'in_progress', 'todo')).toEqual({
+      refusal: "The card's agent is still working on it; wait for it to finish or cancel its job first.",
+    });
+    expect(dropAction(table, 'in_review', 'in_progress')).toEqual({
+      refusal: 'Ask for changes to send a reviewed card back to its agent (they need a comment).',
+    });
+  });
+
+  it('sends a drop as it is while the rules are not loaded (the server answers for itself)', () => {
+    expect(dropAction(null, 'todo', 'done')).toEqual({ action: 'patch' });
+    expect(dropAction(null, 'done', 'done')).toEqual({ action: 'reorder' });
   });
 });
 

@@ -1,5 +1,5 @@
 // Pure functions over card lists (tested in cards.spec.ts): grouping, ordering, local moves.
-import type { CardRead, CardStatus, JobRead } from '../api';
+import type { CardRead, CardStatus, JobRead, TransitionTableRead } from '../api';
 
 export const COLUMNS: { status: CardStatus; title: string }[] = [
   { status: 'todo', title: 'To Do' },
@@ -68,25 +68,21 @@ export function moveLocally(cards: readonly CardRead[], id: string, to: CardStat
   return cards.map((c) => renumbered.get(c.id) ?? c);
 }
 
-/** What dragging a card from one column to another does, or why it cannot be done. */
-export type MoveAction = 'reorder' | 'start' | 'approve' | 'reject' | 'retry' | 'requeue';
+/**
+ * What dropping a card from column `from` into column `to` does: an action (`reorder`, or the
+ * server's action name: start, approve, reject, retry, requeue), or the server's sentence for why
+ * it cannot. The rules and their wording are the server's (GET /api/meta/transitions); until they
+ * are loaded (`table` null) a drop is sent as it is and the server answers for itself.
+ */
+export type Drop = { action: string } | { refusal: string };
 
-export function moveAction(from: CardStatus, to: CardStatus): MoveAction | string {
-  if (from === to) return 'reorder';
-  if (from === 'todo' && to === 'in_progress') return 'start';
-  if (from === 'in_review' && to === 'done') return 'approve';
-  if (from === 'in_review' && to === 'todo') return 'reject';
-  if (from === 'failed' && to === 'in_progress') return 'retry';
-  if (from === 'failed' && to === 'todo') return 'requeue';
-  if (to === 'in_review') return 'Cards reach In Review when their agent finishes; start the card instead.';
-  if (to === 'failed') return 'Cards move to Failed on their own when a job fails.';
-  if (from === 'in_progress') return 'An agent is working on this card; cancel its job first.';
-  if (from === 'done') return 'Done cards are merged; they stay in Done.';
-  return `A card cannot move from ${STATUS_LABEL[from]} to ${STATUS_LABEL[to]}.`;
-}
-
-export function isMoveAllowed(from: CardStatus, to: CardStatus): boolean {
-  return !moveAction(from, to).includes(' ');
+export function dropAction(table: TransitionTableRead | null, from: CardStatus, to: CardStatus): Drop {
+  if (from === to) return { action: 'reorder' };
+  if (!table) return { action: 'patch' };
+  const move = table.moves.find((m) => m.drag && m.source === from && m.target === to);
+  if (move) return { action: move.action };
+  const refused = table.refusals.find((r) => r.source === from && r.target === to);
+  return { refusal: refused?.reason ?? `A card cannot move from ${STATUS_LABEL[from]} to ${STATUS_LABEL[to]}.` };
 }
 
 export function jobElapsedMs(job: JobRead, now: number): number | null {

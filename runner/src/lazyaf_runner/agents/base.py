@@ -5,7 +5,7 @@ Every agent CLI prints its own format. An adapter turns each line of its output 
 one `AgentOutcome`; `lazyaf_runner.process.run_agent` runs the process and drives the adapter.
 
 Events and outcomes leave the machine, so they are bounded (`output` is cut at
-`OUTPUT_LIMIT` characters with a marker) and `lazyaf_runner.redact.Redactor` strips secrets
+`OUTPUT_LIMIT` characters with a marker) and `lazyaf_protocol.redact.Redactor` strips secrets
 from them.
 """
 
@@ -13,20 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from lazyaf_protocol.messages import AgentEventData
+from lazyaf_protocol.messages import EventKind as EventKind
+
+# The one redactor lives in lazyaf_protocol.redact (the backend uses it too); re-exported here.
+from lazyaf_protocol.redact import REDACTED as REDACTED
+from lazyaf_protocol.redact import Redactor as Redactor
 from pydantic import BaseModel, ConfigDict, field_validator
-
-# The one redactor lives in lazyaf_runner.redact (the backend uses it too); re-exported here.
-from lazyaf_runner.redact import REDACTED as REDACTED
-from lazyaf_runner.redact import Redactor as Redactor
 
 OUTPUT_LIMIT = 16 * 1024
 """Most characters kept of a tool result's output."""
 TEXT_LIMIT = 64 * 1024
 """Most characters kept of an event's text, and of each string inside a tool call's input."""
-
-EventKind = Literal["system", "text", "thinking", "tool_call", "tool_result", "error", "result"]
 
 
 def truncate(value: str, limit: int) -> str:
@@ -52,34 +52,10 @@ def _truncate_strings(value: Any, limit: int) -> Any:
     return value
 
 
-class AgentEvent(BaseModel):
-    """One normalized thing an agent did or said, in the order it happened.
-
-    `kind` says which fields matter: `text`/`thinking` carry `text`; `tool_call` carries
-    `tool`, `tool_use_id`, `input`; `tool_result` carries `tool_use_id`, `output`, `is_error`
-    (and `tool` when known); `system` carries `subtype` and, at start, `session_id`/`model`;
-    `error` carries `text`; `result` carries the run's totals. `parent_tool_use_id` is set for
-    events that happen inside a subagent.
+class AgentEvent(AgentEventData):
+    """One normalized thing an agent did or said, in the order it happened: the wire's
+    ``AgentEventData`` (its docstring says which fields each ``kind`` carries), bounded in size.
     """
-
-    model_config = ConfigDict(extra="ignore")
-
-    kind: EventKind
-    subtype: str | None = None
-    text: str | None = None
-    tool: str | None = None
-    tool_use_id: str | None = None
-    input: dict[str, Any] | None = None
-    output: str | None = None
-    is_error: bool | None = None
-    session_id: str | None = None
-    model: str | None = None
-    cost_usd: float | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    duration_ms: int | None = None
-    num_turns: int | None = None
-    parent_tool_use_id: str | None = None
 
     @field_validator("output")
     @classmethod

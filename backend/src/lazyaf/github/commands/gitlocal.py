@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 
-from lazyaf.gitenv import clean_env, git_binary
+from lazyaf.git.run import environment, git_binary
 from lazyaf.github import gitremote
 from lazyaf.github.errors import GitHubRejected
 from lazyaf.settings import Settings
@@ -21,7 +21,7 @@ async def _git(settings: Settings, path: Path, *args: str) -> tuple[int, str]:
     done = await anyio.run_process(
         [git_binary(settings.git_binary), *args],
         cwd=path,
-        env=clean_env(),
+        env=environment(),
         check=False,
         stdin=subprocess.DEVNULL,
     )

@@ -20,15 +20,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lazyaf import transitions
-from lazyaf.cards.models import Card
+from lazyaf.cards.models import ActivityKind, Card
+from lazyaf.git import refs as git_refs
+from lazyaf.git.run import in_thread
 from lazyaf.github import gitremote, outbox
 from lazyaf.github.commands import checklist
 from lazyaf.github.commands.models import GitHubCommand, GitHubThread
 from lazyaf.github.commands.progress import SESSION_FLAG
 from lazyaf.github.errors import GitHubRejected
 from lazyaf.github.models import GitHubOutbox
-from lazyaf.jobs import refs as job_refs
+from lazyaf.orchestration import announce
 from lazyaf.repos.service import git_path
 
 REACTION, REPLY, PULL, READY, ANSWERS = (
@@ -133,7 +134,7 @@ class PullRequest(_Step):
         service, link, client, data = job.service, job.link, job.client, job.payload
         branch = data["branch"]
         path = git_path(service.settings, job.repo_id)
-        (sha,) = job_refs.branch_shas(path, branch)
+        (sha,) = await in_thread(git_refs.branch_shas, path, branch)
         if sha is None:
             raise GitHubRejected(f"Branch {branch} no longer exists in LazyAF; nothing to push.")
         await gitremote.push_branch(service.settings, path, link.git_url, job.token, sha, branch)
@@ -174,13 +175,9 @@ class PullRequest(_Step):
         if card is not None:
             card.pr_url, card.pr_status, card.github_error = result["url"], "opened", None
             if result["created"]:
-                transitions.activity(
-                    session,
-                    card,
-                    "github",
-                    {"event": "pull_request", "url": result["url"], "number": result["number"]},
-                )
-            transitions.card_changed(session, card)
+                opened = {"event": "pull_request", "url": result["url"], "number": result["number"]}
+                announce.activity(session, card, ActivityKind.GITHUB, opened)
+            announce.card_changed(session, card)
 
 
 class Ready(_Step):

@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lazyaf import prompts
 from lazyaf.cards.models import Card
 from lazyaf.db.engine import session_scope
 from lazyaf.github import outbox
@@ -34,6 +33,7 @@ from lazyaf.github.errors import GitHubNotFound
 from lazyaf.github.models import GitHubOutbox, OutboxStatus
 from lazyaf.redaction import server_redactor
 from lazyaf.settings import Settings
+from lazyaf.workflows import prompts
 
 OP = "command_progress"
 ICONS = {"pending": "⬜", "running": "⏳", "done": "✅", "failed": "❌", "cancelled": "⛔", "skipped": "➖"}

@@ -1,6 +1,8 @@
 """THE SEAM between a GitHub command and the work it starts: the only module of ``github/commands``
-that queues, reads or cancels agent work. Everything else (gate, threads, context, progress
-comment, pull requests) sees a run only through the functions below.
+that queues, reads or cancels agent work (through ``lazyaf.orchestration``: each command is one
+orchestration run, each of its steps one orchestration step whose attempts are its jobs).
+Everything else (gate, threads, context, progress comment, pull requests) sees a run only through
+the functions below.
 
 Today (before workflows, issue 12 part 2) a run is a sequence of agent **steps**, each one or more
 jobs on the thread's card (a failed check's automatic "fix" job belongs to the step it fixes),
@@ -53,16 +55,19 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lazyaf import transitions
 from lazyaf.agents import service as agent_service
 from lazyaf.cards.models import Card, CardStatus
 from lazyaf.errors import InvalidTransition
-from lazyaf.jobs import refs as job_refs
+from lazyaf.git import refs as git_refs
+from lazyaf.git.run import in_thread
 from lazyaf.jobs import sessions as job_sessions
-from lazyaf.jobs.models import FINAL_JOB_STATUSES, Job, JobStatus
+from lazyaf.jobs.models import FINAL_JOB_STATUSES, Job, JobKind, JobStatus
+from lazyaf.orchestration import runs as orchestration_runs
 from lazyaf.repos.models import Repo
 from lazyaf.repos.service import git_path
+from lazyaf.runs.models import Step as RunStep
 from lazyaf.settings import Settings
+from lazyaf.workflows.kinds import StepKind
 
 Run = dict[str, Any]
 StepStatus = Literal["pending", "running", "done", "failed", "cancelled"]
@@ -165,7 +170,7 @@ async def _start_step(
     session: AsyncSession, settings: Settings, card: Card, repo: Repo, run: Run, index: int
 ) -> Job:
     step = run["steps"][index]
-    (base,) = job_refs.branch_shas(git_path(settings, repo), repo.default_branch)
+    (base,) = await in_thread(git_refs.branch_shas, git_path(settings, repo), repo.default_branch)
     if base is None:
         raise InvalidTransition(
             f"Repo '{repo.name}' has no commits on its default branch '{repo.default_branch}' yet; "
@@ -173,18 +178,18 @@ async def _start_step(
         )
     previous = await session.get(Job, card.job_id) if card.job_id else None
     agent = settings.default_agent
-    resume = None
-    if (run.get("resume") or index > 0) and previous is not None and previous.agent == "claude" == agent:
-        # Claude Code continues its last session on this card when the session file reached us.
-        if previous.session_id and job_sessions.file_of(settings, previous) is not None:
-            resume = previous.session_id
-    job = await transitions.queue_job(
+    # Claude Code continues its last session on this card when the session file reached us.
+    resume = (
+        await job_sessions.resumable(settings, previous, agent) if run.get("resume") or index > 0 else None
+    )
+    job = await orchestration_runs.queue_attempt(
         session=session,
         settings=settings,
         card=card,
+        step=await _run_step(session, card, run, index),
         repo=repo,
         base_sha=base,
-        kind=step["name"],
+        kind=JobKind(step["name"]),
         prompt=step["prompt"],
         agent=agent,
         resume_session=resume,
@@ -194,6 +199,20 @@ async def _start_step(
     step["job_id"] = str(job.id)
     await session.flush()
     return job
+
+
+async def _run_step(session: AsyncSession, card: Card, run: Run, index: int) -> RunStep:
+    """The orchestration core's step the command's step ``index`` runs as: the run (one step per
+    command step, ``workflow`` github-<verbs>) is made with the first, later ones begin in it. A
+    run stored before it had one gets a run of its own for the step."""
+    if index == 0 or "run_id" not in run:
+        names = [s["name"] for s in run["steps"]][index:]
+        kinds = [StepKind.PLAN if name in ("plan", "refine") else StepKind(name) for name in names]
+        first = await orchestration_runs.new_run(session, card, "github-" + "-".join(names), kinds)
+        run["run_id"], run["run_first_step"] = str(first.run_id), index
+        return first
+    position = index - int(run.get("run_first_step", 0))
+    return await orchestration_runs.begin_step(session, uuid.UUID(run["run_id"]), position)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -324,7 +343,7 @@ async def cancel(session: AsyncSession, run: Run) -> bool:
         return False
     if str(job.id) not in ours and not _is_followup_of(job, run):
         return False
-    await transitions.cancel_job(session=session, job=job)
+    await orchestration_runs.cancel_job(session=session, job=job)
     return True
 
 

@@ -35,11 +35,12 @@ from sqlalchemy import delete, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from lazyaf import prompts, transitions
 from lazyaf.cards.models import Card, CardStatus
 from lazyaf.db.engine import session_scope
 from lazyaf.errors import LazyAFError
 from lazyaf.events.models import BoardEvent
+from lazyaf.git import refs as git_refs
+from lazyaf.git.run import in_thread
 from lazyaf.github import outbox
 from lazyaf.github.commands import checklist, context, gitlocal, grammar, ops, progress, runs, threads
 from lazyaf.github.commands.events import HANDLED, CommentEvent, Malformed, from_webhook
@@ -55,8 +56,10 @@ from lazyaf.github.commands.poller import CommentPoller
 from lazyaf.github.commands.progress import SESSION_FLAG
 from lazyaf.github.errors import GitHubError
 from lazyaf.github.models import GitHubLink
+from lazyaf.orchestration import announce
 from lazyaf.repos.models import Repo
 from lazyaf.repos.service import git_path
+from lazyaf.workflows import prompts
 
 log = structlog.get_logger(__name__)
 
@@ -342,7 +345,7 @@ class CommandService:
             card = await session.get(Card, thread.card_id) if thread.card_id else None
             if card is not None:
                 card.github_command, card.github_command_by = verb, comment.author_login
-                transitions.card_changed(session, card)
+                announce.card_changed(session, card)
             await progress.touch(session, self.settings, command, urgent=True)
         session.info[SESSION_FLAG] = True
         return DeliveryStatus.ACCEPTED, None, command.id
@@ -678,7 +681,7 @@ class CommandService:
             ]
             checklist.set_step(command, "answer", "pending", threads=threads_given)
         card.github_command, card.github_command_by = verb, command.actor_login
-        transitions.card_changed(session, card)
+        announce.card_changed(session, card)
         await self._sync_steps(session, command)
         await progress.touch(session, self.settings, command, urgent=True)
         log.info("github_command_started", command_id=str(command.id), verb=verb, card_id=str(card.id))
@@ -853,7 +856,5 @@ def _addressed(text: str) -> list[int]:
 
 
 async def _branch_sha(path: Any, branch: str) -> str | None:
-    from lazyaf.jobs import refs as job_refs
-
-    (sha,) = job_refs.branch_shas(path, branch)
+    (sha,) = await in_thread(git_refs.branch_shas, path, branch)
     return sha

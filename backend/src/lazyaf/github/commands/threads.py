@@ -11,15 +11,15 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lazyaf import transitions
 from lazyaf.cards import service as card_service
-from lazyaf.cards.models import Card
+from lazyaf.cards.models import ActivityKind, Card
 from lazyaf.cards.schemas import CardCreate
 from lazyaf.github.commands.events import CommentEvent
 from lazyaf.github.commands.models import GitHubThread
 from lazyaf.github.commands.runs import slug as make_slug
 from lazyaf.github.models import GitHubIssue, GitHubLink
 from lazyaf.github.sanitize import sanitize, sanitize_line
+from lazyaf.orchestration import announce
 from lazyaf.repos.models import Repo
 
 BODY_CHARS = 40_000
@@ -107,11 +107,10 @@ async def _card(session: AsyncSession, repo: Repo, link: GitHubLink, thread: Git
             )
         else:
             row.card_id = card.id
-    transitions.activity(
-        session, card, "github", {"event": "thread", "number": thread.number, "url": thread.html_url}
-    )
+    found = {"event": "thread", "number": thread.number, "url": thread.html_url}
+    announce.activity(session, card, ActivityKind.GITHUB, found)
     await session.flush()
-    transitions.card_changed(session, card)
+    announce.card_changed(session, card)
     return card
 
 

@@ -42,7 +42,7 @@ describe('Logs', () => {
     expect(screen.getByRole('button', { name: /Edit main\.py/ }).getAttribute('aria-expanded')).toBe('true');
 
     const frame = (seq: number, e: Record<string, unknown>) =>
-      emit({ type: 'job_event', seq: 100 + seq, data: { job_id: JOB_ID, card_id: CARD_ID, attempt: 1, seq, event: e as never } });
+      emit({ type: 'job_event', seq: 100 + seq, at: '2026-01-01T00:00:00Z', data: { job_id: JOB_ID, card_id: CARD_ID, attempt: 1, seq, event: e as never } });
     frame(2, { kind: 'text', text: 'I will add the greeting.' }); // already stored: dropped
     frame(8, { kind: 'text', text: 'Done now.' });
     frame(9, { kind: 'result', cost_usd: 0.0123, input_tokens: 1200, output_tokens: 340, duration_ms: 65000, num_turns: 4 });

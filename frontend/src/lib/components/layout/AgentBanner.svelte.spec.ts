@@ -42,6 +42,7 @@ function serve(answers: AgentsRead[]) {
 const runnerEvent = (status: RunnerRead['status']) => ({
   type: 'runner_status' as const,
   seq: 1,
+  at: '2026-01-01T00:00:00Z',
   data: {
     runner: {
       id: 'r', name: 'laptop', kind: 'remote', status, current_job_id: null, container_id: null,
@@ -77,7 +78,7 @@ describe('AgentState', () => {
       expect(agents.checking).toBe(false);
     });
     agents.apply(runnerEvent('busy')); // a job started: nothing about credentials changed
-    agents.apply({ type: 'card_deleted', seq: 2, data: { card_id: 'c', repo_id: 'r' } });
+    agents.apply({ type: 'card_deleted', seq: 2, at: '2026-01-01T00:00:00Z', data: { card_id: 'c', repo_id: 'r' } });
     expect(calls).toHaveLength(2);
 
     const ready = serve([agentsRead(true, 'server')]);

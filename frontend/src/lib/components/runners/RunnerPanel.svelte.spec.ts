@@ -125,9 +125,9 @@ describe('RunnerPanel', () => {
   it('takes the waiting reasons of queued jobs from queue_updated events, replacing the last ones', () => {
     const runners = new RunnerState();
     const reason = (message: string) => ({ code: 'busy' as const, message, ahead: 1, busy: 1, runners: 1, starting: [], failed: [] });
-    runners.apply({ type: 'queue_updated', seq: 1, data: { waiting: { a: reason('waiting: 1 ahead, 1 runner busy') } } });
+    runners.apply({ type: 'queue_updated', seq: 1, at: '2026-01-01T00:00:00Z', data: { waiting: { a: reason('waiting: 1 ahead, 1 runner busy') } } });
     expect(runners.reasonFor('a')?.message).toBe('waiting: 1 ahead, 1 runner busy');
-    runners.apply({ type: 'queue_updated', seq: 2, data: { waiting: { b: reason('x') } } });
+    runners.apply({ type: 'queue_updated', seq: 2, at: '2026-01-01T00:00:00Z', data: { waiting: { b: reason('x') } } });
     expect(runners.reasonFor('a')).toBeNull();
     expect(runners.reasonFor(null)).toBeNull();
   });
@@ -135,7 +135,7 @@ describe('RunnerPanel', () => {
   it('forgets a runner another board removed', () => {
     const runners = new RunnerState();
     runners.runners = [runner('laptop', 'offline'), runner('desk', 'idle')];
-    runners.apply({ type: 'runner_deleted', seq: 1, data: { runner_id: 'id-laptop' } });
+    runners.apply({ type: 'runner_deleted', seq: 1, at: '2026-01-01T00:00:00Z', data: { runner_id: 'id-laptop' } });
     expect(runners.runners.map((r) => r.name)).toEqual(['desk']);
   });
 

@@ -29,7 +29,7 @@ export const card: CardRead = {
 };
 
 export const job: JobRead = {
-  id: JOB_ID, card_id: CARD_ID, runner_id: null, status: 'completed', kind: 'build', agent: 'claude',
+  id: JOB_ID, card_id: CARD_ID, runner_id: null, status: 'completed', kind: 'build', step_id: null, agent: 'claude',
   branch: card.branch_name!, base_branch: 'main', attempt: 1, phase: 'done', error: null, exit_code: 0,
   base_sha: 'a'.repeat(40), head_sha: 'b'.repeat(40), commits: 1, files_changed: 3, lines_added: 4,
   lines_removed: 1, session_id: 'sess-1', cost_usd: 0.0123, input_tokens: 1200, output_tokens: 340,
