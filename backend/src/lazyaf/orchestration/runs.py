@@ -466,6 +466,10 @@ async def expire_leases(
         card = await session.get(Card, job.card_id)
         if job.agent_started_at is None and not job.cancel_requested:
             await attempts.requeue(session=session, job=job)
+        elif job.stop_reason:  # LazyAF was stopping it (orchestration/stalls.py): it fails with the reason
+            await end_attempt(
+                session=session, job=job, card=card, status=JobStatus.FAILED, error=job.stop_reason
+            )
         elif job.cancel_requested:
             await end_attempt(session=session, job=job, card=card, status=JobStatus.CANCELLED, error=None)
         else:
