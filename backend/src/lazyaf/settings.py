@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     learnings_prompt_chars: int = Field(
         3000,
         ge=0,
-        le=50_000,
+        le=20_000,
         description="Characters of accepted learnings a prompt carries at most (most useful first); "
         "0 puts none.",
     )
