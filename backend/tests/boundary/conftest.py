@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import uuid
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
