@@ -64,3 +64,19 @@ def test_loopback_detection(host: str, loopback: bool) -> None:
 def test_an_empty_token_means_no_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAZYAF_TOKEN", "")
     assert load_settings(data_dir=tmp_path).token is None
+
+
+def test_stall_and_kill_come_from_the_environment_and_the_kill_must_come_after_the_stall(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    assert (settings.stall_after_s, settings.kill_after_s) == (600, 1200)
+    monkeypatch.setenv("LAZYAF_STALL_AFTER_S", "30")
+    monkeypatch.setenv("LAZYAF_KILL_AFTER_S", "90")
+    settings = load_settings(data_dir=tmp_path)
+    assert (settings.stall_after_s, settings.kill_after_s) == (30, 90)
+    monkeypatch.setenv("LAZYAF_KILL_AFTER_S", "30")
+    with pytest.raises(
+        ValueError, match=r"LAZYAF_KILL_AFTER_S \(30\) must be more than LAZYAF_STALL_AFTER_S \(30\)"
+    ):
+        load_settings(data_dir=tmp_path)

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -108,6 +108,25 @@ class Settings(BaseSettings):
         45.0, gt=0, description="Seconds a job attempt's lease lasts without a heartbeat."
     )
     job_timeout: float = Field(3600.0, gt=0, description="Seconds an agent may run before it is killed.")
+    stall_after_s: float = Field(
+        600.0,
+        gt=0,
+        description="Seconds a running agent may go without emitting an event before its card is marked "
+        "stalled (nothing is killed; the mark clears when events resume). A repo may set its own.",
+    )
+    kill_after_s: float = Field(
+        1200.0,
+        gt=0,
+        description="Seconds without an agent event after which the attempt is killed (its whole process "
+        "tree) and fails with the reason; more than stall_after_s. A repo may set its own.",
+    )
+    learnings_prompt_chars: int = Field(
+        3000,
+        ge=0,
+        le=20_000,
+        description="Characters of accepted learnings a prompt carries at most (most useful first); "
+        "0 puts none.",
+    )
     runner_restart_delay: float = Field(
         1.0,
         gt=0,
@@ -221,6 +240,15 @@ class Settings(BaseSettings):
         if value is not None and origin_of(value) is None:
             raise ValueError(f"'{value}' is not an http:// or https:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _kill_after_the_stall(self) -> Settings:
+        if self.kill_after_s <= self.stall_after_s:
+            raise ValueError(
+                f"LAZYAF_KILL_AFTER_S ({self.kill_after_s:g}) must be more than LAZYAF_STALL_AFTER_S "
+                f"({self.stall_after_s:g}): an agent is marked stalled before it is killed"
+            )
+        return self
 
     @field_validator("runner_token")
     @classmethod

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import uuid
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -41,6 +41,12 @@ async def world(app: FastAPI, raw: httpx.AsyncClient, settings: Settings, tmp_pa
     started = (await raw.post(f"/api/repos/{repo['id']}/cards", json={"title": "Started card"})).json()
     job = (await raw.post(f"/api/cards/{started['id']}/start")).json()
     assert job["status"] == "queued", job
+    learning = (
+        await raw.post(
+            f"/api/repos/{repo['id']}/learnings", json={"text": "Proposed advice.", "status": "proposed"}
+        )
+    ).json()
+    comment = (await raw.post(f"/api/cards/{todo['id']}/comments", json={"body": "A review comment."})).json()
     async with app.state.sessionmaker() as session:
         runner = Runner(name="by-hand", kind=RunnerKind.REMOTE, status=RunnerStatus.OFFLINE)
         session.add(runner)
@@ -57,6 +63,8 @@ async def world(app: FastAPI, raw: httpx.AsyncClient, settings: Settings, tmp_pa
         "op_id": str(uuid.uuid4()),  # a GitHub outbox write (none exists: the route answers 404)
         "delivery_id": str(uuid.uuid4()),  # a GitHub delivery (none: the routes answer 404)
         "command_id": str(uuid.uuid4()),  # a GitHub command (none: 404)
+        "learning_id": learning["id"],  # a proposed learning of the repo
+        "comment_id": comment["id"],  # a general comment on the todo card
     }
 
 

@@ -204,3 +204,49 @@ async def test_default_branch_must_exist_once_ingested(
     response = await client.patch(f"/api/repos/{repo['id']}", json={"default_branch": "dev"})
     assert response.json()["default_branch"] == "dev"
     assert (_bare(settings, repo) / "HEAD").read_text() == "ref: refs/heads/dev\n"
+
+
+async def test_a_repo_sets_and_clears_its_own_stall_limits(client: httpx.AsyncClient) -> None:
+    repo = await _create(client)
+    assert (repo["stall_after_s"], repo["kill_after_s"]) == (None, None)  # the server's settings apply
+    response = await client.patch(
+        f"/api/repos/{repo['id']}", json={"stall_after_s": 120, "kill_after_s": 300}
+    )
+    assert response.status_code == 200
+    assert (response.json()["stall_after_s"], response.json()["kill_after_s"]) == (120, 300)
+    response = await client.patch(f"/api/repos/{repo['id']}", json={"kill_after_s": None})
+    assert (response.json()["stall_after_s"], response.json()["kill_after_s"]) == (120, None)
+
+
+async def test_stall_limits_that_kill_before_the_stall_are_refused_and_nothing_changes(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    settings.stall_after_s, settings.kill_after_s = 600, 1200
+    repo = await _create(client)
+    await client.patch(f"/api/repos/{repo['id']}", json={"stall_after_s": 100, "kill_after_s": 200})
+    for body, detail in [
+        (
+            {"kill_after_s": 100},
+            "kill_after_s (100) must be more than stall_after_s (100): an agent is marked stalled before it "
+            "is killed; raise kill_after_s or lower stall_after_s.",
+        ),
+        (
+            # Clearing the repo's stall mark brings back the server's 600 s, after its own kill.
+            {"stall_after_s": None},
+            "kill_after_s (200) must be more than stall_after_s (600): an agent is marked stalled before it "
+            "is killed; raise kill_after_s or lower stall_after_s.",
+        ),
+    ]:
+        response = await client.patch(f"/api/repos/{repo['id']}", json={**body, "name": "renamed"})
+        assert response.status_code == 422
+        assert response.json() == {"detail": detail, "code": "invalid_input"}
+    for body in (
+        {"stall_after_s": 0},
+        {"kill_after_s": -5},
+        {"stall_after_s": 10**9},
+        {"kill_after_s": "soon"},
+    ):
+        response = await client.patch(f"/api/repos/{repo['id']}", json=body)
+        assert response.status_code == 422 and "after_s" in response.json()["detail"]
+    after = (await client.get(f"/api/repos/{repo['id']}")).json()
+    assert (after["name"], after["stall_after_s"], after["kill_after_s"]) == ("demo", 100, 200)

@@ -11,6 +11,7 @@ from lazyaf_cli.commands.cards import cards
 from lazyaf_cli.commands.github import github
 from lazyaf_cli.commands.ingest import ingest
 from lazyaf_cli.commands.land import land
+from lazyaf_cli.commands.learnings import learnings
 from lazyaf_cli.commands.repos import repos
 from lazyaf_cli.commands.runner import runner
 from lazyaf_cli.commands.runners import runners
@@ -42,5 +43,5 @@ def cli() -> None:
     """
 
 
-for command in (serve, ingest, land, repos, cards, card, runners, runner, secrets, github):
+for command in (serve, ingest, land, repos, cards, card, runners, runner, secrets, github, learnings):
     cli.add_command(command)

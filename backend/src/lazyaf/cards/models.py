@@ -31,6 +31,8 @@ class ActivityKind(StrEnum):
     NO_CHANGES = "no_changes"
     GITHUB = "github"
     """Something GitHub did or was told (data.event: approved, commented, closed, ...)."""
+    STALL = "stall"
+    """The running agent went silent (data.event: stalled, with silent_s) or spoke again (resumed)."""
 
 
 class Card(IdMixin, TimestampMixin, Base):

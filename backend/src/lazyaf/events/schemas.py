@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from lazyaf.cards.schemas import CardRead
 from lazyaf.github.schemas import GitHubLinkRead
 from lazyaf.jobs.schemas import JobRead, WaitingReason
+from lazyaf.learnings.schemas import LearningRead
 from lazyaf.runners.schemas import RunnerRead
 
 
@@ -38,6 +39,8 @@ class EventType(StrEnum):
     RUNNER_DELETED = "runner_deleted"
     GITHUB_UPDATED = "github_updated"
     QUEUE_UPDATED = "queue_updated"
+    LEARNING_UPDATED = "learning_updated"
+    LEARNING_DELETED = "learning_deleted"
 
 
 class EventData(BaseModel):
@@ -123,6 +126,19 @@ class QueueUpdated(EventData):
     waiting: dict[uuid.UUID, WaitingReason]
 
 
+class LearningUpdated(EventData):
+    """A learning was proposed, written, accepted, edited, retired, marked or used in a prompt."""
+
+    TYPE = EventType.LEARNING_UPDATED
+    learning: LearningRead
+
+
+class LearningDeleted(EventData):
+    TYPE = EventType.LEARNING_DELETED
+    learning_id: uuid.UUID
+    repo_id: uuid.UUID
+
+
 class _Frame(BaseModel):
     seq: int
     at: str = Field(description="When the event was recorded (ISO 8601, UTC).")
@@ -178,6 +194,16 @@ class QueueUpdatedEvent(_Frame):
     data: QueueUpdated
 
 
+class LearningUpdatedEvent(_Frame):
+    type: Literal[EventType.LEARNING_UPDATED]
+    data: LearningUpdated
+
+
+class LearningDeletedEvent(_Frame):
+    type: Literal[EventType.LEARNING_DELETED]
+    data: LearningDeleted
+
+
 BoardEvent = Annotated[
     CardUpdatedEvent
     | CardDeletedEvent
@@ -188,7 +214,9 @@ BoardEvent = Annotated[
     | RunnerStatusEvent
     | RunnerDeletedEvent
     | GitHubUpdatedEvent
-    | QueueUpdatedEvent,
+    | QueueUpdatedEvent
+    | LearningUpdatedEvent
+    | LearningDeletedEvent,
     Field(discriminator="type"),
 ]
 """A frame of ``WS /ws`` carrying an event."""
@@ -224,6 +252,8 @@ SocketFrame = Annotated[
     | RunnerDeletedEvent
     | GitHubUpdatedEvent
     | QueueUpdatedEvent
+    | LearningUpdatedEvent
+    | LearningDeletedEvent
     | HelloFrame
     | ResyncFrame,
     Field(discriminator="type"),

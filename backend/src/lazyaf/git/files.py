@@ -1,4 +1,5 @@
-"""Files of a commit, read with dulwich (sync: call through ``lazyaf.git.run.in_thread``).
+"""Files of a commit or a branch: the README (dulwich), the paths a branch changes and a file's
+text (C git). Sync: call through ``lazyaf.git.run.in_thread``.
 
 The README of a commit never changes, so its text is kept per (repo, commit): starting cards
 while the default branch stays put reads it once.
@@ -12,6 +13,8 @@ from pathlib import Path
 
 from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.repo import Repo as DulwichRepo
+
+from lazyaf.git import run
 
 README_NAMES = ("README.md", "README.rst", "README.txt", "README")
 README_LIMIT = 65536
@@ -57,3 +60,22 @@ def readme(path: Path, commit_sha: str) -> str | None:
         while len(_readmes) > CACHE_SIZE:
             _readmes.popitem(last=False)
     return text
+
+
+def changed_paths(path: Path, base: str, head: str, *, limit: int = 5000) -> list[str]:
+    """The paths ``head`` changes since its merge-base with ``base`` (branch names), at most
+    ``limit``; empty when either branch is missing. Runs C git (``git diff --name-only``)."""
+    refs = f"refs/heads/{base}...refs/heads/{head}"
+    done = run.run(path, "diff", "--name-only", "-z", "--no-renames", refs, "--")
+    if done.returncode != 0:
+        return []
+    names = [name.decode("utf-8", "replace") for name in done.stdout.split(b"\0") if name]
+    return names[:limit]
+
+
+def read_text(path: Path, branch: str, name: str, *, limit: int = README_LIMIT) -> str | None:
+    """The text of file ``name`` on ``branch`` (its first ``limit`` bytes), or None."""
+    done = run.run(path, "cat-file", "blob", f"refs/heads/{branch}:{name}")
+    if done.returncode != 0:
+        return None
+    return done.stdout[:limit].decode("utf-8", "replace")

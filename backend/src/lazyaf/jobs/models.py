@@ -55,6 +55,14 @@ class Job(IdMixin, TimestampMixin, Base):
     phase: Mapped[str | None] = mapped_column(String(30))
     agent_started_at: Mapped[datetime | None]
     cancel_requested: Mapped[bool] = mapped_column(default=False)
+    # The agent's last event (stall detection, orchestration/stalls.py; kept to about a second).
+    last_event_at: Mapped[datetime | None]
+    # Set while the running agent has been silent for its repo's stall_after_s; cleared by its next event.
+    stalled_at: Mapped[datetime | None]
+    # Why LazyAF itself stopped the attempt (silent past kill_after_s, or past its wall-clock limit)
+    # and when it asked: the runner kills the tree and reports, and the attempt fails with this reason.
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+    stop_requested_at: Mapped[datetime | None]
     logs: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text)
     exit_code: Mapped[int | None]

@@ -1,5 +1,6 @@
-"""The reaper: expires leases, fails jobs far past their timeout, marks silent runners offline, and
-has the pool look for runners that ended unnoticed.
+"""The reaper: expires leases, fails jobs far past their timeout, watches for stalled agents
+(orchestration/stalls.py), marks silent runners offline, and has the pool look for runners that
+ended unnoticed.
 
 Dispatch itself is event-driven (a queued job wakes idle runners, a runner that frees up claims
 at once); this loop only looks for what went silent. At start-up it waits one lease period first:
@@ -17,7 +18,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lazyaf.db.engine import session_scope
-from lazyaf.orchestration import runners, runs
+from lazyaf.orchestration import runners, runs, stalls
 from lazyaf.runners.pool import RunnerPool
 from lazyaf.settings import Settings
 
@@ -68,6 +69,7 @@ class Reaper:
                 session=session, heard_from=self.heard_from, lease_ttl=self.settings.lease_ttl
             )
             await runs.fail_stale_timeouts(session=session, settings=self.settings)
+            await stalls.watch(session=session, settings=self.settings)
             await runners.mark_silent_offline(session=session, settings=self.settings)
         for callback in self.after_sweep:
             await callback()

@@ -61,6 +61,19 @@ class JobRead(BaseModel):
     num_turns: int | None
     duration_ms: int | None
     cancel_requested: bool
+    last_event_at: datetime | None = Field(
+        None, description="When the agent last emitted an event (to about a second)."
+    )
+    stalled_at: datetime | None = Field(
+        None,
+        description="Set while the running agent has emitted nothing for its repo's stall_after_s (nothing "
+        "is killed yet); cleared when its events resume.",
+    )
+    stop_reason: str | None = Field(
+        None,
+        description="Why LazyAF stopped this attempt itself (silent past kill_after_s, or past its "
+        "wall-clock limit); the attempt fails with it.",
+    )
     verification: list[dict[str, Any]] | None
     no_changes: bool = Field(
         description="A completed pass on an existing branch (iterate, retry, fix, resolve) whose agent "

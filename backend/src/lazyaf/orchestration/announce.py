@@ -4,6 +4,7 @@ back), and the card's timeline entries."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from lazyaf_protocol.messages import AgentEventData
@@ -43,4 +44,11 @@ def agent_event(session: AsyncSession, job: Job, attempt: int, seq: int, event: 
 
 def activity(session: AsyncSession, card: Card, kind: ActivityKind, data: dict[str, Any]) -> None:
     """Add a timeline entry for the card."""
-    session.add(CardActivity(card_id=card.id, kind=kind, data=data))
+    card_activity(session, card.id, kind, data)
+
+
+def card_activity(
+    session: AsyncSession, card_id: uuid.UUID, kind: ActivityKind, data: dict[str, Any]
+) -> None:
+    """Add a timeline entry for the card ``card_id`` (when the card row is not at hand)."""
+    session.add(CardActivity(card_id=card_id, kind=kind, data=data))

@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf import auth
-from lazyaf.cards.models import Card
+from lazyaf.cards.models import ActivityKind, Card
 from lazyaf.git import refs as git_refs
 from lazyaf.git.run import in_thread
 from lazyaf.jobs import service as job_service
@@ -40,6 +40,9 @@ from lazyaf.runners.models import Runner
 from lazyaf.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+EVENT_CLOCK = timedelta(seconds=1)
+"""How precisely ``job.last_event_at`` follows the agent's events."""
 
 
 def utcnow() -> datetime:
@@ -196,11 +199,12 @@ async def record_events(
     job = await holding(session, first.job_id, first.attempt, runner_id=runner_id)
     if job is None:
         return False
+    now = utcnow()
     if lease_ttl is not None:
-        now = utcnow()
         lease = job.lease_expires_at
         if lease is None or lease - now < timedelta(seconds=lease_ttl * 2 / 3):
             job.lease_expires_at = now + timedelta(seconds=lease_ttl)
+    await _heard_from_agent(session, job, now)
     redactor = redactor or Redactor()
     events = [(m.seq, readable(redactor.any(m.event))) for m in messages]
     stored = await job_service.insert_events(
@@ -213,6 +217,22 @@ async def record_events(
         if seq in stored:
             announce.agent_event(session, job, first.attempt, seq, event)
     return True
+
+
+async def _heard_from_agent(session: AsyncSession, job: Job, now: datetime) -> None:
+    """The agent emitted events: note when (to about a second: one write per second of output at
+    most), and clear a stall mark (orchestration/stalls.py) unless LazyAF is already stopping it."""
+    if job.last_event_at is None or now - job.last_event_at >= EVENT_CLOCK:
+        job.last_event_at = now
+    if job.stalled_at is not None and job.stop_requested_at is None:
+        silent = (now - job.stalled_at).total_seconds()
+        job.stalled_at = None
+        await session.flush()
+        announce.job_changed(session, job)
+        announce.card_activity(
+            session, job.card_id, ActivityKind.STALL, {"event": "resumed", "job_id": str(job.id)}
+        )
+        log.info("job_resumed", job_id=str(job.id), stalled_for=round(silent))
 
 
 def readable(event: dict[str, Any]) -> protocol.AgentEventData:
@@ -292,7 +312,11 @@ async def complete(
         ):
             card.conflict_files = None  # the merge of the base branch is on the card branch now
     if job.cancel_requested and status != JobStatus.COMPLETED:
-        status, error = JobStatus.CANCELLED, None
+        # LazyAF's own stop (a stall, a wall-clock limit) fails the attempt with its reason; a
+        # person's cancel cancels it.
+        status, error = (
+            (JobStatus.FAILED, job.stop_reason) if job.stop_reason else (JobStatus.CANCELLED, None)
+        )
     if message.verification is not None:
         job.verification = [v.model_dump() for v in message.verification]
     return Reported(
@@ -385,8 +409,33 @@ async def requeue(*, session: AsyncSession, job: Job) -> None:
 async def request_cancel(*, session: AsyncSession, job: Job) -> None:
     """Ask the running attempt's runner to stop (the hub tells it; it reports back cancelled)."""
     job.cancel_requested = True
+    job.stop_reason = job.stop_requested_at = None  # a person's cancel wins over LazyAF's own stop
     await session.flush()
     announce.job_changed(session, job)
+
+
+async def request_stop(*, session: AsyncSession, job: Job, reason: str, now: datetime) -> None:
+    """LazyAF stops the running attempt itself (orchestration/stalls.py): its runner is told to
+    cancel, like for a person's cancel, and the attempt then fails with ``reason``."""
+    job.cancel_requested = True
+    job.stop_reason, job.stop_requested_at = reason, now
+    await session.flush()
+    announce.job_changed(session, job)
+    log.warning("job_stopping", job_id=str(job.id), attempt=job.attempt, reason=reason)
+
+
+async def mark_stalled(*, session: AsyncSession, job: Job, silent: float, now: datetime) -> None:
+    """The attempt's agent has been silent for ``silent`` seconds: mark it stalled (nothing is killed)."""
+    job.stalled_at = now
+    await session.flush()
+    announce.job_changed(session, job)
+    announce.card_activity(
+        session,
+        job.card_id,
+        ActivityKind.STALL,
+        {"event": "stalled", "job_id": str(job.id), "silent_s": round(silent)},
+    )
+    log.warning("job_stalled", job_id=str(job.id), attempt=job.attempt, silent_s=round(silent))
 
 
 async def expired(

@@ -36,6 +36,7 @@ from lazyaf.git.run import in_thread
 from lazyaf.github import prompt as github_prompt
 from lazyaf.jobs import sessions as job_sessions
 from lazyaf.jobs.models import Job, JobKind, JobStatus
+from lazyaf.learnings import service as learning_service
 from lazyaf.orchestration import announce, attempts, columns
 from lazyaf.orchestration.states import ATTEMPTS, RUNS, STEPS, IllegalMove
 from lazyaf.repos.models import Repo
@@ -223,7 +224,9 @@ async def start(
         raise _no_base(repo)
     card.branch_name = free or card.branch_name
     github = await github_prompt.issue_context(session, card)
-    prompt = await prompts.first_attempt(settings, card=card, repo=repo, readme=readme, github=github)
+    prompt = await prompts.first_attempt(
+        settings, card=card, repo=repo, readme=readme, github=github, session=session
+    )
     step = await new_run(session, card, StepKind.BUILD, [StepKind.BUILD])
     return await queue_attempt(
         session=session,
@@ -320,6 +323,7 @@ async def queue_followup(
         failure=failure,
         conflicts=conflicts or [],
         diff=diff,
+        session=session,
     )
     return await queue_attempt(
         session=session,
@@ -385,6 +389,9 @@ async def complete_attempt(
     if isinstance(reported, bool):
         return reported
     job, card, status, error = reported.job, reported.card, reported.status, reported.error
+    if status == JobStatus.COMPLETED:
+        # What the agent offers to remember, as proposals a person may accept (never in a prompt before).
+        await learning_service.propose(session=session, settings=settings, job=job, card=card)
     if status == JobStatus.COMPLETED and reported.failed_check is not None:
         # The work is kept on the branch; the agent gets the output for another pass, if allowed.
         error = verification_failure(reported.failed_check)
@@ -466,6 +473,10 @@ async def expire_leases(
         card = await session.get(Card, job.card_id)
         if job.agent_started_at is None and not job.cancel_requested:
             await attempts.requeue(session=session, job=job)
+        elif job.stop_reason:  # LazyAF was stopping it (orchestration/stalls.py): it fails with the reason
+            await end_attempt(
+                session=session, job=job, card=card, status=JobStatus.FAILED, error=job.stop_reason
+            )
         elif job.cancel_requested:
             await end_attempt(session=session, job=job, card=card, status=JobStatus.CANCELLED, error=None)
         else:

@@ -26,6 +26,10 @@ class Repo(IdMixin, TimestampMixin, Base):
     lint_command: Mapped[str | None] = mapped_column(Text)
     test_command: Mapped[str | None] = mapped_column(Text)
     build_command: Mapped[str | None] = mapped_column(Text)
+    # Stall detection (orchestration/stalls.py): seconds without an agent event before its card is
+    # marked stalled, and before it is killed; None: the server's LAZYAF_STALL_AFTER_S/KILL_AFTER_S.
+    stall_after_s: Mapped[int | None]
+    kill_after_s: Mapped[int | None]
 
 
 class RepoAlias(Base):

@@ -56,6 +56,14 @@ RemoteUrl = Annotated[
 
 
 MergeStrategy = Literal["auto", "merge", "squash"]
+StallSeconds = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=7 * 24 * 3600,
+        description="Seconds (1 to 604800); null: the server's default.",
+    ),
+]
 Command = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=4000), AfterValidator(plain_text)
 ]
@@ -90,6 +98,16 @@ class RepoUpdate(BaseModel):
     lint_command: Command | None = None
     test_command: Command | None = None
     build_command: Command | None = None
+    stall_after_s: StallSeconds | None = Field(
+        None,
+        description="Seconds a running agent may emit nothing before its card is marked stalled; null "
+        "returns to the server's LAZYAF_STALL_AFTER_S.",
+    )
+    kill_after_s: StallSeconds | None = Field(
+        None,
+        description="Seconds without an agent event after which the attempt is killed and fails (more than "
+        "stall_after_s); null returns to the server's LAZYAF_KILL_AFTER_S.",
+    )
 
 
 class RepoRead(BaseModel):
@@ -105,6 +123,12 @@ class RepoRead(BaseModel):
     lint_command: str | None
     test_command: str | None
     build_command: str | None
+    stall_after_s: int | None = Field(
+        None, description="The repo's own stall_after_s; null: the server's default applies."
+    )
+    kill_after_s: int | None = Field(
+        None, description="The repo's own kill_after_s; null: the server's default."
+    )
     clone_url: str = Field(
         description="URL of the repo on LazyAF's embedded git server, by name (/git/<name>.git); "
         "/git/<id>.git works too, and so do the names it had before a rename until another repo takes them."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import structlog
 from sqlalchemy import delete as sql_delete
@@ -97,11 +98,39 @@ async def update(*, session: AsyncSession, settings: Settings, repo: Repo, chang
     for key in ("setup_command", "lint_command", "test_command", "build_command"):
         if key in fields and not fields[key]:
             fields[key] = None  # an empty string clears a verification step
+    _check_stall_limits(settings, repo, fields)
     for key, value in fields.items():
         setattr(repo, key, value)
     EventBus.record(session, RepoUpdated(repo_id=repo.id))
     await session.flush()
     return repo
+
+
+def stall_limits(settings: Settings, repo: Repo) -> tuple[float, float]:
+    """(stall_after_s, kill_after_s) for the repo's running agents: its own, else the server's."""
+    return _stall_limits(settings, repo.stall_after_s, repo.kill_after_s)
+
+
+def _stall_limits(settings: Settings, stall: int | None, kill: int | None) -> tuple[float, float]:
+    return (
+        float(stall) if stall is not None else settings.stall_after_s,
+        float(kill) if kill is not None else settings.kill_after_s,
+    )
+
+
+def _check_stall_limits(settings: Settings, repo: Repo, fields: dict[str, Any]) -> None:
+    """A change that leaves the kill at or before the stall mark is refused (what applies: the
+    repo's values after the change, or the server's for those it leaves unset)."""
+    stall, kill = _stall_limits(
+        settings,
+        fields.get("stall_after_s", repo.stall_after_s),
+        fields.get("kill_after_s", repo.kill_after_s),
+    )
+    if kill <= stall:
+        raise InvalidInput(
+            f"kill_after_s ({kill:g}) must be more than stall_after_s ({stall:g}): an agent is marked "
+            "stalled before it is killed; raise kill_after_s or lower stall_after_s."
+        )
 
 
 async def delete(*, session: AsyncSession, settings: Settings, repo: Repo) -> None:

@@ -77,12 +77,22 @@ class AgentChoice(BaseModel):
 
 class TimelineEntry(BaseModel):
     at: datetime
-    kind: Literal["attempt", "comment", "status", "merged", "conflict", "branch_deleted", "no_changes", "github"] = (
-        Field(
-            description="conflict: approve found conflicts, or a job left some (data.files, data.job_id); "
-            "no_changes: a job's agent left the branch unchanged (data.job_id, data.kind); "
-            "github: the card's GitHub issue or pull request changed (data.event, data.number, data.url)."
-        )
+    kind: Literal[
+        "attempt",
+        "comment",
+        "status",
+        "merged",
+        "conflict",
+        "branch_deleted",
+        "no_changes",
+        "github",
+        "stall",
+    ] = Field(
+        description="conflict: approve found conflicts, or a job left some (data.files, data.job_id); "
+        "no_changes: a job's agent left the branch unchanged (data.job_id, data.kind); "
+        "github: the card's GitHub issue or pull request changed (data.event, data.number, data.url); "
+        "stall: the running agent went silent (data.event 'stalled', data.silent_s) or spoke again "
+        "('resumed'), data.job_id."
     )
     data: dict[str, Any]
 

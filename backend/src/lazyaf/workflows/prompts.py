@@ -4,10 +4,10 @@ and the prompt of each kind of agent pass (``first_attempt``, ``followup``).
 Templates run in Jinja's immutable sandbox (a template edited by a user cannot reach Python
 internals through the objects it is given). What the user wrote (a card, a review comment) is
 the agent's instructions; everything else that reaches a prompt (a failed attempt's error,
-the checks' output, the branch's diff, conflicting file names, the README) was written by an
-agent, a runner or the repository, and goes through the ``untrusted`` filter: redacted (the
-prompt is stored with the job, and a diff may hold a key an agent committed), cut to a limit
-and quoted as data in a fenced block that no line of it can close.
+the checks' output, the branch's diff, conflicting file names, the README, the repository's
+learnings) was written by an agent, a runner or the repository, and goes through the
+``untrusted`` filter: redacted (the prompt is stored with the job, and a diff may hold a key an
+agent committed), cut to a limit and quoted as data in a fenced block that no line of it can close.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ import jinja2
 import jinja2.sandbox
 from lazyaf_protocol.messages import JobKind
 from lazyaf_protocol.redact import Redactor
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from lazyaf.learnings import service as learning_service
 from lazyaf.redaction import server_redactor
 from lazyaf.settings import Settings, checkout_root
 
@@ -99,11 +101,34 @@ def render(settings: Settings, name: str, **context: Any) -> str:
     return template.render(**context, **{_REDACTOR: server_redactor(settings)}).strip() + "\n"
 
 
-async def first_attempt(settings: Settings, *, card: Any, repo: Any, readme: str | None, **extra: Any) -> str:
+async def learnings(session: AsyncSession | None, settings: Settings, *, card: Any, repo: Any) -> str:
+    """The ``learnings`` template value: the accepted learnings about the card's paths, each use
+    counted (``lazyaf.learnings.service.for_prompt``); empty without a session (nothing to count in)."""
+    if session is None:
+        return ""
+    return await learning_service.for_card_prompt(session, settings, card=card, repo=repo)
+
+
+async def first_attempt(
+    settings: Settings,
+    *,
+    card: Any,
+    repo: Any,
+    readme: str | None,
+    session: AsyncSession | None = None,
+    **extra: Any,
+) -> str:
     """The prompt of a card's first agent pass (``job.md.j2``); ``extra`` adds template variables.
     Rendered in a worker thread: the loader checks the template file on each use."""
     job = {"kind": JobKind.BUILD, "attempt": 1}
-    context = {"card": card, "repo": repo, "readme": readme_excerpt(readme), "job": job, **extra}
+    context = {
+        "card": card,
+        "repo": repo,
+        "readme": readme_excerpt(readme),
+        "job": job,
+        "learnings": await learnings(session, settings, card=card, repo=repo),
+        **extra,
+    }
     return await anyio.to_thread.run_sync(functools.partial(render, settings, "job.md.j2", **context))
 
 
@@ -118,12 +143,14 @@ async def followup(
     failure: str = "",
     conflicts: Sequence[str] = (),
     diff: str = "",
+    session: AsyncSession | None = None,
 ) -> str:
     """The prompt of another pass on the card's branch (``followup.md.j2``): ``kind`` says why
     (iterate, retry, fix, resolve); ``resumed``, the agent continues its earlier session."""
     context = {
         "card": card,
         "repo": repo,
+        "learnings": await learnings(session, settings, card=card, repo=repo),
         "job": {"kind": kind},
         "resumed": resumed,
         "comments": list(comments),

@@ -43,6 +43,15 @@ export type VerifyRead = S['VerifyRead'];
 export type PullRequestQueued = S['PullRequestQueued'];
 export type AgentsRead = S['AgentsRead'];
 export type AgentRead = S['AgentRead'];
+export type LearningRead = S['LearningRead'];
+export type LearningCreate = S['LearningCreate'];
+export type LearningUpdate = S['LearningUpdate'];
+export type LearningStatus = S['LearningStatus'];
+export type LearningKind = S['LearningKind'];
+export type LearningVerdict = S['LearningVerdict'];
+export type CardLearningRead = S['CardLearningRead'];
+export type CardLearningsRead = S['CardLearningsRead'];
+export type CommentLearningCreate = S['CommentLearningCreate'];
 
 const get = <T>(path: string, query?: Query) => request<T>('GET', path, { query });
 const post = <T>(path: string, body?: unknown) => request<T>('POST', path, { body });
@@ -111,6 +120,21 @@ export const api = {
     sync: (repoId: string) => post<SyncResult>(`/api/repos/${repoId}/github/sync/run`),
     automation: (repoId: string, enabled: boolean) => post<GitHubLinkRead>(`/api/repos/${repoId}/github/automation`, { enabled }),
     pullRequest: (cardId: string, draft = false) => post<PullRequestQueued>(`/api/cards/${cardId}/pull-request`, { draft }),
+  },
+  learnings: {
+    /** The repo's learnings, most useful first (one status, or all). */
+    list: (repoId: string, status?: LearningStatus) =>
+      get<LearningRead[]>(`/api/repos/${repoId}/learnings`, status ? { status } : undefined),
+    create: (repoId: string, body: LearningCreate) => post<LearningRead>(`/api/repos/${repoId}/learnings`, body),
+    update: (id: string, change: LearningUpdate) => request<LearningRead>('PATCH', `/api/learnings/${id}`, { body: change }),
+    remove: (id: string) => request<void>('DELETE', `/api/learnings/${id}`),
+    /** What the card's agents were given (with the card's verdicts) and what they proposed. */
+    ofCard: (cardId: string) => get<CardLearningsRead>(`/api/cards/${cardId}/learnings`),
+    mark: (cardId: string, id: string, verdict: LearningVerdict | null) =>
+      request<CardLearningRead>('PUT', `/api/cards/${cardId}/learnings/${id}/mark`, { body: { verdict } }),
+    /** Keep a review comment as an accepted learning (about its file, unless `paths` says otherwise). */
+    fromComment: (cardId: string, commentId: string, body: CommentLearningCreate) =>
+      post<LearningRead>(`/api/cards/${cardId}/comments/${commentId}/learning`, body),
   },
   runners: {
     list: () => get<PoolRead>('/api/runners'),

@@ -102,6 +102,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cards/{card_id}/comments/{comment_id}/learning": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Learning From Comment
+         * @description Keep a review comment as an accepted learning of the card's repo (about the file it is on).
+         */
+        post: operations["create_learning_from_comment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cards/{card_id}/commits": {
         parameters: {
             query?: never;
@@ -156,6 +176,46 @@ export interface paths {
          */
         get: operations["list_card_jobs"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cards/{card_id}/learnings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Card Learnings
+         * @description The learnings the card's agents were given (with the card's verdicts) and those they proposed.
+         */
+        get: operations["list_card_learnings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cards/{card_id}/learnings/{learning_id}/mark": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Mark Learning
+         * @description Mark a learning helpful or harmful for this card (one verdict per card; null takes it back).
+         */
+        put: operations["mark_learning"];
         post?: never;
         delete?: never;
         options?: never;
@@ -502,6 +562,34 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/learnings/{learning_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Learning
+         * @description One learning.
+         */
+        get: operations["get_learning"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Learning
+         * @description Delete a learning (retire it instead to keep agents from proposing it again).
+         */
+        delete: operations["delete_learning"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Learning
+         * @description Accept or retire a learning, or edit its text, paths or kind.
+         */
+        patch: operations["update_learning"];
         trace?: never;
     };
     "/api/meta/transitions": {
@@ -915,6 +1003,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/repos/{repo_id}/learnings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Learnings
+         * @description The repo's learnings, most useful first (helpful minus harmful marks, then uses).
+         */
+        get: operations["list_learnings"];
+        put?: never;
+        /**
+         * Create Learning
+         * @description Write a learning for the repo: accepted (prompts of cards touching its paths carry it), or proposed.
+         */
+        post: operations["create_learning"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runners": {
         parameters: {
             query?: never;
@@ -1169,7 +1281,7 @@ export interface components {
              */
             enabled: boolean;
         };
-        BoardEvent: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"];
+        BoardEvent: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"] | components["schemas"]["LearningUpdatedEvent"] | components["schemas"]["LearningDeletedEvent"];
         /**
          * BranchPullRequestCreate
          * @description Push a branch of the repo and open (or reuse) its pull request (`lazyaf land --pr`).
@@ -1363,6 +1475,98 @@ export interface components {
             updated_at: string;
             /** @description Why its job has not started, while it is queued (no runner, jobs ahead and busy runners, ...); exact as of this request. The board keeps it current from queue_updated events. */
             waiting_reason?: components["schemas"]["WaitingReason"] | null;
+        };
+        /**
+         * CardLearningRead
+         * @description A learning put into this card's prompts, with the card's own verdict on it.
+         */
+        CardLearningRead: {
+            /**
+             * Card Id
+             * @description The card it came from, if any.
+             */
+            card_id: string | null;
+            /**
+             * Card Uses
+             * @description Prompts of this card it was put in.
+             */
+            card_uses: number;
+            /**
+             * Comment Id
+             * @description The review comment it was made from, if any.
+             */
+            comment_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Decided At
+             * @description When a person last accepted or retired it.
+             */
+            decided_at: string | null;
+            /**
+             * Harmful
+             * @description Cards whose reviewer marked it harmful.
+             */
+            harmful: number;
+            /**
+             * Helpful
+             * @description Cards whose reviewer marked it helpful.
+             */
+            helpful: number;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Job Id
+             * @description The agent job that proposed it, if any.
+             */
+            job_id: string | null;
+            kind: components["schemas"]["LearningKind"];
+            /** Last Used At */
+            last_used_at: string | null;
+            /** @description This card's verdict: helpful, harmful, or none yet. */
+            mark: components["schemas"]["LearningVerdict"] | null;
+            /** Paths */
+            paths: string[];
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+            /** @description Who made it: an agent, a reviewer's comment, or a person. */
+            source: components["schemas"]["LearningSource"];
+            /** @description proposed: never in a prompt; accepted: in the prompts of cards touching its paths; retired: no longer used. */
+            status: components["schemas"]["LearningStatus"];
+            /** Text */
+            text: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Uses
+             * @description Prompts it was put in.
+             */
+            uses: number;
+        };
+        /** CardLearningsRead */
+        CardLearningsRead: {
+            /**
+             * Proposed
+             * @description Learnings its agents proposed (any status now).
+             */
+            proposed: components["schemas"]["LearningRead"][];
+            /**
+             * Used
+             * @description Learnings its agents were given, most used first.
+             */
+            used: components["schemas"]["CardLearningRead"][];
         };
         /** CardRead */
         CardRead: {
@@ -1645,6 +1849,19 @@ export interface components {
             file?: string | null;
             /** Line */
             line?: number | null;
+        };
+        /**
+         * CommentLearningCreate
+         * @description A reviewer's comment kept as a learning; the text defaults to the comment's, the paths to
+         *     the file it is on (a general comment: the whole repository).
+         */
+        CommentLearningCreate: {
+            /** @default advice */
+            kind: components["schemas"]["LearningKind"];
+            /** Paths */
+            paths?: string[] | null;
+            /** Text */
+            text?: string | null;
         };
         /** CommentRead */
         CommentRead: {
@@ -2257,6 +2474,11 @@ export interface components {
             input_tokens: number | null;
             /** @description Why this agent pass runs: build, iterate, retry, fix or resolve. */
             kind: components["schemas"]["JobKind"];
+            /**
+             * Last Event At
+             * @description When the agent last emitted an event (to about a second).
+             */
+            last_event_at?: string | null;
             /** Lines Added */
             lines_added: number | null;
             /** Lines Removed */
@@ -2281,6 +2503,11 @@ export interface components {
             runner_id: string | null;
             /** Session Id */
             session_id: string | null;
+            /**
+             * Stalled At
+             * @description Set while the running agent has emitted nothing for its repo's stall_after_s (nothing is killed yet); cleared when its events resume.
+             */
+            stalled_at?: string | null;
             /** Started At */
             started_at: string | null;
             status: components["schemas"]["JobStatus"];
@@ -2289,6 +2516,11 @@ export interface components {
              * @description The run step this job is an attempt of (None: from before runs).
              */
             step_id: string | null;
+            /**
+             * Stop Reason
+             * @description Why LazyAF stopped this attempt itself (silent past kill_after_s, or past its wall-clock limit); the attempt fails with it.
+             */
+            stop_reason?: string | null;
             /** Verification */
             verification: {
                 [key: string]: unknown;
@@ -2315,6 +2547,191 @@ export interface components {
              */
             type: "job_status";
         };
+        /**
+         * LearningCreate
+         * @description A learning a person writes: accepted at once (it is their word), unless proposed for later.
+         */
+        LearningCreate: {
+            /** @default advice */
+            kind: components["schemas"]["LearningKind"];
+            /**
+             * Paths
+             * @description Path globs it is about (`src/api/**`, `*.py`, a directory); empty: the whole repository.
+             * @default []
+             */
+            paths: string[];
+            /**
+             * Status
+             * @description accepted: prompts may carry it now; proposed: look at it again before.
+             * @default accepted
+             * @enum {string}
+             */
+            status: "accepted" | "proposed";
+            /**
+             * Text
+             * @description The advice, in a sentence or two (at most 2000 characters).
+             */
+            text: string;
+        };
+        /** LearningDeleted */
+        LearningDeleted: {
+            /**
+             * Learning Id
+             * Format: uuid
+             */
+            learning_id: string;
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+        };
+        /** LearningDeletedEvent */
+        LearningDeletedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["LearningDeleted"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "learning_deleted";
+        };
+        /**
+         * LearningKind
+         * @enum {string}
+         */
+        LearningKind: "advice" | "convention" | "pitfall" | "command";
+        /** LearningMarkBody */
+        LearningMarkBody: {
+            /** @description helpful or harmful, from this card's review; null takes the card's mark back. */
+            verdict: components["schemas"]["LearningVerdict"] | null;
+        };
+        /** LearningRead */
+        LearningRead: {
+            /**
+             * Card Id
+             * @description The card it came from, if any.
+             */
+            card_id: string | null;
+            /**
+             * Comment Id
+             * @description The review comment it was made from, if any.
+             */
+            comment_id: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Decided At
+             * @description When a person last accepted or retired it.
+             */
+            decided_at: string | null;
+            /**
+             * Harmful
+             * @description Cards whose reviewer marked it harmful.
+             */
+            harmful: number;
+            /**
+             * Helpful
+             * @description Cards whose reviewer marked it helpful.
+             */
+            helpful: number;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Job Id
+             * @description The agent job that proposed it, if any.
+             */
+            job_id: string | null;
+            kind: components["schemas"]["LearningKind"];
+            /** Last Used At */
+            last_used_at: string | null;
+            /** Paths */
+            paths: string[];
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+            /** @description Who made it: an agent, a reviewer's comment, or a person. */
+            source: components["schemas"]["LearningSource"];
+            /** @description proposed: never in a prompt; accepted: in the prompts of cards touching its paths; retired: no longer used. */
+            status: components["schemas"]["LearningStatus"];
+            /** Text */
+            text: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Uses
+             * @description Prompts it was put in.
+             */
+            uses: number;
+        };
+        /**
+         * LearningSource
+         * @enum {string}
+         */
+        LearningSource: "agent" | "review" | "person";
+        /**
+         * LearningStatus
+         * @enum {string}
+         */
+        LearningStatus: "proposed" | "accepted" | "retired";
+        /**
+         * LearningUpdate
+         * @description Accept or retire a learning, or edit it (a proposed one stays proposed until accepted).
+         */
+        LearningUpdate: {
+            kind?: components["schemas"]["LearningKind"] | null;
+            /** Paths */
+            paths?: string[] | null;
+            /** Status */
+            status?: ("accepted" | "retired") | null;
+            /** Text */
+            text?: string | null;
+        };
+        /**
+         * LearningUpdated
+         * @description A learning was proposed, written, accepted, edited, retired, marked or used in a prompt.
+         */
+        LearningUpdated: {
+            learning: components["schemas"]["LearningRead"];
+        };
+        /** LearningUpdatedEvent */
+        LearningUpdatedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["LearningUpdated"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "learning_updated";
+        };
+        /**
+         * LearningVerdict
+         * @enum {string}
+         */
+        LearningVerdict: "helpful" | "harmful";
         /** MoveRead */
         MoveRead: {
             /**
@@ -2597,6 +3014,11 @@ export interface components {
             id: string;
             /** Is Ingested */
             is_ingested: boolean;
+            /**
+             * Kill After S
+             * @description The repo's own kill_after_s; null: the server's default.
+             */
+            kill_after_s?: number | null;
             /** Lint Command */
             lint_command: string | null;
             /**
@@ -2610,6 +3032,11 @@ export interface components {
             remote_url: string | null;
             /** Setup Command */
             setup_command: string | null;
+            /**
+             * Stall After S
+             * @description The repo's own stall_after_s; null: the server's default applies.
+             */
+            stall_after_s?: number | null;
             /** Test Command */
             test_command: string | null;
             /**
@@ -2624,6 +3051,11 @@ export interface components {
             build_command?: string | null;
             /** Default Branch */
             default_branch?: string | null;
+            /**
+             * Kill After S
+             * @description Seconds without an agent event after which the attempt is killed and fails (more than stall_after_s); null returns to the server's LAZYAF_KILL_AFTER_S.
+             */
+            kill_after_s?: number | null;
             /** Lint Command */
             lint_command?: string | null;
             /**
@@ -2640,6 +3072,11 @@ export interface components {
              * @description Run before verification (e.g. install deps); '' clears.
              */
             setup_command?: string | null;
+            /**
+             * Stall After S
+             * @description Seconds a running agent may emit nothing before its card is marked stalled; null returns to the server's LAZYAF_STALL_AFTER_S.
+             */
+            stall_after_s?: number | null;
             /** Test Command */
             test_command?: string | null;
         };
@@ -2809,7 +3246,7 @@ export interface components {
             /** Seq */
             seq: number;
         };
-        SocketFrame: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"] | components["schemas"]["HelloFrame"] | components["schemas"]["ResyncFrame"];
+        SocketFrame: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"] | components["schemas"]["LearningUpdatedEvent"] | components["schemas"]["LearningDeletedEvent"] | components["schemas"]["HelloFrame"] | components["schemas"]["ResyncFrame"];
         /**
          * StartBody
          * @description How to start a card: on with its branch, or fresh from the default branch.
@@ -2944,10 +3381,10 @@ export interface components {
             };
             /**
              * Kind
-             * @description conflict: approve found conflicts, or a job left some (data.files, data.job_id); no_changes: a job's agent left the branch unchanged (data.job_id, data.kind); github: the card's GitHub issue or pull request changed (data.event, data.number, data.url).
+             * @description conflict: approve found conflicts, or a job left some (data.files, data.job_id); no_changes: a job's agent left the branch unchanged (data.job_id, data.kind); github: the card's GitHub issue or pull request changed (data.event, data.number, data.url); stall: the running agent went silent (data.event 'stalled', data.silent_s) or spoke again ('resumed'), data.job_id.
              * @enum {string}
              */
-            kind: "attempt" | "comment" | "status" | "merged" | "conflict" | "branch_deleted" | "no_changes" | "github";
+            kind: "attempt" | "comment" | "status" | "merged" | "conflict" | "branch_deleted" | "no_changes" | "github" | "stall";
         };
         /** TimelineRead */
         TimelineRead: {
@@ -3594,6 +4031,96 @@ export interface operations {
             };
         };
     };
+    create_learning_from_comment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                comment_id: string;
+                card_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CommentLearningCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LearningRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A body over the API's size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
     list_card_commits: {
         parameters: {
             query?: never;
@@ -3800,6 +4327,154 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    list_card_learnings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                card_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardLearningsRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    mark_learning: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                card_id: string;
+                learning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LearningMarkBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardLearningRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A body over the API's size limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5070,6 +5745,227 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    get_learning: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                learning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LearningRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    delete_learning: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                learning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    update_learning: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                learning_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LearningUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LearningRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A body over the API's size limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6936,6 +7832,165 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    list_learnings: {
+        parameters: {
+            query?: {
+                /** @description Only learnings in this status. */
+                status?: components["schemas"]["LearningStatus"] | null;
+            };
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LearningRead"][];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    create_learning: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LearningCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LearningRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A body over the API's size limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -14,6 +14,7 @@ import { ApiError } from '../api/client';
 import type { BoardEvent } from '../live/events';
 import { COLUMNS, type Drop, dropAction, groupByStatus, matches, moveLocally, upsert } from './cards';
 import { GitHubState } from './github.svelte';
+import { LearningsState } from './learnings.svelte';
 import { handleError, toasts } from './toasts.svelte';
 
 const REPO_KEY = 'lazyaf.repo';
@@ -49,6 +50,8 @@ export class BoardState {
   moves = $state.raw<TransitionTableRead | null>(null);
   /** The selected repo's GitHub link. */
   readonly github = new GitHubState();
+  /** A repo's learnings (loaded when the repo settings show them). */
+  readonly learnings = new LearningsState();
 
   repo = $derived(this.repos.find((r) => r.id === this.repoId) ?? null);
   /** A search or the priority filter narrows the board. */
@@ -228,6 +231,10 @@ export class BoardState {
       }
       case 'github_updated':
         this.github.apply(event);
+        break;
+      case 'learning_updated':
+      case 'learning_deleted':
+        this.learnings.apply(event);
         break;
       case 'card_deleted': {
         this.#drop(event.data.card_id);

@@ -151,4 +151,15 @@ describe('CardTile', () => {
     show({ ...base, status: 'in_review', pr_status: 'held', github_error: 'GitHub refused the token; link it again.' });
     expect(screen.getByText('GitHub refused the token; link it again.')).toBeTruthy();
   });
+
+  it('shows a stalled badge while the agent is silent, and none once it speaks again', () => {
+    const started = new Date(Date.now() - 700_000).toISOString();
+    const silent = job({ phase: 'agent', started_at: started, queued_at: started, agent_started_at: started, stalled_at: new Date().toISOString() });
+    show(base, silent);
+    const badge = screen.getByText('stalled');
+    expect(badge.getAttribute('title')).toMatch(/^The agent has emitted nothing for 11m 4\ds; LazyAF stops it/);
+    cleanup();
+    show(base, { ...silent, stalled_at: null });
+    expect(screen.queryByText('stalled')).toBeNull();
+  });
 });

@@ -104,3 +104,76 @@ describe('RepoSettingsDialog', () => {
     await vi.waitFor(() => expect(calls.some((c) => c.method === 'DELETE' && c.url === '/api/repos/repo-1')).toBe(true));
   });
 });
+
+describe('stall limits', () => {
+  it('sends whole seconds as numbers, an emptied field as null, anything else as typed', () => {
+    const before = formOf({ ...repo, stall_after_s: 300, kill_after_s: null });
+    expect(before.stall_after_s).toBe('300');
+    expect(changeOf(before, { ...before, kill_after_s: ' 900 ' })).toEqual({ kill_after_s: 900 });
+    expect(changeOf(before, { ...before, stall_after_s: '' })).toEqual({ stall_after_s: null });
+    // Not a NaN that JSON would turn into null (clearing the setting): the server says what is wrong.
+    expect(changeOf(before, { ...before, stall_after_s: 'soon' })).toEqual({ stall_after_s: 'soon' });
+  });
+});
+
+describe('the Learnings tab', () => {
+  const proposed = {
+    id: 'l-1', repo_id: 'repo-1', text: 'Run make fmt before committing.', paths: ['src/**'], kind: 'command',
+    status: 'proposed', source: 'agent', card_id: null, job_id: null, comment_id: null, helpful: 0, harmful: 0,
+    uses: 0, last_used_at: null, decided_at: null, created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z',
+  };
+
+  function showLearnings() {
+    const calls: { method: string; url: string; body: unknown }[] = [];
+    vi.stubGlobal(
+      'fetch',
+      vi.fn(async (url: string, init: RequestInit = {}) => {
+        const method = init.method ?? 'GET';
+        const body = init.body ? JSON.parse(String(init.body)) : undefined;
+        calls.push({ method, url, body });
+        if (url.includes('/learnings') && method === 'GET') return new Response(JSON.stringify([proposed]));
+        if (url.startsWith('/api/learnings/') && method === 'PATCH') return new Response(JSON.stringify({ ...proposed, ...body }));
+        if (url.endsWith('/learnings') && method === 'POST')
+          return new Response(JSON.stringify({ ...proposed, id: 'l-2', ...body, source: 'person' }), { status: 201 });
+        return new Response(JSON.stringify([]));
+      }),
+    );
+    const board = new BoardState();
+    board.repos = [repo];
+    board.repoId = repo.id;
+    render(RepoSettingsDialog, { props: { repo, onclose: vi.fn() }, context: new Map([[APP_CONTEXT_KEY, { board, live: { status: 'live', unreachable: false } }]]) });
+    return { board, calls };
+  }
+
+  it('shows what waits for a person first and accepts it', async () => {
+    const { calls } = showLearnings();
+    const tab = screen.getByRole('tab', { name: /Learnings/ });
+    await vi.waitFor(() => expect(tab.textContent).toContain('1')); // one proposed, counted on the tab
+    await fireEvent.click(tab);
+    const item = await screen.findByRole('article', { name: 'Learning: Run make fmt before committing.' });
+    expect(item.textContent).toContain('proposed by an agent');
+    expect(screen.getByRole('button', { name: 'Proposed (1)' }).getAttribute('aria-pressed')).toBe('true');
+    await fireEvent.click(screen.getByRole('button', { name: 'Accept' }));
+    await vi.waitFor(() =>
+      expect(calls.filter((c) => c.method === 'PATCH')).toEqual([{ method: 'PATCH', url: '/api/learnings/l-1', body: { status: 'accepted' } }]),
+    );
+    await vi.waitFor(() => expect(screen.getByRole('button', { name: 'Accepted (1)' })).toBeTruthy());
+  });
+
+  it('adds an accepted learning with its paths and kind', async () => {
+    const { calls } = showLearnings();
+    await fireEvent.click(screen.getByRole('tab', { name: /Learnings/ }));
+    await fireEvent.input(screen.getByLabelText('Add a learning (accepted at once)'), { target: { value: 'Handlers stay thin.' } });
+    await fireEvent.input(screen.getByLabelText('Paths of the new learning'), { target: { value: 'src/api/**, tests/api/**' } });
+    await fireEvent.change(screen.getByLabelText('Kind of the new learning'), { target: { value: 'convention' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Add learning' }));
+    await vi.waitFor(() =>
+      expect(calls.find((c) => c.method === 'POST')?.body).toEqual({
+        text: 'Handlers stay thin.',
+        paths: ['src/api/**', 'tests/api/**'],
+        kind: 'convention',
+        status: 'accepted',
+      }),
+    );
+  });
+});

@@ -16,6 +16,9 @@ export type SettingsForm = {
   lint_command: string;
   test_command: string;
   build_command: string;
+  /** Seconds, as typed; '' follows the server's setting. */
+  stall_after_s: string;
+  kill_after_s: string;
 };
 
 export function formOf(repo: RepoRead): SettingsForm {
@@ -27,8 +30,12 @@ export function formOf(repo: RepoRead): SettingsForm {
     lint_command: repo.lint_command ?? '',
     test_command: repo.test_command ?? '',
     build_command: repo.build_command ?? '',
+    stall_after_s: repo.stall_after_s == null ? '' : String(repo.stall_after_s),
+    kill_after_s: repo.kill_after_s == null ? '' : String(repo.kill_after_s),
   };
 }
+
+export const STALL_FIELDS = ['stall_after_s', 'kill_after_s'] as const;
 
 /** The PATCH body for what changed between `before` and `after` (an empty remote clears it). */
 export function changeOf(before: SettingsForm, after: SettingsForm): RepoUpdate {
@@ -40,6 +47,13 @@ export function changeOf(before: SettingsForm, after: SettingsForm): RepoUpdate 
   for (const { key } of COMMANDS) {
     const value = after[key].trim();
     if (value !== before[key].trim()) change[key] = value; // '' clears the step
+  }
+  for (const key of STALL_FIELDS) {
+    const value = after[key].trim();
+    if (value === before[key].trim()) continue;
+    // '' returns to the server's setting; anything but whole seconds goes as typed, for the server
+    // to say what it accepts (a NaN would travel as null and quietly clear the setting).
+    (change as Record<string, unknown>)[key] = value === '' ? null : /^\d+$/.test(value) ? Number(value) : value;
   }
   return change;
 }
