@@ -22,6 +22,7 @@ from lazyaf_protocol.messages import AgentEventData
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from lazyaf.cards.schemas import CardRead
+from lazyaf.conflicts.schemas import ConflictRead
 from lazyaf.github.schemas import GitHubLinkRead
 from lazyaf.jobs.schemas import JobRead, WaitingReason
 from lazyaf.runners.schemas import RunnerRead
@@ -38,6 +39,7 @@ class EventType(StrEnum):
     RUNNER_DELETED = "runner_deleted"
     GITHUB_UPDATED = "github_updated"
     QUEUE_UPDATED = "queue_updated"
+    CARD_CONFLICTS = "card_conflicts"
 
 
 class EventData(BaseModel):
@@ -123,6 +125,16 @@ class QueueUpdated(EventData):
     waiting: dict[uuid.UUID, WaitingReason]
 
 
+class ConflictsUpdated(EventData):
+    """A card's predicted collisions changed (one appeared, cleared or changed kind or files):
+    ``conflicts`` is its whole list now, replacing what the board had (empty: none left)."""
+
+    TYPE = EventType.CARD_CONFLICTS
+    card_id: uuid.UUID
+    repo_id: uuid.UUID
+    conflicts: list[ConflictRead]
+
+
 class _Frame(BaseModel):
     seq: int
     at: str = Field(description="When the event was recorded (ISO 8601, UTC).")
@@ -178,6 +190,11 @@ class QueueUpdatedEvent(_Frame):
     data: QueueUpdated
 
 
+class CardConflictsEvent(_Frame):
+    type: Literal[EventType.CARD_CONFLICTS]
+    data: ConflictsUpdated
+
+
 BoardEvent = Annotated[
     CardUpdatedEvent
     | CardDeletedEvent
@@ -188,7 +205,8 @@ BoardEvent = Annotated[
     | RunnerStatusEvent
     | RunnerDeletedEvent
     | GitHubUpdatedEvent
-    | QueueUpdatedEvent,
+    | QueueUpdatedEvent
+    | CardConflictsEvent,
     Field(discriminator="type"),
 ]
 """A frame of ``WS /ws`` carrying an event."""
@@ -224,6 +242,7 @@ SocketFrame = Annotated[
     | RunnerDeletedEvent
     | GitHubUpdatedEvent
     | QueueUpdatedEvent
+    | CardConflictsEvent
     | HelloFrame
     | ResyncFrame,
     Field(discriminator="type"),

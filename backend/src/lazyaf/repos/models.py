@@ -26,6 +26,10 @@ class Repo(IdMixin, TimestampMixin, Base):
     lint_command: Mapped[str | None] = mapped_column(Text)
     test_command: Mapped[str | None] = mapped_column(Text)
     build_command: Mapped[str | None] = mapped_column(Text)
+    # What predicted collisions between its cards do (lazyaf.conflicts): warn (shown on the cards)
+    # or hold (also keep a card whose plan overlaps a running card's files queued until that one
+    # is reviewed).
+    conflict_policy: Mapped[str] = mapped_column(String(10), default="warn", server_default="warn")
 
 
 class RepoAlias(Base):

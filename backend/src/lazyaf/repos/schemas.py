@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from lazyaf.conflicts.schemas import ConflictPolicy
 from lazyaf.git.history import is_valid_branch_name
 from lazyaf.validation import plain_text, remote_url
 
@@ -90,6 +91,11 @@ class RepoUpdate(BaseModel):
     lint_command: Command | None = None
     test_command: Command | None = None
     build_command: Command | None = None
+    conflict_policy: ConflictPolicy | None = Field(
+        None,
+        description="warn: show predicted collisions between cards; hold: also keep a card whose plan's "
+        "files overlap a running card's files queued (held) until that card is reviewed.",
+    )
 
 
 class RepoRead(BaseModel):
@@ -105,6 +111,7 @@ class RepoRead(BaseModel):
     lint_command: str | None
     test_command: str | None
     build_command: str | None
+    conflict_policy: ConflictPolicy
     clone_url: str = Field(
         description="URL of the repo on LazyAF's embedded git server, by name (/git/<name>.git); "
         "/git/<id>.git works too, and so do the names it had before a rename until another repo takes them."
