@@ -9,6 +9,9 @@ import pytest
 from lazyaf.git import overlap
 from lazyaf.git.store import create_bare
 from tests.gitutil import Work
+from tests.jobs.conftest import make_server  # the live tests: a live server with a chosen agent
+
+__all__ = ["make_server"]
 
 BASE = {
     "README.md": "# Demo\n\nline 1\nline 2\nline 3\nline 4\nline 5\nline 6\nline 7\nline 8\n",
