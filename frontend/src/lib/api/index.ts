@@ -43,6 +43,8 @@ export type VerifyRead = S['VerifyRead'];
 export type PullRequestQueued = S['PullRequestQueued'];
 export type AgentsRead = S['AgentsRead'];
 export type AgentRead = S['AgentRead'];
+export type ConflictRead = S['ConflictRead'];
+export type RepoConflictsRead = S['RepoConflictsRead'];
 
 const get = <T>(path: string, query?: Query) => request<T>('GET', path, { query });
 const post = <T>(path: string, body?: unknown) => request<T>('POST', path, { body });
@@ -111,6 +113,12 @@ export const api = {
     sync: (repoId: string) => post<SyncResult>(`/api/repos/${repoId}/github/sync/run`),
     automation: (repoId: string, enabled: boolean) => post<GitHubLinkRead>(`/api/repos/${repoId}/github/automation`, { enabled }),
     pullRequest: (cardId: string, draft = false) => post<PullRequestQueued>(`/api/cards/${cardId}/pull-request`, { draft }),
+  },
+  conflicts: {
+    /** A card branch's predicted collisions with other cards' branches and the target, conflicts first. */
+    ofCard: (cardId: string) => get<ConflictRead[]>(`/api/cards/${cardId}/conflicts`),
+    /** Every card's predicted collisions in a repo, by card id. */
+    ofRepo: (repoId: string) => get<RepoConflictsRead>(`/api/repos/${repoId}/conflicts`),
   },
   runners: {
     list: () => get<PoolRead>('/api/runners'),

@@ -13,6 +13,7 @@ import {
 import { ApiError } from '../api/client';
 import type { BoardEvent } from '../live/events';
 import { COLUMNS, type Drop, dropAction, groupByStatus, matches, moveLocally, upsert } from './cards';
+import { ConflictState } from './conflicts.svelte';
 import { GitHubState } from './github.svelte';
 import { handleError, toasts } from './toasts.svelte';
 
@@ -49,6 +50,8 @@ export class BoardState {
   moves = $state.raw<TransitionTableRead | null>(null);
   /** The selected repo's GitHub link. */
   readonly github = new GitHubState();
+  /** The selected repo's predicted collisions between cards. */
+  readonly conflicts = new ConflictState();
 
   repo = $derived(this.repos.find((r) => r.id === this.repoId) ?? null);
   /** A search or the priority filter narrows the board. */
@@ -182,6 +185,7 @@ export class BoardState {
       this.jobs = {};
     }
     void this.github.load(id);
+    void this.conflicts.load(id);
     this.repoId = id;
     if (id) writeSaved(id);
     if (!id) {
@@ -228,6 +232,9 @@ export class BoardState {
       }
       case 'github_updated':
         this.github.apply(event);
+        break;
+      case 'card_conflicts':
+        this.conflicts.apply(event);
         break;
       case 'card_deleted': {
         this.#drop(event.data.card_id);
