@@ -333,16 +333,22 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             log(
                 f"  push {run + 1}/{args.runs}: pass {seconds * 1000:.0f} ms, one merge-tree {reference[-1] * 1000:.0f} ms"
             )
-        # An approve: the first branch merged into main; every branch is checked against it again.
-        git_merge.merge(
-            scenario.path,
-            target_branch="main",
-            source=scenario.branches[0],
-            strategy="merge",
-            message="Approve card 0\n",
-            author=("LazyAF Bench", "bench@example.org"),
-            refuse_markers=False,
-        )
+        # An approve: the first branch that merges cleanly goes into main; every branch is checked
+        # against the new main.
+        for branch in scenario.branches:
+            try:
+                git_merge.merge(
+                    scenario.path,
+                    target_branch="main",
+                    source=branch,
+                    strategy="merge",
+                    message=f"Approve {branch}\n",
+                    author=("LazyAF Bench", "bench@example.org"),
+                    refuse_markers=False,
+                )
+                break
+            except git_merge.MergeConflict:
+                continue
         after_main, _ = await timed_pass(sessionmaker, scenario, passes)
         await engine.dispose()
     finally:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from lazyaf.testing import LiveServer, wait_until
+from tests.gitutil import git
 from tests.jobs.conftest import ingest, new_card, python_agent, scale, wait_job
 from tests.jobs.test_end_to_end import BoardWatcher
 
@@ -110,3 +111,27 @@ def test_two_cards_changing_readme_are_predicted_to_conflict_until_resolved(
     finally:
         scale(server, 0)
         board.close()
+
+
+def test_a_push_to_main_through_the_git_server_is_checked_against_the_cards(
+    make_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    """Someone pushes to main by hand (the real git client, smart HTTP): no card event says so, the
+    git server's ref listener does."""
+    server = make_server(AGENT)
+    repo = ingest(server, tmp_path)
+    try:
+        scale(server, 1)
+        a = _reviewed(server, repo, "Readme A")
+        clone = tmp_path / "by-hand"
+        git("clone", "-q", repo["clone_url"], str(clone))
+        (clone / "README.md").write_text("# Demo\n\nRewritten on main by hand.\n")
+        git("commit", "-q", "-am", "Rewrite the README on main", cwd=clone)
+        assert _conflicts(server, a) == []
+        git("push", "-q", "origin", "main", cwd=clone)
+        wait_until(
+            lambda: [(c["with"], c["kind"]) for c in _conflicts(server, a)] == [("main", "conflict")], 30
+        )
+        assert _conflicts(server, a)[0]["files"] == ["README.md"]
+    finally:
+        scale(server, 0)

@@ -114,21 +114,26 @@ def changed_paths(repo: Path, base: str, tip: str) -> frozenset[str]:
 
 
 class Scratch:
-    """A quarantine for the trees ``merge-tree`` writes, made on first use, deleted on exit."""
+    """A quarantine for the trees ``merge-tree`` writes, made on first use, deleted on exit.
+    Several merge-trees may write into it at once (git writes each object to a temporary file
+    and renames it into place)."""
 
     def __init__(self, repo: Path) -> None:
         self.repo = repo
         self._quarantine: git_merge._Quarantine | None = None
+        self._lock = threading.Lock()  # worker threads share it (predict.survey_at)
 
     def env(self) -> dict[str, str]:
-        if self._quarantine is None:
-            self._quarantine = git_merge._Quarantine(self.repo)
-        return self._quarantine.env()
+        with self._lock:
+            if self._quarantine is None:
+                self._quarantine = git_merge._Quarantine(self.repo)
+            return self._quarantine.env()
 
     def __enter__(self) -> Scratch:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # Every merge-tree using it has ended: the survey waits for its answers inside the block.
         if self._quarantine is not None:
             self._quarantine.discard()
             self._quarantine = None
