@@ -31,6 +31,7 @@ test('tiles name the cards they collide with, and follow a merge live', LIMIT, a
     assert.match((await onFirst.textContent()).replace(/\s+/g, ' '), /overlaps Greet second/);
     assert.equal(await onFirst.getAttribute('title'), 'Overlaps Greet second in hello.txt');
     assert.match((await badge(page, 'Greet second', 'overlaps').textContent()).replace(/\s+/g, ' '), /overlaps Greet first/);
+    await stack.screenshot(page, 'conflict-badges');
 
     // Approve the first card (over the API): the second's badge now names main, without a reload.
     await stack.post(`/cards/${first.id}/approve`);
@@ -43,6 +44,7 @@ test('tiles name the cards they collide with, and follow a merge live', LIMIT, a
     await openTab(dialog, 'Details');
     const list = dialog.getByRole('list', { name: 'Predicted conflicts' });
     await list.waitFor({ state: 'visible' });
+    await stack.screenshot(page, 'conflicts-in-the-card');
     assert.equal((await list.getByRole('listitem').allTextContents()).map((s) => s.replace(/\s+/g, ' ').trim()).join('|'), 'overlap with the target branch main hello.txt');
   });
 });
