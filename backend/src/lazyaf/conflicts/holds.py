@@ -10,8 +10,8 @@ own plan lists and what its branch changed. Being ahead is a strict order, so tw
 hold each other.
 
 A card without a plan (or a plan without ``files``) is never held: only a plan says what a card
-is about to touch. The check reads the database once and git once (in a worker thread, every
-answer kept by commit id), and only in repos that hold.
+is about to touch. In repos that hold, the check reads the job's own branch first (in a worker
+thread, every git answer kept by commit id) and only when it has a plan the cards ahead of it.
 """
 
 from __future__ import annotations
@@ -57,14 +57,17 @@ async def hold_reason(session: AsyncSession, settings: Settings, job: Job) -> st
     branch, repo_id, target, policy = found
     if policy != "hold" or not branch:
         return None
+    path = git_path(settings, repo_id)
+    # Most jobs have no plan (or not yet): that is one read of the card's own branch, and done.
+    own = await in_thread(predict.footprints, path, target, [predict.Side(job.card_id, branch)])
+    mine = own.get(job.card_id)
+    if mine is None or not mine.planned:
+        return None
     ahead = await _ahead(session, job, repo_id)
     if not ahead:
         return None
-    sides = [predict.Side(job.card_id, branch), *(predict.Side(a.card_id, a.branch) for a in ahead)]
-    prints = await in_thread(predict.footprints, git_path(settings, repo_id), target, sides)
-    mine = prints.get(job.card_id)
-    if mine is None or not mine.planned:
-        return None
+    sides = [predict.Side(a.card_id, a.branch) for a in ahead]
+    prints = await in_thread(predict.footprints, path, target, sides)
     for card in ahead:
         theirs = prints.get(card.card_id)
         if theirs is None:
