@@ -16,6 +16,7 @@ from lazyaf import __version__
 from lazyaf.api.router import api_router
 from lazyaf.auth import AuthMiddleware, RunnerCredentials
 from lazyaf.boundary import AllowedHosts, BoundaryMiddleware
+from lazyaf.conflicts.watcher import ConflictWatcher
 from lazyaf.db.engine import make_engine, make_sessionmaker, session_scope
 from lazyaf.docs import install_docs
 from lazyaf.errors import ErrorRead, install_handlers
@@ -130,6 +131,9 @@ def create_app(settings: Settings) -> FastAPI:
     # Why queued jobs wait, kept current for the board (jobs/waiting.py).
     queue = QueueWatcher(sessionmaker)
     bus.listeners.append(queue.on_board_event)
+    # Conflict prediction after every branch move, off the request path (conflicts/watcher.py).
+    conflicts = ConflictWatcher(settings, sessionmaker)
+    bus.listeners.append(conflicts.on_board_event)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -139,6 +143,7 @@ def create_app(settings: Settings) -> FastAPI:
         await github.start()
         admission.request()  # cards left waiting before a restart
         await queue.refresh(starting=True)
+        await conflicts.start()
         log.info("server_started", data_dir=str(settings.data_dir), git_backend=app.state.git_backend)
         try:
             yield
@@ -147,6 +152,7 @@ def create_app(settings: Settings) -> FastAPI:
             await github.stop()
             await admission.stop()
             await queue.stop()
+            await conflicts.stop()
             await reaper.stop()
             await bus.stop()
             await engine.dispose()
@@ -165,7 +171,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
     app.state.git_backend = resolve_git_backend(settings)
-    app.state.ref_listeners = []
+    app.state.ref_listeners = [conflicts.on_push]
     app.state.bus = bus
     app.state.hub = hub
     app.state.reaper = reaper
@@ -177,6 +183,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.secrets = secrets
     app.state.github = github
     app.state.admission = admission
+    app.state.conflicts = conflicts
 
     async def resolve_repo(repo_id: uuid.UUID) -> bool:
         # The bare repo exists exactly while its row does (created before the row commits, moved

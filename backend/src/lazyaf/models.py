@@ -1,6 +1,7 @@
 """Every ORM class, imported so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from lazyaf.cards.models import Card, CardActivity, CardStatus, Comment
+from lazyaf.conflicts.models import ConflictPrediction
 from lazyaf.db.base import Base
 from lazyaf.events.models import BoardEvent
 from lazyaf.github.commands.models import GitHubCommand, GitHubDelivery, GitHubThread
@@ -18,6 +19,7 @@ __all__ = [
     "CardActivity",
     "CardStatus",
     "Comment",
+    "ConflictPrediction",
     "GitHubCommand",
     "GitHubDelivery",
     "GitHubIssue",

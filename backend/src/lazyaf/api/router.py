@@ -11,6 +11,7 @@ from lazyaf import __version__
 from lazyaf.agents.router import router as agents_router
 from lazyaf.api.deps import SettingsDep, public_base_url
 from lazyaf.cards.router import router as cards_router
+from lazyaf.conflicts.router import router as conflicts_router
 from lazyaf.github.commands.router import router as github_commands_router
 from lazyaf.github.router import router as github_router
 from lazyaf.jobs.router import router as jobs_router
@@ -59,3 +60,4 @@ api_router.include_router(github_router)
 api_router.include_router(github_commands_router)
 api_router.include_router(agents_router)
 api_router.include_router(learnings_router)
+api_router.include_router(conflicts_router)

@@ -22,6 +22,7 @@ from lazyaf_protocol.messages import AgentEventData
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from lazyaf.cards.schemas import CardRead
+from lazyaf.conflicts.schemas import ConflictRead
 from lazyaf.github.schemas import GitHubLinkRead
 from lazyaf.jobs.schemas import JobRead, WaitingReason
 from lazyaf.learnings.schemas import LearningRead
@@ -41,6 +42,7 @@ class EventType(StrEnum):
     QUEUE_UPDATED = "queue_updated"
     LEARNING_UPDATED = "learning_updated"
     LEARNING_DELETED = "learning_deleted"
+    CARD_CONFLICTS = "card_conflicts"
 
 
 class EventData(BaseModel):
@@ -137,6 +139,14 @@ class LearningDeleted(EventData):
     TYPE = EventType.LEARNING_DELETED
     learning_id: uuid.UUID
     repo_id: uuid.UUID
+class ConflictsUpdated(EventData):
+    """A card's predicted collisions changed (one appeared, cleared or changed kind or files):
+    ``conflicts`` is its whole list now, replacing what the board had (empty: none left)."""
+
+    TYPE = EventType.CARD_CONFLICTS
+    card_id: uuid.UUID
+    repo_id: uuid.UUID
+    conflicts: list[ConflictRead]
 
 
 class _Frame(BaseModel):
@@ -202,6 +212,9 @@ class LearningUpdatedEvent(_Frame):
 class LearningDeletedEvent(_Frame):
     type: Literal[EventType.LEARNING_DELETED]
     data: LearningDeleted
+class CardConflictsEvent(_Frame):
+    type: Literal[EventType.CARD_CONFLICTS]
+    data: ConflictsUpdated
 
 
 BoardEvent = Annotated[
@@ -216,7 +229,8 @@ BoardEvent = Annotated[
     | GitHubUpdatedEvent
     | QueueUpdatedEvent
     | LearningUpdatedEvent
-    | LearningDeletedEvent,
+    | LearningDeletedEvent
+    | CardConflictsEvent,
     Field(discriminator="type"),
 ]
 """A frame of ``WS /ws`` carrying an event."""
@@ -254,6 +268,7 @@ SocketFrame = Annotated[
     | QueueUpdatedEvent
     | LearningUpdatedEvent
     | LearningDeletedEvent
+    | CardConflictsEvent
     | HelloFrame
     | ResyncFrame,
     Field(discriminator="type"),

@@ -30,6 +30,10 @@ class Repo(IdMixin, TimestampMixin, Base):
     # marked stalled, and before it is killed; None: the server's LAZYAF_STALL_AFTER_S/KILL_AFTER_S.
     stall_after_s: Mapped[int | None]
     kill_after_s: Mapped[int | None]
+    # What predicted collisions between its cards do (lazyaf.conflicts): warn (shown on the cards)
+    # or hold (also keep a card whose plan overlaps a running card's files queued until that one
+    # is reviewed).
+    conflict_policy: Mapped[str] = mapped_column(String(10), default="warn", server_default="warn")
 
 
 class RepoAlias(Base):

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from lazyaf.conflicts.schemas import ConflictPolicy
 from lazyaf.git.history import is_valid_branch_name
 from lazyaf.validation import plain_text, remote_url
 
@@ -108,6 +109,11 @@ class RepoUpdate(BaseModel):
         description="Seconds without an agent event after which the attempt is killed and fails (more than "
         "stall_after_s); null returns to the server's LAZYAF_KILL_AFTER_S.",
     )
+    conflict_policy: ConflictPolicy | None = Field(
+        None,
+        description="warn: show predicted collisions between cards; hold: also keep a card whose plan's "
+        "files overlap a running card's files queued (held) until that card is reviewed.",
+    )
 
 
 class RepoRead(BaseModel):
@@ -129,6 +135,7 @@ class RepoRead(BaseModel):
     kill_after_s: int | None = Field(
         None, description="The repo's own kill_after_s; null: the server's default."
     )
+    conflict_policy: ConflictPolicy
     clone_url: str = Field(
         description="URL of the repo on LazyAF's embedded git server, by name (/git/<name>.git); "
         "/git/<id>.git works too, and so do the names it had before a rename until another repo takes them."

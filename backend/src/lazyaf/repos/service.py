@@ -93,8 +93,9 @@ async def update(*, session: AsyncSession, settings: Settings, repo: Repo, chang
                 f"{', '.join(names) or 'none'}."
             )
         await in_thread(store.set_head, git_path(settings, repo), branch)
-    if fields.get("merge_strategy") is None:
-        fields.pop("merge_strategy", None)
+    for key in ("merge_strategy", "conflict_policy"):
+        if fields.get(key) is None:
+            fields.pop(key, None)
     for key in ("setup_command", "lint_command", "test_command", "build_command"):
         if key in fields and not fields[key]:
             fields[key] = None  # an empty string clears a verification step

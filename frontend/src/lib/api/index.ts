@@ -52,6 +52,8 @@ export type LearningVerdict = S['LearningVerdict'];
 export type CardLearningRead = S['CardLearningRead'];
 export type CardLearningsRead = S['CardLearningsRead'];
 export type CommentLearningCreate = S['CommentLearningCreate'];
+export type ConflictRead = S['ConflictRead'];
+export type RepoConflictsRead = S['RepoConflictsRead'];
 
 const get = <T>(path: string, query?: Query) => request<T>('GET', path, { query });
 const post = <T>(path: string, body?: unknown) => request<T>('POST', path, { body });
@@ -135,6 +137,12 @@ export const api = {
     /** Keep a review comment as an accepted learning (about its file, unless `paths` says otherwise). */
     fromComment: (cardId: string, commentId: string, body: CommentLearningCreate) =>
       post<LearningRead>(`/api/cards/${cardId}/comments/${commentId}/learning`, body),
+  },
+  conflicts: {
+    /** A card branch's predicted collisions with other cards' branches and the target, conflicts first. */
+    ofCard: (cardId: string) => get<ConflictRead[]>(`/api/cards/${cardId}/conflicts`),
+    /** Every card's predicted collisions in a repo, by card id. */
+    ofRepo: (repoId: string) => get<RepoConflictsRead>(`/api/repos/${repoId}/conflicts`),
   },
   runners: {
     list: () => get<PoolRead>('/api/runners'),

@@ -142,6 +142,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cards/{card_id}/conflicts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Card Conflicts
+         * @description The card branch's predicted collisions with other active cards' branches and with the target
+         *     branch, conflicts first (kept current after every push; empty when none).
+         */
+        get: operations["list_card_conflicts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cards/{card_id}/diff": {
         parameters: {
             query?: never;
@@ -775,6 +796,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/repos/{repo_id}/conflicts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Repo Conflicts
+         * @description Every card's predicted collisions in the repo, by card id (what the board's tiles show).
+         */
+        get: operations["list_repo_conflicts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/repos/{repo_id}/current-jobs": {
         parameters: {
             query?: never;
@@ -1281,7 +1322,7 @@ export interface components {
              */
             enabled: boolean;
         };
-        BoardEvent: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"] | components["schemas"]["LearningUpdatedEvent"] | components["schemas"]["LearningDeletedEvent"];
+        BoardEvent: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"] | components["schemas"]["LearningUpdatedEvent"] | components["schemas"]["LearningDeletedEvent"] | components["schemas"]["CardConflictsEvent"];
         /**
          * BranchPullRequestCreate
          * @description Push a branch of the repo and open (or reuse) its pull request (`lazyaf land --pr`).
@@ -1310,6 +1351,22 @@ export interface components {
             name: string;
             /** Sha */
             sha: string;
+        };
+        /** CardConflictsEvent */
+        CardConflictsEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["ConflictsUpdated"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "card_conflicts";
         };
         /**
          * CardCreate
@@ -1920,6 +1977,63 @@ export interface components {
             sha: string;
             /** Summary */
             summary: string;
+        };
+        /**
+         * ConflictKind
+         * @enum {string}
+         */
+        ConflictKind: "conflict" | "overlap";
+        /**
+         * ConflictRead
+         * @description One predicted collision of a card's branch with another active card's branch or the target.
+         */
+        ConflictRead: {
+            /**
+             * Detected At
+             * Format: date-time
+             * @description When LazyAF first predicted it.
+             */
+            detected_at: string;
+            /**
+             * Files
+             * @description The conflicting files (conflict) or the files both change (overlap).
+             */
+            files: string[];
+            kind: components["schemas"]["ConflictKind"];
+            /**
+             * Target
+             * @description The collision is with the repo's target (default) branch.
+             */
+            target: boolean;
+            /**
+             * With
+             * @description The other card's id, or the name of the target branch (then `target` is true).
+             */
+            with: string;
+            /**
+             * With Title
+             * @description The other card's title; absent for the target branch.
+             */
+            with_title?: string | null;
+        };
+        /**
+         * ConflictsUpdated
+         * @description A card's predicted collisions changed (one appeared, cleared or changed kind or files):
+         *     ``conflicts`` is its whole list now, replacing what the board had (empty: none left).
+         */
+        ConflictsUpdated: {
+            /**
+             * Card Id
+             * Format: uuid
+             */
+            card_id: string;
+            /** Conflicts */
+            conflicts: components["schemas"]["ConflictRead"][];
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
         };
         /**
          * CredentialRead
@@ -2930,6 +3044,16 @@ export interface components {
             delete_branch: boolean;
         };
         /**
+         * RepoConflictsRead
+         * @description Every active card's predicted collisions in a repo, by card id (cards without any are left out).
+         */
+        RepoConflictsRead: {
+            /** Cards */
+            cards: {
+                [key: string]: components["schemas"]["ConflictRead"][];
+            };
+        };
+        /**
          * RepoCreate
          * @description A new repo with an empty internal git repository.
          */
@@ -3001,6 +3125,11 @@ export interface components {
              */
             clone_url: string;
             /**
+             * Conflict Policy
+             * @enum {string}
+             */
+            conflict_policy: "warn" | "hold";
+            /**
              * Created At
              * Format: date-time
              */
@@ -3049,6 +3178,11 @@ export interface components {
         RepoUpdate: {
             /** Build Command */
             build_command?: string | null;
+            /**
+             * Conflict Policy
+             * @description warn: show predicted collisions between cards; hold: also keep a card whose plan's files overlap a running card's files queued (held) until that card is reviewed.
+             */
+            conflict_policy?: ("warn" | "hold") | null;
             /** Default Branch */
             default_branch?: string | null;
             /**
@@ -3246,7 +3380,7 @@ export interface components {
             /** Seq */
             seq: number;
         };
-        SocketFrame: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"] | components["schemas"]["LearningUpdatedEvent"] | components["schemas"]["LearningDeletedEvent"] | components["schemas"]["HelloFrame"] | components["schemas"]["ResyncFrame"];
+        SocketFrame: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"] | components["schemas"]["LearningUpdatedEvent"] | components["schemas"]["LearningDeletedEvent"] | components["schemas"]["CardConflictsEvent"] | components["schemas"]["HelloFrame"] | components["schemas"]["ResyncFrame"];
         /**
          * StartBody
          * @description How to start a card: on with its branch, or fresh from the default branch.
@@ -4179,6 +4313,73 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    list_card_conflicts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                card_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConflictRead"][];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6782,6 +6983,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CommitRead"][];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    list_repo_conflicts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepoConflictsRead"];
                 };
             };
             /** @description A Host this server does not answer to */

@@ -13,6 +13,7 @@ import {
 import { ApiError } from '../api/client';
 import type { BoardEvent } from '../live/events';
 import { COLUMNS, type Drop, dropAction, groupByStatus, matches, moveLocally, upsert } from './cards';
+import { ConflictState } from './conflicts.svelte';
 import { GitHubState } from './github.svelte';
 import { LearningsState } from './learnings.svelte';
 import { handleError, toasts } from './toasts.svelte';
@@ -52,6 +53,8 @@ export class BoardState {
   readonly github = new GitHubState();
   /** A repo's learnings (loaded when the repo settings show them). */
   readonly learnings = new LearningsState();
+  /** The selected repo's predicted collisions between cards. */
+  readonly conflicts = new ConflictState();
 
   repo = $derived(this.repos.find((r) => r.id === this.repoId) ?? null);
   /** A search or the priority filter narrows the board. */
@@ -185,6 +188,7 @@ export class BoardState {
       this.jobs = {};
     }
     void this.github.load(id);
+    void this.conflicts.load(id);
     this.repoId = id;
     if (id) writeSaved(id);
     if (!id) {
@@ -235,6 +239,8 @@ export class BoardState {
       case 'learning_updated':
       case 'learning_deleted':
         this.learnings.apply(event);
+      case 'card_conflicts':
+        this.conflicts.apply(event);
         break;
       case 'card_deleted': {
         this.#drop(event.data.card_id);

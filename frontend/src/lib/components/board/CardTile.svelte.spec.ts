@@ -109,6 +109,42 @@ describe('CardTile', () => {
     expect(screen.getByText(/1 file in conflict with the base/)).toBeTruthy();
   });
 
+  it('names the cards (and the target branch) its branch is predicted to collide with', () => {
+    const other = { ...base, id: '9f9f9f9f-0000-0000-0000-000000000000', title: 'Rewrite the README' };
+    const board = new BoardState();
+    board.cards = [other];
+    board.conflicts.repoId = base.repo_id;
+    const at = '2026-01-01T00:00:00Z';
+    board.conflicts.apply({
+      seq: 1,
+      at,
+      type: 'card_conflicts',
+      data: {
+        card_id: base.id,
+        repo_id: base.repo_id,
+        conflicts: [
+          { with: other.id, with_title: 'old title', target: false, files: ['README.md'], kind: 'conflict', detected_at: at },
+          { with: 'main', target: true, files: ['src/app.py', 'b.py'], kind: 'overlap', detected_at: at },
+          { with: 'x', with_title: 'Third', target: false, files: ['c.py'], kind: 'overlap', detected_at: at },
+        ],
+      },
+    });
+    const actions = new CardActions(board);
+    const context = new Map([[APP_CONTEXT_KEY, { board, actions, runners: null, live: { status: 'live', unreachable: false } }]]);
+    render(CardTile, { props: { card: { ...base, status: 'in_review' }, job: undefined }, context });
+    const conflict = screen.getByText('Rewrite the README').closest('.badge') as HTMLElement;
+    expect(conflict.textContent).toMatch(/conflicts with\s+Rewrite the README/);
+    expect(conflict.title).toBe('Conflicts with Rewrite the README in README.md');
+    expect(screen.getByText('main').closest('.badge')?.getAttribute('title')).toBe('Overlaps main in src/app.py, b.py');
+    expect(screen.getByText('+1').getAttribute('title')).toBe('Overlaps Third in c.py');
+    expect(screen.queryByText('Third')).toBeNull();
+  });
+
+  it('shows no collision badge without predictions', () => {
+    show({ ...base, status: 'in_review' });
+    expect(screen.queryByText(/conflicts with|overlaps/)).toBeNull();
+  });
+
   it('shows the GitHub issue, its labels and the pull request; their links do not open the card', async () => {
     const { board } = show({
       ...base,

@@ -28,6 +28,7 @@ const repo: RepoRead = {
   default_branch: 'main',
   is_ingested: true,
   merge_strategy: 'auto',
+  conflict_policy: 'warn',
   setup_command: null,
   lint_command: 'ruff check .',
   test_command: null,
@@ -47,6 +48,7 @@ describe('changeOf', () => {
       merge_strategy: 'squash',
       default_branch: 'dev',
     });
+    expect(changeOf(before, { ...before, conflict_policy: 'hold' })).toEqual({ conflict_policy: 'hold' });
   });
 });
 

@@ -12,6 +12,7 @@ export type SettingsForm = {
   remote_url: string;
   default_branch: string;
   merge_strategy: RepoRead['merge_strategy'];
+  conflict_policy: RepoRead['conflict_policy'];
   setup_command: string;
   lint_command: string;
   test_command: string;
@@ -26,6 +27,7 @@ export function formOf(repo: RepoRead): SettingsForm {
     remote_url: repo.remote_url ?? '',
     default_branch: repo.default_branch,
     merge_strategy: repo.merge_strategy,
+    conflict_policy: repo.conflict_policy,
     setup_command: repo.setup_command ?? '',
     lint_command: repo.lint_command ?? '',
     test_command: repo.test_command ?? '',
@@ -44,6 +46,7 @@ export function changeOf(before: SettingsForm, after: SettingsForm): RepoUpdate 
   if (remote !== before.remote_url.trim()) change.remote_url = remote || null;
   if (after.default_branch !== before.default_branch) change.default_branch = after.default_branch;
   if (after.merge_strategy !== before.merge_strategy) change.merge_strategy = after.merge_strategy;
+  if (after.conflict_policy !== before.conflict_policy) change.conflict_policy = after.conflict_policy;
   for (const { key } of COMMANDS) {
     const value = after[key].trim();
     if (value !== before[key].trim()) change[key] = value; // '' clears the step

@@ -1,6 +1,6 @@
 // Fixtures in the backend's real shapes (see src/lib/api/openapi.json), and a fetch stub.
 import { vi } from 'vitest';
-import type { CardRead, CommentRead, DiffResult, JobEventRead, JobLogPage, JobRead } from '../../../api';
+import type { CardRead, CommentRead, ConflictRead, DiffResult, JobEventRead, JobLogPage, JobRead } from '../../../api';
 import type { AppContext } from '../../../state/context';
 import type { BoardEvent } from '../../../live/events';
 
@@ -117,7 +117,12 @@ export function stubFetch(routes: Record<string, Route>) {
 
 /** A fake app context: a board with the card and its job, a live socket tests can emit on. */
 export function fakeContext(
-  overrides: { jobs?: Record<string, JobRead>; status?: 'live' | 'offline'; github?: Record<string, unknown> | null } = {},
+  overrides: {
+    jobs?: Record<string, JobRead>;
+    status?: 'live' | 'offline';
+    github?: Record<string, unknown> | null;
+    conflicts?: ConflictRead[];
+  } = {},
 ) {
   const listeners = new Set<(e: BoardEvent) => void>();
   const board = {
@@ -126,6 +131,9 @@ export function fakeContext(
     update: vi.fn(async () => true),
     remove: vi.fn(async () => true),
     github: { link: null, openPullRequest: vi.fn(async () => true), ...(overrides.github ?? {}) },
+    conflicts: { of: (id: string) => (id === CARD_ID ? (overrides.conflicts ?? []) : []) },
+    card: () => undefined,
+    openById: vi.fn(async () => undefined),
   };
   const actions = {
     start: vi.fn(async () => true),
