@@ -81,8 +81,7 @@ class Job(IdMixin, TimestampMixin, Base):
     agent_config_from_base: Mapped[bool] = mapped_column(default=False)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
-    # Indexed: metrics read the attempts that ended in a period.
-    completed_at: Mapped[datetime | None] = mapped_column(index=True)
+    completed_at: Mapped[datetime | None]
 
 
 class JobEvent(Base):
