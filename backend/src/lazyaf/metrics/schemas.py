@@ -59,7 +59,7 @@ class CostMetrics(BaseModel):
     )
     input_tokens: int
     output_tokens: int
-    attempts: int = Field(description="Attempts that ended in the period (completed, failed or cancelled).")
+    attempts: int = Field(description="Attempts that ended in the period (cancelled ones not counted).")
     per_card_usd: Spread = Field(description="Spend of each card with an attempt that ended in the period.")
     per_card_tokens: Spread = Field(description="Tokens (input + output) of each of those cards.")
 
