@@ -4,6 +4,7 @@ expected figures computed from the floor's ledger (what the test ran), on SQLite
 from __future__ import annotations
 
 import statistics
+import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -13,7 +14,7 @@ import httpx
 import pytest
 from lazyaf_protocol.credentials import NO_CREDENTIAL
 from lazyaf_runner.agents.base import interruption_reason
-from sqlalchemy import func, select
+from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, Uuid, func, select
 
 from lazyaf.cards.models import Card, CardActivity
 from lazyaf.jobs.models import Job
@@ -336,3 +337,72 @@ async def test_days_follow_the_time_zone_asked_for_across_a_dst_change(
         date(2026, 3, 30): 2.0 + 3.0 + 4.0,
         date(2026, 3, 31): 5.0,
     }
+
+
+async def test_conflicts_predicted_are_counted_once_predictions_are_recorded(
+    api: httpx.AsyncClient, floor: Floor
+) -> None:
+    """Without a conflict_prediction table the figures are null (not 0); with it, cards predicted
+    in the period, and those that then met a conflict at merge. The table is made here as the
+    conflicts part of issue 15 defines it, unless it exists already."""
+    await floor.repo("alpha")
+    await floor.start("alpha", "conflicting", day(3, 10))
+    job = await floor.claim(day(3, 10, 1))
+    await floor.complete(job, day(3, 10, 15), cost=0.1, tokens=(1, 1), files={"README.md": "card\n"})
+    await floor.start("alpha", "quiet", day(3, 11))
+    await floor.complete(await floor.claim(day(3, 11, 1)), day(3, 11, 15), cost=0.1, tokens=(1, 1))
+    await floor.move_main("alpha", {"README.md": "main\n"})
+    assert not await floor.approve("conflicting", day(2, 9))
+    answer = await get(api, floor, repo="alpha")
+    assert (answer["conflicts"]["predicted"], answer["conflicts"]["predicted_then_met"]) == (None, None)
+    assert answer["conflicts"]["met_at_merge"] == 1
+
+    predictions = Table(
+        "conflict_prediction",
+        MetaData(),
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("repo_id", Uuid, nullable=False),
+        Column("card_id", Uuid, nullable=False),
+        Column("other_card_id", Uuid),
+        Column("target_branch", String(255)),
+        Column("kind", String(10), nullable=False),
+        Column("files", JSON, nullable=False),
+        Column("card_sha", String(64), nullable=False),
+        Column("other_sha", String(64), nullable=False),
+        Column("detected_at", DateTime(timezone=True), nullable=False),
+        Column("checked_at", DateTime(timezone=True), nullable=False),
+        Column("cleared_at", DateTime(timezone=True)),
+        Column("cleared_reason", String(20)),
+    )
+    repo_id = floor.repos["alpha"].id
+    conflicting, quiet = floor.cards["conflicting"], floor.cards["quiet"]
+
+    def row(card: uuid.UUID, other: uuid.UUID | None, kind: str, at: datetime) -> dict[str, Any]:
+        naive = at.astimezone(UTC).replace(tzinfo=None) if floor.settings.database_url is None else at
+        return {
+            "repo_id": repo_id,
+            "card_id": card,
+            "other_card_id": other,
+            "target_branch": None if other else "main",
+            "kind": kind,
+            "files": ["README.md"],
+            "card_sha": "a" * 40,
+            "other_sha": "b" * 40,
+            "detected_at": naive,
+            "checked_at": naive,
+        }
+
+    async with floor.app.state.engine.begin() as connection:
+        await connection.run_sync(lambda sync: predictions.create(sync, checkfirst=True))
+        await connection.execute(
+            predictions.insert(),
+            [
+                row(conflicting, None, "conflict", day(3, 10, 20)),  # foreseen, then met at merge
+                row(quiet, conflicting, "conflict", day(3, 11, 20)),
+                row(conflicting, quiet, "overlap", day(3, 11, 20)),  # an overlap is no conflict
+                row(quiet, None, "conflict", day(40, 9)),  # before the period
+            ],
+        )
+    answer = await get(api, floor, repo="alpha")
+    assert (answer["conflicts"]["predicted"], answer["conflicts"]["predicted_then_met"]) == (2, 1)
+    assert (await get(api, floor, repo="alpha", days=1))["conflicts"]["predicted"] == 0
