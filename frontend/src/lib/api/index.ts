@@ -43,6 +43,9 @@ export type VerifyRead = S['VerifyRead'];
 export type PullRequestQueued = S['PullRequestQueued'];
 export type AgentsRead = S['AgentsRead'];
 export type AgentRead = S['AgentRead'];
+export type MetricsRead = S['MetricsRead'];
+export type DayMetrics = S['DayMetrics'];
+export type Spread = S['Spread'];
 
 const get = <T>(path: string, query?: Query) => request<T>('GET', path, { query });
 const post = <T>(path: string, body?: unknown) => request<T>('POST', path, { body });
@@ -112,6 +115,9 @@ export const api = {
     automation: (repoId: string, enabled: boolean) => post<GitHubLinkRead>(`/api/repos/${repoId}/github/automation`, { enabled }),
     pullRequest: (cardId: string, draft = false) => post<PullRequestQueued>(`/api/cards/${cardId}/pull-request`, { draft }),
   },
+  /** How the agents and the reviews did over the last `days` days of time zone `tz`; every repo without `repo`. */
+  metrics: (query: { repo?: string | null; days: number; tz?: string | null }, signal?: AbortSignal) =>
+    request<MetricsRead>('GET', '/api/metrics', { query, signal }),
   runners: {
     list: () => get<PoolRead>('/api/runners'),
     scale: (kind: 'local' | 'docker', count: number) => post<PoolRead>('/api/runners/scale', { kind, count }),
