@@ -89,9 +89,7 @@ async def compute(
             DayMetrics(day=day, cards_done=done_days.get(day, 0), **days_rows.get(day, _NO_ATTEMPTS))
             for day in span.dates
         ],
-        costliest_cards=sorted(card_costs, key=lambda c: (-c.cost_usd, -c.input_tokens - c.output_tokens))[
-            :COSTLIEST
-        ],
+        costliest_cards=_costliest(card_costs),
         failures=await _failures(session, span, repo_id),
         conflicts=ConflictMetrics(
             met_at_merge=met,
@@ -280,8 +278,13 @@ def _durations(span: Period, timeline: Sequence[Timeline]) -> DurationsMetrics:
     return DurationsMetrics(time_to_review_s=spread(to_review), review_to_merge_s=spread(to_merge))
 
 
-async def _card_costs(session: AsyncSession, span: Period, repo_id: uuid.UUID | None) -> list[CardCost]:
-    """Each card with an attempt that ended in the period: its attempts, spend and tokens then."""
+CardRow = tuple[uuid.UUID, str, str, int, float, int, int]
+"""(card id, title, status, attempts, cost, input tokens, output tokens) of one card."""
+
+
+async def _card_costs(session: AsyncSession, span: Period, repo_id: uuid.UUID | None) -> list[CardRow]:
+    """Each card with an attempt that ended in the period: its attempts, spend and tokens then
+    (plain rows: a year of cards is thousands, and only the costliest become models)."""
     query = (
         select(
             Card.id,
@@ -296,30 +299,37 @@ async def _card_costs(session: AsyncSession, span: Period, repo_id: uuid.UUID | 
         .where(_ended_in(span), *([Card.repo_id == repo_id] if repo_id else []))
         .group_by(Card.id, Card.title, Card.status)
     )
+    rows = (await session.execute(query)).all()
+    return [
+        (card_id, title, str(status), int(n or 0), float(cost or 0.0), int(ins or 0), int(outs or 0))
+        for card_id, title, status, n, cost, ins, outs in rows
+    ]
+
+
+def _costliest(cards: Sequence[CardRow]) -> list[CardCost]:
+    ranked = sorted(cards, key=lambda c: (-c[4], -(c[5] + c[6]), c[1]))[:COSTLIEST]
     return [
         CardCost(
             card_id=card_id,
             title=title,
-            status=str(status),
-            attempts=int(attempts or 0),
-            cost_usd=float(cost or 0.0),
-            input_tokens=int(tokens_in or 0),
-            output_tokens=int(tokens_out or 0),
+            status=status,
+            attempts=attempts,
+            cost_usd=cost,
+            input_tokens=tokens_in,
+            output_tokens=tokens_out,
         )
-        for card_id, title, status, attempts, cost, tokens_in, tokens_out in (
-            await session.execute(query)
-        ).all()
+        for card_id, title, status, attempts, cost, tokens_in, tokens_out in ranked
     ]
 
 
-def _cost(days: dict[date, dict[str, Any]], cards: Sequence[CardCost]) -> CostMetrics:
+def _cost(days: dict[date, dict[str, Any]], cards: Sequence[CardRow]) -> CostMetrics:
     return CostMetrics(
         total_usd=sum(d["cost_usd"] for d in days.values()),
         input_tokens=sum(d["input_tokens"] for d in days.values()),
         output_tokens=sum(d["output_tokens"] for d in days.values()),
-        attempts=sum(c.attempts for c in cards),
-        per_card_usd=spread([c.cost_usd for c in cards]),
-        per_card_tokens=spread([float(c.input_tokens + c.output_tokens) for c in cards]),
+        attempts=sum(c[3] for c in cards),
+        per_card_usd=spread([c[4] for c in cards]),
+        per_card_tokens=spread([float(c[5] + c[6]) for c in cards]),
     )
 
 
