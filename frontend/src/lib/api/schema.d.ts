@@ -1817,7 +1817,7 @@ export interface components {
         CostMetrics: {
             /**
              * Attempts
-             * @description Attempts that ended in the period (completed, failed or cancelled).
+             * @description Attempts that ended in the period (cancelled ones not counted).
              */
             attempts: number;
             /** Input Tokens */
