@@ -90,6 +90,12 @@ test('the Metrics page shows and plots what ran, follows the board live and surv
       what: 'the cards-done bar drawn',
     });
     await stack.screenshot(page, 'metrics-one-card');
+    // The dark theme has other colours: the charts are drawn again in them.
+    await page.getByRole('button', { name: 'Toggle theme' }).click();
+    await waitFor(async () => (await paintedIn(page, 'Spend per day', '--accent')) > 20, { what: 'the spend bar in the dark accent' });
+    await stack.screenshot(page, 'metrics-dark');
+    await page.getByRole('button', { name: 'Toggle theme' }).click();
+    await waitFor(async () => (await paintedIn(page, 'Spend per day', '--accent')) > 20, { what: 'the spend bar in the light accent' });
 
     // Live, while the page is open: the second card approved (a taller cards-done bar), then a
     // third card whose agent changes nothing (main has its file now): a failed attempt that cost.
