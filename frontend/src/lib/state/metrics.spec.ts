@@ -82,6 +82,21 @@ describe('MetricsState', () => {
     expect(asked).toHaveLength(2);
   });
 
+  it('waits longer after a load that took long', async () => {
+    let slow = true;
+    const asked = serve(() => (slow ? new Promise<Response>((ok) => setTimeout(() => ok(json(makeMetrics())), 800)) : json(makeMetrics())));
+    const metrics = new MetricsState({ repo: null, days: 365 }, { timezone: 'UTC', wait: 1000 });
+    const first = metrics.load();
+    await vi.advanceTimersByTimeAsync(800);
+    await first;
+    slow = false;
+    metrics.apply(event('job_status'));
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(asked).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(asked).toHaveLength(2);
+  });
+
   it('a change during a load is fetched again after it, not lost', async () => {
     let release: (r: Response) => void = () => {};
     const asked = serve(() => (asked.length === 1 ? new Promise<Response>((ok) => (release = ok)) : json(makeMetrics())));

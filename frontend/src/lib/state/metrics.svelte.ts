@@ -43,13 +43,16 @@ export class MetricsState {
   updated = $derived(this.data ? new Date(this.data.until) : null);
   readonly timezone: string;
   #wait: number;
+  /** How long the last load took (ms): a costly period is refetched less often. */
+  #took = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #request: AbortController | null = null;
   #again = false;
 
   /**
    * `wait`: ms between the first event of a burst and the refetch (events meanwhile ride along;
-   * a steady stream still refetches once per `wait`, never starves).
+   * a steady stream still refetches once per `wait`, never starves). At least 4× what the last
+   * load took: a year of a busy server's figures is not recomputed back to back while work goes on.
    */
   constructor(filter: MetricsFilter, { timezone = localZone(), wait = 1000 } = {}) {
     this.repo = filter.repo;
@@ -63,9 +66,11 @@ export class MetricsState {
     const request = new AbortController();
     this.#request = request;
     this.loading = true;
+    const began = Date.now();
     try {
       const data = await api.metrics({ repo: this.repo, days: this.days, tz: this.timezone }, request.signal);
       if (this.#request !== request) return;
+      this.#took = Date.now() - began;
       this.data = data;
       this.error = null;
     } catch (error) {
@@ -108,7 +113,7 @@ export class MetricsState {
     this.#timer = setTimeout(() => {
       this.#timer = null;
       void this.load();
-    }, this.#wait);
+    }, Math.max(this.#wait, 4 * this.#took));
   };
 
   dispose = (): void => {
