@@ -16,7 +16,6 @@ from fastapi import FastAPI
 from lazyaf.db.migrate import upgrade
 from lazyaf.main import create_app
 from lazyaf.settings import Settings
-from tests.conftest import TEST_MODEL_KEY
 from tests.metrics.floor import Floor
 from tests.openapi_check import OpenAPIChecker
 from tests.test_postgres import INITDB, _as_postgres, pg_url
@@ -74,6 +73,3 @@ async def api(floor_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport=transport, base_url="http://localhost", event_hooks={"response": [check]}
     ) as client:
         yield client
-
-
-assert TEST_MODEL_KEY  # the settings fixture's model key lets cards start
