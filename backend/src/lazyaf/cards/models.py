@@ -106,6 +106,8 @@ class CardActivity(Base):
     """What happened to a card, in order: status changes, merges, rejections (the timeline)."""
 
     __tablename__ = "card_activity"
+    # Metrics read the entries of some kinds in a period (reviews, merges, conflicts).
+    __table_args__ = (Index("ix_card_activity_kind_created_at", "kind", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card.id", ondelete="CASCADE"), index=True)

@@ -54,6 +54,9 @@ export type CardLearningsRead = S['CardLearningsRead'];
 export type CommentLearningCreate = S['CommentLearningCreate'];
 export type ConflictRead = S['ConflictRead'];
 export type RepoConflictsRead = S['RepoConflictsRead'];
+export type MetricsRead = S['MetricsRead'];
+export type DayMetrics = S['DayMetrics'];
+export type Spread = S['Spread'];
 
 const get = <T>(path: string, query?: Query) => request<T>('GET', path, { query });
 const post = <T>(path: string, body?: unknown) => request<T>('POST', path, { body });
@@ -144,6 +147,9 @@ export const api = {
     /** Every card's predicted collisions in a repo, by card id. */
     ofRepo: (repoId: string) => get<RepoConflictsRead>(`/api/repos/${repoId}/conflicts`),
   },
+  /** How the agents and the reviews did over the last `days` days of time zone `tz`; every repo without `repo`. */
+  metrics: (query: { repo?: string | null; days: number; tz?: string | null }, signal?: AbortSignal) =>
+    request<MetricsRead>('GET', '/api/metrics', { query, signal }),
   runners: {
     list: () => get<PoolRead>('/api/runners'),
     scale: (kind: 'local' | 'docker', count: number) => post<PoolRead>('/api/runners/scale', { kind, count }),

@@ -634,6 +634,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Metrics
+         * @description Cards done, success rates, attempts per card, time to review and to merge, cost and tokens
+         *     per card and per day, failure reasons, conflicts and learnings, from what was recorded.
+         */
+        get: operations["get_metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/repos": {
         parameters: {
             query?: never;
@@ -1314,6 +1335,16 @@ export interface components {
             /** Merge Sha */
             merge_sha: string;
         };
+        /** AttemptsBucket */
+        AttemptsBucket: {
+            /**
+             * Attempts
+             * @description Agent passes a card had (cancelled ones do not count).
+             */
+            attempts: number;
+            /** Cards */
+            cards: number;
+        };
         /** AutomationWrite */
         AutomationWrite: {
             /**
@@ -1367,6 +1398,26 @@ export interface components {
              * @enum {string}
              */
             type: "card_conflicts";
+        };
+        /** CardCost */
+        CardCost: {
+            /** Attempts */
+            attempts: number;
+            /**
+             * Card Id
+             * Format: uuid
+             */
+            card_id: string;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Output Tokens */
+            output_tokens: number;
+            /** Status */
+            status: string;
+            /** Title */
+            title: string;
         };
         /**
          * CardCreate
@@ -1777,6 +1828,41 @@ export interface components {
              */
             type: "card_updated";
         };
+        /** CardsMetrics */
+        CardsMetrics: {
+            /**
+             * Attempts Histogram
+             * @description Settled cards by their number of attempts.
+             */
+            attempts_histogram: components["schemas"]["AttemptsBucket"][];
+            /** @description Attempts of each settled card. */
+            attempts_per_card: components["schemas"]["Spread"];
+            /**
+             * Done
+             * @description Cards approved (merged, or approved as a pull request) in the period.
+             */
+            done: number;
+            /**
+             * First Time Success Rate
+             * @description Share of settled cards whose first attempt succeeded (0..1); null without any.
+             */
+            first_time_success_rate: number | null;
+            /**
+             * Settled
+             * @description Of those, the cards with at least one finished attempt (completed or failed): the base of the success rates and of attempts per card.
+             */
+            settled: number;
+            /**
+             * Started
+             * @description Cards whose first agent attempt was queued in the period.
+             */
+            started: number;
+            /**
+             * Success Rate After Retries
+             * @description Share of settled cards with a successful attempt so far, retries, fixes and resolves included (0..1); null without any.
+             */
+            success_rate_after_retries: number | null;
+        };
         /** CloneUrlRead */
         CloneUrlRead: {
             /**
@@ -1983,6 +2069,29 @@ export interface components {
          * @enum {string}
          */
         ConflictKind: "conflict" | "overlap";
+        /** ConflictMetrics */
+        ConflictMetrics: {
+            /**
+             * Cards Met At Merge
+             * @description Cards those refusals were for.
+             */
+            cards_met_at_merge: number;
+            /**
+             * Met At Merge
+             * @description Approvals refused in the period because the branch conflicted.
+             */
+            met_at_merge: number;
+            /**
+             * Predicted
+             * @description Conflicts predicted in the period between active branches; null while this server does not predict conflicts.
+             */
+            predicted: number | null;
+            /**
+             * Predicted Then Met
+             * @description Cards that met a conflict at merge after one had been predicted for them; null while this server does not predict conflicts.
+             */
+            predicted_then_met: number | null;
+        };
         /**
          * ConflictRead
          * @description One predicted collision of a card's branch with another active card's branch or the target.
@@ -2035,6 +2144,27 @@ export interface components {
              */
             repo_id: string;
         };
+        /** CostMetrics */
+        CostMetrics: {
+            /**
+             * Attempts
+             * @description Attempts that ended in the period (cancelled ones not counted).
+             */
+            attempts: number;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Output Tokens */
+            output_tokens: number;
+            /** @description Tokens (input + output) of each of those cards. */
+            per_card_tokens: components["schemas"]["Spread"];
+            /** @description Spend of each card with an attempt that ended in the period. */
+            per_card_usd: components["schemas"]["Spread"];
+            /**
+             * Total Usd
+             * @description What the agents reported spending on attempts that ended in the period.
+             */
+            total_usd: number;
+        };
         /**
          * CredentialRead
          * @description Where an agent's model credential comes from: the kind, never the value.
@@ -2078,6 +2208,30 @@ export interface components {
              * @description The variable's name, for kind environment.
              */
             variable?: string | null;
+        };
+        /** DayMetrics */
+        DayMetrics: {
+            /**
+             * Attempts
+             * @description Attempts that ended that day (cancelled ones not counted).
+             */
+            attempts: number;
+            /** Cards Done */
+            cards_done: number;
+            /** Cost Usd */
+            cost_usd: number;
+            /**
+             * Day
+             * Format: date
+             * @description A calendar day of the answer's time zone.
+             */
+            day: string;
+            /** Failed Attempts */
+            failed_attempts: number;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Output Tokens */
+            output_tokens: number;
         };
         /**
          * DeliveryRead
@@ -2184,6 +2338,13 @@ export interface components {
              */
             registration_token: string;
         };
+        /** DurationsMetrics */
+        DurationsMetrics: {
+            /** @description Seconds from a card's first arrival in review to its approval, for cards done in the period (review rounds included). */
+            review_to_merge_s: components["schemas"]["Spread"];
+            /** @description Seconds from a card's first start to its first arrival in review, for cards that first reached review in the period. */
+            time_to_review_s: components["schemas"]["Spread"];
+        };
         /**
          * ErrorRead
          * @description The body of every error answer.
@@ -2193,6 +2354,34 @@ export interface components {
             code: string;
             /** Detail */
             detail: string;
+        };
+        /** FailureMetrics */
+        FailureMetrics: {
+            /**
+             * Reasons
+             * @description By count, most first.
+             */
+            reasons: components["schemas"]["FailureReason"][];
+            /**
+             * Total
+             * @description Failed attempts that ended in the period.
+             */
+            total: number;
+        };
+        /** FailureReason */
+        FailureReason: {
+            /** Count */
+            count: number;
+            /**
+             * Label
+             * @description The reason in a few words, for people.
+             */
+            label: string;
+            /**
+             * Reason
+             * @description A stable key: runner_lost, timeout, verification:<check>, other:<text>, …
+             */
+            reason: string;
         };
         /**
          * FileDiff
@@ -2726,6 +2915,14 @@ export interface components {
             /** @description helpful or harmful, from this card's review; null takes the card's mark back. */
             verdict: components["schemas"]["LearningVerdict"] | null;
         };
+        /** LearningMetrics */
+        LearningMetrics: {
+            /**
+             * Used
+             * @description Times accepted learnings were put into an agent's prompt in the period; null while this server keeps no learnings.
+             */
+            used: number | null;
+        };
         /** LearningRead */
         LearningRead: {
             /**
@@ -2846,6 +3043,49 @@ export interface components {
          * @enum {string}
          */
         LearningVerdict: "helpful" | "harmful";
+        /** MetricsRead */
+        MetricsRead: {
+            cards: components["schemas"]["CardsMetrics"];
+            conflicts: components["schemas"]["ConflictMetrics"];
+            cost: components["schemas"]["CostMetrics"];
+            /**
+             * Costliest Cards
+             * @description Up to 10 cards that cost most in the period.
+             */
+            costliest_cards: components["schemas"]["CardCost"][];
+            /** Days */
+            days: number;
+            durations: components["schemas"]["DurationsMetrics"];
+            failures: components["schemas"]["FailureMetrics"];
+            learnings: components["schemas"]["LearningMetrics"];
+            /**
+             * Per Day
+             * @description One entry per day of the period, oldest first.
+             */
+            per_day: components["schemas"]["DayMetrics"][];
+            /**
+             * Repo Id
+             * @description The repo measured; null for all repos.
+             */
+            repo_id: string | null;
+            /**
+             * Since
+             * Format: date-time
+             * @description Midnight starting the first day (UTC).
+             */
+            since: string;
+            /**
+             * Timezone
+             * @description The time zone whose days these are.
+             */
+            timezone: string;
+            /**
+             * Until
+             * Format: date-time
+             * @description When this was computed (UTC).
+             */
+            until: string;
+        };
         /** MoveRead */
         MoveRead: {
             /**
@@ -3381,6 +3621,23 @@ export interface components {
             seq: number;
         };
         SocketFrame: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"] | components["schemas"]["LearningUpdatedEvent"] | components["schemas"]["LearningDeletedEvent"] | components["schemas"]["CardConflictsEvent"] | components["schemas"]["HelloFrame"] | components["schemas"]["ResyncFrame"];
+        /**
+         * Spread
+         * @description A distribution of per-card figures: how many, and its middle and its 90th percentile
+         *     (linear interpolation between the nearest ranks, as PostgreSQL's ``percentile_cont``).
+         */
+        Spread: {
+            /** Count */
+            count: number;
+            /** Max */
+            max: number | null;
+            /** Mean */
+            mean: number | null;
+            /** Median */
+            median: number | null;
+            /** P90 */
+            p90: number | null;
+        };
         /**
          * StartBody
          * @description How to start a card: on with its branch, or fresh from the default branch.
@@ -6223,6 +6480,78 @@ export interface operations {
             };
             /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    get_metrics: {
+        parameters: {
+            query?: {
+                /** @description A repo's id or name; every repo when left out. */
+                repo?: string | null;
+                /** @description The last this many days, today included. */
+                days?: number;
+                /** @description The IANA time zone whose days these are (Europe/Berlin); the server's when left out. */
+                tz?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
