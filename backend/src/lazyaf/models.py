@@ -6,6 +6,7 @@ from lazyaf.events.models import BoardEvent
 from lazyaf.github.commands.models import GitHubCommand, GitHubDelivery, GitHubThread
 from lazyaf.github.models import GitHubIssue, GitHubLink, GitHubOutbox
 from lazyaf.jobs.models import Job, JobEvent, JobStatus
+from lazyaf.limits.models import LimitSet
 from lazyaf.repos.models import Repo, RepoAlias
 from lazyaf.runners.models import PoolTarget, Runner, RunnerKind, RunnerStatus
 from lazyaf.runs.models import Run, RunStatus, Step, StepStatus
@@ -26,6 +27,7 @@ __all__ = [
     "Job",
     "JobEvent",
     "JobStatus",
+    "LimitSet",
     "PoolTarget",
     "Repo",
     "RepoAlias",

@@ -14,6 +14,7 @@ from lazyaf.cards.router import router as cards_router
 from lazyaf.github.commands.router import router as github_commands_router
 from lazyaf.github.router import router as github_router
 from lazyaf.jobs.router import router as jobs_router
+from lazyaf.limits.router import router as limits_router
 from lazyaf.orchestration.router import router as meta_router
 from lazyaf.repos.router import router as repos_router
 from lazyaf.review.router import router as review_router
@@ -57,3 +58,4 @@ api_router.include_router(meta_router)
 api_router.include_router(github_router)
 api_router.include_router(github_commands_router)
 api_router.include_router(agents_router)
+api_router.include_router(limits_router)

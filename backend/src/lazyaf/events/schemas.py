@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from lazyaf.cards.schemas import CardRead
 from lazyaf.github.schemas import GitHubLinkRead
 from lazyaf.jobs.schemas import JobRead, WaitingReason
+from lazyaf.limits.schemas import LimitsRead
 from lazyaf.runners.schemas import RunnerRead
 
 
@@ -38,6 +39,7 @@ class EventType(StrEnum):
     RUNNER_DELETED = "runner_deleted"
     GITHUB_UPDATED = "github_updated"
     QUEUE_UPDATED = "queue_updated"
+    LIMITS_UPDATED = "limits_updated"
 
 
 class EventData(BaseModel):
@@ -123,6 +125,17 @@ class QueueUpdated(EventData):
     waiting: dict[uuid.UUID, WaitingReason]
 
 
+class LimitsUpdated(EventData):
+    """The limits changed, or today's usage against them did (an attempt started or ended): the
+    whole of ``GET /api/limits``."""
+
+    TYPE = EventType.LIMITS_UPDATED
+    limits: LimitsRead
+    changed: bool = Field(
+        description="The limits themselves changed (not only the usage): held work may start."
+    )
+
+
 class _Frame(BaseModel):
     seq: int
     at: str = Field(description="When the event was recorded (ISO 8601, UTC).")
@@ -178,6 +191,11 @@ class QueueUpdatedEvent(_Frame):
     data: QueueUpdated
 
 
+class LimitsUpdatedEvent(_Frame):
+    type: Literal[EventType.LIMITS_UPDATED]
+    data: LimitsUpdated
+
+
 BoardEvent = Annotated[
     CardUpdatedEvent
     | CardDeletedEvent
@@ -188,7 +206,8 @@ BoardEvent = Annotated[
     | RunnerStatusEvent
     | RunnerDeletedEvent
     | GitHubUpdatedEvent
-    | QueueUpdatedEvent,
+    | QueueUpdatedEvent
+    | LimitsUpdatedEvent,
     Field(discriminator="type"),
 ]
 """A frame of ``WS /ws`` carrying an event."""
@@ -224,6 +243,7 @@ SocketFrame = Annotated[
     | RunnerDeletedEvent
     | GitHubUpdatedEvent
     | QueueUpdatedEvent
+    | LimitsUpdatedEvent
     | HelloFrame
     | ResyncFrame,
     Field(discriminator="type"),

@@ -80,8 +80,9 @@ class Job(IdMixin, TimestampMixin, Base):
     # default branch, not the job's branch (a pull request's branch must not configure its agent).
     agent_config_from_base: Mapped[bool] = mapped_column(default=False)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None]
-    completed_at: Mapped[datetime | None]
+    # Indexed for the day's counts and spend (limits/service.py): agent runs by start, cost by end.
+    started_at: Mapped[datetime | None] = mapped_column(index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class JobEvent(Base):
