@@ -44,6 +44,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "POST /api/cards/{card_id}/comments": {"body": "planted"},
     "POST /api/runners/scale": {"kind": "local", "count": 1},
     "POST /api/cards/{card_id}/reject": {"delete_branch": True},
+    "PUT /api/limits": {"max_running": 0, "daily_usd": 0},
+    "PUT /api/repos/{repo_id}/limits": {"max_running": 0},
 }
 # Routes for a runner's attempt only (auth.py): the user is refused 403 "forbidden" there whatever
 # the Origin, so the control below tells that refusal from the boundary's "cross_origin".

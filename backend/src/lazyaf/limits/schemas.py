@@ -14,7 +14,7 @@ from lazyaf.jobs.schemas import WaitingReason
 from lazyaf.limits.policy import LIMIT_KEYS, REPO_KEYS
 
 Count = Annotated[int, Field(strict=True, ge=0, le=1_000_000)]
-Usd = Annotated[float, Field(ge=0, le=1_000_000_000, allow_inf_nan=False)]
+Usd = Annotated[float, Field(strict=True, ge=0, le=1_000_000_000, allow_inf_nan=False)]
 Seconds = Annotated[int, Field(strict=True, ge=0, le=30 * 86400)]
 Streak = Annotated[int, Field(strict=True, ge=1, le=10_000)]
 
