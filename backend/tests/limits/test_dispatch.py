@@ -138,13 +138,15 @@ async def test_the_guard_refuses_a_claim_whose_slot_went_meanwhile(
     async with app.state.sessionmaker() as session:
         policy = Policy(await limits_service.snapshot(session))  # nothing runs yet
     assert await claim(app, dispatcher, one) is not None
+    conditions, params = guard(policy, alpha.id)
     async with app.state.sessionmaker() as session:
         late = await attempts.claim(
             session=session,
             settings=settings,
             runner_id=two.id,
             job_id=second.id,
-            guard=guard(policy, alpha.id),
+            guard=conditions,
+            guard_params=params,
         )
         await session.commit()
     assert late is None
@@ -418,3 +420,17 @@ async def test_get_limits_counts_todays_spend_tokens_runs_and_running_work(
     by_name = {r["repo_name"]: r["usage"] for r in body["repos"]}
     assert by_name["alpha"]["spent_usd"] == 0.75 and by_name["alpha"]["agent_runs"] == 2
     assert by_name["beta"]["running"] == 1 and by_name["beta"]["spent_usd"] == 0
+
+
+async def test_a_streak_is_counted_past_many_cancelled_runs(
+    app: FastAPI, settings: Settings, dispatcher: Dispatcher, alpha: Repo
+) -> None:
+    now = datetime.now(UTC)
+    for minutes in (6, 5):
+        await finished(app, alpha, status=JobStatus.FAILED, ended=now - timedelta(minutes=minutes))
+    for i in range(40):  # more than the one query reads: the count goes on with a query of its own
+        await finished(app, alpha, status=JobStatus.CANCELLED, ended=now - timedelta(seconds=200 - i))
+    await _limits(app, failure_cooldown_after=2, cooldown_s=3600)
+    await start(app, settings, alpha)
+    ((_, message),) = await _reasons(app, dispatcher)
+    assert message.startswith("held: failure_cooldown_after 2 of 2 failed runs in a row in repo alpha")

@@ -29,6 +29,7 @@ job as running: a job behind a repo's last free slot is held, not "next").
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
@@ -98,15 +99,20 @@ class Snapshot:
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """Why a job may not start: the limit, its scope, the figures, and when time alone releases it."""
+    """Why a job may not start: the limit, its scope, the figures, and when time alone releases it.
+    The sentence is written when asked for (``message``): the claim skips most holds unread."""
 
     limit: str
     scope: Literal["global", "repo", "card", "check"]
     value: float
     maximum: float
-    message: str
+    describe: Callable[[], str] = field(compare=False, repr=False)
     repo_id: uuid.UUID | None = None
     until: datetime | None = None
+
+    @property
+    def message(self) -> str:
+        return self.describe()
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +165,34 @@ def paused_until(tally: Tally, after: int | None, cooldown_s: int | None) -> dat
     return tally.last_failure_at + timedelta(seconds=cooldown_s)
 
 
+def _counted(
+    key: str,
+    scope: Literal["global", "repo"],
+    value: int,
+    maximum: int,
+    where: str,
+    repo_id: uuid.UUID | None = None,
+    until: datetime | None = None,
+) -> Hold:
+    return Hold(
+        key, scope, value, maximum, lambda: f"held: {key} {value} of {maximum}{where}", repo_id, until
+    )
+
+
+def _spent(
+    key: str,
+    scope: Literal["global", "repo"],
+    value: float,
+    maximum: float,
+    where: str,
+    repo_id: uuid.UUID | None = None,
+    until: datetime | None = None,
+) -> Hold:
+    return Hold(
+        key, scope, value, maximum, lambda: f"held: {key} {usd_pair(value, maximum)}{where}", repo_id, until
+    )
+
+
 class Policy:
     """Decides, job by job in dispatch order, from one ``Snapshot`` (which it counts on: ``take``)."""
 
@@ -173,39 +207,16 @@ class Policy:
             found = self._effective[repo_id] = effective(snap.limits, snap.repo_limits.get(repo_id))
         return found
 
-    def _where(self, repo_id: uuid.UUID) -> str:
-        return f"in repo {self.snapshot.repo_names.get(repo_id, str(repo_id)[:8])}"
-
     def global_hold(self) -> Hold | None:
         """A limit that holds every job, if one does."""
-        snap, limits = self.snapshot, self.snapshot.limits
-        total = snap.total
+        snap, limits, total = self.snapshot, self.snapshot.limits, self.snapshot.total
         if limits.max_running is not None and total.running >= limits.max_running:
-            return Hold(
-                "max_running",
-                "global",
-                total.running,
-                limits.max_running,
-                f"held: max_running {total.running} of {limits.max_running}",
-            )
+            return _counted("max_running", "global", total.running, limits.max_running, "")
         if limits.daily_usd is not None and total.spent_usd >= limits.daily_usd:
-            return Hold(
-                "daily_usd",
-                "global",
-                total.spent_usd,
-                limits.daily_usd,
-                f"held: daily_usd {usd_pair(total.spent_usd, limits.daily_usd)}",
-                until=snap.day_end,
-            )
+            return _spent("daily_usd", "global", total.spent_usd, limits.daily_usd, "", until=snap.day_end)
         if limits.daily_agent_runs is not None and total.agent_runs >= limits.daily_agent_runs:
-            return Hold(
-                "daily_agent_runs",
-                "global",
-                total.agent_runs,
-                limits.daily_agent_runs,
-                f"held: daily_agent_runs {total.agent_runs} of {limits.daily_agent_runs}",
-                until=snap.day_end,
-            )
+            runs, most = total.agent_runs, limits.daily_agent_runs
+            return _counted("daily_agent_runs", "global", runs, most, "", until=snap.day_end)
         return None
 
     def repo_hold(self, repo_id: uuid.UUID) -> Hold | None:
@@ -213,51 +224,36 @@ class Policy:
         snap = self.snapshot
         rule = self.effective(repo_id)
         tally = snap.repos.get(repo_id) or Tally()
-        where = self._where(repo_id)
+        where = f" in repo {snap.repo_names[repo_id]}" if repo_id in snap.repo_names else None
         until = paused_until(tally, rule.failure_cooldown_after, rule.cooldown_s)
         if until is not None and until > snap.now:
-            assert rule.failure_cooldown_after is not None and rule.cooldown_s is not None
+            streak, after, pause = tally.failure_streak, rule.failure_cooldown_after or 0, rule.cooldown_s
+            place = where or self._where(repo_id)
             return Hold(
                 "failure_cooldown_after",
                 "repo",
-                tally.failure_streak,
-                rule.failure_cooldown_after,
-                f"held: failure_cooldown_after {tally.failure_streak} of {rule.failure_cooldown_after} "
-                f"failed runs in a row {where}; paused for cooldown_s {rule.cooldown_s} until "
-                f"{until.astimezone().strftime('%H:%M:%S')}",
+                streak,
+                after,
+                lambda: (
+                    f"held: failure_cooldown_after {streak} of {after} failed runs in a row{place}; "
+                    f"paused for cooldown_s {pause} until {until.astimezone().strftime('%H:%M:%S')}"
+                ),
                 repo_id,
                 until,
             )
         if rule.max_running is not None and tally.running >= rule.max_running:
-            return Hold(
-                rule.max_running_key,
-                "repo",
-                tally.running,
-                rule.max_running,
-                f"held: {rule.max_running_key} {tally.running} of {rule.max_running} {where}",
-                repo_id,
-            )
+            key, place = rule.max_running_key, where or self._where(repo_id)
+            return _counted(key, "repo", tally.running, rule.max_running, place, repo_id)
         if rule.daily_usd is not None and tally.spent_usd >= rule.daily_usd:
-            return Hold(
-                "daily_usd",
-                "repo",
-                tally.spent_usd,
-                rule.daily_usd,
-                f"held: daily_usd {usd_pair(tally.spent_usd, rule.daily_usd)} {where}",
-                repo_id,
-                snap.day_end,
-            )
+            place = where or self._where(repo_id)
+            return _spent("daily_usd", "repo", tally.spent_usd, rule.daily_usd, place, repo_id, snap.day_end)
         if rule.daily_agent_runs is not None and tally.agent_runs >= rule.daily_agent_runs:
-            return Hold(
-                "daily_agent_runs",
-                "repo",
-                tally.agent_runs,
-                rule.daily_agent_runs,
-                f"held: daily_agent_runs {tally.agent_runs} of {rule.daily_agent_runs} {where}",
-                repo_id,
-                snap.day_end,
-            )
+            place, runs, most = where or self._where(repo_id), tally.agent_runs, rule.daily_agent_runs
+            return _counted("daily_agent_runs", "repo", runs, most, place, repo_id, snap.day_end)
         return None
+
+    def _where(self, repo_id: uuid.UUID) -> str:
+        return f" in repo {self.snapshot.repo_names.get(repo_id, str(repo_id)[:8])}"
 
     def over_budget(self, repo_id: uuid.UUID, card_cost: float) -> Hold | None:
         """The card has spent its ``per_card_usd``: its attempt fails instead of starting."""
@@ -269,8 +265,10 @@ class Policy:
             "card",
             card_cost,
             budget,
-            f"over budget: per_card_usd {usd_pair(card_cost, budget)}: this card has spent its budget; "
-            "raise per_card_usd (PUT /api/limits) and retry it",
+            lambda: (
+                f"over budget: per_card_usd {usd_pair(card_cost, budget)}: this card has spent its "
+                "budget; raise per_card_usd (PUT /api/limits) and retry it"
+            ),
             repo_id,
         )
 

@@ -12,12 +12,25 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, TypeVarTuple, Unpack
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Float,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf.cards.models import Card
+from lazyaf.db.base import UTCDateTime
 from lazyaf.jobs import service as job_service
 from lazyaf.jobs.models import Job, JobKind, JobStatus
 from lazyaf.limits import schemas
@@ -26,7 +39,6 @@ from lazyaf.limits.policy import LIMIT_KEYS, REPO_KEYS, Limits, Snapshot, Tally,
 from lazyaf.repos.models import Repo
 
 ENDED = (JobStatus.COMPLETED, JobStatus.FAILED)
-Ts = TypeVarTuple("Ts")
 
 
 def clock() -> datetime:
@@ -90,43 +102,77 @@ async def write(session: AsyncSession, values: dict[str, Any], repo_id: uuid.UUI
 # --- usage -----------------------------------------------------------------------------------------
 
 
-def _by_repo(query: Select[Unpack[Ts]]) -> Select[Unpack[Ts]]:
-    return query.select_from(Job).join(Card, Card.id == Job.card_id).group_by(Card.repo_id)
+# The scheduler reads these for every claim: built once (the values are bound at execution), as
+# building a statement costs more than running it.
+def _moment(name: str) -> BindParameter[datetime]:
+    return bindparam(name, type_=UTCDateTime())
+
+
+@cache
+def _limits_query() -> Select[LimitSet, str]:
+    return select(LimitSet, Repo.name).outerjoin(Repo, Repo.id == LimitSet.repo_id)
+
+
+@cache
+def _usage_query() -> Select[*tuple[Any, ...]]:
+    start, since = _moment("start"), _moment("since")
+    ran, today = and_(*_ran()), Job.completed_at >= start
+    return (
+        select(
+            Card.repo_id,
+            Repo.name,
+            func.count().filter(Job.status == JobStatus.RUNNING),
+            func.count().filter(Job.started_at >= start),
+            func.coalesce(func.sum(Job.cost_usd).filter(today), 0.0),
+            func.coalesce(func.sum(Job.input_tokens).filter(today), 0),
+            func.coalesce(func.sum(Job.output_tokens).filter(today), 0),
+            func.max(Job.completed_at).filter(ran, Job.status == JobStatus.FAILED),
+            func.max(Job.completed_at).filter(ran, Job.status == JobStatus.COMPLETED),
+        )
+        .select_from(Job)
+        .join(Card, Card.id == Job.card_id)
+        .join(Repo, Repo.id == Card.repo_id)
+        .where(or_(Job.status == JobStatus.RUNNING, Job.started_at >= start, Job.completed_at >= since))
+        .group_by(Card.repo_id, Repo.name)
+    )
 
 
 async def snapshot(session: AsyncSession, now: datetime | None = None) -> Snapshot:
-    """The limits, and what runs and was spent today, overall and per repo."""
+    """The limits, and what runs and was spent today, overall and per repo: two queries (three or
+    four while a repo's failures in a row could pause it)."""
     now = now or clock()
     start, end = day_bounds(now)
-    limits, repo_limits = await read_all(session)
-    snap = Snapshot(now=now, day_start=start, day_end=end, limits=limits, repo_limits=repo_limits)
-    running = _by_repo(select(Card.repo_id, func.count()).where(Job.status == JobStatus.RUNNING))
-    for repo_id, count in (await session.execute(running)).all():
-        snap.tally(repo_id).running = count
-    spent = _by_repo(
-        select(
-            Card.repo_id,
-            func.coalesce(func.sum(Job.cost_usd), 0.0),
-            func.coalesce(func.sum(Job.input_tokens), 0),
-            func.coalesce(func.sum(Job.output_tokens), 0),
-        ).where(Job.completed_at >= start)
-    )
-    for repo_id, usd, tokens_in, tokens_out in (await session.execute(spent)).all():
+    snap = Snapshot(now=now, day_start=start, day_end=end)
+    for row, name in (await session.execute(_limits_query())).all():
+        if row.repo_id is None:
+            snap.limits = as_limits(row)
+        else:
+            snap.repo_limits[row.repo_id] = as_limits(row)
+            snap.repo_names[row.repo_id] = name
+    rules = _cooldown_rules(snap)
+    # Far enough back for today's counts and for the latest runs any cooldown rule looks at.
+    since = min(start, now - timedelta(seconds=max((c for _, c in rules.values()), default=0)))
+    usage = await session.execute(_usage_query(), {"start": start, "since": since})
+    paused: dict[uuid.UUID, datetime] = {}
+    for repo_id, name, running, runs, usd, tokens_in, tokens_out, failed, succeeded in usage.all():
+        snap.repo_names[repo_id] = name
         tally = snap.tally(repo_id)
+        tally.running, tally.agent_runs = int(running or 0), int(runs or 0)
         tally.spent_usd = float(usd or 0.0)
         tally.input_tokens, tally.output_tokens = int(tokens_in or 0), int(tokens_out or 0)
-    runs = _by_repo(select(Card.repo_id, func.count()).where(Job.started_at >= start))
-    for repo_id, count in (await session.execute(runs)).all():
-        snap.tally(repo_id).agent_runs = count
-    await _failure_streaks(session, snap)
+        rule = rules.get(repo_id) or rules.get(None)
+        if rule and failed is not None and (succeeded is None or failed > succeeded):
+            if failed + timedelta(seconds=rule[1]) > now:
+                paused[repo_id] = failed
+    if paused:
+        await _failure_streaks(session, snap, paused, rules)
+    total = snap.total
     for tally in snap.repos.values():
-        total = snap.total
         total.running += tally.running
         total.spent_usd += tally.spent_usd
         total.agent_runs += tally.agent_runs
         total.input_tokens += tally.input_tokens
         total.output_tokens += tally.output_tokens
-    snap.repo_names = {r[0]: r[1] for r in (await session.execute(select(Repo.id, Repo.name))).all()}
     return snap
 
 
@@ -135,9 +181,8 @@ def _ran() -> tuple[ColumnElement[bool], ...]:
     return (Job.status.in_(ENDED), Job.started_at.is_not(None), Job.completed_at.is_not(None))
 
 
-async def _failure_streaks(session: AsyncSession, snap: Snapshot) -> None:
-    """Fill in the failure streak of each repo whose cooldown rule could apply now: only repos whose
-    latest agent run failed within their cooldown are read further."""
+def _cooldown_rules(snap: Snapshot) -> dict[uuid.UUID | None, tuple[int, int]]:
+    """(failures in a row, seconds of pause) by repo (None: the global rule), where both are set."""
     rules: dict[uuid.UUID | None, tuple[int, int]] = {}
     if snap.limits.failure_cooldown_after and snap.limits.cooldown_s:
         rules[None] = (snap.limits.failure_cooldown_after, snap.limits.cooldown_s)
@@ -145,50 +190,68 @@ async def _failure_streaks(session: AsyncSession, snap: Snapshot) -> None:
         rule = effective(snap.limits, own)
         if rule.failure_cooldown_after and rule.cooldown_s:
             rules[repo_id] = (rule.failure_cooldown_after, rule.cooldown_s)
-    if not rules:
-        return
-    since = snap.now - timedelta(seconds=max(cooldown for _, cooldown in rules.values()))
-    recent = (
-        select(Card.repo_id, Job.status, Job.completed_at)
+        else:
+            rules.pop(repo_id, None)
+    return rules
+
+
+def _runs_base() -> Select[uuid.UUID, JobStatus, bool]:
+    return (
+        select(Card.repo_id, Job.status, Job.started_at.is_not(None))
         .join(Card, Card.id == Job.card_id)
-        .where(Job.completed_at >= since, *_ran())
+        .where(Job.completed_at.is_not(None))
         .order_by(Job.completed_at.desc())
     )
-    latest: dict[uuid.UUID, tuple[JobStatus, datetime]] = {}
-    for repo_id, status, completed_at in (await session.execute(recent)).all():
-        if completed_at is not None:
-            latest.setdefault(repo_id, (status, completed_at))
-    for repo_id, (status, completed_at) in latest.items():
-        after, cooldown = rules.get(repo_id) or rules.get(None) or (0, 0)
-        if status != JobStatus.FAILED or not after or completed_at + timedelta(seconds=cooldown) <= snap.now:
-            continue
-        last = (
-            select(Job.status)
-            .join(Card, Card.id == Job.card_id)
-            .where(Card.repo_id == repo_id, *_ran())
-            .order_by(Job.completed_at.desc())
-            .limit(after)
-        )
-        statuses = list((await session.scalars(last)).all())
+
+
+@cache
+def _recent_runs_query() -> Select[uuid.UUID, JobStatus, bool]:
+    repos: BindParameter[uuid.UUID] = bindparam("repos", expanding=True)
+    return _runs_base().where(Card.repo_id.in_(repos)).limit(bindparam("limit", type_=Integer))
+
+
+async def _failure_streaks(
+    session: AsyncSession,
+    snap: Snapshot,
+    latest: dict[uuid.UUID, datetime],
+    rules: dict[uuid.UUID | None, tuple[int, int]],
+) -> None:
+    """The failure streaks of the repos whose latest run failed within their cooldown: their last
+    runs (as many as each one's rule counts), newest first, in one query (one more per repo in the
+    rare case that was not enough)."""
+    wanted = {repo_id: (rules.get(repo_id) or rules[None])[0] for repo_id in latest}
+    found: dict[uuid.UUID, list[JobStatus]] = {repo_id: [] for repo_id in latest}
+    # Cancelled runs are skipped in Python: the query then walks the completed_at order and stops early.
+    limit = 2 * sum(wanted.values()) + 10
+    rows = (await session.execute(_recent_runs_query(), {"repos": list(latest), "limit": limit})).all()
+    short = len(rows) == limit
+    for repo_id, status, started in rows:
+        if status in ENDED and started and len(found[repo_id]) < wanted[repo_id]:
+            found[repo_id].append(status)
+    for repo_id, statuses in found.items():
+        if short and len(statuses) < wanted[repo_id]:
+            query = _runs_base().where(Card.repo_id == repo_id, *_ran()).limit(wanted[repo_id])
+            statuses[:] = [status for _, status, _ in (await session.execute(query)).all()]
         streak = next((i for i, s in enumerate(statuses) if s != JobStatus.FAILED), len(statuses))
         tally = snap.tally(repo_id)
-        tally.failure_streak, tally.last_failure_at = streak, completed_at
+        tally.failure_streak, tally.last_failure_at = streak, latest[repo_id]
 
 
 # --- the queue -------------------------------------------------------------------------------------
 
 
-def dispatch_order(session: AsyncSession, aging_s: float) -> tuple[Any, ...]:
-    """ORDER BY for the queue: priority, then age, with aging. Each ``aging_s`` seconds a job waits
-    count as one priority level, which is ordering by queue time moved earlier by ``priority *
-    aging_s``: a key that does not change as time passes (0: strict priority, then age)."""
-    if aging_s <= 0:
+def dispatch_order(dialect: str, aging: bool) -> tuple[Any, ...]:
+    """ORDER BY for the queue: priority, then age, with aging (the bound ``aging`` seconds). Each
+    ``aging`` seconds a job waits count as one priority level, which is ordering by queue time
+    moved earlier by ``priority * aging``: a key that does not change as time passes. Without
+    aging: strict priority, then age."""
+    if not aging:
         return (Job.priority.desc(), Job.queued_at, Job.id)
-    if job_service.dialect(session) == "postgresql":
+    if dialect == "postgresql":
         seconds: Any = func.extract("epoch", Job.queued_at)
     else:  # SQLite: julianday() reads the stored text; days to seconds
         seconds = func.julianday(Job.queued_at) * 86400.0
-    return (seconds - Job.priority * aging_s, Job.queued_at, Job.id)
+    return (seconds - Job.priority * bindparam("aging", type_=Float), Job.queued_at, Job.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,11 +267,12 @@ class Queued:
     step_id: uuid.UUID | None
     card_title: str
     card_cost: float
+    repo_name: str
 
 
-def queued_query(session: AsyncSession, aging_s: float) -> Select[Unpack[tuple[Any, ...]]]:
-    """Queued jobs in dispatch order, as ``Queued`` fields."""
-    return (
+@cache
+def _queued_query(dialect: str, aging: bool, excluding: bool, limited: bool) -> Select[*tuple[Any, ...]]:
+    query = (
         select(
             Job.id,
             Job.card_id,
@@ -219,11 +283,18 @@ def queued_query(session: AsyncSession, aging_s: float) -> Select[Unpack[tuple[A
             Job.step_id,
             Card.title,
             Card.total_cost_usd,
+            Repo.name,
         )
         .join(Card, Card.id == Job.card_id)
+        .join(Repo, Repo.id == Card.repo_id)
         .where(Job.status == JobStatus.QUEUED)
-        .order_by(*dispatch_order(session, aging_s))
+        .order_by(*dispatch_order(dialect, aging))
     )
+    if excluding:
+        query = query.where(Card.repo_id.not_in(bindparam("exclude", expanding=True)))
+    if limited:
+        query = query.offset(bindparam("offset", type_=Integer)).limit(bindparam("limit", type_=Integer))
+    return query
 
 
 async def queued(
@@ -235,11 +306,9 @@ async def queued(
     exclude: set[uuid.UUID] | None = None,
 ) -> list[Queued]:
     """A slice of the queue in dispatch order (``exclude``: leave out these repos' jobs)."""
-    query = queued_query(session, aging_s)
-    if exclude:
-        query = query.where(Card.repo_id.not_in(exclude))
-    query = query.offset(offset).limit(limit)
-    return [Queued(*row) for row in (await session.execute(query)).all()]
+    query = _queued_query(job_service.dialect(session), aging_s > 0, bool(exclude), limit is not None)
+    params = {"aging": aging_s, "exclude": list(exclude or ()), "offset": offset, "limit": limit}
+    return [Queued(*row) for row in (await session.execute(query, params)).all()]
 
 
 # --- what the API shows ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ decides what follows.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,10 +56,12 @@ async def claim(
     runner_id: uuid.UUID,
     job_id: uuid.UUID | None = None,
     guard: Sequence[ColumnElement[bool]] = (),
+    guard_params: Mapping[str, Any] | None = None,
 ) -> tuple[Job, Card, Repo, str] | None:
     """Give the runner a queued job, if any: (job, card, repo, attempt token). Which one is
     ``orchestration.dispatch``'s decision (``job_id``, taken only while ``guard`` still holds
-    when the row is written); without one, the best queued job by priority, then age.
+    when the row is written; ``guard_params`` are its bound values); without one, the best
+    queued job by priority, then age.
 
     The claim is one UPDATE ... RETURNING (``_claim_next``); card, repo and runner come in one
     more query, and only when there was a job (an empty claim reads nothing else). The attempt
@@ -75,6 +77,7 @@ async def claim(
         now=now,
         job_id=job_id,
         guard=guard,
+        guard_params=guard_params,
     )
     if job is None:
         return None
@@ -102,6 +105,7 @@ async def _claim_next(
     now: datetime,
     job_id: uuid.UUID | None = None,
     guard: Sequence[ColumnElement[bool]] = (),
+    guard_params: Mapping[str, Any] | None = None,
 ) -> Job | None:
     """Atomically take ``job_id`` (or the best queued job: highest priority, then oldest) for
     ``runner_id``, if it is still queued and ``guard`` (conditions on other rows: the limits'
@@ -141,7 +145,7 @@ async def _claim_next(
         .returning(Job)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
-    job: Job | None = (await session.execute(statement)).scalar_one_or_none()
+    job: Job | None = (await session.execute(statement, dict(guard_params or {}))).scalar_one_or_none()
     return job
 
 

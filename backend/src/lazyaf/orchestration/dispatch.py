@@ -23,15 +23,18 @@ job events, the queue watcher's timer, the reaper's sweep).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Integer, Uuid, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from lazyaf.cards.models import Card
+from lazyaf.db.base import UTCDateTime
 from lazyaf.jobs import service as job_service
 from lazyaf.jobs.models import Job, JobStatus
 from lazyaf.limits import service as limits_service
@@ -90,12 +93,14 @@ class Dispatcher:
             chosen = await self._first(session, policy)
             if chosen is None:
                 return None
+            conditions, params = guard(policy, chosen.repo_id)
             claimed = await attempts.claim(
                 session=session,
                 settings=self.settings,
                 runner_id=runner_id,
                 job_id=chosen.job_id,
-                guard=guard(policy, chosen.repo_id),
+                guard=conditions,
+                guard_params=params,
             )
             if claimed is not None:
                 return claimed
@@ -117,6 +122,7 @@ class Dispatcher:
             for queued in batch:
                 if queued.repo_id in skipped:
                     continue
+                snap.repo_names.setdefault(queued.repo_id, queued.repo_name)
                 hold, fail = policy.check(queued.repo_id, queued.card_cost)
                 if hold is not None:
                     skipped.add(queued.repo_id)
@@ -154,7 +160,7 @@ class Dispatcher:
                 log.exception("hold_check_failed", check=getattr(check, "__name__", repr(check)))
                 continue
             if reason:
-                return Hold("hold_check", "check", 0, 0, f"held: {reason}", queued.repo_id)
+                return Hold("hold_check", "check", 0, 0, _saying(f"held: {reason}"), queued.repo_id)
         return None
 
     # --- the queue as the decision sees it ----------------------------------------------------------
@@ -174,6 +180,7 @@ class Dispatcher:
                 (await session.scalars(select(Job).where(Job.id.in_(ids[start : start + 500])))).all()
         verdicts = []
         for queued in rows:
+            snap.repo_names.setdefault(queued.repo_id, queued.repo_name)
             hold, fail = policy.check(queued.repo_id, queued.card_cost)
             if hold is None and fail is None:
                 hold = await self._checked(session, queued)
@@ -183,24 +190,44 @@ class Dispatcher:
         return verdicts, snap
 
 
-def guard(policy: Policy, repo_id: uuid.UUID) -> Sequence[ColumnElement[bool]]:
-    """The counted limits a claim of a job of ``repo_id`` must still be under as it is written."""
+def _saying(sentence: str) -> Callable[[], str]:
+    return lambda: sentence
+
+
+@cache
+def _guards() -> tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[bool], ColumnElement[bool]]:
+    """The counts a claim re-checks as it writes (values bound at execution; built once)."""
+    job, card = aliased(Job), aliased(Card)  # other rows than the one the UPDATE writes
+    day = bindparam("g_day", type_=UTCDateTime())
+    count = select(func.count()).select_from(job)
+    in_repo = count.join(card, card.id == job.card_id).where(
+        card.repo_id == bindparam("g_repo", type_=Uuid())
+    )
+    return (
+        count.where(job.status == JobStatus.RUNNING).scalar_subquery()
+        < bindparam("g_running", type_=Integer),
+        count.where(job.started_at >= day).scalar_subquery() < bindparam("g_runs", type_=Integer),
+        in_repo.where(job.status == JobStatus.RUNNING).scalar_subquery()
+        < bindparam("g_repo_running", type_=Integer),
+        in_repo.where(job.started_at >= day).scalar_subquery() < bindparam("g_repo_runs", type_=Integer),
+    )
+
+
+def guard(policy: Policy, repo_id: uuid.UUID) -> tuple[list[ColumnElement[bool]], dict[str, Any]]:
+    """The counted limits a claim of a job of ``repo_id`` must still be under as it is written:
+    conditions for ``attempts.claim``'s UPDATE, and their values."""
     snap, limits = policy.snapshot, policy.snapshot.limits
     rule = policy.effective(repo_id)
+    running, runs, repo_running, repo_runs = _guards()
     conditions: list[ColumnElement[bool]] = []
-    job, card = aliased(Job), aliased(Card)
-    if limits.max_running is not None:
-        running = select(func.count()).select_from(job).where(job.status == JobStatus.RUNNING)
-        conditions.append(running.scalar_subquery() < limits.max_running)
-    if limits.daily_agent_runs is not None:
-        runs_today = select(func.count()).select_from(job).where(job.started_at >= snap.day_start)
-        conditions.append(runs_today.scalar_subquery() < limits.daily_agent_runs)
-    in_repo = select(func.count()).select_from(job).join(card, card.id == job.card_id)
-    in_repo = in_repo.where(card.repo_id == repo_id)
-    if rule.max_running is not None:
-        running_here = in_repo.where(job.status == JobStatus.RUNNING).scalar_subquery()
-        conditions.append(running_here < rule.max_running)
-    if rule.daily_agent_runs is not None:
-        runs_here = in_repo.where(job.started_at >= snap.day_start).scalar_subquery()
-        conditions.append(runs_here < rule.daily_agent_runs)
-    return conditions
+    params: dict[str, Any] = {"g_day": snap.day_start, "g_repo": repo_id}
+    for condition, key, value in (
+        (running, "g_running", limits.max_running),
+        (runs, "g_runs", limits.daily_agent_runs),
+        (repo_running, "g_repo_running", rule.max_running),
+        (repo_runs, "g_repo_runs", rule.daily_agent_runs),
+    ):
+        if value is not None:
+            conditions.append(condition)
+            params[key] = value
+    return conditions, params
