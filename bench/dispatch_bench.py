@@ -41,9 +41,6 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "backend" / "src"))
 
-from sqlalchemy import insert, select  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
-
 from lazyaf.cards.models import Card, CardStatus  # noqa: E402
 from lazyaf.db.migrate import upgrade  # noqa: E402
 from lazyaf.jobs.models import Job, JobKind, JobStatus  # noqa: E402
@@ -55,6 +52,8 @@ from lazyaf.orchestration.dispatch import Dispatcher  # noqa: E402
 from lazyaf.repos.models import Repo  # noqa: E402
 from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus  # noqa: E402
 from lazyaf.settings import Settings  # noqa: E402
+from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
 
 OUT = BENCH / "out" / "dispatch_bench.json"
 TARGET_MS = 20.0
@@ -221,7 +220,7 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
 
     def at(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(round(p * (len(ordered) - 1))))]
+        return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
 
     return {
         "p50": at(0.50),
