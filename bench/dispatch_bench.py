@@ -41,6 +41,9 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "backend" / "src"))
 
+from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
+
 from lazyaf.cards.models import Card, CardStatus  # noqa: E402
 from lazyaf.db.migrate import upgrade  # noqa: E402
 from lazyaf.jobs.models import Job, JobKind, JobStatus  # noqa: E402
@@ -52,8 +55,6 @@ from lazyaf.orchestration.dispatch import Dispatcher  # noqa: E402
 from lazyaf.repos.models import Repo  # noqa: E402
 from lazyaf.runners.models import Runner, RunnerKind, RunnerStatus  # noqa: E402
 from lazyaf.settings import Settings  # noqa: E402
-from sqlalchemy import insert, select  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
 
 OUT = BENCH / "out" / "dispatch_bench.json"
 TARGET_MS = 20.0
@@ -67,20 +68,13 @@ def log(message: str) -> None:
 async def populate(session: AsyncSession, rng: random.Random) -> uuid.UUID:
     """The queue, the running work, the history and the limits; the idle runner's id."""
     now = datetime.now(UTC)
-    repos = [
-        {"id": uuid.uuid4(), "name": f"repo-{i:02d}", "default_branch": "main"}
-        for i in range(REPOS)
-    ]
-    await session.execute(
-        insert(Repo), [{**r, "created_at": now, "updated_at": now} for r in repos]
-    )
+    repos = [{"id": uuid.uuid4(), "name": f"repo-{i:02d}", "default_branch": "main"} for i in range(REPOS)]
+    await session.execute(insert(Repo), [{**r, "created_at": now, "updated_at": now} for r in repos])
     cards: list[dict[str, Any]] = []
     jobs: list[dict[str, Any]] = []
     runners: list[dict[str, Any]] = []
 
-    def card(
-        repo: dict[str, Any], status: CardStatus, i: int, cost: float = 0.0
-    ) -> uuid.UUID:
+    def card(repo: dict[str, Any], status: CardStatus, i: int, cost: float = 0.0) -> uuid.UUID:
         card_id = uuid.uuid4()
         cards.append(
             {
@@ -204,16 +198,10 @@ async def populate(session: AsyncSession, rng: random.Random) -> uuid.UUID:
     return idle
 
 
-async def overlap_check(
-    session: AsyncSession, settings: Settings, job: Job
-) -> str | None:
+async def overlap_check(session: AsyncSession, settings: Settings, job: Job) -> str | None:
     """A stand-in for the conflicts policy's hold check: one indexed query per attempt it is given."""
     title = await session.scalar(select(Card.title).where(Card.id == job.card_id))
-    return (
-        "conflict_policy hold: plans overlap"
-        if title and title.endswith("[overlap]")
-        else None
-    )
+    return "conflict_policy hold: plans overlap" if title and title.endswith("[overlap]") else None
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -250,9 +238,7 @@ async def measure(settings: Settings, samples: int, seed: int) -> dict[str, Any]
                 dispatcher.holds.append(overlap_check)
 
         async def reference(session: AsyncSession) -> Any:
-            return await attempts.claim(
-                session=session, settings=settings, runner_id=runner_id
-            )
+            return await attempts.claim(session=session, settings=settings, runner_id=runner_id)
 
         async def board(session: AsyncSession) -> Any:
             return await dispatcher.preview(session, limit=200)
@@ -293,9 +279,7 @@ async def measure(settings: Settings, samples: int, seed: int) -> dict[str, Any]
                     picks[name].add(picked)
         await app.state.engine.dispose()
     results = {name: percentiles(values) for name, values in timings.items()}
-    ratios = [
-        d / r for d, r in zip(timings["decision"], timings["reference"], strict=True)
-    ]
+    ratios = [d / r for d, r in zip(timings["decision"], timings["reference"], strict=True)]
     results["ratio_median"] = {"p50": statistics.median(ratios)}
     results["picks"] = {name: sorted(found) for name, found in picks.items()}
     return results
@@ -303,32 +287,22 @@ async def measure(settings: Settings, samples: int, seed: int) -> dict[str, Any]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--samples", type=int, default=300, help="timed claims per case (default 300)"
-    )
+    parser.add_argument("--samples", type=int, default=300, help="timed claims per case (default 300)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     logging.disable(logging.INFO)
     os.environ.setdefault("LAZYAF_LOG_LEVEL", "warning")
     load = os.getloadavg()[0]
-    log(
-        f"populating {QUEUED} queued and {RUNNING} running attempts, then {args.samples} samples per case"
-    )
+    log(f"populating {QUEUED} queued and {RUNNING} running attempts, then {args.samples} samples per case")
     with tempfile.TemporaryDirectory(prefix="lazyaf-dispatch-bench-") as tmp:
-        settings = Settings(
-            data_dir=Path(tmp), log_level="warning", log_format="console"
-        )
+        settings = Settings(data_dir=Path(tmp), log_level="warning", log_format="console")
         upgrade(settings.sqlalchemy_url)  # alembic runs its own event loop: before ours
-        configure_logging(
-            settings
-        )  # warnings only: a log line per claim would be measured too
+        configure_logging(settings)  # warnings only: a log line per claim would be measured too
         results = asyncio.run(measure(settings, args.samples, args.seed))
     after = os.getloadavg()[0]
     decision = results["decision"]
-    print(
-        f"\nScheduler decision, {QUEUED} queued and {RUNNING} running (load {load:.1f}-{after:.1f}):\n"
-    )
+    print(f"\nScheduler decision, {QUEUED} queued and {RUNNING} running (load {load:.1f}-{after:.1f}):\n")
     print("| measure | p50 ms | p95 ms | p99 ms |")
     print("| --- | --- | --- | --- |")
     for name, label in (
@@ -339,9 +313,7 @@ def main() -> int:
         ("queue_preview", "GET /api/queue's decision: all 1,000 queued, limits only"),
     ):
         found = results[name]
-        print(
-            f"| {label} | {found['p50']:.2f} | {found['p95']:.2f} | {found['p99']:.2f} |"
-        )
+        print(f"| {label} | {found['p50']:.2f} | {found['p95']:.2f} | {found['p99']:.2f} |")
     met = "met" if decision["p95"] < TARGET_MS else "missed"
     print(
         f"\nmedian per-sample ratio decision/reference: x{results['ratio_median']['p50']:.2f}; "
