@@ -70,19 +70,21 @@ export class LimitsState {
 }
 
 /**
- * The changes between a form's text fields and the values they started from, as an update: an
- * empty field is null (no limit), a number is itself; untouched fields are left out. Throws with
- * a sentence naming the field when one is not a number 0 or more.
+ * The changes between a form's fields and the values they started from, as an update: an empty
+ * field is null (no limit), a number is itself; untouched fields are left out. Throws with a
+ * sentence naming the field when one is not a number 0 or more. (A number input bound with
+ * bind:value gives numbers, or null when empty; text gives strings.)
  */
 export function limitChanges<K extends string>(
-  fields: Record<K, string>,
+  fields: Record<K, string | number | null | undefined>,
   before: Record<K, number | null>,
   integers: readonly K[] = [],
 ): Partial<Record<K, number | null>> {
   const changes: Partial<Record<K, number | null>> = {};
   for (const key of Object.keys(fields) as K[]) {
-    const text = fields[key].trim();
-    const value = text === '' ? null : Number(text);
+    const raw = fields[key];
+    const text = typeof raw === 'string' ? raw.trim() : raw;
+    const value = text === '' || text === null || text === undefined ? null : Number(text);
     if (value !== null && (!Number.isFinite(value) || value < 0)) {
       throw new Error(`${key} must be a number, 0 or more (empty: no limit).`);
     }
