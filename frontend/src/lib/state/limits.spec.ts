@@ -43,7 +43,7 @@ describe('limitChanges', () => {
     expect(() => limitChanges({ max_running: '-1', daily_usd: '20', per_card_usd: '' }, before)).toThrow(
       'max_running must be a number, 0 or more (empty: no limit).',
     );
-    expect(() => limitChanges({ max_running: '1.5', daily_usd: '20', per_card_usd: '' }, before, ['max_running'])).toThrow(
+    expect(() => limitChanges<keyof typeof before>({ max_running: '1.5', daily_usd: '20', per_card_usd: '' }, before, ['max_running'])).toThrow(
       'max_running must be a whole number (empty: no limit).',
     );
   });

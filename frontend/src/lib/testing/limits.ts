@@ -1,7 +1,7 @@
 // Limits and queue payloads in the API's shape, for tests.
-import type { LimitsRead, QueueEntry, QueueRead, RepoLimitsRead, WaitingReason } from '../api';
+import type { LimitsRead, LimitValues, QueueEntry, QueueRead, RepoLimitsRead, WaitingReason } from '../api';
 
-export const NO_LIMITS = {
+export const NO_LIMITS: LimitValues = {
   max_running: null,
   max_running_per_repo: null,
   daily_usd: null,
@@ -11,7 +11,7 @@ export const NO_LIMITS = {
   failure_cooldown_after: null,
 };
 
-export function makeLimits(fields: Partial<LimitsRead> = {}, limits: Partial<typeof NO_LIMITS> = {}): LimitsRead {
+export function makeLimits(fields: Partial<LimitsRead> = {}, limits: Partial<LimitValues> = {}): LimitsRead {
   return {
     limits: { ...NO_LIMITS, ...limits },
     usage: { spent_usd: 0, agent_runs: 0, input_tokens: 0, output_tokens: 0, running: 0 },
