@@ -177,9 +177,9 @@ async def for_job(session: AsyncSession, job: Job, dispatcher: Dispatcher) -> Wa
     """Why ``job`` waits; None unless it is queued."""
     if job.status != JobStatus.QUEUED:
         return None
-    verdicts, _ = await dispatcher.preview(session)
-    found = reasons(verdicts, await runners_now(session))
-    return found.get(job.id) or reason(0, await runners_now(session))
+    verdicts, _ = await dispatcher.preview(session, until=job.id)
+    runners = await runners_now(session)
+    return reasons(verdicts, runners).get(job.id) or reason(0, runners)
 
 
 async def for_queue(

@@ -166,13 +166,16 @@ class Dispatcher:
     # --- the queue as the decision sees it ----------------------------------------------------------
 
     async def preview(
-        self, session: AsyncSession, *, limit: int | None = None
+        self, session: AsyncSession, *, limit: int | None = None, until: uuid.UUID | None = None
     ) -> tuple[list[Verdict], Snapshot]:
-        """The first ``limit`` queued attempts (all: None) in dispatch order, each with its verdict;
-        an attempt free to start counts as running for those behind it. Writes nothing."""
+        """The first ``limit`` queued attempts (all: None) in dispatch order, each with its verdict,
+        up to the attempt ``until`` when given; an attempt free to start counts as running for
+        those behind it. Writes nothing."""
         snap = await limits_service.snapshot(session)
         policy = Policy(snap).copy()  # take() counts on the copy; the snapshot stays today's usage
         rows = await limits_service.queued(session, self.settings.queue_aging_s, limit=limit)
+        if until is not None:
+            rows = rows[: next((i + 1 for i, q in enumerate(rows) if q.job_id == until), len(rows))]
         if self.holds and rows:
             # One query loads the rows the checks are given (session.get then finds them in the session).
             ids = [q.job_id for q in rows]
@@ -187,6 +190,8 @@ class Dispatcher:
             if hold is None and fail is None:
                 policy.take(queued.repo_id)
             verdicts.append(Verdict(queued, hold, fail))
+            if queued.job_id == until:
+                break
         return verdicts, snap
 
 
