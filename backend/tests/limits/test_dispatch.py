@@ -434,3 +434,26 @@ async def test_a_streak_is_counted_past_many_cancelled_runs(
     await start(app, settings, alpha)
     ((_, message),) = await _reasons(app, dispatcher)
     assert message.startswith("held: failure_cooldown_after 2 of 2 failed runs in a row in repo alpha")
+
+
+async def test_a_slice_of_the_queue_is_the_same_slice_of_the_whole_queue(
+    app: FastAPI, settings: Settings, alpha: Repo, beta: Repo
+) -> None:
+    """The claim reads slices a priority at a time; GET /api/queue sorts the whole queue: same order."""
+    import random
+
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    jobs = await start(app, settings, alpha, 20) + await start(app, settings, beta, 20)
+    for job in jobs:
+        priority = rng.choice((0, 1, 2, 3, 3, 7))  # 7: no card has it, but the queue must not lose it
+        await _set(app, job, priority=priority, queued_at=now - timedelta(seconds=rng.uniform(0, 4000)))
+    async with app.state.sessionmaker() as session:
+        whole = [q.job_id for q in await limits_service.queued(session, 600)]
+        assert sorted(whole) == sorted(j.id for j in jobs)
+        for offset, limit in ((0, 1), (0, 16), (5, 7), (16, 64), (39, 5)):
+            part = await limits_service.queued(session, 600, offset=offset, limit=limit)
+            assert [q.job_id for q in part] == whole[offset : offset + limit]
+        without_alpha = [q.job_id for q in await limits_service.queued(session, 600) if q.repo_id != alpha.id]
+        part = await limits_service.queued(session, 600, offset=3, limit=10, exclude={alpha.id})
+        assert [q.job_id for q in part] == without_alpha[3:13]

@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -240,18 +241,23 @@ async def _failure_streaks(
 # --- the queue -------------------------------------------------------------------------------------
 
 
-def dispatch_order(dialect: str, aging: bool) -> tuple[Any, ...]:
+PRIORITIES = (0, 1, 2, 3)
+"""A card's priorities (cards.schemas.Priority): the queue is read one priority at a time."""
+
+
+def dispatch_order(dialect: str, aging: bool, columns: Any = Job) -> tuple[Any, ...]:
     """ORDER BY for the queue: priority, then age, with aging (the bound ``aging`` seconds). Each
     ``aging`` seconds a job waits count as one priority level, which is ordering by queue time
     moved earlier by ``priority * aging``: a key that does not change as time passes. Without
-    aging: strict priority, then age."""
+    aging: strict priority, then age. ``columns``: where queued_at, priority and id come from."""
+    queued_at, priority, job_id = columns.queued_at, columns.priority, columns.id
     if not aging:
-        return (Job.priority.desc(), Job.queued_at, Job.id)
+        return (priority.desc(), queued_at, job_id)
     if dialect == "postgresql":
-        seconds: Any = func.extract("epoch", Job.queued_at)
+        seconds: Any = func.extract("epoch", queued_at)
     else:  # SQLite: julianday() reads the stored text; days to seconds
-        seconds = func.julianday(Job.queued_at) * 86400.0
-    return (seconds - Job.priority * bindparam("aging", type_=Float), Job.queued_at, Job.id)
+        seconds = func.julianday(queued_at) * 86400.0
+    return (seconds - priority * bindparam("aging", type_=Float), queued_at, job_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +278,7 @@ class Queued:
 
 @cache
 def _queued_query(dialect: str, aging: bool, excluding: bool, limited: bool) -> Select[*tuple[Any, ...]]:
-    query = (
+    base = (
         select(
             Job.id,
             Job.card_id,
@@ -288,13 +294,28 @@ def _queued_query(dialect: str, aging: bool, excluding: bool, limited: bool) -> 
         .join(Card, Card.id == Job.card_id)
         .join(Repo, Repo.id == Card.repo_id)
         .where(Job.status == JobStatus.QUEUED)
-        .order_by(*dispatch_order(dialect, aging))
     )
     if excluding:
-        query = query.where(Card.repo_id.not_in(bindparam("exclude", expanding=True)))
-    if limited:
-        query = query.offset(bindparam("offset", type_=Integer)).limit(bindparam("limit", type_=Integer))
-    return query
+        base = base.where(Card.repo_id.not_in(bindparam("exclude", expanding=True)))
+    if not (limited and aging):  # the whole queue, or strict priority (its index gives the order)
+        query = base.order_by(*dispatch_order(dialect, aging))
+        if limited:
+            query = query.offset(bindparam("offset", type_=Integer)).limit(bindparam("limit", type_=Integer))
+        return query
+    # A slice with aging: its jobs are among the oldest offset + limit of each priority, which the
+    # index (status, priority, queued_at, id) reads without sorting the whole queue; only those
+    # (and any job of an unexpected priority) are put in order.
+    depth = bindparam("depth", type_=Integer)
+    levels = [base.where(Job.priority == p).order_by(Job.queued_at, Job.id).limit(depth) for p in PRIORITIES]
+    levels.append(base.where(Job.priority.not_in(PRIORITIES)))
+    parts = [select(*level.subquery().c) for level in levels]
+    merged = union_all(*parts).subquery()
+    return (
+        select(*merged.c)
+        .order_by(*dispatch_order(dialect, aging, merged.c))
+        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
+    )
 
 
 async def queued(
@@ -307,7 +328,13 @@ async def queued(
 ) -> list[Queued]:
     """A slice of the queue in dispatch order (``exclude``: leave out these repos' jobs)."""
     query = _queued_query(job_service.dialect(session), aging_s > 0, bool(exclude), limit is not None)
-    params = {"aging": aging_s, "exclude": list(exclude or ()), "offset": offset, "limit": limit}
+    params = {
+        "aging": aging_s,
+        "exclude": list(exclude or ()),
+        "offset": offset,
+        "limit": limit,
+        "depth": offset + (limit or 0),
+    }
     return [Queued(*row) for row in (await session.execute(query, params)).all()]
 
 

@@ -2,7 +2,8 @@
 
 Issue 15: the scheduler holds queued work that would exceed a limit. The limits live in
 limit_set (one row per scope: "global", or a repo's id); today's agent runs are counted by
-job.started_at and today's spend summed by job.completed_at, so both are indexed.
+job.started_at and today's spend summed by job.completed_at, so both are indexed; the queue is
+read a priority at a time, oldest first (status, priority, queued_at, id).
 
 Revision ID: 8f2d4c6a1b37
 Revises: de5e366d1ce8
@@ -43,10 +44,14 @@ def upgrade() -> None:
     with op.batch_alter_table("job", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_job_started_at"), ["started_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_job_completed_at"), ["completed_at"], unique=False)
+        batch_op.create_index(
+            "ix_job_status_priority_queued_at_id", ["status", "priority", "queued_at", "id"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("job", schema=None) as batch_op:
+        batch_op.drop_index("ix_job_status_priority_queued_at_id")
         batch_op.drop_index(batch_op.f("ix_job_completed_at"))
         batch_op.drop_index(batch_op.f("ix_job_started_at"))
     op.drop_table("limit_set")
