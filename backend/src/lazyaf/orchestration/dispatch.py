@@ -9,7 +9,9 @@ aging: ``limits.service.dispatch_order``) and, for each attempt, asks in turn:
 2. the hold checks registered on it (``Dispatcher.holds``, also ``app.state.hold_checks``): each
    is a ``HoldCheck``, ``async (session, settings, job) -> str | None``; a sentence holds the job
    (shown as ``held: <sentence>``), None lets it go. They run in order, only for attempts no limit
-   holds, inside the claim's transaction: keep them to a query or two, and do not write.
+   holds, inside the claim's transaction: keep them to a query or two, and do not write. A
+   preview asks them about every attempt it shows (the board's reasons: the first 200), so a
+   check that reads something shared should keep it for the transaction (``session.info``).
 
 The first attempt that passes is claimed (``attempts.claim``), guarded: the UPDATE that takes it
 re-checks the running counts the limits cap (SQLite evaluates them under its write lock), and on

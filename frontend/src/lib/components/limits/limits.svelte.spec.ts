@@ -10,6 +10,7 @@ import { makeCard } from '../../testing/cards';
 import { makeLimits, makeRepoLimits, polyfillDialog, reasonOf } from '../../testing/limits';
 import ColumnHeader from '../board/ColumnHeader.svelte';
 import TileJob from '../board/TileJob.svelte';
+import JobInfo from '../card/JobInfo.svelte';
 import LimitsDialog from './LimitsDialog.svelte';
 import SpendMeter from './SpendMeter.svelte';
 
@@ -53,6 +54,18 @@ describe('the held badge', () => {
     expect(screen.queryByText('queued')).toBeNull();
     const line = screen.getByText('held: daily_usd 19.80 of 19.80');
     expect(line.dataset.waiting).toBe('held');
+  });
+});
+
+describe('the card modal', () => {
+  it("says why the card's queued job waits, held by which limit", () => {
+    const { context, runners } = setup();
+    runners.waiting = { j1: reasonOf('held', 'held: failure_cooldown_after 3 of 3 failed runs in a row in repo demo') };
+    const job = { id: 'j1', status: 'queued', kind: 'build', agent: 'claude', phase: null, attempt: 0, queued_at: new Date().toISOString() } as JobRead;
+    render(JobInfo, { props: { job }, context });
+    const line = screen.getByText('held: failure_cooldown_after 3 of 3 failed runs in a row in repo demo', { exact: false });
+    expect(line.dataset.waiting).toBe('held');
+    expect(line.textContent).toContain('held');
   });
 });
 
