@@ -16,6 +16,7 @@ from lazyaf import __version__
 from lazyaf.api.router import api_router
 from lazyaf.auth import AuthMiddleware, RunnerCredentials
 from lazyaf.boundary import AllowedHosts, BoundaryMiddleware
+from lazyaf.conflicts.holds import hold_reason as conflict_hold_reason
 from lazyaf.conflicts.watcher import ConflictWatcher
 from lazyaf.db.engine import make_engine, make_sessionmaker, session_scope
 from lazyaf.docs import install_docs
@@ -32,6 +33,7 @@ from lazyaf.gitserver.refs import RefUpdate
 from lazyaf.jobs.admission import Admission
 from lazyaf.jobs.scheduler import Reaper
 from lazyaf.jobs.waiting import QueueWatcher
+from lazyaf.limits.watcher import LimitsWatcher
 from lazyaf.logging import RequestIdMiddleware
 from lazyaf.repos import service as repo_service
 from lazyaf.review.queue import ApprovalQueue
@@ -128,12 +130,17 @@ def create_app(settings: Settings) -> FastAPI:
         admission.request()
 
     reaper.after_sweep.append(admit_soon)
-    # Why queued jobs wait, kept current for the board (jobs/waiting.py).
-    queue = QueueWatcher(sessionmaker)
+    # Why queued jobs wait, kept current for the board (jobs/waiting.py), from the scheduler's
+    # decision (orchestration/dispatch.py): the claims and every view of the queue consult it.
+    queue = QueueWatcher(sessionmaker, hub.dispatcher)
     bus.listeners.append(queue.on_board_event)
     # Conflict prediction after every branch move, off the request path (conflicts/watcher.py).
     conflicts = ConflictWatcher(settings, sessionmaker)
     bus.listeners.append(conflicts.on_board_event)
+    queue.on_release.append(hub.wake_if_queued)  # a hold ended by time alone (midnight, a cooldown)
+    # Today's spend and counts against the limits, kept current for the board (limits/watcher.py).
+    limits_watcher = LimitsWatcher(sessionmaker)
+    bus.listeners.append(limits_watcher.on_board_event)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -144,6 +151,7 @@ def create_app(settings: Settings) -> FastAPI:
         admission.request()  # cards left waiting before a restart
         await queue.refresh(starting=True)
         await conflicts.start()
+        await limits_watcher.refresh()
         log.info("server_started", data_dir=str(settings.data_dir), git_backend=app.state.git_backend)
         try:
             yield
@@ -153,6 +161,7 @@ def create_app(settings: Settings) -> FastAPI:
             await admission.stop()
             await queue.stop()
             await conflicts.stop()
+            await limits_watcher.stop()
             await reaper.stop()
             await bus.stop()
             await engine.dispose()
@@ -177,6 +186,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.reaper = reaper
     app.state.pool = pool
     app.state.queue = queue
+    app.state.limits_watcher = limits_watcher
+    app.state.dispatcher = hub.dispatcher
+    # Extra reasons to hold queued work (orchestration.dispatch.HoldCheck): append to register one.
+    app.state.hold_checks = hub.dispatcher.holds
+    app.state.hold_checks.append(conflict_hold_reason)  # a repo's conflict_policy: hold
     app.state.approvals = ApprovalQueue()  # approvals of a repo take turns (review/queue.py)
     pool.app = app
     app.state.credentials = credentials

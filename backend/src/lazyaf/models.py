@@ -8,6 +8,7 @@ from lazyaf.github.commands.models import GitHubCommand, GitHubDelivery, GitHubT
 from lazyaf.github.models import GitHubIssue, GitHubLink, GitHubOutbox
 from lazyaf.jobs.models import Job, JobEvent, JobStatus
 from lazyaf.learnings.models import Learning, LearningMark, LearningUse
+from lazyaf.limits.models import LimitSet
 from lazyaf.repos.models import Repo, RepoAlias
 from lazyaf.runners.models import PoolTarget, Runner, RunnerKind, RunnerStatus
 from lazyaf.runs.models import Run, RunStatus, Step, StepStatus
@@ -32,6 +33,7 @@ __all__ = [
     "Learning",
     "LearningMark",
     "LearningUse",
+    "LimitSet",
     "PoolTarget",
     "Repo",
     "RepoAlias",

@@ -142,6 +142,13 @@ class Settings(BaseSettings):
     runner_crash_window: float = Field(
         300.0, gt=0, description="Seconds over which a pool runner's exits are counted (runner_crash_limit)."
     )
+    queue_aging_s: float = Field(
+        600.0,
+        ge=0,
+        description="Aging in the queue: every this many seconds a job waits count as one more priority "
+        "level (a low-priority card is not starved by a stream of higher ones); 0: strict priority, "
+        "then age.",
+    )
     default_agent: str = Field("claude", description="Agent CLI runners use unless a card says otherwise.")
     agent_command: str | None = Field(
         None,

@@ -48,6 +48,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "PATCH /api/learnings/{learning_id}": {"status": "accepted"},
     "PUT /api/cards/{card_id}/learnings/{learning_id}/mark": {"verdict": "helpful"},
     "POST /api/cards/{card_id}/comments/{comment_id}/learning": {"text": "Planted from a comment."},
+    "PUT /api/limits": {"max_running": 0, "daily_usd": 0},
+    "PUT /api/repos/{repo_id}/limits": {"max_running": 0},
 }
 # Routes for a runner's attempt only (auth.py): the user is refused 403 "forbidden" there whatever
 # the Origin, so the control below tells that refusal from the boundary's "cross_origin".

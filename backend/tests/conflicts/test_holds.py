@@ -202,3 +202,24 @@ async def test_a_job_whose_card_is_gone_is_not_held(r: HeldRepo) -> None:
     assert job is not None
     stray = Job(card_id=uuid.uuid4(), status=JobStatus.QUEUED, queued_at=T0)
     assert await r.reason(stray) is None
+
+
+async def test_the_servers_decision_holds_by_the_repos_conflict_policy(r: HeldRepo) -> None:
+    """Wired into the scheduler (main.py registers the check): the dispatcher's own walk of the
+    queue holds the planned card with the policy's sentence, and frees it once the other is done."""
+    assert hold_reason in r.app.state.hold_checks
+    running, _ = await r.card("Running one", CardStatus.IN_PROGRESS, files=README, job=JobStatus.RUNNING)
+    _, job = await r.card("Planned one", CardStatus.IN_PROGRESS, planned=("README.md",), job=JobStatus.QUEUED)
+    assert job is not None
+
+    async def verdict() -> Any:
+        async with r.app.state.sessionmaker() as session:
+            verdicts, _ = await r.app.state.dispatcher.preview(session)
+        (mine,) = [v for v in verdicts if v.queued.job_id == job.id]
+        return mine
+
+    held = await verdict()
+    assert held.hold is not None and held.fail is None
+    assert held.hold.message.startswith("held: conflict_policy hold: its plan touches files of 'Running one'")
+    await r.set(running, status=CardStatus.DONE)
+    assert (await verdict()).hold is None

@@ -101,6 +101,7 @@ async def test_a_card_queued_with_no_runner_says_none_is_running(
         "runners": 0,
         "starting": [],
         "failed": [],
+        "hold": None,
     }
     # Lists and card events do not carry it (it would go stale there): only the card itself.
     listed = (await client.get(f"/api/repos/{repo.id}/cards")).json()

@@ -17,6 +17,7 @@ from lazyaf.github.router import router as github_router
 from lazyaf.jobs.router import router as jobs_router
 from lazyaf.learnings.router import router as learnings_router
 from lazyaf.metrics.router import router as metrics_router
+from lazyaf.limits.router import router as limits_router
 from lazyaf.orchestration.router import router as meta_router
 from lazyaf.repos.router import router as repos_router
 from lazyaf.review.router import router as review_router
@@ -63,3 +64,4 @@ api_router.include_router(agents_router)
 api_router.include_router(learnings_router)
 api_router.include_router(conflicts_router)
 api_router.include_router(metrics_router)
+api_router.include_router(limits_router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import AfterValidator, TypeAdapter
 
 from lazyaf.api.deps import CardDep, RepoDep, SessionDep, SettingsDep
@@ -76,10 +76,10 @@ async def create_card(repo: RepoDep, card_in: CardCreate, session: SessionDep) -
 
 
 @router.get("/cards/{card_id}", responses=error_responses(404))
-async def get_card(card: CardDep, session: SessionDep) -> CardDetailRead:
+async def get_card(card: CardDep, session: SessionDep, request: Request) -> CardDetailRead:
     """Get one card; while its job is queued, why it waits (`waiting_reason`)."""
     job = await session.get(Job, card.job_id) if card.job_id is not None else None
-    reason = await waiting.for_job(session, job) if job is not None else None
+    reason = await waiting.for_job(session, job, request.app.state.dispatcher) if job is not None else None
     return CardDetailRead.model_validate(
         {**CardRead.model_validate(card).model_dump(), "waiting_reason": reason}
     )

@@ -26,6 +26,7 @@ from lazyaf.conflicts.schemas import ConflictRead
 from lazyaf.github.schemas import GitHubLinkRead
 from lazyaf.jobs.schemas import JobRead, WaitingReason
 from lazyaf.learnings.schemas import LearningRead
+from lazyaf.limits.schemas import LimitsRead
 from lazyaf.runners.schemas import RunnerRead
 
 
@@ -43,6 +44,7 @@ class EventType(StrEnum):
     LEARNING_UPDATED = "learning_updated"
     LEARNING_DELETED = "learning_deleted"
     CARD_CONFLICTS = "card_conflicts"
+    LIMITS_UPDATED = "limits_updated"
 
 
 class EventData(BaseModel):
@@ -139,6 +141,8 @@ class LearningDeleted(EventData):
     TYPE = EventType.LEARNING_DELETED
     learning_id: uuid.UUID
     repo_id: uuid.UUID
+
+
 class ConflictsUpdated(EventData):
     """A card's predicted collisions changed (one appeared, cleared or changed kind or files):
     ``conflicts`` is its whole list now, replacing what the board had (empty: none left)."""
@@ -147,6 +151,17 @@ class ConflictsUpdated(EventData):
     card_id: uuid.UUID
     repo_id: uuid.UUID
     conflicts: list[ConflictRead]
+
+
+class LimitsUpdated(EventData):
+    """The limits changed, or today's usage against them did (an attempt started or ended): the
+    whole of ``GET /api/limits``."""
+
+    TYPE = EventType.LIMITS_UPDATED
+    limits: LimitsRead
+    changed: bool = Field(
+        description="The limits themselves changed (not only the usage): held work may start."
+    )
 
 
 class _Frame(BaseModel):
@@ -212,9 +227,16 @@ class LearningUpdatedEvent(_Frame):
 class LearningDeletedEvent(_Frame):
     type: Literal[EventType.LEARNING_DELETED]
     data: LearningDeleted
+
+
 class CardConflictsEvent(_Frame):
     type: Literal[EventType.CARD_CONFLICTS]
     data: ConflictsUpdated
+
+
+class LimitsUpdatedEvent(_Frame):
+    type: Literal[EventType.LIMITS_UPDATED]
+    data: LimitsUpdated
 
 
 BoardEvent = Annotated[
@@ -230,7 +252,8 @@ BoardEvent = Annotated[
     | QueueUpdatedEvent
     | LearningUpdatedEvent
     | LearningDeletedEvent
-    | CardConflictsEvent,
+    | CardConflictsEvent
+    | LimitsUpdatedEvent,
     Field(discriminator="type"),
 ]
 """A frame of ``WS /ws`` carrying an event."""
@@ -269,6 +292,7 @@ SocketFrame = Annotated[
     | LearningUpdatedEvent
     | LearningDeletedEvent
     | CardConflictsEvent
+    | LimitsUpdatedEvent
     | HelloFrame
     | ResyncFrame,
     Field(discriminator="type"),

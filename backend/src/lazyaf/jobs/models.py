@@ -30,7 +30,11 @@ FINAL_JOB_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus
 
 class Job(IdMixin, TimestampMixin, Base):
     __tablename__ = "job"
-    __table_args__ = (Index("ix_job_status_priority_created_at", "status", "priority", "created_at"),)
+    __table_args__ = (
+        Index("ix_job_status_priority_created_at", "status", "priority", "created_at"),
+        # The queue by priority, oldest first: how the scheduler reads it (limits/service.py).
+        Index("ix_job_status_priority_queued_at_id", "status", "priority", "queued_at", "id"),
+    )
 
     card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card.id", ondelete="CASCADE"), index=True)
     # The step this job is an attempt of (None: a job from before runs existed).
@@ -88,8 +92,9 @@ class Job(IdMixin, TimestampMixin, Base):
     # default branch, not the job's branch (a pull request's branch must not configure its agent).
     agent_config_from_base: Mapped[bool] = mapped_column(default=False)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None]
-    completed_at: Mapped[datetime | None]
+    # Indexed for the day's counts and spend (limits/service.py): agent runs by start, cost by end.
+    started_at: Mapped[datetime | None] = mapped_column(index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class JobEvent(Base):

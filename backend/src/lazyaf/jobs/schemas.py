@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -108,6 +108,26 @@ class WaitingCode(StrEnum):
     RUNNER_FAILED = "runner_failed"
     BUSY = "busy"
     NEXT = "next"
+    HELD = "held"
+    OVER_BUDGET = "over_budget"
+
+
+class HoldRead(BaseModel):
+    """What holds a queued job back: a limit (with its figures) or a registered hold check."""
+
+    limit: str = Field(
+        description="max_running, max_running_per_repo, daily_usd, daily_agent_runs, "
+        "failure_cooldown_after, per_card_usd (over_budget), or hold_check (a registered check)."
+    )
+    scope: Literal["global", "repo", "card", "check"] = Field(
+        description="Whose limit: the whole server's, the job's repo's, its card's, or a hold check."
+    )
+    repo_id: uuid.UUID | None = Field(description="The repo whose limit it is (scope repo).")
+    value: float = Field(description="Where the count or spend stands (running, spent, runs).")
+    maximum: float = Field(description="The limit's value.")
+    until: datetime | None = Field(
+        description="When time alone releases it (local midnight; a repo's cooldown's end); else null."
+    )
 
 
 class WaitingReason(BaseModel):
@@ -120,3 +140,6 @@ class WaitingReason(BaseModel):
     runners: int = Field(description="Runners connected (busy or idle).")
     starting: list[str] = Field(description="Pool runners starting or waiting to restart, by name.")
     failed: list[str] = Field(description="Pool runners that kept crashing and were stopped, by name.")
+    hold: HoldRead | None = Field(
+        None, description="held / over_budget: the limit (or hold check) that holds it, and its figures."
+    )

@@ -2,8 +2,13 @@
 and for the board (``GET /api/runners`` → ``waiting``, then ``queue_updated`` events).
 
 A job waits for a runner that could take it (any connected runner: dispatch does not choose by
-agent) and for the jobs ahead of it in dispatch order (priority, then queue time, then id:
-``orchestration.attempts.claim``). The reasons, by ``code``:
+agent), for the jobs ahead of it in dispatch order (priority, then age, with aging), and for the
+limits (``orchestration.dispatch``, the scheduler's decision, says which jobs are held). The
+reasons, by ``code``:
+
+* ``held``: a limit or a hold check holds it: "held: daily_usd 19.80 of 20.00" (``limit``,
+  ``scope``, ``value``, ``maximum``, and ``until`` when time alone releases it);
+* ``over_budget``: its card has spent its ``per_card_usd``: it fails instead of starting;
 
 * ``no_runner``: no runner is connected and none is starting: "waiting for a runner — none is running";
 * ``starting``: none is connected yet, but pool runners are starting or waiting to restart;
@@ -11,24 +16,30 @@ agent) and for the jobs ahead of it in dispatch order (priority, then queue time
 * ``busy``: runners are connected, all taken by this job's turn: "waiting: 2 ahead, 1 runner busy";
 * ``next``: an idle runner is free for it (it is being handed over right now).
 
+Held jobs are not "ahead" of anyone: ``ahead`` counts the jobs before it that may start.
+
 Kept current on the board without polling and without stale tiles: card events and card lists do
 not carry a reason (it changes with every runner and every other job, which would mean re-sending
 every queued card). Instead ``QueueWatcher`` recomputes the reasons of the first ``BOARD_LIMIT``
 queued jobs after each change of the queue or the runners (coalesced over ``DEBOUNCE`` s) and, when
 any differs from what it last announced, records a ``queue_updated`` event with all of them: each
 event replaces the board's whole map, so no reason outlives its job or its cause. Jobs further back
-show as plainly queued on the board; their card's ``waiting_reason`` is exact.
+show as plainly queued on the board; their card's ``waiting_reason`` is exact. A hold that time
+alone ends (local midnight, a cooldown) sets a timer: the reasons are recomputed then and the
+``on_release`` callbacks (the hub: wake a runner) are called.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from lazyaf.db.engine import session_scope
@@ -36,12 +47,16 @@ from lazyaf.events.bus import EventBus
 from lazyaf.events.models import BoardEvent
 from lazyaf.events.schemas import EventType, QueueUpdated
 from lazyaf.jobs.models import Job, JobStatus
-from lazyaf.jobs.schemas import WaitingCode, WaitingReason
+from lazyaf.jobs.schemas import HoldRead, WaitingCode, WaitingReason
+from lazyaf.limits.policy import Hold
+from lazyaf.orchestration.dispatch import Dispatcher, Verdict
 from lazyaf.runners.models import Runner, RunnerStatus
 
 log = structlog.get_logger(__name__)
 BOARD_LIMIT = 200
 DEBOUNCE = 0.05
+RELEASE_MARGIN = 0.05
+"""Seconds after a hold's end the release timer fires (the decision then sees it ended)."""
 
 
 @dataclass
@@ -123,33 +138,58 @@ async def runners_now(session: AsyncSession) -> Runners:
     return found
 
 
-def _dispatch_order() -> tuple[Any, ...]:
-    return (Job.priority.desc(), Job.queued_at, Job.id)
+def held(hold: Hold, ahead: int, runners: Runners) -> WaitingReason:
+    """The reason of a job a limit or a hold check holds (or that fails for its card's budget)."""
+    return WaitingReason(
+        code=WaitingCode.OVER_BUDGET if hold.scope == "card" else WaitingCode.HELD,
+        message=hold.message,
+        ahead=ahead,
+        busy=runners.busy,
+        runners=runners.online,
+        starting=runners.starting + runners.restarting,
+        failed=runners.failed,
+        hold=HoldRead(
+            limit=hold.limit,
+            scope=hold.scope,
+            repo_id=hold.repo_id,
+            value=hold.value,
+            maximum=hold.maximum,
+            until=hold.until,
+        ),
+    )
 
 
-async def for_job(session: AsyncSession, job: Job) -> WaitingReason | None:
+def reasons(verdicts: list[Verdict], runners: Runners) -> dict[uuid.UUID, WaitingReason]:
+    """Each job's reason, from the decision's verdicts in dispatch order."""
+    found: dict[uuid.UUID, WaitingReason] = {}
+    ahead = 0
+    for verdict in verdicts:
+        stop = verdict.hold or verdict.fail
+        if stop is None:
+            found[verdict.queued.job_id] = reason(ahead, runners)
+            ahead += 1
+        else:
+            found[verdict.queued.job_id] = held(stop, ahead, runners)
+    return found
+
+
+async def for_job(session: AsyncSession, job: Job, dispatcher: Dispatcher) -> WaitingReason | None:
     """Why ``job`` waits; None unless it is queued."""
     if job.status != JobStatus.QUEUED:
         return None
-    before = or_(
-        Job.priority > job.priority,
-        and_(Job.priority == job.priority, Job.queued_at < job.queued_at),
-        and_(Job.priority == job.priority, Job.queued_at == job.queued_at, Job.id < job.id),
-    )
-    ahead = await session.scalar(
-        select(func.count()).select_from(Job).where(Job.status == JobStatus.QUEUED, before)
-    )
-    return reason(int(ahead or 0), await runners_now(session))
-
-
-async def for_queue(session: AsyncSession, limit: int = BOARD_LIMIT) -> dict[uuid.UUID, WaitingReason]:
-    """Why each of the first ``limit`` queued jobs waits, in dispatch order."""
-    query = select(Job.id).where(Job.status == JobStatus.QUEUED).order_by(*_dispatch_order()).limit(limit)
-    ids = list((await session.scalars(query)).all())
-    if not ids:
-        return {}
+    verdicts, _ = await dispatcher.preview(session, until=job.id)
     runners = await runners_now(session)
-    return {job_id: reason(ahead, runners) for ahead, job_id in enumerate(ids)}
+    return reasons(verdicts, runners).get(job.id) or reason(0, runners)
+
+
+async def for_queue(
+    session: AsyncSession, dispatcher: Dispatcher, limit: int = BOARD_LIMIT
+) -> dict[uuid.UUID, WaitingReason]:
+    """Why each of the first ``limit`` queued jobs waits, in dispatch order."""
+    verdicts, _ = await dispatcher.preview(session, limit=limit)
+    if not verdicts:
+        return {}
+    return reasons(verdicts, await runners_now(session))
 
 
 def as_json(reasons: dict[uuid.UUID, WaitingReason]) -> dict[str, dict[str, Any]]:
@@ -160,11 +200,15 @@ class QueueWatcher:
     """Keeps the board's waiting reasons current (module docstring): listens to board events after
     commit (``EventBus.listeners``) and records ``queue_updated`` when a reason changed."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], dispatcher: Dispatcher) -> None:
         self.sessionmaker = sessionmaker
+        self.dispatcher = dispatcher
+        # Called when a hold ends by time alone (the hub wakes a runner to claim).
+        self.on_release: list[Callable[[], Awaitable[None]]] = []
         self._last: dict[str, dict[str, Any]] | None = None
         self._lock = asyncio.Lock()
         self._pending: asyncio.TimerHandle | None = None
+        self._release: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def snapshot(self) -> dict[str, dict[str, Any]]:
@@ -177,18 +221,47 @@ class QueueWatcher:
         if row.type in (EventType.RUNNER_STATUS, EventType.RUNNER_DELETED):
             interesting = bool(self._last)  # runners matter only while jobs wait
         elif row.type == EventType.JOB_STATUS:
-            job = row.data["job"]
-            interesting = job["status"] == "queued" or job["id"] in (self._last or {})
+            # While jobs wait, any job that starts or ends changes the counts the limits hold them by.
+            interesting = row.data["job"]["status"] == "queued" or bool(self._last)
+        elif row.type == EventType.CARD_UPDATED:
+            # A card that leaves review may end a conflict hold on another (conflicts.holds).
+            interesting = bool(self._last) and row.data["card"]["status"] in ("done", "todo", "failed")
         else:
-            interesting = False
+            interesting = row.type == EventType.LIMITS_UPDATED and bool(self._last)
         if interesting and self._pending is None:
             self._pending = asyncio.get_running_loop().call_later(DEBOUNCE, self._fire)
 
-    def _fire(self) -> None:
-        self._pending = None
-        task = asyncio.get_running_loop().create_task(self.refresh())
+    def _fire(self, release: bool = False) -> None:
+        if release:
+            self._release = None
+        else:
+            self._pending = None
+        task = asyncio.get_running_loop().create_task(self._released() if release else self.refresh())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _released(self) -> None:
+        await self.refresh()
+        for callback in self.on_release:
+            try:
+                await callback()
+            except Exception:
+                log.exception("queue_release_callback_failed")
+
+    def _schedule_release(self, current: dict[str, dict[str, Any]]) -> None:
+        """A timer for the first hold that time alone ends (midnight, a cooldown), if any."""
+        if self._release is not None:
+            self._release.cancel()
+            self._release = None
+        ends = [
+            datetime.fromisoformat(r["hold"]["until"])
+            for r in current.values()
+            if (r.get("hold") or {}).get("until")
+        ]
+        if not ends:
+            return
+        delay = (min(ends) - datetime.now(UTC)).total_seconds() + RELEASE_MARGIN
+        self._release = asyncio.get_running_loop().call_later(max(delay, 0.0), self._fire, True)
 
     async def refresh(self, *, starting: bool = False) -> None:
         """Recompute; record ``queue_updated`` if anything differs from the last announcement (at
@@ -196,7 +269,7 @@ class QueueWatcher:
         async with self._lock:
             try:
                 async with session_scope(self.sessionmaker) as session:
-                    current = as_json(await for_queue(session))
+                    current = as_json(await for_queue(session, self.dispatcher))
                     last = {} if starting else self._last
                     if last is not None and current != last:
                         waiting = {uuid.UUID(job_id): WaitingReason(**r) for job_id, r in current.items()}
@@ -205,10 +278,12 @@ class QueueWatcher:
                 log.exception("queue_refresh_failed")
                 return
             self._last = current
+            self._schedule_release(current)
 
     async def stop(self) -> None:
-        if self._pending is not None:
-            self._pending.cancel()
+        for timer in (self._pending, self._release):
+            if timer is not None:
+                timer.cancel()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

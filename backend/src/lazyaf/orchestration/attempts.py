@@ -13,7 +13,7 @@ decides what follows.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +22,7 @@ import structlog
 from lazyaf_protocol import messages as protocol
 from lazyaf_protocol.redact import Redactor, redact_complete
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf import auth
@@ -53,9 +53,18 @@ def utcnow() -> datetime:
 
 
 async def claim(
-    *, session: AsyncSession, settings: Settings, runner_id: uuid.UUID
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    runner_id: uuid.UUID,
+    job_id: uuid.UUID | None = None,
+    guard: Sequence[ColumnElement[bool]] = (),
+    guard_params: Mapping[str, Any] | None = None,
 ) -> tuple[Job, Card, Repo, str] | None:
-    """Give the runner the best queued job, if any: (job, card, repo, attempt token).
+    """Give the runner a queued job, if any: (job, card, repo, attempt token). Which one is
+    ``orchestration.dispatch``'s decision (``job_id``, taken only while ``guard`` still holds
+    when the row is written; ``guard_params`` are its bound values); without one, the best
+    queued job by priority, then age.
 
     The claim is one UPDATE ... RETURNING (``_claim_next``); card, repo and runner come in one
     more query, and only when there was a job (an empty claim reads nothing else). The attempt
@@ -69,6 +78,9 @@ async def claim(
         lease_until=now + timedelta(seconds=settings.lease_ttl),
         token_hash=auth.hash_nonce(nonce),
         now=now,
+        job_id=job_id,
+        guard=guard,
+        guard_params=guard_params,
     )
     if job is None:
         return None
@@ -88,25 +100,40 @@ async def claim(
 
 
 async def _claim_next(
-    session: AsyncSession, *, runner_id: uuid.UUID, lease_until: datetime, token_hash: str, now: datetime
+    session: AsyncSession,
+    *,
+    runner_id: uuid.UUID,
+    lease_until: datetime,
+    token_hash: str,
+    now: datetime,
+    job_id: uuid.UUID | None = None,
+    guard: Sequence[ColumnElement[bool]] = (),
+    guard_params: Mapping[str, Any] | None = None,
 ) -> Job | None:
-    """Atomically take the best queued job for ``runner_id``: highest priority, then oldest.
+    """Atomically take ``job_id`` (or the best queued job: highest priority, then oldest) for
+    ``runner_id``, if it is still queued and ``guard`` (conditions on other rows: the limits'
+    counts) still holds as the row is written.
 
     One UPDATE ... WHERE status = 'queued' RETURNING: two runners can never take the same job,
-    whatever the interleaving (SQLite serializes writers; PostgreSQL skips locked rows).
+    whatever the interleaving (SQLite serializes writers, and evaluates the guard under its write
+    lock; PostgreSQL skips locked rows, and the dispatcher serializes decisions with a lock).
     """
     ATTEMPTS.require(JobStatus.QUEUED, JobStatus.RUNNING)
-    candidate = (
-        select(Job.id)
-        .where(Job.status == JobStatus.QUEUED)
-        .order_by(Job.priority.desc(), Job.queued_at, Job.id)
-        .limit(1)
-    )
-    if job_service.dialect(session) == "postgresql":
-        candidate = candidate.with_for_update(skip_locked=True)
+    if job_id is None:
+        candidate = (
+            select(Job.id)
+            .where(Job.status == JobStatus.QUEUED)
+            .order_by(Job.priority.desc(), Job.queued_at, Job.id)
+            .limit(1)
+        )
+        if job_service.dialect(session) == "postgresql":
+            candidate = candidate.with_for_update(skip_locked=True)
+        which: ColumnElement[bool] = Job.id == candidate.scalar_subquery()
+    else:
+        which = Job.id == job_id
     statement = (
         update(Job)
-        .where(Job.id == candidate.scalar_subquery(), Job.status == JobStatus.QUEUED)
+        .where(which, Job.status == JobStatus.QUEUED, *guard)
         .values(
             status=JobStatus.RUNNING,
             runner_id=runner_id,
@@ -121,7 +148,7 @@ async def _claim_next(
         .returning(Job)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
-    job: Job | None = (await session.execute(statement)).scalar_one_or_none()
+    job: Job | None = (await session.execute(statement, dict(guard_params or {}))).scalar_one_or_none()
     return job
 
 

@@ -268,6 +268,13 @@ ATTEMPTS: StateTable[JobStatus] = StateTable(
         ),
         Move(J.RUNNING, J.FAILED, Actor.LAZYAF, "failed", "The agent, the checks or the runner failed."),
         Move(J.QUEUED, J.CANCELLED, Actor.USER, "cancel", "Cancelled before a runner took it."),
+        Move(
+            J.QUEUED,
+            J.FAILED,
+            Actor.LAZYAF,
+            "over_budget",
+            "Its card had spent its per_card_usd: it failed instead of starting.",
+        ),
         Move(J.RUNNING, J.CANCELLED, Actor.LAZYAF, "cancelled", "Its runner stopped the agent as asked."),
     ),
     refusals=(

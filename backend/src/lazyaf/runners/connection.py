@@ -42,6 +42,7 @@ from lazyaf.git import refs as git_refs
 from lazyaf.git.run import in_thread
 from lazyaf.jobs.models import Job, JobStatus
 from lazyaf.orchestration import attempts, runners, runs
+from lazyaf.orchestration.dispatch import Dispatcher
 from lazyaf.redaction import server_redactor
 from lazyaf.repos.models import Repo
 from lazyaf.repos.service import git_path
@@ -67,6 +68,10 @@ class RunnerRefused(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+
+
+# Card statuses after review or work: holds that waited for such a card end (conflicts.holds).
+CARD_SETTLED = frozenset({"done", "todo", "failed"})
 
 
 @dataclass
@@ -120,12 +125,21 @@ class RunnerHub:
         self.connections: dict[uuid.UUID, RunnerConnection] = {}
         self.connected = asyncio.Condition()
         self._wakes = 0  # round-robin position for wake_idle
+        # The scheduler's decision the claims consult: limits and hold checks (orchestration/dispatch.py).
+        self.dispatcher = Dispatcher(settings)
         # Told the id of each runner whose connection ended (the pool notices exited containers).
         self.on_disconnect: list[Callable[[uuid.UUID], None]] = []
 
     # -- reacting to board events (called by the bus pump, after commit) --
 
     def on_board_event(self, row: BoardEvent) -> None:
+        if row.type == EventType.LIMITS_UPDATED and row.data["changed"]:
+            self._spawn(self.wake_if_queued())  # a raised limit may release held work
+            return
+        if row.type == EventType.CARD_UPDATED and row.data["card"]["status"] in CARD_SETTLED:
+            # A card left review or work: a card held behind it (conflict_policy hold) may start.
+            self._spawn(self.wake_if_queued())
+            return
         if row.type != EventType.JOB_STATUS:
             return
         job = row.data["job"]
@@ -426,9 +440,7 @@ class RunnerHub:
             await conn.send(protocol.NoJob())
             return
         async with session_scope(self.sessionmaker) as session:
-            claimed = await attempts.claim(
-                session=session, settings=self.settings, runner_id=conn.runner_id
-            )
+            claimed = await self.dispatcher.claim(session=session, runner_id=conn.runner_id)
             assign = None
             if claimed:
                 job, card, repo, token = claimed

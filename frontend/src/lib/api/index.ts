@@ -57,6 +57,14 @@ export type RepoConflictsRead = S['RepoConflictsRead'];
 export type MetricsRead = S['MetricsRead'];
 export type DayMetrics = S['DayMetrics'];
 export type Spread = S['Spread'];
+export type HoldRead = S['HoldRead'];
+export type LimitsRead = S['LimitsRead'];
+export type LimitsUpdate = S['LimitsUpdate'];
+export type LimitValues = S['LimitValues'];
+export type RepoLimitsRead = S['RepoLimitsRead'];
+export type RepoLimitsUpdate = S['RepoLimitsUpdate'];
+export type QueueRead = S['QueueRead'];
+export type QueueEntry = S['QueueEntry'];
 
 const get = <T>(path: string, query?: Query) => request<T>('GET', path, { query });
 const post = <T>(path: string, body?: unknown) => request<T>('POST', path, { body });
@@ -150,6 +158,18 @@ export const api = {
   /** How the agents and the reviews did over the last `days` days of time zone `tz`; every repo without `repo`. */
   metrics: (query: { repo?: string | null; days: number; tz?: string | null }, signal?: AbortSignal) =>
     request<MetricsRead>('GET', '/api/metrics', { query, signal }),
+  limits: {
+    /** The global limits, today's spend and counts, and each repo with limits of its own or work today. */
+    get: () => get<LimitsRead>('/api/limits'),
+    /** Set any of the global limits (null: no limit; keys left out stay as they are). */
+    put: (change: LimitsUpdate) => request<LimitsRead>('PUT', '/api/limits', { body: change }),
+    repo: (repoId: string) => get<RepoLimitsRead>(`/api/repos/${repoId}/limits`),
+    /** Set any of a repo's own limits (null: none of its own, the global default applies). */
+    putRepo: (repoId: string, change: RepoLimitsUpdate) =>
+      request<RepoLimitsRead>('PUT', `/api/repos/${repoId}/limits`, { body: change }),
+  },
+  /** Queued and held attempts in dispatch order with their reasons, and the queue's stats. */
+  queue: (repoId?: string | null) => get<QueueRead>('/api/queue', { repo: repoId ?? undefined }),
   runners: {
     list: () => get<PoolRead>('/api/runners'),
     scale: (kind: 'local' | 'docker', count: number) => post<PoolRead>('/api/runners/scale', { kind, count }),

@@ -613,6 +613,31 @@ export interface paths {
         patch: operations["update_learning"];
         trace?: never;
     };
+    "/api/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Limits
+         * @description The global limits, and today's spend and counts against them (each repo with limits or work today).
+         */
+        get: operations["get_limits"];
+        /**
+         * Put Limits
+         * @description Set any of the global limits (null: no limit; keys left out stay); held work is released at once
+         *     when a limit it waits for is raised.
+         */
+        put: operations["put_limits"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/meta/transitions": {
         parameters: {
             query?: never;
@@ -647,6 +672,26 @@ export interface paths {
          *     per card and per day, failure reasons, conflicts and learnings, from what was recorded.
          */
         get: operations["get_metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Queue
+         * @description Queued and held attempts in dispatch order, each with its reason for waiting, and the queue's stats.
+         */
+        get: operations["get_queue"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1089,6 +1134,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/repos/{repo_id}/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Repo Limits
+         * @description A repo's own limits, what it is held to (the global defaults where it has none), its usage today.
+         */
+        get: operations["get_repo_limits"];
+        /**
+         * Put Repo Limits
+         * @description Set any of a repo's own limits (null: none of its own, the global one applies; others stay).
+         */
+        put: operations["put_repo_limits"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runners": {
         parameters: {
             query?: never;
@@ -1353,7 +1422,7 @@ export interface components {
              */
             enabled: boolean;
         };
-        BoardEvent: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"] | components["schemas"]["LearningUpdatedEvent"] | components["schemas"]["LearningDeletedEvent"] | components["schemas"]["CardConflictsEvent"];
+        BoardEvent: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"] | components["schemas"]["LearningUpdatedEvent"] | components["schemas"]["LearningDeletedEvent"] | components["schemas"]["CardConflictsEvent"] | components["schemas"]["LimitsUpdatedEvent"];
         /**
          * BranchPullRequestCreate
          * @description Push a branch of the repo and open (or reuse) its pull request (`lazyaf land --pr`).
@@ -2346,6 +2415,29 @@ export interface components {
             time_to_review_s: components["schemas"]["Spread"];
         };
         /**
+         * EffectiveLimits
+         * @description What a repo is held to: its own limits, the global defaults where it has none.
+         */
+        EffectiveLimits: {
+            /** Cooldown S */
+            cooldown_s: number | null;
+            /** Daily Agent Runs */
+            daily_agent_runs: number | null;
+            /** Daily Usd */
+            daily_usd: number | null;
+            /** Failure Cooldown After */
+            failure_cooldown_after: number | null;
+            /** Max Running */
+            max_running: number | null;
+            /**
+             * Max Running Key
+             * @description Which limit max_running is: the repo's own max_running or the global max_running_per_repo.
+             */
+            max_running_key: string;
+            /** Per Card Usd */
+            per_card_usd: number | null;
+        };
+        /**
          * ErrorRead
          * @description The body of every error answer.
          */
@@ -2628,6 +2720,43 @@ export interface components {
              * @enum {string}
              */
             type: "hello";
+        };
+        /**
+         * HoldRead
+         * @description What holds a queued job back: a limit (with its figures) or a registered hold check.
+         */
+        HoldRead: {
+            /**
+             * Limit
+             * @description max_running, max_running_per_repo, daily_usd, daily_agent_runs, failure_cooldown_after, per_card_usd (over_budget), or hold_check (a registered check).
+             */
+            limit: string;
+            /**
+             * Maximum
+             * @description The limit's value.
+             */
+            maximum: number;
+            /**
+             * Repo Id
+             * @description The repo whose limit it is (scope repo).
+             */
+            repo_id: string | null;
+            /**
+             * Scope
+             * @description Whose limit: the whole server's, the job's repo's, its card's, or a hold check.
+             * @enum {string}
+             */
+            scope: "global" | "repo" | "card" | "check";
+            /**
+             * Until
+             * @description When time alone releases it (local midnight; a repo's cooldown's end); else null.
+             */
+            until: string | null;
+            /**
+             * Value
+             * @description Where the count or spend stands (running, spent, runs).
+             */
+            value: number;
         };
         /**
          * Hunk
@@ -3043,6 +3172,118 @@ export interface components {
          * @enum {string}
          */
         LearningVerdict: "helpful" | "harmful";
+        /**
+         * LimitValues
+         * @description The global limits (null: no limit).
+         */
+        LimitValues: {
+            /** Cooldown S */
+            cooldown_s: number | null;
+            /** Daily Agent Runs */
+            daily_agent_runs: number | null;
+            /** Daily Usd */
+            daily_usd: number | null;
+            /** Failure Cooldown After */
+            failure_cooldown_after: number | null;
+            /** Max Running */
+            max_running: number | null;
+            /** Max Running Per Repo */
+            max_running_per_repo: number | null;
+            /** Per Card Usd */
+            per_card_usd: number | null;
+        };
+        /**
+         * LimitsRead
+         * @description The global limits and today's usage against them; each repo with limits of its own or work today.
+         */
+        LimitsRead: {
+            /**
+             * Day Started At
+             * Format: date-time
+             * @description The local midnight that began today.
+             */
+            day_started_at: string;
+            limits: components["schemas"]["LimitValues"];
+            /** Repos */
+            repos: components["schemas"]["RepoLimitsRead"][];
+            /**
+             * Resets At
+             * Format: date-time
+             * @description The next local midnight: the daily limits start again.
+             */
+            resets_at: string;
+            usage: components["schemas"]["UsageRead"];
+        };
+        /**
+         * LimitsUpdate
+         * @description Any subset of the global limits; a key set to null removes that limit, a key left out stays.
+         */
+        LimitsUpdate: {
+            /**
+             * Cooldown S
+             * @description Seconds a repo pauses after failure_cooldown_after failed agent runs in a row.
+             */
+            cooldown_s?: number | null;
+            /**
+             * Daily Agent Runs
+             * @description Agent runs that may start since local midnight, all repos together.
+             */
+            daily_agent_runs?: number | null;
+            /**
+             * Daily Usd
+             * @description What agents may cost since local midnight (USD), all repos together.
+             */
+            daily_usd?: number | null;
+            /**
+             * Failure Cooldown After
+             * @description Failed agent runs in a row after which a repo pauses for cooldown_s.
+             */
+            failure_cooldown_after?: number | null;
+            /**
+             * Max Running
+             * @description Attempts running at once, all repos together.
+             */
+            max_running?: number | null;
+            /**
+             * Max Running Per Repo
+             * @description Attempts running at once in any one repo (a repo's own max_running replaces it).
+             */
+            max_running_per_repo?: number | null;
+            /**
+             * Per Card Usd
+             * @description What one card's agents may cost in all (USD); past it, its next step fails.
+             */
+            per_card_usd?: number | null;
+        };
+        /**
+         * LimitsUpdated
+         * @description The limits changed, or today's usage against them did (an attempt started or ended): the
+         *     whole of ``GET /api/limits``.
+         */
+        LimitsUpdated: {
+            /**
+             * Changed
+             * @description The limits themselves changed (not only the usage): held work may start.
+             */
+            changed: boolean;
+            limits: components["schemas"]["LimitsRead"];
+        };
+        /** LimitsUpdatedEvent */
+        LimitsUpdatedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["LimitsUpdated"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "limits_updated";
+        };
         /** MetricsRead */
         MetricsRead: {
             cards: components["schemas"]["CardsMetrics"];
@@ -3191,6 +3432,15 @@ export interface components {
              */
             kind: "local" | "docker";
         };
+        /** PriorityDepth */
+        PriorityDepth: {
+            /** Held */
+            held: number;
+            /** Priority */
+            priority: number;
+            /** Queued */
+            queued: number;
+        };
         /**
          * PullRequestCreate
          * @description Open (or reuse) the card's pull request.
@@ -3214,6 +3464,99 @@ export interface components {
         PullRequestQueued: {
             card: components["schemas"]["CardRead"] | null;
             op: components["schemas"]["OutboxRead"];
+        };
+        /**
+         * QueueEntry
+         * @description One queued attempt, where it stands and why it waits.
+         */
+        QueueEntry: {
+            /**
+             * Card Id
+             * Format: uuid
+             */
+            card_id: string;
+            /** Card Title */
+            card_title: string;
+            /**
+             * Effective Priority
+             * @description Its priority plus one per queue_aging_s waited (aging).
+             */
+            effective_priority: number;
+            /**
+             * Held
+             * @description A limit or a hold check holds it (reason.code held or over_budget).
+             */
+            held: boolean;
+            /**
+             * Job Id
+             * Format: uuid
+             */
+            job_id: string;
+            kind: components["schemas"]["JobKind"];
+            /**
+             * Position
+             * @description 1 is next in dispatch order.
+             */
+            position: number;
+            /** Priority */
+            priority: number;
+            /**
+             * Queued At
+             * Format: date-time
+             */
+            queued_at: string;
+            reason: components["schemas"]["WaitingReason"];
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+            /** Repo Name */
+            repo_name: string;
+            /** Step Id */
+            step_id: string | null;
+            /** Waited S */
+            waited_s: number;
+        };
+        /**
+         * QueueRead
+         * @description The queue in dispatch order (filtered by repo when asked), and its stats (of the whole queue).
+         */
+        QueueRead: {
+            /**
+             * Aging S
+             * @description Seconds of waiting that count as one priority level (0: no aging).
+             */
+            aging_s: number;
+            /** Jobs */
+            jobs: components["schemas"]["QueueEntry"][];
+            stats: components["schemas"]["QueueStats"];
+            /**
+             * Total
+             * @description Entries matching the filter, before the limit.
+             */
+            total: number;
+        };
+        /** QueueStats */
+        QueueStats: {
+            /**
+             * By Priority
+             * @description Depth per priority, highest first.
+             */
+            by_priority: components["schemas"]["PriorityDepth"][];
+            /** Held */
+            held: number;
+            /** Oldest Queued At */
+            oldest_queued_at: string | null;
+            /** Oldest Wait S */
+            oldest_wait_s: number | null;
+            /**
+             * Queued
+             * @description Attempts queued (held ones included).
+             */
+            queued: number;
+            /** Running */
+            running: number;
         };
         /**
          * QueueUpdated
@@ -3355,6 +3698,73 @@ export interface components {
             /** Remote Url */
             remote_url?: string | null;
         };
+        /**
+         * RepoLimitValues
+         * @description A repo's own limits (null: none of its own).
+         */
+        RepoLimitValues: {
+            /** Cooldown S */
+            cooldown_s: number | null;
+            /** Daily Agent Runs */
+            daily_agent_runs: number | null;
+            /** Daily Usd */
+            daily_usd: number | null;
+            /** Failure Cooldown After */
+            failure_cooldown_after: number | null;
+            /** Max Running */
+            max_running: number | null;
+            /** Per Card Usd */
+            per_card_usd: number | null;
+        };
+        /** RepoLimitsRead */
+        RepoLimitsRead: {
+            effective: components["schemas"]["EffectiveLimits"];
+            limits: components["schemas"]["RepoLimitValues"];
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+            /** Repo Name */
+            repo_name: string;
+            usage: components["schemas"]["RepoUsageRead"];
+        };
+        /**
+         * RepoLimitsUpdate
+         * @description Any subset of a repo's own limits; a key set to null removes it (the global value applies).
+         */
+        RepoLimitsUpdate: {
+            /**
+             * Cooldown S
+             * @description Replaces the global cooldown_s for this repo.
+             */
+            cooldown_s?: number | null;
+            /**
+             * Daily Agent Runs
+             * @description Agent runs of this repo since local midnight, besides the global daily_agent_runs.
+             */
+            daily_agent_runs?: number | null;
+            /**
+             * Daily Usd
+             * @description This repo's own budget since local midnight (USD), besides the global daily_usd.
+             */
+            daily_usd?: number | null;
+            /**
+             * Failure Cooldown After
+             * @description Replaces the global failure_cooldown_after for this repo.
+             */
+            failure_cooldown_after?: number | null;
+            /**
+             * Max Running
+             * @description Attempts of this repo running at once (replaces the global max_running_per_repo).
+             */
+            max_running?: number | null;
+            /**
+             * Per Card Usd
+             * @description What one card of this repo may cost (replaces the global per_card_usd).
+             */
+            per_card_usd?: number | null;
+        };
         /** RepoRead */
         RepoRead: {
             /** Build Command */
@@ -3480,6 +3890,38 @@ export interface components {
              * @enum {string}
              */
             type: "repo_updated";
+        };
+        /** RepoUsageRead */
+        RepoUsageRead: {
+            /**
+             * Agent Runs
+             * @description Agent runs started today.
+             */
+            agent_runs: number;
+            /**
+             * Failure Streak
+             * @description Failed agent runs in a row (counted while a cooldown could apply).
+             */
+            failure_streak: number;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Output Tokens */
+            output_tokens: number;
+            /**
+             * Paused Until
+             * @description Set while the repo pauses after failures in a row.
+             */
+            paused_until: string | null;
+            /**
+             * Running
+             * @description Attempts running now.
+             */
+            running: number;
+            /**
+             * Spent Usd
+             * @description Agent runs' reported cost, by the day they ended.
+             */
+            spent_usd: number;
         };
         /**
          * ResyncFrame
@@ -3620,7 +4062,7 @@ export interface components {
             /** Seq */
             seq: number;
         };
-        SocketFrame: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"] | components["schemas"]["LearningUpdatedEvent"] | components["schemas"]["LearningDeletedEvent"] | components["schemas"]["CardConflictsEvent"] | components["schemas"]["HelloFrame"] | components["schemas"]["ResyncFrame"];
+        SocketFrame: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"] | components["schemas"]["LearningUpdatedEvent"] | components["schemas"]["LearningDeletedEvent"] | components["schemas"]["CardConflictsEvent"] | components["schemas"]["LimitsUpdatedEvent"] | components["schemas"]["HelloFrame"] | components["schemas"]["ResyncFrame"];
         /**
          * Spread
          * @description A distribution of per-card figures: how many, and its middle and its 90th percentile
@@ -3823,6 +4265,31 @@ export interface components {
             steps: components["schemas"]["TransitionTableRead"];
         };
         /**
+         * UsageRead
+         * @description What runs and was spent today (since local midnight).
+         */
+        UsageRead: {
+            /**
+             * Agent Runs
+             * @description Agent runs started today.
+             */
+            agent_runs: number;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Output Tokens */
+            output_tokens: number;
+            /**
+             * Running
+             * @description Attempts running now.
+             */
+            running: number;
+            /**
+             * Spent Usd
+             * @description Agent runs' reported cost, by the day they ended.
+             */
+            spent_usd: number;
+        };
+        /**
          * VerifyRead
          * @description The answer of a verification: ``ok``, or ``error`` saying what to fix.
          */
@@ -3847,7 +4314,7 @@ export interface components {
          * WaitingCode
          * @enum {string}
          */
-        WaitingCode: "no_runner" | "starting" | "runner_failed" | "busy" | "next";
+        WaitingCode: "no_runner" | "starting" | "runner_failed" | "busy" | "next" | "held" | "over_budget";
         /**
          * WaitingReason
          * @description Why a queued job has not started yet.
@@ -3869,6 +4336,8 @@ export interface components {
              * @description Pool runners that kept crashing and were stopped, by name.
              */
             failed: string[];
+            /** @description held / over_budget: the limit (or hold check) that holds it, and its figures. */
+            hold?: components["schemas"]["HoldRead"] | null;
             /**
              * Message
              * @description The reason as the board shows it.
@@ -6442,6 +6911,122 @@ export interface operations {
             };
         };
     };
+    get_limits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LimitsRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    put_limits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LimitsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LimitsRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A body over the API's size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
     get_transitions: {
         parameters: {
             query?: never;
@@ -6512,6 +7097,76 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MetricsRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    get_queue: {
+        parameters: {
+            query?: {
+                /** @description Only this repo's queued attempts. */
+                repo?: string | null;
+                /** @description At most this many entries. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueRead"];
                 };
             };
             /** @description A Host this server does not answer to */
@@ -8579,6 +9234,153 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A body over the API's size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    get_repo_limits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepoLimitsRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    put_repo_limits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RepoLimitsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepoLimitsRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,6 +5,8 @@ import type { CardActions } from './actions.svelte';
 import type { AgentState } from './agents.svelte';
 import type { BoardState } from './board.svelte';
 import type { KeyboardDrag } from './keyboard.svelte';
+import type { LimitsState } from './limits.svelte';
+import type { QueueState } from './queue.svelte';
 import type { RunnerState } from './runners.svelte';
 
 export type AppContext = {
@@ -14,6 +16,10 @@ export type AppContext = {
   actions: CardActions;
   keyboard: KeyboardDrag;
   agents: AgentState;
+  /** Budgets and limits with today's spend (optional: component tests may leave it out). */
+  limits?: LimitsState;
+  /** The queue view's state (optional, like limits). */
+  queue?: QueueState;
 };
 
 export const APP_CONTEXT_KEY = Symbol('lazyaf');
