@@ -3280,7 +3280,7 @@ export interface components {
             state: "open" | "all";
             /**
              * Workflow
-             * @description What synced cards run when started.
+             * @description The workflow synced cards run when they auto-start (GET /api/workflows?repo=).
              * @default build
              */
             workflow: string;
