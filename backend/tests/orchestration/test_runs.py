@@ -537,10 +537,25 @@ async def test_a_long_task_fails_after_its_iterations(
     ]
     card = await _card(app, job.card_id)
     assert card.status == CardStatus.FAILED
+    # A retry is one more iteration: the failed one again, then (not done) one after it.
+    async with app.state.sessionmaker() as session:
+        row = await session.get(Card, job.card_id)
+        assert row is not None
+        retry = await card_moves.retry_card(session=session, settings=settings, card=row)
+        await session.commit()
+    assert retry.kind == JobKind.RETRY and retry.resume_session is None
+    await _complete(
+        app, settings, repo, await _claim(app, settings, runner.id), runner.id, tmp_path, {"a.py": "r\n"}
+    )
+    (run_row,) = await _runs(app, job.card_id)
+    assert run_row[1] == R.RUNNING and [s for _, s in run_row[2]][-2:] == [S.RUNNING, S.PENDING]
+    await _complete(
+        app, settings, repo, await _claim(app, settings, runner.id), runner.id, tmp_path, {"a.py": "s\n"}
+    )
     async with app.state.sessionmaker() as session:
         run = await session.scalar(select(Run).where(Run.card_id == job.card_id))
         assert run is not None and run.error is not None
-    assert run.error.startswith("The long task did not finish in 2 iterations: its progress file (docs")
+    assert run.error.startswith("The long task did not finish in 3 iterations: its progress file (docs")
 
 
 async def test_a_running_run_left_without_a_running_step_goes_on_with_its_next_one(

@@ -15,7 +15,7 @@ from lazyaf.cards.models import Card, CardStatus
 from lazyaf.cards.schemas import CardUpdate
 from lazyaf.errors import InvalidTransition
 from lazyaf.jobs.models import Job
-from lazyaf.orchestration import announce, columns, review, runs
+from lazyaf.orchestration import announce, columns, review, rework, runs
 from lazyaf.orchestration.states import CARDS
 from lazyaf.settings import Settings
 
@@ -104,4 +104,4 @@ async def retry_card(
 ) -> Job:
     """Another attempt of the failed step of the card's run, told why the last attempt failed."""
     CARDS.act("retry", card.status, what=_what(card))
-    return await runs.retry_step(session=session, settings=settings, card=card, agent=agent)
+    return await rework.retry_step(session=session, settings=settings, card=card, agent=agent)

@@ -37,7 +37,6 @@ from lazyaf_protocol import messages as protocol
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lazyaf.agents import service as agent_service
 from lazyaf.cards.models import ActivityKind, Card, CardStatus, Comment
 from lazyaf.errors import InvalidInput, InvalidTransition
 from lazyaf.git import diff as git_diff
@@ -177,7 +176,7 @@ def new_run(
     prompts: Sequence[str | None] = (),
 ) -> tuple[Run, list[Step]]:
     """A run of ``workflow`` (its steps of ``kinds``, in order, all pending) for the card; nothing
-    starts yet (``_begin``). ``prompts``: the first attempt's prompt of each step, when the caller
+    starts yet (``begin``). ``prompts``: the first attempt's prompt of each step, when the caller
     has its own (a GitHub command); the rest are rendered when their step begins."""
     needs_plan = StepKind.PLAN in kinds or StepKind.LOOP in kinds
     run = Run(
@@ -209,7 +208,7 @@ def new_run(
     return run, rows
 
 
-def _move_step(step: Step, target: StepStatus, error: str | None = None) -> None:
+def move_step(step: Step, target: StepStatus, error: str | None = None) -> None:
     STEPS.require(step.status, target)
     step.status = target
     if target == StepStatus.RUNNING:
@@ -221,7 +220,7 @@ def _move_step(step: Step, target: StepStatus, error: str | None = None) -> None
         step.finished_at, step.error = utcnow(), error
 
 
-def _move_run(run: Run, target: RunStatus, error: str | None = None) -> None:
+def move_run(run: Run, target: RunStatus, error: str | None = None) -> None:
     RUNS.require(run.status, target)
     run.status = target
     if target in (RunStatus.RUNNING, RunStatus.WAITING):
@@ -231,7 +230,7 @@ def _move_run(run: Run, target: RunStatus, error: str | None = None) -> None:
         log.info("run_finished", run_id=str(run.id), status=target)
 
 
-async def _steps_of(session: AsyncSession, run: Run) -> list[Step]:
+async def steps_of(session: AsyncSession, run: Run) -> list[Step]:
     return list(
         (await session.scalars(select(Step).where(Step.run_id == run.id).order_by(Step.position))).all()
     )
@@ -246,7 +245,7 @@ async def latest_run(session: AsyncSession, card: Card) -> Run | None:
     )
 
 
-async def _step_jobs(session: AsyncSession, step: Step) -> list[Job]:
+async def step_jobs(session: AsyncSession, step: Step) -> list[Job]:
     return list(
         (
             await session.scalars(
@@ -256,8 +255,8 @@ async def _step_jobs(session: AsyncSession, step: Step) -> list[Job]:
     )
 
 
-async def _last_job(session: AsyncSession, step: Step) -> Job | None:
-    jobs = await _step_jobs(session, step)
+async def last_job(session: AsyncSession, step: Step) -> Job | None:
+    jobs = await step_jobs(session, step)
     return jobs[-1] if jobs else None
 
 
@@ -295,7 +294,7 @@ async def check_attempts_left(session: AsyncSession, card: Card, step: Step | No
         raise _out_of_attempts(card)
 
 
-async def _last_agent_job(session: AsyncSession, card: Card) -> Job | None:
+async def last_agent_job(session: AsyncSession, card: Card) -> Job | None:
     """The card's latest attempt that ran an agent (the session a new iterate step resumes)."""
     return await session.scalar(
         select(Job)
@@ -342,7 +341,7 @@ async def start(
         review_plan=review_plan,
         max_iterations=preset.max_iterations,
     )
-    return await _begin(
+    return await begin(
         session,
         settings,
         card=card,
@@ -370,12 +369,10 @@ async def start_run(
     repo = await session.get(Repo, card.repo_id)
     assert repo is not None
     first = steps.Ask(ask) if ask is not None else None
-    return await _begin(
-        session, settings, card=card, repo=repo, run=run, step=rows[0], ask=first, agent=agent
-    )
+    return await begin(session, settings, card=card, repo=repo, run=run, step=rows[0], ask=first, agent=agent)
 
 
-async def _begin(
+async def begin(
     session: AsyncSession,
     settings: Settings,
     *,
@@ -392,8 +389,8 @@ async def _begin(
 ) -> Job:
     """Begin a pending step: its first attempt is queued. ``previous``: the attempt that ended the
     step before (its agent goes on); ``quiet``: the caller announces the run."""
-    _move_step(step, StepStatus.RUNNING)
-    return await _queue_step_attempt(
+    move_step(step, StepStatus.RUNNING)
+    return await queue_step_attempt(
         session,
         settings,
         card=card,
@@ -443,7 +440,7 @@ def _checks(repo: Repo) -> list[protocol.VerifyStep]:
     ]
 
 
-async def _queue_step_attempt(
+async def queue_step_attempt(
     session: AsyncSession,
     settings: Settings,
     *,
@@ -473,7 +470,7 @@ async def _queue_step_attempt(
     resuming = step.kind != StepKind.VERIFY and steps.resumes(step.kind, ask.kind)
     last_agent = previous
     if last_agent is None and (agent is None or resuming):
-        last_agent = await _last_agent_job(session, card)
+        last_agent = await last_agent_job(session, card)
     agent = agent or (last_agent.agent if last_agent else None) or settings.default_agent
     if step.kind == StepKind.VERIFY:
         return await queue_attempt(
@@ -491,7 +488,7 @@ async def _queue_step_attempt(
             quiet=quiet,
         )
     resume = await job_sessions.resumable(settings, last_agent, agent) if resuming else None
-    earlier = [] if fresh else await _step_jobs(session, step)
+    earlier = [] if fresh else await step_jobs(session, step)
     if step.prompt is not None and not earlier:
         prompt = step.prompt  # the starter's own prompt for the step's first attempt
     else:
@@ -511,7 +508,7 @@ async def _queue_step_attempt(
             plan_text=seen.plan,
             progress_text=seen.progress,
             test_paths=paths.test_paths(repo),
-            diff=await _branch_patch(settings, repo, card) if needs_diff else "",
+            diff=await branch_patch(settings, repo, card) if needs_diff else "",
         )
     return await queue_attempt(
         session=session,
@@ -587,7 +584,7 @@ async def queue_attempt(
     return job
 
 
-async def _branch_patch(settings: Settings, repo: Repo, card: Card) -> str:
+async def branch_patch(settings: Settings, repo: Repo, card: Card) -> str:
     """The card branch's unified diff against the default branch, cut to ``DIFF_LIMIT`` characters."""
     try:
         result = await in_thread(
@@ -597,188 +594,6 @@ async def _branch_patch(settings: Settings, repo: Repo, card: Card) -> str:
         return ""
     patch: str = result.patch
     return patch if len(patch) <= DIFF_LIMIT else patch[:DIFF_LIMIT] + "\n[… diff cut …]"
-
-
-# --- a person's moves on a run ---------------------------------------------------------------------
-
-
-async def retry_step(
-    *, session: AsyncSession, settings: Settings, card: Card, agent: str | None = None
-) -> Job:
-    """Another attempt of the failed step of the card's last run (its run running again), told
-    why the last one failed. A failed verify step sends its agent step back first. A card whose
-    last job had no step gets a new run of the repo's default workflow."""
-    previous = await session.get(Job, card.job_id) if card.job_id else None
-    step = await session.get(Step, previous.step_id) if previous and previous.step_id else None
-    run = await session.get(Run, step.run_id) if step else None
-    if step is None or run is None or step.status != StepStatus.FAILED:
-        await check_attempts_left(session, card)
-        agent = agent or (previous.agent if previous else settings.default_agent)
-        await agent_service.require(session=session, settings=settings, agent=agent)
-        return await start(session=session, settings=settings, card=card, agent=agent)
-    repo, _ = await repo_with_base(session, settings, card)
-    failure = (previous.error if previous else None) or step.error or "The previous attempt failed."
-    checks_failed = previous is not None and any(v.get("exit_code") != 0 for v in previous.verification or [])
-    if step.kind == StepKind.VERIFY and checks_failed:
-        back = await _agent_step_before(session, run, step)
-        if back is None:
-            raise InvalidTransition(f"Card '{card.title}': its run has no agent step to send back.")
-        await check_attempts_left(session, card, back)
-        await _require_agent(session, settings, agent, back)
-        _move_run(run, RunStatus.RUNNING)
-        _move_step(step, StepStatus.PENDING, failure)
-        return await _send_back(
-            session,
-            settings,
-            card=card,
-            repo=repo,
-            run=run,
-            step=back,
-            ask=steps.Ask(JobKind.FIX, failure=failure),
-        )
-    await check_attempts_left(session, card, step)
-    await _require_agent(session, settings, agent, step)
-    _move_run(run, RunStatus.RUNNING)
-    _move_step(step, StepStatus.RUNNING)
-    if card.conflict_files:  # the branch still conflicts: the new pass merges the base in again
-        ask = steps.Ask(JobKind.RESOLVE, conflicts=list(card.conflict_files))
-    else:
-        ask = steps.Ask(JobKind.RETRY, failure=failure)
-    return await _queue_step_attempt(
-        session,
-        settings,
-        card=card,
-        repo=repo,
-        run=run,
-        step=step,
-        ask=ask,
-        agent=agent,
-        previous=await _last_job(session, step),
-    )
-
-
-async def _require_agent(session: AsyncSession, settings: Settings, agent: str | None, step: Step) -> None:
-    """Refuse (nothing written) when no runner could run the agent a person's request queues."""
-    if agent is None:
-        jobs = await _step_jobs(session, step)
-        agent = jobs[-1].agent if jobs else settings.default_agent
-    await agent_service.require(session=session, settings=settings, agent=agent)
-
-
-async def iterate(
-    *,
-    session: AsyncSession,
-    settings: Settings,
-    card: Card,
-    comments: Sequence[Comment] = (),
-    conflicts: Sequence[str] = (),
-    followups: Sequence[str] = (),
-    agent: str | None = None,
-) -> Job:
-    """A new ``iterate`` run on a reviewed card's branch: its first attempt addresses the
-    comments (or resolves the conflicts, or carries a person's prompt), resuming the card's last
-    agent session; the repo's checks follow."""
-    repo, _ = await repo_with_base(session, settings, card)
-    catalog = await in_thread(presets.catalog_at, git_path(settings, repo), repo.default_branch)
-    preset = catalog.get("iterate") or presets.builtin().workflows["iterate"]
-    last = await _last_agent_job(session, card)
-    agent = agent or (last.agent if last else settings.default_agent)
-    await agent_service.require(session=session, settings=settings, agent=agent)
-    run, rows = new_run(session, card, preset.name, preset.steps, max_iterations=preset.max_iterations)
-    first = rows[0]
-    kind = JobKind.RESOLVE if conflicts else FIRST_KIND[first.kind]
-    ask = steps.Ask(kind, comments=list(comments), conflicts=list(conflicts), followups=list(followups))
-    return await _begin(session, settings, card=card, repo=repo, run=run, step=first, ask=ask, agent=agent)
-
-
-async def waiting_run(session: AsyncSession, card: Card) -> Run | None:
-    """The card's last run, if it waits for its plan's review."""
-    run = await latest_run(session, card)
-    return run if run is not None and run.status == RunStatus.WAITING else None
-
-
-async def continue_after_review(
-    *, session: AsyncSession, settings: Settings, card: Card, run: Run
-) -> Job | None:
-    """The plan was approved: the run goes on with the step after it (the card back in progress).
-    None when nothing followed the plan (the run succeeded; the card stays in review)."""
-    _move_run(run, RunStatus.RUNNING)
-    rows = await _steps_of(session, run)
-    plan_step = next(
-        s for s in reversed(rows) if s.kind == StepKind.PLAN and s.status == StepStatus.SUCCEEDED
-    )
-    job = await _next_step(session, settings, card=card, run=run, rows=rows, after=plan_step)
-    await session.flush()
-    await announce.run_changed(session, run, card.repo_id)
-    return job
-
-
-async def replan(
-    *,
-    session: AsyncSession,
-    settings: Settings,
-    card: Card,
-    run: Run,
-    comments: Sequence[Comment] = (),
-    followups: Sequence[str] = (),
-) -> Job:
-    """The plan's review asked for changes: the plan step runs again (``refine``), resuming its
-    session, with the comments; the run is running again."""
-    rows = await _steps_of(session, run)
-    plan_step = next(s for s in reversed(rows) if s.kind == StepKind.PLAN)
-    await _require_agent(session, settings, None, plan_step)
-    repo = await session.get(Repo, card.repo_id)
-    assert repo is not None
-    _move_run(run, RunStatus.RUNNING)
-    ask = steps.Ask(JobKind.REFINE, comments=list(comments), followups=list(followups))
-    return await _send_back(session, settings, card=card, repo=repo, run=run, step=plan_step, ask=ask)
-
-
-async def cancel_waiting(*, session: AsyncSession, card: Card, run: Run) -> None:
-    """The plan's review rejected it: the waiting run ends, cancelled, its later steps skipped."""
-    for later in await _steps_of(session, run):
-        if later.status == StepStatus.PENDING:
-            _move_step(later, StepStatus.SKIPPED)
-    _move_run(run, RunStatus.CANCELLED, "The plan was rejected in review.")
-    await session.flush()
-    await announce.run_changed(session, run, card.repo_id)
-
-
-async def add_followup(
-    *, session: AsyncSession, settings: Settings, card: Card, text: str
-) -> tuple[FollowUp, Job | None, Run | None]:
-    """A person's follow-up prompt: queued while the card's run works (delivered as the next turn
-    of the running step's session when it ends); on a card in review, the next turn now (a
-    waiting plan is re-planned with it; otherwise an ``iterate`` run resumes the session)."""
-    followup = FollowUp(card_id=card.id, text=text)
-    if card.status == CardStatus.IN_PROGRESS:
-        session.add(followup)
-        await session.flush()
-        run = await latest_run(session, card)
-        announce.activity(
-            session, card, ActivityKind.PROMPT, {"followup_id": str(followup.id), "queued": True}
-        )
-        return followup, None, run
-    if card.status != CardStatus.IN_REVIEW:
-        what = {
-            CardStatus.TODO: "start it first (its agent has no session yet)",
-            CardStatus.FAILED: "retry it first, then send the prompt while it runs",
-            CardStatus.DONE: "it is merged; create a new card for more work",
-        }[card.status]
-        raise InvalidTransition(f"Card '{card.title}' is {card.status}: {what}.")
-    run = await waiting_run(session, card)
-    if run is not None:
-        job = await replan(session=session, settings=settings, card=card, run=run, followups=[text])
-    else:
-        job = await iterate(session=session, settings=settings, card=card, followups=[text])
-        run = await session.get(Run, (await session.get(Step, job.step_id)).run_id) if job.step_id else None  # type: ignore[union-attr]
-    followup.job_id, followup.delivered_at = job.id, utcnow()
-    session.add(followup)
-    await session.flush()
-    announce.activity(
-        session, card, ActivityKind.PROMPT, {"followup_id": str(followup.id), "job_id": str(job.id)}
-    )
-    return followup, job, run
 
 
 # --- when an attempt ends --------------------------------------------------------------------------
@@ -792,8 +607,9 @@ def verification_failure(result: protocol.VerifyResult) -> str:
 
 async def path_rule(session: AsyncSession, job: Job) -> attempts.PathRule | None:
     """What the harness allows ``job``'s attempt to change: a plan step only its plan document, a
-    test step only test files (the repo's ``test_paths``); None: anything."""
-    if job.step_id is None:
+    test step only test files (the repo's ``test_paths``); None: anything. A ``resolve`` attempt
+    brings the base branch in, whose changes are anywhere: it is held to no path rule."""
+    if job.step_id is None or job.kind == JobKind.RESOLVE:
         return None
     found = (
         await session.execute(
@@ -859,7 +675,7 @@ async def _checks_failed(
     step = await session.get(Step, job.step_id)
     run = await session.get(Run, step.run_id) if step else None
     assert step is not None and run is not None
-    back = await _agent_step_before(session, run, step)
+    back = await agent_step_before(session, run, step)
     if back is None or await step_attempts(session, back) >= card.max_attempts:
         await end_attempt(
             session=session, settings=settings, job=job, card=card, status=JobStatus.FAILED, error=error
@@ -868,15 +684,15 @@ async def _checks_failed(
     await attempts.finish(session=session, job=job, status=JobStatus.FAILED, error=error)
     await session.flush()
     announce.job_changed(session, job)
-    _move_step(step, StepStatus.PENDING, error)
+    move_step(step, StepStatus.PENDING, error)
     repo = await session.get(Repo, card.repo_id)
     assert repo is not None
-    await _send_back(
+    await send_back(
         session, settings, card=card, repo=repo, run=run, step=back, ask=steps.Ask(JobKind.FIX, failure=error)
     )
 
 
-async def _agent_step_before(session: AsyncSession, run: Run, step: Step) -> Step | None:
+async def agent_step_before(session: AsyncSession, run: Run, step: Step) -> Step | None:
     return await session.scalar(
         select(Step)
         .where(Step.run_id == run.id, Step.position < step.position, Step.kind.in_(list(AGENT_STEPS)))
@@ -885,7 +701,7 @@ async def _agent_step_before(session: AsyncSession, run: Run, step: Step) -> Ste
     )
 
 
-async def _send_back(
+async def send_back(
     session: AsyncSession,
     settings: Settings,
     *,
@@ -898,12 +714,12 @@ async def _send_back(
 ) -> Job:
     """``step`` (an agent step that succeeded, or is running again) gets another attempt, resuming
     its last session; the steps after it that ran wait to run again."""
-    for later in await _steps_of(session, run):
+    for later in await steps_of(session, run):
         if later.position > step.position and later.status in (StepStatus.SUCCEEDED, StepStatus.RUNNING):
-            _move_step(later, StepStatus.PENDING, later.error)
+            move_step(later, StepStatus.PENDING, later.error)
     if step.status != StepStatus.RUNNING:
-        _move_step(step, StepStatus.RUNNING)
-    return await _queue_step_attempt(
+        move_step(step, StepStatus.RUNNING)
+    return await queue_step_attempt(
         session,
         settings,
         card=card,
@@ -911,7 +727,7 @@ async def _send_back(
         run=run,
         step=step,
         ask=ask,
-        previous=await _last_job(session, step),
+        previous=await last_job(session, step),
         quiet=quiet,
     )
 
@@ -990,14 +806,14 @@ async def _settle_step(
                 )
                 status = JobStatus.FAILED
         if status == JobStatus.COMPLETED:
-            _move_step(step, StepStatus.SUCCEEDED)
+            move_step(step, StepStatus.SUCCEEDED)
             await _advance(
                 session, settings, card=card, repo=repo, run=run, step=step, job=job, finished=finished
             )
             await session.flush()
             await announce.run_changed(session, run, card.repo_id)
             return run.status
-    _move_step(step, STEP_AFTER[status], error)
+    move_step(step, STEP_AFTER[status], error)
     await _end_run(session, run, step)
     if run.status == RunStatus.CANCELLED:
         await session.execute(delete(FollowUp).where(FollowUp.card_id == card.id, FollowUp.job_id.is_(None)))
@@ -1011,10 +827,10 @@ async def _end_run(session: AsyncSession, run: Run, step: Step) -> None:
     reached; a failed one keeps them pending, for a retry of the failed step to go on with."""
     target = RUN_AFTER[step.status]
     if target == RunStatus.CANCELLED:
-        for later in await _steps_of(session, run):
+        for later in await steps_of(session, run):
             if later.status == StepStatus.PENDING:
-                _move_step(later, StepStatus.SKIPPED)
-    _move_run(run, target, step.error)
+                move_step(later, StepStatus.SKIPPED)
+    move_run(run, target, step.error)
 
 
 async def _record_progress(
@@ -1081,20 +897,20 @@ async def _advance(
             )
         ).all()
     )
-    back = step if step.kind in AGENT_STEPS else await _agent_step_before(session, run, step)
+    back = step if step.kind in AGENT_STEPS else await agent_step_before(session, run, step)
     if queued and back is not None:
         ask = steps.Ask(JobKind.FOLLOWUP, followups=[f.text for f in queued])
-        sent = await _send_back(
+        sent = await send_back(
             session, settings, card=card, repo=repo, run=run, step=back, ask=ask, quiet=True
         )
         for followup in queued:
             followup.job_id, followup.delivered_at = sent.id, utcnow()
         return
     if step.kind == StepKind.PLAN and run.review_plan:
-        _move_run(run, RunStatus.WAITING)
+        move_run(run, RunStatus.WAITING)
         log.info("run_waits_for_review", run_id=str(run.id), card_id=str(card.id))
         return
-    rows = await _steps_of(session, run)
+    rows = await steps_of(session, run)
     if step.kind == StepKind.LOOP and not finished:
         following = Step(
             id=uuid.uuid4(),
@@ -1111,7 +927,7 @@ async def _advance(
             f"{v.get('name')} (`{v.get('command')}`) exited with {v.get('exit_code')}:\n{v.get('output', '')}"
             for v in job.verification or []
         )
-        await _begin(
+        await begin(
             session,
             settings,
             card=card,
@@ -1123,7 +939,7 @@ async def _advance(
             quiet=True,
         )
         return
-    await _next_step(session, settings, card=card, run=run, rows=rows, after=step, previous=job)
+    await next_step(session, settings, card=card, run=run, rows=rows, after=step, previous=job)
 
 
 async def _make_room(session: AsyncSession, run: Run, position: int) -> None:
@@ -1142,7 +958,7 @@ async def _make_room(session: AsyncSession, run: Run, position: int) -> None:
         await session.refresh(row, ["position"])
 
 
-async def _next_step(
+async def next_step(
     session: AsyncSession,
     settings: Settings,
     *,
@@ -1160,9 +976,9 @@ async def _next_step(
         if row.position <= after.position or row.status != StepStatus.PENDING:
             continue
         if row.kind == StepKind.VERIFY and not _checks(repo):
-            _move_step(row, StepStatus.SKIPPED)
+            move_step(row, StepStatus.SKIPPED)
             continue
-        return await _begin(
+        return await begin(
             session,
             settings,
             card=card,
@@ -1173,7 +989,7 @@ async def _next_step(
             total=len(rows),
             quiet=True,
         )
-    _move_run(run, RunStatus.SUCCEEDED)
+    move_run(run, RunStatus.SUCCEEDED)
     return None
 
 
@@ -1189,12 +1005,12 @@ async def resume_stalled(*, session: AsyncSession, settings: Settings) -> list[R
         card = await session.get(Card, run.card_id)
         if card is None:
             continue
-        rows = await _steps_of(session, run)
+        rows = await steps_of(session, run)
         done = [r for r in rows if r.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)]
         if not done:
             continue
         log.warning("run_resumed", run_id=str(run.id), after=done[-1].position)
-        await _next_step(session, settings, card=card, run=run, rows=rows, after=done[-1])
+        await next_step(session, settings, card=card, run=run, rows=rows, after=done[-1])
         if run.status == RunStatus.SUCCEEDED and card.status == CardStatus.IN_PROGRESS:
             await columns.place(session, card, CardStatus.IN_REVIEW, None)
             announce.card_changed(session, card)

@@ -16,7 +16,7 @@ from lazyaf.cards.models import Card
 from lazyaf.errors import NotFound
 from lazyaf.git.run import in_thread
 from lazyaf.orchestration import cards as card_moves
-from lazyaf.orchestration import runs as orchestration_runs
+from lazyaf.orchestration import rework
 from lazyaf.repos import service as repo_service
 from lazyaf.repos.models import Repo
 from lazyaf.runs.models import Run, Step
@@ -99,10 +99,8 @@ async def start(
 
 
 async def prompt(*, session: AsyncSession, settings: Settings, card: Card, text: str) -> PromptRead:
-    """A follow-up prompt (``orchestration.runs.add_followup``) and what became of it."""
-    followup, job, run = await orchestration_runs.add_followup(
-        session=session, settings=settings, card=card, text=text
-    )
+    """A follow-up prompt (``orchestration.rework.add_followup``) and what became of it."""
+    followup, job, run = await rework.add_followup(session=session, settings=settings, card=card, text=text)
     return PromptRead(
         id=followup.id,
         status="delivered" if job is not None else "queued",
