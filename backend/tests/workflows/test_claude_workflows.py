@@ -298,3 +298,63 @@ def test_a_follow_up_sent_while_a_step_runs_reaches_the_model_in_the_same_sessio
     clone = tmp_path / "check"
     git("clone", "-q", "--branch", card["branch_name"], repo["clone_url"], str(clone))
     assert (clone / "hello.py").read_text().startswith('"""Greets."""')
+
+
+LOOPING = "You are working through a long task"
+PROGRESS_PATH = re.compile(r"Update `([^`]+\.progress\.md)`")
+
+
+def iteration(request: Any) -> Any:
+    """Iteration 1 leaves the progress file not done; iteration 2 (a fresh session: it reads the
+    file first) says done."""
+    prompt = request.last_user_text
+    found = PROGRESS_PATH.search(prompt)
+    assert found, prompt
+    progress = found.group(1)
+    if "This is iteration 1 of" in prompt:
+        return fm.Steps(
+            _write(progress, "- hello.py written\n- next: goodbye.py\n"),
+            _write("hello.py", "print('hello')\n"),
+            "Iteration 1 done.",
+        )(request)
+    return fm.Steps(
+        _read(progress),
+        _write(progress, "---\ndone: true\n---\n- hello.py written\n- goodbye.py written\n"),
+        _write("goodbye.py", "print('goodbye')\n"),
+        "All done.",
+    )(request)
+
+
+def test_a_long_task_works_in_fresh_sessions_until_its_progress_file_says_done(
+    server: tuple[LiveServer, Any], tmp_path: Path
+) -> None:
+    srv, model = server
+    model.script = by_prompt({PLANNING: planner(), LOOPING: iteration})
+    repo = ingest(srv, tmp_path)
+    checks = httpx.patch(srv.api(f"/repos/{repo['id']}"), json={"test_command": "test -f hello.py"})
+    assert checks.status_code == 200, checks.text
+    card = new_card(srv, repo, "Greet and part")
+    assert (
+        httpx.post(srv.api(f"/cards/{card['id']}/start"), json={"workflow": "long_build"}).status_code == 201
+    )
+    card = wait_card(srv, card["id"], "in_review", timeout=240)
+    (run,) = runs_of(srv, card["id"])
+    assert run["status"] == "succeeded"
+    assert [(s["kind"], s["iteration"], s["status"]) for s in run["steps"]] == [
+        ("plan", None, "succeeded"),
+        ("loop", 1, "succeeded"),
+        ("loop", 2, "succeeded"),
+        ("verify", None, "succeeded"),
+    ]
+    first, second = run["steps"][1], run["steps"][2]
+    assert first["session_id"] != second["session_id"]  # a fresh session per iteration
+    # Each iteration's attempt ran the checks itself; the second's prompt carried their report and
+    # the progress so far.
+    assert job_of(srv, first["job_id"])["verification"][0]["exit_code"] == 0
+    asked = next(r for r in model.requests if "This is iteration 2 of" in r.last_user_text)
+    assert (
+        "- next: goodbye.py" in asked.last_user_text and "test (`test -f hello.py`)" in asked.last_user_text
+    )
+    clone = tmp_path / "check"
+    git("clone", "-q", "--branch", card["branch_name"], repo["clone_url"], str(clone))
+    assert (clone / "goodbye.py").exists() and (clone / "hello.py").exists()
