@@ -366,15 +366,8 @@ class RunnerClient:
             if not job.revoked:
                 await self._emit(job, redact_complete(job.redactor, complete))
         finally:
-            pushed = complete.status == "completed" and assign.kind != protocol.JobKind.VERIFY
-            kept = False
-            if pushed and complete.head_sha and not job.revoked and not self.stopping:
-                # While the server records the completion: a workflow's next step starts from it.
-                kept = await workspace.keep_pushed(assign.branch, complete.head_sha)
             if not self.stopping:
-                # The next job's checkout, made in the background: on the branch just pushed when
-                # the mirror kept it (the card's next step, queued with this completion, wants it).
-                workspace.prepare_next(assign.branch if kept else None)
+                workspace.prepare_next()  # the next job's checkout, unless _attempt started it
             # After reporting: removing a big work tree must not delay the completion.
             await asyncio.to_thread(workspace.remove)
             if job.revoked and self.job is None and not self.stopping:
@@ -448,6 +441,12 @@ class RunnerClient:
         await self._progress(job, "pushing")
         await self._push(job, workspace)
         complete.status = "completed"
+        # Before the completion goes out: the mirror keeps the pushed commit and the next spare
+        # checkout is made on it, while the server records the completion and queues the card's
+        # next step (a workflow), which then starts without a fetch or a checkout.
+        if not self.stopping and complete.head_sha:
+            kept = await workspace.keep_pushed(assign.branch, complete.head_sha)
+            workspace.prepare_next(assign.branch if kept else None)
         return complete
 
     async def _verify_only(
