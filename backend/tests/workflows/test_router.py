@@ -201,6 +201,15 @@ async def test_an_unknown_workflow_is_a_422_naming_the_known_ones_and_nothing_ch
     assert await _count(app, Run) == 0 and await _count(app, Job) == 0
     extra = await client.post(f"/api/cards/{card['id']}/start", json={"workflow": "build", "steps": ["x"]})
     assert extra.status_code == 422
+    no_plan = await client.post(
+        f"/api/cards/{card['id']}/start", json={"workflow": "build", "review_plan": True}
+    )
+    assert no_plan.status_code == 422
+    assert no_plan.json()["detail"] == (
+        "Workflow 'build' has no plan step, so there is no plan to review; start it without review_plan, "
+        "or pick one with a plan: long_build, oneshot, plan, plan_build, plan_build_test."
+    )
+    assert await _count(app, Run) == 0 and await _count(app, Job) == 0
 
 
 async def test_run_changes_are_board_events(

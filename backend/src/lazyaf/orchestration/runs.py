@@ -332,6 +332,12 @@ async def start(
     preset = found.catalog.get(name)
     if preset is None:
         raise InvalidInput(presets.unknown_workflow(name, found.catalog))
+    if review_plan and StepKind.PLAN not in preset.steps:
+        with_plan = [w.name for w in found.catalog.workflows.values() if StepKind.PLAN in w.steps]
+        raise InvalidInput(
+            f"Workflow '{name}' has no plan step, so there is no plan to review; start it without "
+            f"review_plan, or pick one with a plan: {', '.join(sorted(with_plan))}."
+        )
     card.branch_name = found.free or card.branch_name
     run, rows = new_run(
         session,
