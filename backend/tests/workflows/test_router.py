@@ -254,3 +254,19 @@ async def test_a_prompt_is_queued_while_a_step_runs_and_refused_where_there_is_n
     # Cancelling the run drops what it never delivered.
     await client.post(f"/api/jobs/{job['id']}/cancel")
     assert await _count(app, FollowUp) == 0
+
+
+async def test_current_runs_are_each_cards_latest(client: httpx.AsyncClient, repo: Repo, work: Work) -> None:
+    one, two = await _card(client, repo), await _card(client, repo, title="Other")
+    first = (await client.post(f"/api/cards/{one['id']}/start", json={"workflow": "plan"})).json()
+    await client.post(f"/api/jobs/{first['id']}/cancel")
+    await client.post(f"/api/cards/{one['id']}/start", json={"workflow": "test"})
+    await client.post(f"/api/cards/{two['id']}/start")
+    current = (await client.get(f"/api/repos/{repo.id}/current-runs")).json()
+    assert sorted((r["card_id"], r["workflow"], r["status"]) for r in current) == sorted(
+        [(one["id"], "test", "running"), (two["id"], "build", "running")]
+    )
+    assert [r["workflow"] for r in (await client.get(f"/api/cards/{one['id']}/runs")).json()] == [
+        "test",
+        "plan",
+    ]

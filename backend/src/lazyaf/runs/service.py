@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf.cards.models import Card
@@ -109,18 +109,25 @@ async def for_card(session: AsyncSession, card: Card, *, limit: int | None = Non
 
 
 async def latest_per_card(session: AsyncSession, repo_id: uuid.UUID) -> list[RunRead]:
-    """The latest run of each of a repo's cards that has one (what the board's tiles show)."""
+    """The latest run of each of a repo's cards that has one (what the board's tiles show): one
+    query for the runs, whatever the repo's history."""
+    newest = (
+        select(Run.card_id, func.max(Run.started_at).label("started_at"))
+        .join(Card, Card.id == Run.card_id)
+        .where(Card.repo_id == repo_id)
+        .group_by(Run.card_id)
+        .subquery()
+    )
     runs = (
         await session.scalars(
             select(Run)
-            .join(Card, Card.id == Run.card_id)
-            .where(Card.repo_id == repo_id)
-            .order_by(Run.card_id, Run.started_at.desc(), Run.created_at.desc())
+            .join(newest, (Run.card_id == newest.c.card_id) & (Run.started_at == newest.c.started_at))
+            .order_by(Run.card_id, Run.created_at.desc())
         )
     ).all()
     latest: dict[uuid.UUID, Run] = {}
     for run in runs:
-        latest.setdefault(run.card_id, run)
+        latest.setdefault(run.card_id, run)  # two runs started in the same instant: the newer row
     return await read(session, list(latest.values()))
 
 
