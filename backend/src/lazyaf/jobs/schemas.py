@@ -48,7 +48,11 @@ class JobRead(BaseModel):
     card_id: uuid.UUID
     runner_id: uuid.UUID | None
     status: JobStatus
-    kind: JobKind = Field(description="Why this agent pass runs: build, iterate, retry, fix or resolve.")
+    kind: JobKind = Field(
+        description="Why this pass runs: a step's first attempt (plan, build, test, iterate, loop), another "
+        "attempt (retry, fix after failed checks, resolve, refine after a plan's review, followup: a "
+        "person's prompt), or verify (a verify step: the repo's checks, no agent)."
+    )
     step_id: uuid.UUID | None = Field(
         description="The run step this job is an attempt of (None: from before runs)."
     )

@@ -2372,7 +2372,7 @@ export interface components {
             id: string;
             /** Input Tokens */
             input_tokens: number | null;
-            /** @description Why this agent pass runs: build, iterate, retry, fix or resolve. */
+            /** @description Why this pass runs: a step's first attempt (plan, build, test, iterate, loop), another attempt (retry, fix after failed checks, resolve, refine after a plan's review, followup: a person's prompt), or verify (a verify step: the repo's checks, no agent). */
             kind: components["schemas"]["JobKind"];
             /** Lines Added */
             lines_added: number | null;
