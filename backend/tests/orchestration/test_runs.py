@@ -578,3 +578,44 @@ async def test_a_running_run_left_without_a_running_step_goes_on_with_its_next_o
     assert await _runs(app, job.card_id) == [
         ("build", R.RUNNING, [(StepKind.BUILD, S.SUCCEEDED), (StepKind.VERIFY, S.RUNNING)])
     ]
+
+
+@pytest.mark.parametrize(
+    ("workflow", "checks", "review_plan", "continues"),
+    [
+        ("build", None, False, False),  # its verify step is skipped: nothing follows on the branch
+        ("build", "pytest", False, True),
+        ("plan_build", None, False, True),
+        ("plan_build", None, True, False),  # a person reads the plan first
+        ("plan", None, False, False),
+    ],
+)
+async def test_a_runner_is_told_the_trailers_and_whether_a_step_follows(
+    app: FastAPI,
+    settings: Settings,
+    repo: Repo,
+    workflow: str,
+    checks: str | None,
+    review_plan: bool,
+    continues: bool,
+) -> None:
+    await _set_checks(app, repo, checks)
+    async with app.state.sessionmaker() as session:
+        row = Card(repo_id=repo.id, title="Hinted", position=0)
+        session.add(row)
+        await session.flush()
+        job = await card_moves.start_card(
+            session=session, settings=settings, card=row, workflow=workflow, review_plan=review_plan
+        )
+        await session.commit()
+        repo_row = await session.get(Repo, repo.id)
+        assert repo_row is not None
+        trailers, follows = await runs.assignment(session, job, repo_row)
+        step = await session.get(Step, job.step_id)
+    assert step is not None
+    assert trailers == {
+        "LazyAF-Card": str(job.card_id),
+        "LazyAF-Run": str(step.run_id),
+        "LazyAF-Step": str(step.id),
+    }
+    assert follows is continues

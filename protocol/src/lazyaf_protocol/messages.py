@@ -318,6 +318,9 @@ class Assign(Message):
     agent_config_from_base: bool = False
     # Git trailers the harness adds to the commit it makes (LazyAF-Card, LazyAF-Run, LazyAF-Step).
     trailers: dict[str, str] = Field(default_factory=dict)
+    # Another step of the same run follows on this branch: ready the next checkout on what this
+    # attempt pushes (a hint; the next assignment's shas still decide).
+    continues: bool = False
 
 
 class NoJob(Message):

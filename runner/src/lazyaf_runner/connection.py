@@ -441,12 +441,13 @@ class RunnerClient:
         await self._progress(job, "pushing")
         await self._push(job, workspace)
         complete.status = "completed"
-        # Before the completion goes out: the mirror keeps the pushed commit and the next spare
-        # checkout is made on it, while the server records the completion and queues the card's
-        # next step (a workflow), which then starts without a fetch or a checkout.
+        # Before the completion goes out: the mirror keeps the pushed commit and, when another step
+        # of the run follows (``continues``), the next spare checkout is made on it while the
+        # server records the completion and queues that step, which then starts without a fetch
+        # or a checkout. Otherwise the spare is on the base branch, for any other card.
         if not self.stopping and complete.head_sha:
             kept = await workspace.keep_pushed(assign.branch, complete.head_sha)
-            workspace.prepare_next(assign.branch if kept else None)
+            workspace.prepare_next(assign.branch if kept and assign.continues else None)
         return complete
 
     async def _verify_only(

@@ -422,15 +422,31 @@ def checks_for(job: Job, repo: Repo) -> list[protocol.VerifyStep]:
     return []
 
 
-async def trailers(session: AsyncSession, job: Job) -> dict[str, str]:
-    """The git trailers of the commit the harness makes for ``job``'s attempt."""
+async def assignment(session: AsyncSession, job: Job, repo: Repo) -> tuple[dict[str, str], bool]:
+    """What a runner is told of ``job``'s place in its run: the git trailers of the commit its
+    harness makes, and whether another step of the run is likely to follow on the branch (the
+    runner readies its next checkout on what the attempt pushes). Two small reads."""
     found = {"LazyAF-Card": str(job.card_id)}
-    if job.step_id is not None:
-        run_id = await session.scalar(select(Step.run_id).where(Step.id == job.step_id))
-        if run_id is not None:
-            found["LazyAF-Run"] = str(run_id)
-        found["LazyAF-Step"] = str(job.step_id)
-    return found
+    if job.step_id is None:
+        return found, False
+    step = await session.get(Step, job.step_id)
+    if step is None:
+        return found, False
+    found["LazyAF-Run"], found["LazyAF-Step"] = str(step.run_id), str(step.id)
+    if job.kind == JobKind.VERIFY:
+        return found, False  # it pushes nothing
+    run = await session.get(Run, step.run_id)
+    if run is not None and run.review_plan and step.kind == StepKind.PLAN:
+        return found, False  # a person reads the plan first
+    later = (
+        await session.scalars(
+            select(Step.kind).where(
+                Step.run_id == step.run_id, Step.position > step.position, Step.status == StepStatus.PENDING
+            )
+        )
+    ).all()
+    follows = step.kind == StepKind.LOOP or any(k != StepKind.VERIFY or _checks(repo) for k in later)
+    return found, follows
 
 
 def _checks(repo: Repo) -> list[protocol.VerifyStep]:

@@ -433,7 +433,7 @@ class RunnerHub:
             if claimed:
                 job, card, repo, token = claimed
                 assign = self._assignment(conn, job, card, repo, token)
-                assign.trailers = await runs.trailers(session, job)
+                assign.trailers, assign.continues = await runs.assignment(session, job, repo)
         if assign is None:
             await conn.send(protocol.NoJob())
             return
