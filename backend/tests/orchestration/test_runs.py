@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from lazyaf.cards.models import Card, CardStatus, Comment
 from lazyaf.jobs.models import Job, JobKind, JobStatus
-from lazyaf.orchestration import attempts, review, runs
+from lazyaf.orchestration import attempts, review, rework, runs
 from lazyaf.orchestration import cards as card_moves
 from lazyaf.repos import service as repo_service
 from lazyaf.repos.models import Repo
@@ -371,12 +371,16 @@ async def test_an_unknown_workflow_is_refused_naming_the_known_ones_and_nothing_
     assert (await _card(app, card_id)).status == CardStatus.TODO
 
 
-async def _start(app: FastAPI, settings: Settings, repo: Repo, workflow: str, **card: Any) -> Job:
+async def _start(
+    app: FastAPI, settings: Settings, repo: Repo, workflow: str, *, review_plan: bool = False, **card: Any
+) -> Job:
     async with app.state.sessionmaker() as session:
         row = Card(repo_id=repo.id, title="Long task", position=0, **card)
         session.add(row)
         await session.flush()
-        job = await card_moves.start_card(session=session, settings=settings, card=row, workflow=workflow)
+        job = await card_moves.start_card(
+            session=session, settings=settings, card=row, workflow=workflow, review_plan=review_plan
+        )
         await session.commit()
     return job
 
@@ -619,3 +623,41 @@ async def test_a_runner_is_told_the_trailers_and_whether_a_step_follows(
         "LazyAF-Step": str(step.id),
     }
     assert follows is continues
+
+
+async def test_a_prompt_on_a_card_in_review_starts_an_iterate_run_and_on_a_waiting_plan_replans(
+    app: FastAPI, settings: Settings, repo: Repo, tmp_path: Path
+) -> None:
+    job, runner = await claimed(app, settings, repo)
+    await _complete(app, settings, repo, job, runner.id, tmp_path)
+    async with app.state.sessionmaker() as session:
+        card = await session.get(Card, job.card_id)
+        assert card is not None and card.status == CardStatus.IN_REVIEW
+        followup, sent, run = await rework.add_followup(
+            session=session, settings=settings, card=card, text="Also log the result."
+        )
+        await session.commit()
+    assert sent is not None and sent.kind == JobKind.ITERATE and "Also log the result." in sent.prompt
+    assert run is not None and run.workflow == "iterate" and followup.job_id == sent.id
+    assert (await _card(app, job.card_id)).status == CardStatus.IN_PROGRESS
+
+    plan = await _start(app, settings, repo, "plan_build", review_plan=True)
+    async with app.state.sessionmaker() as session:
+        plan_run = await session.get(Run, (await session.get(Step, plan.step_id)).run_id)  # type: ignore[union-attr]
+        assert plan_run is not None and plan_run.plan_path is not None
+        plan_file = plan_run.plan_path
+    plan_job = await _claim(app, settings, runner.id)
+    while plan_job.id != plan.id:  # the iterate run's job came first
+        await _complete(app, settings, repo, plan_job, runner.id, tmp_path)
+        plan_job = await _claim(app, settings, runner.id)
+    await _complete(app, settings, repo, plan_job, runner.id, tmp_path, {plan_file: "# Plan\n"})
+    assert (await _card(app, plan.card_id)).status == CardStatus.IN_REVIEW
+    async with app.state.sessionmaker() as session:
+        card = await session.get(Card, plan.card_id)
+        assert card is not None
+        _, sent, run = await rework.add_followup(
+            session=session, settings=settings, card=card, text="Shorter."
+        )
+        await session.commit()
+    assert sent is not None and sent.kind == JobKind.REFINE and sent.step_id == plan.step_id
+    assert "Shorter." in sent.prompt and run is not None and run.id == plan_run.id
