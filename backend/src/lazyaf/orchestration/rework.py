@@ -215,7 +215,7 @@ async def add_followup(
         job = await replan(session=session, settings=settings, card=card, run=run, followups=[text])
     else:
         job = await iterate(session=session, settings=settings, card=card, followups=[text])
-        run = await session.get(Run, (await session.get(Step, job.step_id)).run_id) if job.step_id else None  # type: ignore[union-attr]
+        run = await latest_run(session, card)
     followup.job_id, followup.delivered_at = job.id, utcnow()
     session.add(followup)
     await session.flush()

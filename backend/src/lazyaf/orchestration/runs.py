@@ -778,7 +778,7 @@ async def end_attempt(
     ended or waits for a review and this was the card's current attempt, the card moves
     (succeeded or waiting -> in_review, failed -> failed, cancelled -> todo)."""
     await attempts.finish(session=session, job=job, status=status, error=error)
-    run_status = await _settle_step(session, settings, job, card, status, error, known)
+    run_status, error = await _settle_step(session, settings, job, card, status, error, known)
     if card is not None and card.job_id == job.id and card.status == CardStatus.IN_PROGRESS:
         target = CARD_AFTER[status] if run_status is None else CARD_AFTER_RUN.get(run_status)
         if target is not None:
@@ -802,17 +802,18 @@ async def _settle_step(
     status: JobStatus,
     error: str | None,
     known: tuple[str, str, git_diff.Progress] | None = None,
-) -> RunStatus | None:
+) -> tuple[RunStatus | None, str | None]:
     """The attempt ``job`` ended its step (no other attempt follows): the step ends in kind, and
-    the run goes on or ends. The run's status after (None: a job of no run)."""
+    the run goes on or ends. The run's status after (None: a job of no run) and why it failed, if
+    it did (a long task out of iterations fails although its last attempt completed)."""
     if job.step_id is None:
-        return None  # a job from before runs
+        return None, error  # a job from before runs
     found = (await session.execute(select(Step, Run).join(Run).where(Step.id == job.step_id))).one_or_none()
     if found is None:
-        return None
+        return None, error
     step, run = found
     if step.status != StepStatus.RUNNING or card is None:
-        return run.status  # a step already settled
+        return run.status, error  # a step already settled
     repo = await session.get(Repo, card.repo_id)
     assert repo is not None
     if status == JobStatus.COMPLETED:
@@ -834,14 +835,14 @@ async def _settle_step(
             )
             await session.flush()
             await announce.run_changed(session, run, card.repo_id)
-            return run.status
+            return run.status, error
     move_step(step, STEP_AFTER[status], error)
     await _end_run(session, run, step)
     if run.status == RunStatus.CANCELLED:
         await session.execute(delete(FollowUp).where(FollowUp.card_id == card.id, FollowUp.job_id.is_(None)))
     await session.flush()
     await announce.run_changed(session, run, card.repo_id)
-    return run.status
+    return run.status, error
 
 
 async def _end_run(session: AsyncSession, run: Run, step: Step) -> None:
