@@ -11,7 +11,7 @@ from lazyaf.learnings.models import Learning, LearningMark, LearningUse
 from lazyaf.limits.models import LimitSet
 from lazyaf.repos.models import Repo, RepoAlias
 from lazyaf.runners.models import PoolTarget, Runner, RunnerKind, RunnerStatus
-from lazyaf.runs.models import Run, RunStatus, Step, StepStatus
+from lazyaf.runs.models import FollowUp, Run, RunStatus, Step, StepStatus
 
 __all__ = [
     "Base",
@@ -21,6 +21,7 @@ __all__ = [
     "CardStatus",
     "Comment",
     "ConflictPrediction",
+    "FollowUp",
     "GitHubCommand",
     "GitHubDelivery",
     "GitHubIssue",

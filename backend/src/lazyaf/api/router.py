@@ -16,12 +16,14 @@ from lazyaf.github.commands.router import router as github_commands_router
 from lazyaf.github.router import router as github_router
 from lazyaf.jobs.router import router as jobs_router
 from lazyaf.learnings.router import router as learnings_router
-from lazyaf.metrics.router import router as metrics_router
 from lazyaf.limits.router import router as limits_router
+from lazyaf.metrics.router import router as metrics_router
 from lazyaf.orchestration.router import router as meta_router
 from lazyaf.repos.router import router as repos_router
 from lazyaf.review.router import router as review_router
 from lazyaf.runners.router import router as runners_router
+from lazyaf.runs.router import router as runs_router
+from lazyaf.workflows.router import router as workflows_router
 
 
 class HealthRead(BaseModel):
@@ -65,3 +67,5 @@ api_router.include_router(learnings_router)
 api_router.include_router(conflicts_router)
 api_router.include_router(metrics_router)
 api_router.include_router(limits_router)
+api_router.include_router(runs_router)
+api_router.include_router(workflows_router)

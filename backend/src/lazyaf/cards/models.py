@@ -33,6 +33,8 @@ class ActivityKind(StrEnum):
     """Something GitHub did or was told (data.event: approved, commented, closed, ...)."""
     STALL = "stall"
     """The running agent went silent (data.event: stalled, with silent_s) or spoke again (resumed)."""
+    PROMPT = "prompt"
+    """A person's follow-up prompt: queued (data.queued) or delivered by an attempt (data.job_id)."""
 
 
 class Card(IdMixin, TimestampMixin, Base):

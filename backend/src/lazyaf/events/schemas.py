@@ -28,6 +28,7 @@ from lazyaf.jobs.schemas import JobRead, WaitingReason
 from lazyaf.learnings.schemas import LearningRead
 from lazyaf.limits.schemas import LimitsRead
 from lazyaf.runners.schemas import RunnerRead
+from lazyaf.runs.schemas import RunRead
 
 
 class EventType(StrEnum):
@@ -45,6 +46,7 @@ class EventType(StrEnum):
     LEARNING_DELETED = "learning_deleted"
     CARD_CONFLICTS = "card_conflicts"
     LIMITS_UPDATED = "limits_updated"
+    RUN_UPDATED = "run_updated"
 
 
 class EventData(BaseModel):
@@ -164,6 +166,15 @@ class LimitsUpdated(EventData):
     )
 
 
+class RunUpdated(EventData):
+    """A card's run was started, or it or one of its steps changed (status, attempt, figures): the
+    run as ``GET /api/cards/{id}/runs`` shows it, whole."""
+
+    TYPE = EventType.RUN_UPDATED
+    repo_id: uuid.UUID
+    run: RunRead
+
+
 class _Frame(BaseModel):
     seq: int
     at: str = Field(description="When the event was recorded (ISO 8601, UTC).")
@@ -239,6 +250,11 @@ class LimitsUpdatedEvent(_Frame):
     data: LimitsUpdated
 
 
+class RunUpdatedEvent(_Frame):
+    type: Literal[EventType.RUN_UPDATED]
+    data: RunUpdated
+
+
 BoardEvent = Annotated[
     CardUpdatedEvent
     | CardDeletedEvent
@@ -253,7 +269,8 @@ BoardEvent = Annotated[
     | LearningUpdatedEvent
     | LearningDeletedEvent
     | CardConflictsEvent
-    | LimitsUpdatedEvent,
+    | LimitsUpdatedEvent
+    | RunUpdatedEvent,
     Field(discriminator="type"),
 ]
 """A frame of ``WS /ws`` carrying an event."""
@@ -293,6 +310,7 @@ SocketFrame = Annotated[
     | LearningDeletedEvent
     | CardConflictsEvent
     | LimitsUpdatedEvent
+    | RunUpdatedEvent
     | HelloFrame
     | ResyncFrame,
     Field(discriminator="type"),

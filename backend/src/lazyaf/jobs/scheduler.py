@@ -70,6 +70,7 @@ class Reaper:
             )
             await runs.fail_stale_timeouts(session=session, settings=self.settings)
             await stalls.watch(session=session, settings=self.settings)
+            await runs.resume_stalled(session=session, settings=self.settings)
             await runners.mark_silent_offline(session=session, settings=self.settings)
         for callback in self.after_sweep:
             await callback()

@@ -13,13 +13,24 @@ from lazyaf.jobs.models import JobKind, JobStatus
 
 
 class StartBody(BaseModel):
-    """How to start a card: on with its branch, or fresh from the default branch."""
+    """How to start a card: which workflow, whether its plan waits for a review, and on with its
+    branch or fresh from the default branch."""
 
     model_config = ConfigDict(extra="forbid")
 
     fresh: bool = Field(
         False,
         description="Start on a new branch made from the default branch; the card's old branch stays in git.",
+    )
+    workflow: str | None = Field(
+        None,
+        max_length=50,
+        description="The workflow to run (GET /api/workflows?repo= lists them); None: the repo's default.",
+    )
+    review_plan: bool = Field(
+        False,
+        description="Stop after the plan step with the card in review showing the plan: approve goes on "
+        "with the next step, request changes re-plans with the comments, reject ends the run.",
     )
 
 
@@ -37,7 +48,11 @@ class JobRead(BaseModel):
     card_id: uuid.UUID
     runner_id: uuid.UUID | None
     status: JobStatus
-    kind: JobKind = Field(description="Why this agent pass runs: build, iterate, retry, fix or resolve.")
+    kind: JobKind = Field(
+        description="Why this pass runs: a step's first attempt (plan, build, test, iterate, loop), another "
+        "attempt (retry, fix after failed checks, resolve, refine after a plan's review, followup: a "
+        "person's prompt), or verify (a verify step: the repo's checks, no agent)."
+    )
     step_id: uuid.UUID | None = Field(
         description="The run step this job is an attempt of (None: from before runs)."
     )

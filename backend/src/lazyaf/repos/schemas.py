@@ -56,6 +56,13 @@ RemoteUrl = Annotated[
 ]
 
 
+TestPath = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^/\x00-\x1f][^\x00-\x1f]*$"
+    ),
+]
+"""A glob of repo paths (relative, no leading slash)."""
 MergeStrategy = Literal["auto", "merge", "squash"]
 StallSeconds = Annotated[
     int,
@@ -114,6 +121,18 @@ class RepoUpdate(BaseModel):
         description="warn: show predicted collisions between cards; hold: also keep a card whose plan's "
         "files overlap a running card's files queued (held) until that card is reviewed.",
     )
+    default_workflow: str | None = Field(
+        None,
+        max_length=50,
+        description="The workflow a card runs when dragged to In Progress or started without one "
+        "(GET /api/workflows?repo= lists them); '' goes back to build.",
+    )
+    test_paths: list[TestPath] | None = Field(
+        None,
+        max_length=50,
+        description="Globs (`**` any depth) of the paths a workflow's test step may add or change; "
+        "[] goes back to the default (tests/**, test/**, **/test_*.py, **/*_test.*, **/*.test.*, ...).",
+    )
 
 
 class RepoRead(BaseModel):
@@ -136,6 +155,8 @@ class RepoRead(BaseModel):
         None, description="The repo's own kill_after_s; null: the server's default."
     )
     conflict_policy: ConflictPolicy
+    default_workflow: str = Field(description="The workflow a card runs when started without one.")
+    test_paths: list[str] = Field(description="Globs of the paths a test step may add or change.")
     clone_url: str = Field(
         description="URL of the repo on LazyAF's embedded git server, by name (/git/<name>.git); "
         "/git/<id>.git works too, and so do the names it had before a rename until another repo takes them."
