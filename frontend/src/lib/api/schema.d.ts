@@ -915,6 +915,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/repos/{repo_id}/verify-remote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify Remote
+         * @description Check that the repo's remote (origin) answers ``git ls-remote``; ``error`` says what to fix.
+         *
+         *     The remote's HEAD names its default branch (``default_branch``). A GitHub link's token is used
+         *     for the link's own git URL only, and only through git's environment. Nothing is saved.
+         */
+        post: operations["verify_remote"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runners": {
         parameters: {
             query?: never;
@@ -2511,6 +2534,42 @@ export interface components {
              * @default false
              */
             delete_branch: boolean;
+        };
+        /**
+         * RemoteVerify
+         * @description What to check: the repo's stored remote_url, or (before saving it) another one.
+         */
+        RemoteVerify: {
+            /**
+             * Remote Url
+             * @description Check this URL instead of the repo's stored remote_url (nothing is saved).
+             */
+            remote_url?: string | null;
+        };
+        /**
+         * RemoteVerifyRead
+         * @description Whether the remote answered ``git ls-remote``; ``error`` says what to fix when it did not.
+         */
+        RemoteVerifyRead: {
+            /**
+             * Branches
+             * @description How many branches the remote has (0: it is empty).
+             */
+            branches: number;
+            /**
+             * Default Branch
+             * @description The branch the remote's HEAD names; null when it did not say (an empty remote).
+             */
+            default_branch: string | null;
+            /** Error */
+            error?: string | null;
+            /** Ok */
+            ok: boolean;
+            /**
+             * Url
+             * @description The URL checked, without credentials.
+             */
+            url: string;
         };
         /**
          * RepoCreate
@@ -6936,6 +6995,95 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    verify_remote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RemoteVerify"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RemoteVerifyRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A body over the API's size limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
