@@ -3,6 +3,7 @@ import { vi } from 'vitest';
 import type { CardRead, CommentRead, DiffResult, JobEventRead, JobLogPage, JobRead } from '../../../api';
 import type { AppContext } from '../../../state/context';
 import type { BoardEvent } from '../../../live/events';
+import { WorkflowState } from '../../../state/workflows.svelte';
 
 export const CARD_ID = '6f1d3a52-0d7e-4c1e-9a51-2f3c4b5a6d7e';
 export const JOB_ID = '0b8f5c2e-8a9d-4f3b-9c1e-7d6a5b4c3d2e';
@@ -117,7 +118,12 @@ export function stubFetch(routes: Record<string, Route>) {
 
 /** A fake app context: a board with the card and its job, a live socket tests can emit on. */
 export function fakeContext(
-  overrides: { jobs?: Record<string, JobRead>; status?: 'live' | 'offline'; github?: Record<string, unknown> | null } = {},
+  overrides: {
+    jobs?: Record<string, JobRead>;
+    status?: 'live' | 'offline';
+    github?: Record<string, unknown> | null;
+    workflows?: WorkflowState;
+  } = {},
 ) {
   const listeners = new Set<(e: BoardEvent) => void>();
   const board = {
@@ -126,6 +132,8 @@ export function fakeContext(
     update: vi.fn(async () => true),
     remove: vi.fn(async () => true),
     github: { link: null, openPullRequest: vi.fn(async () => true), ...(overrides.github ?? {}) },
+    workflows: overrides.workflows ?? new WorkflowState(),
+    runs: {},
   };
   const actions = {
     start: vi.fn(async () => true),
