@@ -95,6 +95,6 @@ def test_every_place_lazyaf_may_write_in_its_data_dir_is_ignored(tmp_path: Path)
         done = git("check-ignore", "-q", "--no-index", relative, cwd=checkout, check=False)
         assert done.returncode == 0, f"{relative} is not git-ignored"
     # What is the project's stays visible.
-    for kept in ("git_repos/.gitkeep", "backend/src/lazyaf/main.py", "prompts/job.md.j2"):
+    for kept in ("git_repos/.gitkeep", "backend/src/lazyaf/main.py", "prompts/steps/build.md.j2"):
         done = git("check-ignore", "-q", "--no-index", kept, cwd=checkout, check=False)
         assert done.returncode == 1, f"{kept} is ignored"

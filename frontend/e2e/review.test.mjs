@@ -82,11 +82,13 @@ test('once its attempts are spent, Retry offers to raise the limit, and retries'
     const ask = page.getByRole('dialog', { name: 'Attempts used up' });
     await ask.getByText(/has used all 1 attempt/).waitFor();
     assert.equal(await ask.getByLabel('Attempts allowed').inputValue(), '2');
-    assert.equal((await stack.get(`/cards/${card.id}/jobs`)).length, 1, 'asking sent nothing');
+    // The build and its checks (the run's verify step): nothing more was sent by asking.
+    assert.deepEqual((await stack.get(`/cards/${card.id}/jobs`)).map((j) => j.kind), ['build', 'verify'], 'asking sent nothing');
     await ask.getByRole('button', { name: 'Raise the limit and retry' }).click();
 
-    const retry = await waitFor(async () => (await stack.get(`/cards/${card.id}/jobs`)).find((j) => j.kind === 'retry'), {
-      what: 'a retry job',
+    // The checks failed: the build step goes back with their output.
+    const retry = await waitFor(async () => (await stack.get(`/cards/${card.id}/jobs`)).find((j) => j.kind === 'fix'), {
+      what: 'a fix job',
     });
     assert.ok(retry);
     assert.equal((await stack.card(card.id)).max_attempts, 2);

@@ -8,7 +8,7 @@ from lazyaf.github.models import GitHubIssue, GitHubLink, GitHubOutbox
 from lazyaf.jobs.models import Job, JobEvent, JobStatus
 from lazyaf.repos.models import Repo, RepoAlias
 from lazyaf.runners.models import PoolTarget, Runner, RunnerKind, RunnerStatus
-from lazyaf.runs.models import Run, RunStatus, Step, StepStatus
+from lazyaf.runs.models import FollowUp, Run, RunStatus, Step, StepStatus
 
 __all__ = [
     "Base",
@@ -17,6 +17,7 @@ __all__ = [
     "CardActivity",
     "CardStatus",
     "Comment",
+    "FollowUp",
     "GitHubCommand",
     "GitHubDelivery",
     "GitHubIssue",

@@ -57,9 +57,17 @@ async def test_waiting_cards_start_only_while_automation_is_on_and_within_the_li
     first = next(c for c in await cards(api, repo) if c["status"] == "in_progress")
     assert first["github_issue_number"] == 1  # oldest first, in issue order
 
-    await set_rule(api, repo, auto_start=True, max_concurrent=2)
+    (run,) = (await api.get(f"/api/cards/{first['id']}/runs")).json()
+    assert run["workflow"] == "build"  # the rule's workflow
+
+    await set_rule(api, repo, auto_start=True, max_concurrent=2, workflow="plan_build")
     await _settled(app)
     assert await _columns(api, repo) == {"in_progress": 2, "waiting": 1}
+    second = next(
+        c for c in await cards(api, repo) if c["status"] == "in_progress" and c["id"] != first["id"]
+    )
+    (run,) = (await api.get(f"/api/cards/{second['id']}/runs")).json()
+    assert run["workflow"] == "plan_build" and run["steps"][0]["kind"] == "plan"
 
     await set_rule(api, repo, auto_start=True, max_concurrent=1)
     await _settled(app)

@@ -110,7 +110,7 @@ async def finish_agent(
         if said:
             session.add(JobEvent(job_id=job.id, attempt=1, seq=1, kind="text", data={"text": said}))
         await orchestration_runs.end_attempt(
-            session=session, job=job, card=card, status=JobStatus.COMPLETED, error=None
+            session=session, settings=settings, job=job, card=card, status=JobStatus.COMPLETED, error=None
         )
         await session.commit()
     return job

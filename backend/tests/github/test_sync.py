@@ -266,7 +266,8 @@ async def test_a_sync_needs_a_rule_and_a_link(api: httpx.AsyncClient, setup: Set
 async def test_the_rule_is_validated(api: httpx.AsyncClient, setup: Setup) -> None:
     repo = await linked_repo(api, setup)
     for rule, words in (
-        ({"workflow": "deploy"}, "unknown workflow 'deploy'; the workflows are: build"),
+        ({"workflow": "deploy"}, "Unknown workflow 'deploy'; the workflows are: build, iterate, long_build,"),
+        ({"workflow": "Deploy!"}, "'Deploy!' is not a workflow name"),
         ({"max_concurrent": 0}, "max_concurrent"),
         ({"interval_s": 1}, "interval_s"),
         ({"labels": ["a,b"]}, "cannot contain ','"),

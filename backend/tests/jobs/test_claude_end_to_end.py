@@ -102,7 +102,7 @@ def test_claude_writes_a_file_and_the_card_reaches_review(
     clone = tmp_path / "check"
     git("clone", "-q", "--branch", card["branch_name"], repo["clone_url"], str(clone))
     assert (clone / "hello.txt").read_text() == "Hello from the scripted model\n"
-    # The prompt came from prompts/job.md.j2 with the card and the README excerpt.
+    # The prompt came from prompts/steps/build.md.j2 with the card and the README excerpt.
     prompt = model.requests[0].prompts[-1]
     assert "Title: Say hello" in prompt and "Write hello.txt with a greeting." in prompt
     assert "A demo repository for LazyAF tests." in prompt

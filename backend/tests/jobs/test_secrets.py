@@ -79,7 +79,12 @@ def test_a_hostile_agent_and_its_checks_leave_no_key_anywhere(
         scale(server, 0)
 
     # The attack ran: both passes (the first and its fix) printed, planted and failed their check.
-    assert [(j["kind"], j["status"]) for j in jobs] == [("build", "failed"), ("fix", "failed")]
+    assert [(j["kind"], j["status"]) for j in jobs] == [
+        ("build", "completed"),
+        ("verify", "failed"),
+        ("fix", "completed"),
+        ("verify", "failed"),
+    ]
     texts = [e["data"].get("text") or "" for log in logs for e in log["events"]]
     assert any(t.startswith("my key is [redacted]") for t in texts), texts
     # Reading the runner's environment works as root (not as another user: it is non-dumpable).
@@ -89,7 +94,7 @@ def test_a_hostile_agent_and_its_checks_leave_no_key_anywhere(
     assert "LAZYAF_RUNNER_SECRET=\n" in joined or "environment is closed" in joined
     # lazyaf-runner.<runner id>.<mac>: the id is public, the MAC is the secret.
     secret = server.app.state.credentials.runner_secret(uuid.UUID(jobs[0]["runner_id"])).rsplit(".", 1)[1]
-    check = jobs[0]["verification"][0]
+    check = jobs[1]["verification"][0]
     assert check["exit_code"] == 1 and "[redacted]" in check["output"]
     # Checks get no credential at all, and nothing of LazyAF's.
     assert "ANTHROPIC_API_KEY=" not in check["output"] and "LAZYAF_" not in check["output"]

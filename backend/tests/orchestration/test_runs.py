@@ -1,9 +1,11 @@
-"""A card's agent work as runs of steps: what starting, finishing, failing, fixing, retrying,
-reviewing and cancelling do to its run and steps (the attempts themselves: test_attempts.py)."""
+"""A card's agent work as runs of workflow steps: what starting, finishing, failing, checks that
+fail, retrying, reviewing and cancelling do to its run and steps (the attempts themselves:
+test_attempts.py; whole workflows with a real runner and Claude Code: tests/workflows)."""
 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -11,17 +13,18 @@ from lazyaf_protocol import messages as protocol
 from sqlalchemy import select
 
 from lazyaf.cards.models import Card, CardStatus, Comment
-from lazyaf.git import refs as git_refs
 from lazyaf.jobs.models import Job, JobKind, JobStatus
 from lazyaf.orchestration import attempts, review, runs
 from lazyaf.orchestration import cards as card_moves
-from lazyaf.orchestration.states import IllegalMove
 from lazyaf.repos import service as repo_service
 from lazyaf.repos.models import Repo
 from lazyaf.runs.models import Run, RunStatus, Step, StepStatus
 from lazyaf.settings import Settings
 from lazyaf.workflows.kinds import StepKind
+from tests.gitutil import git
 from tests.orchestration.conftest import claimed, queue, runners_named
+
+S, R = StepStatus, RunStatus
 
 
 async def _runs(
@@ -36,15 +39,9 @@ async def _runs(
         return found
 
 
-async def _fail(app: FastAPI, settings: Settings, job: Job, runner_id: uuid.UUID, **fields: object) -> None:
-    message = protocol.Complete(
-        job_id=str(job.id), attempt=job.attempt, status="failed", error="It broke.", **fields
-    )
+async def _jobs(app: FastAPI, card_id: uuid.UUID) -> list[Job]:
     async with app.state.sessionmaker() as session:
-        assert await runs.complete_attempt(
-            session=session, settings=settings, message=message, runner_id=runner_id
-        )
-        await session.commit()
+        return list(await session.scalars(select(Job).where(Job.card_id == card_id).order_by(Job.queued_at)))
 
 
 async def _claim(app: FastAPI, settings: Settings, runner_id: uuid.UUID) -> Job:
@@ -55,16 +52,203 @@ async def _claim(app: FastAPI, settings: Settings, runner_id: uuid.UUID) -> Job:
     return got[0]
 
 
-async def test_starting_a_card_starts_a_build_run_of_one_step(
+def _push(
+    settings: Settings, repo: Repo, job: Job, tmp_path: Path, files: dict[str, str]
+) -> tuple[str | None, str]:
+    """What a runner does for an attempt: commit ``files`` on the card branch (from its tip, or
+    main) and push them to the attempt's ref. (branch start, head)."""
+    bare = repo_service.git_path(settings, repo)
+    work = tmp_path / f"w-{job.id}-{job.attempt}"
+    git("clone", "-q", str(bare), str(work))
+    exists = git("rev-parse", "--verify", f"origin/{job.branch}", cwd=work, check=False).returncode == 0
+    start = git("rev-parse", f"origin/{job.branch}", cwd=work).stdout.strip() if exists else None
+    git("checkout", "-q", "-B", job.branch, f"origin/{job.branch}" if exists else "origin/main", cwd=work)
+    for name, text in files.items():
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_text(text)
+    git("add", "-A", cwd=work)
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "work", cwd=work)
+    head = git("rev-parse", "HEAD", cwd=work).stdout.strip()
+    git("push", "-q", str(bare), f"HEAD:{protocol.attempt_ref(str(job.id), job.attempt)}", cwd=work)
+    return start, head
+
+
+async def _complete(
+    app: FastAPI,
+    settings: Settings,
+    repo: Repo,
+    job: Job,
+    runner_id: uuid.UUID,
+    tmp_path: Path,
+    files: dict[str, str] | None = None,
+    **fields: object,
+) -> None:
+    """Complete ``job``'s attempt as a runner would (an agent attempt pushes ``files``; a verify
+    attempt pushes nothing and reports ``verification``)."""
+    if job.kind == JobKind.VERIFY:
+        bare = repo_service.git_path(settings, repo)
+        head = git("rev-parse", job.branch, cwd=bare).stdout.strip()
+        start: str | None = head
+    else:
+        start, head = _push(settings, repo, job, tmp_path, files or {"work.txt": str(job.id)})
+    message = protocol.Complete(
+        job_id=str(job.id),
+        attempt=job.attempt,
+        status="completed",
+        head_sha=head,
+        base_sha=job.base_sha,
+        branch_start_sha=start,
+        **fields,  # type: ignore[arg-type]
+    )
+    async with app.state.sessionmaker() as session:
+        assert await runs.complete_attempt(
+            session=session, settings=settings, message=message, runner_id=runner_id
+        )
+        await session.commit()
+
+
+async def _fail(app: FastAPI, settings: Settings, job: Job, runner_id: uuid.UUID, **fields: object) -> None:
+    message = protocol.Complete(
+        job_id=str(job.id), attempt=job.attempt, status="failed", error="It broke.", **fields
+    )  # type: ignore[arg-type]
+    async with app.state.sessionmaker() as session:
+        assert await runs.complete_attempt(
+            session=session, settings=settings, message=message, runner_id=runner_id
+        )
+        await session.commit()
+
+
+async def _card(app: FastAPI, card_id: uuid.UUID) -> Card:
+    async with app.state.sessionmaker() as session:
+        card = await session.get(Card, card_id)
+        assert card is not None
+        return card
+
+
+async def _set_checks(app: FastAPI, repo: Repo, command: str | None) -> None:
+    async with app.state.sessionmaker() as session:
+        row = await session.get(Repo, repo.id)
+        assert row is not None
+        row.test_command = command
+        await session.commit()
+
+
+FAILING = protocol.VerifyResult(name="test", command="pytest", exit_code=1, duration_ms=5, output="1 failed")
+PASSING = protocol.VerifyResult(name="test", command="pytest", exit_code=0, duration_ms=5, output="ok")
+
+
+async def test_starting_a_card_starts_a_run_of_the_repos_default_workflow(
     app: FastAPI, settings: Settings, repo: Repo
 ) -> None:
     (job,) = await queue(app, settings, repo, 1)
     assert await _runs(app, job.card_id) == [
-        ("build", RunStatus.RUNNING, [(StepKind.BUILD, StepStatus.RUNNING)])
+        ("build", R.RUNNING, [(StepKind.BUILD, S.RUNNING), (StepKind.VERIFY, S.PENDING)])
     ]
     async with app.state.sessionmaker() as session:
         step = await session.get(Step, job.step_id)
         assert step is not None and step.started_at is not None and step.finished_at is None
+        # Where the step began: the default branch's tip (the card branch does not exist yet).
+        assert (
+            step.start_sha
+            == git("rev-parse", "main", cwd=repo_service.git_path(settings, repo)).stdout.strip()
+        )
+
+
+async def test_a_build_with_no_checks_skips_verify_and_goes_to_review_with_its_progress(
+    app: FastAPI, settings: Settings, repo: Repo, tmp_path: Path
+) -> None:
+    job, runner = await claimed(app, settings, repo)
+    await _complete(app, settings, repo, job, runner.id, tmp_path, {"a.txt": "one\ntwo\n", "b.txt": "x\n"})
+    assert await _runs(app, job.card_id) == [
+        ("build", R.SUCCEEDED, [(StepKind.BUILD, S.SUCCEEDED), (StepKind.VERIFY, S.SKIPPED)])
+    ]
+    assert (await _card(app, job.card_id)).status == CardStatus.IN_REVIEW
+    async with app.state.sessionmaker() as session:
+        step = await session.get(Step, job.step_id)
+        assert step is not None
+        assert (step.commits, step.files_changed, step.lines_added, step.lines_removed) == (1, 2, 3, 0)
+
+
+async def test_checks_run_as_their_own_step_after_the_agent_step(
+    app: FastAPI, settings: Settings, repo: Repo, tmp_path: Path
+) -> None:
+    await _set_checks(app, repo, "pytest")
+    job, runner = await claimed(app, settings, repo)
+    await _complete(app, settings, repo, job, runner.id, tmp_path)
+    verify = (await _jobs(app, job.card_id))[-1]
+    assert (
+        verify.kind == JobKind.VERIFY and verify.status == JobStatus.QUEUED and verify.step_id != job.step_id
+    )
+    assert (await _card(app, job.card_id)).status == CardStatus.IN_PROGRESS
+    again = await _claim(app, settings, runner.id)
+    assert again.id == verify.id
+    await _complete(app, settings, repo, again, runner.id, tmp_path, verification=[PASSING])
+    assert await _runs(app, job.card_id) == [
+        ("build", R.SUCCEEDED, [(StepKind.BUILD, S.SUCCEEDED), (StepKind.VERIFY, S.SUCCEEDED)])
+    ]
+    assert (await _card(app, job.card_id)).status == CardStatus.IN_REVIEW
+
+
+async def test_failed_checks_send_the_agent_step_back_with_their_output(
+    app: FastAPI, settings: Settings, repo: Repo, tmp_path: Path
+) -> None:
+    await _set_checks(app, repo, "pytest")
+    job, runner = await claimed(app, settings, repo)
+    await _complete(app, settings, repo, job, runner.id, tmp_path)
+    verify = await _claim(app, settings, runner.id)
+    await _complete(app, settings, repo, verify, runner.id, tmp_path, verification=[FAILING])
+    jobs = await _jobs(app, job.card_id)
+    assert [(j.kind, j.status, j.step_id) for j in jobs] == [
+        (JobKind.BUILD, JobStatus.COMPLETED, job.step_id),
+        (JobKind.VERIFY, JobStatus.FAILED, verify.step_id),
+        (JobKind.FIX, JobStatus.QUEUED, job.step_id),
+    ]
+    assert "1 failed" in jobs[2].prompt and "Verification failed: test (`pytest`)" in jobs[2].prompt
+    assert await _runs(app, job.card_id) == [
+        ("build", R.RUNNING, [(StepKind.BUILD, S.RUNNING), (StepKind.VERIFY, S.PENDING)])
+    ]
+    card = await _card(app, job.card_id)
+    assert card.status == CardStatus.IN_PROGRESS and card.job_id == jobs[2].id
+
+
+async def test_checks_that_keep_failing_fail_the_run_after_the_cards_attempts(
+    app: FastAPI, settings: Settings, repo: Repo, tmp_path: Path
+) -> None:
+    await _set_checks(app, repo, "pytest")
+    (job,) = await queue(app, settings, repo, 1, max_attempts=2)
+    (runner,) = await runners_named(app, 1)
+    for _ in range(2):  # the build, then one fix: the card's two attempts of the build step
+        agent = await _claim(app, settings, runner.id)
+        await _complete(app, settings, repo, agent, runner.id, tmp_path)
+        verify = await _claim(app, settings, runner.id)
+        await _complete(app, settings, repo, verify, runner.id, tmp_path, verification=[FAILING])
+    assert await _runs(app, job.card_id) == [
+        ("build", R.FAILED, [(StepKind.BUILD, S.SUCCEEDED), (StepKind.VERIFY, S.FAILED)])
+    ]
+    card = await _card(app, job.card_id)
+    assert card.status == CardStatus.FAILED
+    assert [j.kind for j in await _jobs(app, job.card_id)] == [
+        JobKind.BUILD,
+        JobKind.VERIFY,
+        JobKind.FIX,
+        JobKind.VERIFY,
+    ]
+    # Retry (after raising the limit) sends the build back again, then the checks.
+    async with app.state.sessionmaker() as session:
+        row = await session.get(Card, job.card_id)
+        assert row is not None
+        with pytest.raises(Exception, match="used all 2 of its attempts"):
+            await card_moves.retry_card(session=session, settings=settings, card=row)
+        await session.rollback()
+        row = await session.get(Card, job.card_id)
+        assert row is not None
+        row.max_attempts = 3
+        retry = await card_moves.retry_card(session=session, settings=settings, card=row)
+        await session.commit()
+    assert retry.kind == JobKind.FIX and retry.step_id == job.step_id and "1 failed" in retry.prompt
+    assert await _runs(app, job.card_id) == [
+        ("build", R.RUNNING, [(StepKind.BUILD, S.RUNNING), (StepKind.VERIFY, S.PENDING)])
+    ]
 
 
 async def test_a_failed_attempt_fails_its_step_and_run_and_a_retry_reopens_them(
@@ -72,77 +256,36 @@ async def test_a_failed_attempt_fails_its_step_and_run_and_a_retry_reopens_them(
 ) -> None:
     job, runner = await claimed(app, settings, repo)
     await _fail(app, settings, job, runner.id)
+    # A failed run keeps the steps it did not reach pending: a retry goes on with them.
     assert await _runs(app, job.card_id) == [
-        ("build", RunStatus.FAILED, [(StepKind.BUILD, StepStatus.FAILED)])
+        ("build", R.FAILED, [(StepKind.BUILD, S.FAILED), (StepKind.VERIFY, S.PENDING)])
     ]
     async with app.state.sessionmaker() as session:
         card = await session.get(Card, job.card_id)
         assert card is not None
         retry = await card_moves.retry_card(session=session, settings=settings, card=card)
         await session.commit()
-    # Another attempt of the same step, not a new run.
-    assert retry.step_id == job.step_id and retry.kind == JobKind.RETRY
+    assert retry.step_id == job.step_id and retry.kind == JobKind.RETRY and "It broke." in retry.prompt
     assert await _runs(app, job.card_id) == [
-        ("build", RunStatus.RUNNING, [(StepKind.BUILD, StepStatus.RUNNING)])
+        ("build", R.RUNNING, [(StepKind.BUILD, S.RUNNING), (StepKind.VERIFY, S.PENDING)])
     ]
 
 
-async def test_failed_checks_with_attempts_left_are_another_attempt_of_the_same_step(
-    app: FastAPI, settings: Settings, repo: Repo
+async def test_requesting_changes_starts_an_iterate_run(
+    app: FastAPI, settings: Settings, repo: Repo, tmp_path: Path
 ) -> None:
     job, runner = await claimed(app, settings, repo)
-    # What a runner does: push the attempt's work to its attempt ref (here: main's commit).
-    path = repo_service.git_path(settings, repo)
-    (head,) = git_refs.branch_shas(path, "main")
-    assert head is not None
-    git_refs.set_ref(path, protocol.attempt_ref(str(job.id), 1), head, reason="test")
-    failing = protocol.VerifyResult(
-        name="test", command="pytest", exit_code=1, duration_ms=5, output="1 failed"
-    )
-    done = protocol.Complete(
-        job_id=str(job.id), attempt=1, status="completed", head_sha=head, verification=[failing]
-    )
-    async with app.state.sessionmaker() as session:
-        assert await runs.complete_attempt(
-            session=session, settings=settings, message=done, runner_id=runner.id
-        )
-        await session.commit()
-        jobs = list(
-            await session.scalars(select(Job).where(Job.card_id == job.card_id).order_by(Job.queued_at))
-        )
-        card = await session.get(Card, job.card_id)
-    assert [(j.kind, j.status, j.step_id) for j in jobs] == [
-        (JobKind.BUILD, JobStatus.FAILED, job.step_id),
-        (JobKind.FIX, JobStatus.QUEUED, job.step_id),
-    ]
-    assert card is not None and card.status == CardStatus.IN_PROGRESS and card.job_id == jobs[1].id
-    assert await _runs(app, job.card_id) == [
-        ("build", RunStatus.RUNNING, [(StepKind.BUILD, StepStatus.RUNNING)])
-    ]
-
-
-async def test_requesting_changes_starts_an_iterate_run(app: FastAPI, settings: Settings, repo: Repo) -> None:
-    job, runner = await claimed(app, settings, repo)
-    async with app.state.sessionmaker() as session:
-        row = await session.get(Job, job.id)
-        card = await session.get(Card, job.card_id)
-        assert row is not None and card is not None
-        await runs.end_attempt(session=session, job=row, card=card, status=JobStatus.COMPLETED, error=None)
-        await session.commit()
-    assert await _runs(app, job.card_id) == [
-        ("build", RunStatus.SUCCEEDED, [(StepKind.BUILD, StepStatus.SUCCEEDED)])
-    ]
+    await _complete(app, settings, repo, job, runner.id, tmp_path)
     async with app.state.sessionmaker() as session:
         card = await session.get(Card, job.card_id)
         assert card is not None and card.status == CardStatus.IN_REVIEW
-        card.branch_name = "main"  # a branch that exists, for request changes to go on
         session.add(Comment(card_id=card.id, body="Rename it."))
         again = await review.request_changes(session=session, settings=settings, card=card)
         await session.commit()
-    assert again.kind == JobKind.ITERATE and again.step_id != job.step_id
+    assert again.kind == JobKind.ITERATE and again.step_id != job.step_id and "Rename it." in again.prompt
     assert await _runs(app, job.card_id) == [
-        ("build", RunStatus.SUCCEEDED, [(StepKind.BUILD, StepStatus.SUCCEEDED)]),
-        ("iterate", RunStatus.RUNNING, [(StepKind.ITERATE, StepStatus.RUNNING)]),
+        ("build", R.SUCCEEDED, [(StepKind.BUILD, S.SUCCEEDED), (StepKind.VERIFY, S.SKIPPED)]),
+        ("iterate", R.RUNNING, [(StepKind.ITERATE, S.RUNNING), (StepKind.VERIFY, S.PENDING)]),
     ]
 
 
@@ -156,8 +299,9 @@ async def test_cancelling_a_queued_job_cancels_its_step_and_run(
         await runs.cancel_job(session=session, job=row)
         await session.commit()
     assert await _runs(app, job.card_id) == [
-        ("build", RunStatus.CANCELLED, [(StepKind.BUILD, StepStatus.CANCELLED)])
+        ("build", R.CANCELLED, [(StepKind.BUILD, S.CANCELLED), (StepKind.VERIFY, S.SKIPPED)])
     ]
+    assert (await _card(app, job.card_id)).status == CardStatus.TODO
 
 
 async def test_a_lease_lost_before_the_agent_started_keeps_the_step_running(
@@ -173,7 +317,7 @@ async def test_a_lease_lost_before_the_agent_started_keeps_the_step_running(
     again = await _claim(app, settings, runner.id)
     assert (again.id, again.attempt, again.step_id) == (job.id, 2, job.step_id)
     assert await _runs(app, job.card_id) == [
-        ("build", RunStatus.RUNNING, [(StepKind.BUILD, StepStatus.RUNNING)])
+        ("build", R.RUNNING, [(StepKind.BUILD, S.RUNNING), (StepKind.VERIFY, S.PENDING)])
     ]
 
 
@@ -191,7 +335,9 @@ async def test_a_job_from_before_runs_existed_still_ends_and_moves_its_card(
         await session.flush()
         await session.refresh(row)
         assert row.step_id is None
-        await runs.end_attempt(session=session, job=row, card=card, status=status, error=None)
+        await runs.end_attempt(
+            session=session, settings=settings, job=row, card=card, status=status, error=None
+        )
         await session.commit()
         assert card.status == runs.CARD_AFTER[status]
     if status == JobStatus.FAILED:
@@ -202,45 +348,23 @@ async def test_a_job_from_before_runs_existed_still_ends_and_moves_its_card(
             await session.commit()
         assert retry.step_id is not None
         assert await _runs(app, job.card_id) == [
-            ("build", RunStatus.RUNNING, [(StepKind.BUILD, StepStatus.RUNNING)])
+            ("build", R.RUNNING, [(StepKind.BUILD, S.RUNNING), (StepKind.VERIFY, S.PENDING)])
         ]
 
 
-@pytest.mark.parametrize("first_ends", [JobStatus.COMPLETED, JobStatus.FAILED])
-async def test_a_run_of_two_steps_waits_for_its_driver_after_a_step_succeeds(
-    app: FastAPI, settings: Settings, repo: Repo, first_ends: JobStatus
+async def test_an_unknown_workflow_is_refused_naming_the_known_ones_and_nothing_is_written(
+    app: FastAPI, settings: Settings, repo: Repo
 ) -> None:
-    """A step that succeeded with another pending leaves the run running (its driver, a GitHub
-    command or a workflow, begins the next); a step that failed ends it, the rest skipped."""
-    job, _ = await claimed(app, settings, repo)
     async with app.state.sessionmaker() as session:
-        card = await session.get(Card, job.card_id)
-        assert card is not None
-        step = await runs.new_run(session, card, "plan-build", [StepKind.PLAN, StepKind.BUILD])
-        row = await session.get(Job, job.id)
-        assert row is not None
-        row.step_id = step.id  # the claimed attempt runs the plan step
-        await session.flush()
-        await runs.end_attempt(session=session, job=row, card=card, status=first_ends, error=None)
+        card = Card(repo_id=repo.id, title="c", position=0)
+        session.add(card)
         await session.commit()
-        run_id = step.run_id
-    async with app.state.sessionmaker() as session:
-        run = await session.get(Run, run_id)
-        steps = (
-            await session.scalars(select(Step).where(Step.run_id == run_id).order_by(Step.position))
-        ).all()
-        assert run is not None
-        if first_ends == JobStatus.FAILED:
-            assert (run.status, [s.status for s in steps]) == (
-                RunStatus.FAILED,
-                [StepStatus.FAILED, StepStatus.SKIPPED],
-            )
-            with pytest.raises(IllegalMove):
-                await runs.begin_step(session, run_id, 1)
-            return
-        assert (run.status, [s.status for s in steps]) == (
-            RunStatus.RUNNING,
-            [StepStatus.SUCCEEDED, StepStatus.PENDING],
-        )
-        build = await runs.begin_step(session, run_id, 1)
-        assert build.status == StepStatus.RUNNING and build.kind == StepKind.BUILD
+        card_id = card.id
+        with pytest.raises(
+            Exception, match=r"Unknown workflow 'nope'; the workflows are: build, iterate, .*plan_build.*"
+        ) as found:
+            await card_moves.start_card(session=session, settings=settings, card=card, workflow="nope")
+        assert getattr(found.value, "status_code", None) == 422
+        await session.rollback()
+    assert await _runs(app, card_id) == []
+    assert (await _card(app, card_id)).status == CardStatus.TODO

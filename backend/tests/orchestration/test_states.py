@@ -93,11 +93,14 @@ def test_a_table_listing_a_move_twice_or_out_of_a_final_status_is_refused() -> N
         )
 
 
-def test_steps_and_runs_go_back_to_running_only_by_a_retry() -> None:
+def test_steps_and_runs_go_back_to_running_only_by_a_retry_a_review_or_the_engine_sending_a_step_back() -> (
+    None
+):
     back = [(t.name, m.source, m.action) for t in (RUNS, STEPS) for m in t.moves if m.target == "running"]
     assert {(name, str(source), action) for name, source, action in back} == {
         ("run", "waiting", "continue"),
         ("run", "failed", "retry"),
         ("step", "pending", "started"),
         ("step", "failed", "retry"),
+        ("step", "succeeded", "sent_back"),
     }

@@ -193,12 +193,19 @@ def test_verification_sends_the_output_back_until_it_passes(
 
     wait_until(settled, 90)
     jobs = httpx.get(server.api(f"/cards/{card['id']}/jobs")).json()
-    assert [(j["kind"], j["status"]) for j in jobs] == [("build", "failed"), ("fix", "completed")]
+    # The checks are the run's verify step, a job of their own after each agent pass.
+    assert [(j["kind"], j["status"]) for j in jobs] == [
+        ("build", "completed"),
+        ("verify", "failed"),
+        ("fix", "completed"),
+        ("verify", "completed"),
+    ]
     assert (
-        jobs[0]["verification"][0]["exit_code"] == 3
-        and "FIXED is missing" in jobs[0]["verification"][0]["output"]
+        jobs[1]["verification"][0]["exit_code"] == 3
+        and "FIXED is missing" in jobs[1]["verification"][0]["output"]
     )
-    assert jobs[1]["verification"][0]["exit_code"] == 0
+    assert jobs[3]["verification"][0]["exit_code"] == 0
+    assert jobs[0]["step_id"] == jobs[2]["step_id"] != jobs[1]["step_id"] == jobs[3]["step_id"]
     assert httpx.get(server.api(f"/cards/{card['id']}")).json()["status"] == "in_review"
     scale(server, 0)
 
@@ -214,7 +221,12 @@ def test_verification_that_never_passes_fails_the_card_after_the_limit(
 
     wait_until(lambda: httpx.get(server.api(f"/cards/{card['id']}")).json()["status"] == "failed", 90)
     jobs = httpx.get(server.api(f"/cards/{card['id']}/jobs")).json()
-    assert [j["status"] for j in jobs] == ["failed", "failed"]
+    assert [(j["kind"], j["status"]) for j in jobs] == [
+        ("build", "completed"),
+        ("verify", "failed"),
+        ("fix", "completed"),
+        ("verify", "failed"),
+    ]
     assert jobs[-1]["error"].startswith(
         "Verification failed: test (`echo 'tests are red'; exit 1`) exited with code 1."
     )
@@ -228,7 +240,8 @@ def test_verification_that_never_passes_fails_the_card_after_the_limit(
     httpx.patch(server.api(f"/cards/{card['id']}"), json={"max_attempts": 3})
     httpx.patch(server.api(f"/repos/{repo['id']}"), json={"test_command": ""})
     retried = httpx.post(server.api(f"/cards/{card['id']}/retry"))
-    assert retried.status_code == 201 and retried.json()["job"]["kind"] == "retry"
+    # The checks failed: the build step goes back with their output (then the checks, none set now).
+    assert retried.status_code == 201 and retried.json()["job"]["kind"] == "fix"
     retried_job = wait_job(server, retried.json()["job"]["id"])
     assert retried_job["status"] == "completed", retried_job["error"]
     scale(server, 0)

@@ -56,4 +56,17 @@ describe('attempts', () => {
     expect(attemptsUsed(jobs)).toBe(3);
     expect(attemptsUsed([])).toBe(0);
   });
+
+  it('counts the agent passes of the step that failed, not the checks, follow-ups or other steps', () => {
+    const step = (j: JobRead, step_id: string) => ({ ...j, step_id }) as JobRead;
+    const jobs = [
+      step(job('p', 'plan', 'completed', 1), 'plan'),
+      step(job('b', 'build', 'completed', 2), 'build'),
+      step(job('v', 'verify', 'failed', 3), 'verify'),
+      step(job('f', 'fix', 'completed', 4), 'build'),
+      step(job('u', 'followup', 'completed', 5), 'build'),
+      step(job('w', 'verify', 'failed', 6), 'verify'),
+    ];
+    expect(attemptsUsed(jobs)).toBe(2);
+  });
 });

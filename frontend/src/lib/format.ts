@@ -23,9 +23,16 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
 }
 
-/** Jobs that count against a card's max_attempts: all but cancelled ones (as the server counts). */
+/**
+ * Attempts a retry of the card counts against its max_attempts, as the server counts them: the agent
+ * passes of the step its last agent pass belongs to (each workflow step gets max_attempts), leaving
+ * out cancelled ones, the runs' checks (verify) and a person's follow-up prompts.
+ */
 export function attemptsUsed(jobs: readonly JobRead[]): number {
-  return jobs.filter((j) => j.status !== 'cancelled').length;
+  const counted = jobs.filter((j) => j.status !== 'cancelled' && j.kind !== 'verify' && j.kind !== 'followup');
+  const last = [...counted].sort((a, b) => a.queued_at.localeCompare(b.queued_at)).at(-1);
+  if (!last) return 0;
+  return counted.filter((j) => (j.step_id ?? null) === (last.step_id ?? null)).length;
 }
 
 /**

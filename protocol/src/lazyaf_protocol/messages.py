@@ -54,7 +54,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 """The version of this wire format; a runner and a backend must speak the same one."""
 RUNNER_SECRET_PREFIX = "lazyaf-runner."
 ATTEMPT_TOKEN_PREFIX = "lazyaf-attempt."
@@ -84,7 +84,15 @@ class JobKind(StrEnum):
     PLAN = "plan"
     """Write the plan document, nothing else (a GitHub ``@lazyaf plan``)."""
     REFINE = "refine"
-    """Rework the plan document from feedback (a GitHub ``@lazyaf refine``)."""
+    """Rework the plan document from feedback (a GitHub ``@lazyaf refine``, a plan's review)."""
+    TEST = "test"
+    """Add or change tests only (a workflow's ``test`` step)."""
+    FOLLOWUP = "followup"
+    """A person's follow-up prompt: the next turn of the step's session."""
+    LOOP = "loop"
+    """One iteration of a long task, in a fresh session (a workflow's ``loop`` step)."""
+    VERIFY = "verify"
+    """No agent: the harness checks out the branch, runs ``verify`` and reports (since protocol 2)."""
 
 
 def version_mismatch(runner: object, backend: int = PROTOCOL_VERSION) -> str:
@@ -293,7 +301,8 @@ class Assign(Message):
     agent_options: dict[str, Any] = Field(default_factory=dict)
     timeout_s: float | None = None
     # A JobKind value. Typed as text so that a kind this runner does not know runs as a pass of
-    # its own (the prompt says what to do); only ``resolve`` changes what the harness does.
+    # its own (the prompt says what to do); ``resolve`` changes what the harness does first, and
+    # ``verify`` runs no agent at all (checkout, the checks, report; nothing is pushed).
     kind: str = JobKind.BUILD
     resume_session: str | None = None
     # Where to download the session file a resumed Claude Code session needs.
@@ -307,6 +316,8 @@ class Assign(Message):
     # Run the agent with the base branch's configuration files (.claude/, CLAUDE.md, .mcp.json,
     # .lazyaf/...), not the branch's; the harness commit never includes the swap (agent_config.py).
     agent_config_from_base: bool = False
+    # Git trailers the harness adds to the commit it makes (LazyAF-Card, LazyAF-Run, LazyAF-Step).
+    trailers: dict[str, str] = Field(default_factory=dict)
 
 
 class NoJob(Message):

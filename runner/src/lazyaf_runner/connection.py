@@ -389,6 +389,8 @@ class RunnerClient:
             workspace.base_sha,
             workspace.branch_start_sha,
         )
+        if assign.kind == protocol.JobKind.VERIFY:
+            return await self._verify_only(job, workspace, complete)
         merged: dict[str, str | None] = {}  # the files a resolve's merge left conflicting
         if assign.kind == protocol.JobKind.RESOLVE:
             merged = await conflicts.snapshot(
@@ -421,9 +423,7 @@ class RunnerClient:
         if refused := await self._conflicts_left(workspace, merged):
             complete.error, complete.conflict_files = refused
             return complete
-        await workspace.commit_leftovers(
-            f"{assign.card_title}\n\nLazyAF card {assign.card_id}, job {assign.job_id}."
-        )
+        await workspace.commit_leftovers(commit_message(assign))
         complete.head_sha, complete.stats = await workspace.summary()
         if complete.stats.commits == 0:
             # A follow-up pass may rightly change nothing; a branch with no work at all is a failure.
@@ -440,6 +440,23 @@ class RunnerClient:
         await stop_everything_else()
         await self._progress(job, "pushing")
         await self._push(job, workspace)
+        complete.status = "completed"
+        return complete
+
+    async def _verify_only(
+        self, job: RunningJob, workspace: Workspace, complete: protocol.Complete
+    ) -> protocol.Complete:
+        """A workflow's verify step: the branch's checks, no agent, nothing committed or pushed."""
+        assign = job.assign
+        complete.head_sha, complete.stats = await workspace.summary()
+        if job.cancel.is_set():
+            return complete
+        await self._progress(job, "verifying", at_once=True)
+        env = verification_environment(os.environ, identity=workspace.env, pass_env=self.pass_env)
+        complete.verification = await verify.run_all(
+            assign.verify, cwd=workspace.repo, env=env, timeout=assign.timeout_s
+        )
+        await stop_everything_else()
         complete.status = "completed"
         return complete
 
@@ -613,3 +630,20 @@ class RunnerClient:
                 log.warning("session_upload_refused", status=response.status_code, body=response.text[:300])
         except httpx.HTTPError as exc:
             log.warning("session_upload_failed", error=str(exc))
+
+
+def commit_message(assign: protocol.Assign) -> str:
+    """The message of the commit the harness makes of what the agent left: the card's title, then
+    the trailers the server asked for (``LazyAF-Card``, ``LazyAF-Run``, ``LazyAF-Step``), which
+    ``git log --format=%(trailers)`` reads back. Values are one line each: a newline cannot forge
+    another trailer."""
+    title = " ".join(assign.card_title.split()) or "LazyAF"
+    lines = [title, "", f"LazyAF card {assign.card_id}, job {assign.job_id}."]
+    trailers = [
+        f"{key}: {' '.join(str(value).split())}"
+        for key, value in assign.trailers.items()
+        if key.replace("-", "").isalnum()
+    ]
+    if trailers:
+        lines += ["", *trailers]
+    return "\n".join(lines)

@@ -18,6 +18,8 @@ from lazyaf.orchestration.router import router as meta_router
 from lazyaf.repos.router import router as repos_router
 from lazyaf.review.router import router as review_router
 from lazyaf.runners.router import router as runners_router
+from lazyaf.runs.router import router as runs_router
+from lazyaf.workflows.router import router as workflows_router
 
 
 class HealthRead(BaseModel):
@@ -57,3 +59,5 @@ api_router.include_router(meta_router)
 api_router.include_router(github_router)
 api_router.include_router(github_commands_router)
 api_router.include_router(agents_router)
+api_router.include_router(runs_router)
+api_router.include_router(workflows_router)

@@ -31,6 +31,8 @@ class ActivityKind(StrEnum):
     NO_CHANGES = "no_changes"
     GITHUB = "github"
     """Something GitHub did or was told (data.event: approved, commented, closed, ...)."""
+    PROMPT = "prompt"
+    """A person's follow-up prompt: queued (data.queued) or delivered by an attempt (data.job_id)."""
 
 
 class Card(IdMixin, TimestampMixin, Base):

@@ -25,6 +25,7 @@ from lazyaf.cards.schemas import CardRead
 from lazyaf.github.schemas import GitHubLinkRead
 from lazyaf.jobs.schemas import JobRead, WaitingReason
 from lazyaf.runners.schemas import RunnerRead
+from lazyaf.runs.schemas import RunRead
 
 
 class EventType(StrEnum):
@@ -38,6 +39,7 @@ class EventType(StrEnum):
     RUNNER_DELETED = "runner_deleted"
     GITHUB_UPDATED = "github_updated"
     QUEUE_UPDATED = "queue_updated"
+    RUN_UPDATED = "run_updated"
 
 
 class EventData(BaseModel):
@@ -123,6 +125,15 @@ class QueueUpdated(EventData):
     waiting: dict[uuid.UUID, WaitingReason]
 
 
+class RunUpdated(EventData):
+    """A card's run was started, or it or one of its steps changed (status, attempt, figures): the
+    run as ``GET /api/cards/{id}/runs`` shows it, whole."""
+
+    TYPE = EventType.RUN_UPDATED
+    repo_id: uuid.UUID
+    run: RunRead
+
+
 class _Frame(BaseModel):
     seq: int
     at: str = Field(description="When the event was recorded (ISO 8601, UTC).")
@@ -178,6 +189,11 @@ class QueueUpdatedEvent(_Frame):
     data: QueueUpdated
 
 
+class RunUpdatedEvent(_Frame):
+    type: Literal[EventType.RUN_UPDATED]
+    data: RunUpdated
+
+
 BoardEvent = Annotated[
     CardUpdatedEvent
     | CardDeletedEvent
@@ -188,7 +204,8 @@ BoardEvent = Annotated[
     | RunnerStatusEvent
     | RunnerDeletedEvent
     | GitHubUpdatedEvent
-    | QueueUpdatedEvent,
+    | QueueUpdatedEvent
+    | RunUpdatedEvent,
     Field(discriminator="type"),
 ]
 """A frame of ``WS /ws`` carrying an event."""
@@ -224,6 +241,7 @@ SocketFrame = Annotated[
     | RunnerDeletedEvent
     | GitHubUpdatedEvent
     | QueueUpdatedEvent
+    | RunUpdatedEvent
     | HelloFrame
     | ResyncFrame,
     Field(discriminator="type"),

@@ -544,3 +544,49 @@ def diff(
         deletions=page.deletions,
         patch=_text(b"".join(page.patch)),
     )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What lies between two commits of a branch: commits added, files and lines changed."""
+
+    commits: int
+    files_changed: int
+    lines_added: int
+    lines_removed: int
+
+
+def changed_paths(repo: Path, old: str, new: str) -> list[str]:
+    """Every path ``new`` changes against ``old`` (a rename counts as its two paths), sorted.
+
+    Raises:
+        GitError: git failed (an unknown commit).
+    """
+    done = _run(repo, "diff", "--name-only", "-z", "--no-renames", "--end-of-options", old, new)
+    if done.returncode != 0:
+        raise _failure(done.args, done.returncode, done.stderr)
+    return sorted({p.decode("utf-8", "replace") for p in done.stdout.split(b"\0") if p})
+
+
+def progress(repo: Path, old: str, new: str) -> Progress:
+    """Commits in ``old..new`` and the files and lines ``new`` changes against ``old`` (two git
+    processes; binary files count as files, not lines).
+
+    Raises:
+        GitError: git failed (an unknown commit).
+    """
+    listed = _run(repo, "rev-list", "--count", "--end-of-options", f"{old}..{new}")
+    if listed.returncode != 0:
+        raise _failure(listed.args, listed.returncode, listed.stderr)
+    numstat = _run(repo, "diff", "--numstat", "-z", "--no-renames", "--end-of-options", old, new)
+    if numstat.returncode != 0:
+        raise _failure(numstat.args, numstat.returncode, numstat.stderr)
+    files = added = removed = 0
+    for record in numstat.stdout.split(b"\0"):
+        parts = record.split(b"\t", 2)
+        if len(parts) != 3:
+            continue
+        files += 1
+        added += int(parts[0]) if parts[0].isdigit() else 0
+        removed += int(parts[1]) if parts[1].isdigit() else 0
+    return Progress(int(listed.stdout.strip() or 0), files, added, removed)

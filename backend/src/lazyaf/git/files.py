@@ -10,6 +10,8 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from dulwich.errors import NotTreeError
+from dulwich.object_store import tree_lookup_path
 from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.repo import Repo as DulwichRepo
 
@@ -57,3 +59,29 @@ def readme(path: Path, commit_sha: str) -> str | None:
         while len(_readmes) > CACHE_SIZE:
             _readmes.popitem(last=False)
     return text
+
+
+FILE_LIMIT = 262_144
+"""Bytes of a file ``text_at`` reads (a plan, a progress file): a prompt quotes less."""
+
+
+def text_at(path: Path, commit_sha: str | None, file_path: str, limit: int = FILE_LIMIT) -> str | None:
+    """The text of ``file_path`` (a repo path, ``a/b.md``) at ``commit_sha``; None when the commit
+    or the file is missing, or the path names a directory."""
+    if commit_sha is None:
+        return None
+    with DulwichRepo(str(path)) as repo:
+        try:
+            commit = repo[ObjectID(commit_sha.encode())]
+        except KeyError:
+            return None
+        if not isinstance(commit, Commit):
+            return None
+        try:
+            _, sha = tree_lookup_path(repo.__getitem__, commit.tree, file_path.encode())
+        except (KeyError, NotTreeError):
+            return None
+        blob = repo[sha]
+        if not isinstance(blob, Blob):
+            return None
+        return blob.data[:limit].decode("utf-8", "replace")

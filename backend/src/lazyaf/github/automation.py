@@ -27,6 +27,12 @@ async def wip_limits(session: AsyncSession) -> dict[uuid.UUID, int]:
     return limits
 
 
+async def auto_start_workflow(session: AsyncSession, repo_id: uuid.UUID) -> str | None:
+    """The workflow the repo's sync rule starts its cards with (None: no rule, the repo's default)."""
+    raw = await session.scalar(select(GitHubLink.sync_rule).where(GitHubLink.repo_id == repo_id))
+    return SyncRule.model_validate(raw).workflow if raw else None
+
+
 async def auto_start_changed(session: AsyncSession, repo_id: uuid.UUID, rule: SyncRule) -> int:
     """The rule's auto-start was switched: synced To Do cards start waiting for a slot (on) or stop
     waiting (off). How many cards changed."""

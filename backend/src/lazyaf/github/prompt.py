@@ -1,4 +1,4 @@
-"""What an agent's prompt carries of the GitHub issue its card came from (``github`` in job.md.j2).
+"""What an agent's prompt carries of the GitHub issue its card came from (``github`` in prompts/steps/).
 
 Everything here was sanitized when it was synced (``sync``/``sanitize``) and goes into the
 prompt inside a ``<github_issue>`` block that the template calls data, not instructions. The

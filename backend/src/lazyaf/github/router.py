@@ -13,7 +13,7 @@ from sqlalchemy import select
 from lazyaf.api.deps import CardDep, RepoDep, SessionDep, SettingsDep
 from lazyaf.cards.models import Card
 from lazyaf.cards.schemas import CardRead
-from lazyaf.errors import Conflict, NotFound, error_responses
+from lazyaf.errors import Conflict, InvalidInput, NotFound, error_responses
 from lazyaf.github import automation, links, pulls, sync
 from lazyaf.github.clients import observe_quota
 from lazyaf.github.commands import linksettings
@@ -31,6 +31,8 @@ from lazyaf.github.schemas import (
 )
 from lazyaf.github.service import GitHubService
 from lazyaf.github.verify import verify
+from lazyaf.workflows import presets
+from lazyaf.workflows import service as workflow_service
 
 router = APIRouter(tags=["github"])
 GITHUB_ERRORS = error_responses(404, 409, 422, 502, 503)
@@ -105,10 +107,13 @@ async def verify_github_link(
 
 @router.put("/repos/{repo_id}/github/sync", responses=error_responses(404, 422))
 async def set_sync_rule(
-    repo: RepoDep, rule: SyncRule, session: SessionDep, github: GitHubDep
+    repo: RepoDep, rule: SyncRule, session: SessionDep, settings: SettingsDep, github: GitHubDep
 ) -> GitHubLinkRead:
     """Set which issues become cards, whether they auto-start, the WIP limit and the poll interval."""
     link = await links.require(session, repo)
+    catalog = await workflow_service.catalog(settings, repo)
+    if catalog.get(rule.workflow) is None:
+        raise InvalidInput(presets.unknown_workflow(rule.workflow, catalog))
     previous = SyncRule.model_validate(link.sync_rule) if link.sync_rule else None
     link.sync_rule = rule.model_dump()
     if previous is None or _selection(previous) != _selection(rule):

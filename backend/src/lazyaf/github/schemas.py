@@ -24,9 +24,9 @@ from pydantic import (
 from lazyaf.github.commands.schemas import CommandSettingsRead, CommandSettingsWrite
 from lazyaf.repos.schemas import BranchName
 
-# The workflows a sync rule may start cards with. Issue 12 (workflows) will replace this with
-# its presets; today there is the single agent pass.
-WORKFLOWS = ("build",)
+# A workflow's name: which ones exist depends on the repo (its .lazyaf/workflows), checked when the
+# rule is set (router.set_sync_rule) and again when a card auto-starts.
+WORKFLOW_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")
 
 OWNER_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$"
 NAME_PATTERN = r"^[A-Za-z0-9._-]{1,100}$"
@@ -123,7 +123,9 @@ class SyncRule(BaseModel):
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None
     ) = Field(None, description="A milestone's number or title, '*' (any) or 'none'.")
     auto_start: bool = Field(False, description="Start synced cards by themselves, within max_concurrent.")
-    workflow: str = Field("build", description="What synced cards run when started.")
+    workflow: str = Field(
+        "build", description="The workflow synced cards run when they auto-start (GET /api/workflows?repo=)."
+    )
     max_concurrent: Annotated[int, Field(ge=1, le=50)] = Field(
         2, description="The WIP limit: at most this many of the repo's cards in progress through auto-start."
     )
@@ -134,8 +136,8 @@ class SyncRule(BaseModel):
     @field_validator("workflow")
     @classmethod
     def _workflow(cls, value: str) -> str:
-        if value not in WORKFLOWS:
-            raise ValueError(f"unknown workflow '{value}'; the workflows are: {', '.join(WORKFLOWS)}")
+        if not WORKFLOW_NAME.match(value):
+            raise ValueError(f"'{value[:60]}' is not a workflow name; GET /api/workflows lists them")
         return value
 
 

@@ -25,6 +25,7 @@ from lazyaf.cards.models import Card, CardStatus
 from lazyaf.db.engine import session_scope
 from lazyaf.errors import LazyAFError
 from lazyaf.events.models import BoardEvent
+from lazyaf.github import automation
 from lazyaf.orchestration import announce
 from lazyaf.orchestration import cards as card_moves
 from lazyaf.settings import Settings
@@ -109,7 +110,10 @@ class Admission:
         for card in (await session.scalars(query)).all():
             try:
                 # start_card refuses (no commits yet, …) before it writes anything.
-                await card_moves.start_card(session=session, settings=self.settings, card=card)
+                workflow = await automation.auto_start_workflow(session, repo_id)
+                await card_moves.start_card(
+                    session=session, settings=self.settings, card=card, workflow=workflow
+                )
             except LazyAFError as exc:
                 # It cannot start (e.g. the repo has no commits yet): stop waiting, say why on the card.
                 card.start_waiting_since = None

@@ -42,9 +42,19 @@ JobDep = Annotated[Job, Depends(get_job_or_404)]
 async def start_card(
     card: CardDep, session: SessionDep, settings: SettingsDep, body: StartBody | None = None
 ) -> JobRead:
-    """Queue an agent job for a todo card; the card moves to in_progress (``fresh``: on a new branch)."""
-    fresh = body.fresh if body else False
-    job = await card_moves.start_card(session=session, settings=settings, card=card, fresh=fresh)
+    """Start a run of a workflow for a todo card (``workflow``: GET /api/workflows lists them; none:
+    the repo's default); its first step's job is queued and the card moves to in_progress
+    (``fresh``: on a new branch; ``review_plan``: stop in review after the plan step). The run's
+    steps: GET /api/cards/{id}/runs."""
+    body = body or StartBody()
+    job = await card_moves.start_card(
+        session=session,
+        settings=settings,
+        card=card,
+        fresh=body.fresh,
+        workflow=body.workflow,
+        review_plan=body.review_plan,
+    )
     return JobRead.model_validate(job)
 
 

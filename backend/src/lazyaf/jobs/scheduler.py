@@ -68,6 +68,7 @@ class Reaper:
                 session=session, heard_from=self.heard_from, lease_ttl=self.settings.lease_ttl
             )
             await runs.fail_stale_timeouts(session=session, settings=self.settings)
+            await runs.resume_stalled(session=session, settings=self.settings)
             await runners.mark_silent_offline(session=session, settings=self.settings)
         for callback in self.after_sweep:
             await callback()

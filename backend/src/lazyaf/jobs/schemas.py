@@ -13,13 +13,24 @@ from lazyaf.jobs.models import JobKind, JobStatus
 
 
 class StartBody(BaseModel):
-    """How to start a card: on with its branch, or fresh from the default branch."""
+    """How to start a card: which workflow, whether its plan waits for a review, and on with its
+    branch or fresh from the default branch."""
 
     model_config = ConfigDict(extra="forbid")
 
     fresh: bool = Field(
         False,
         description="Start on a new branch made from the default branch; the card's old branch stays in git.",
+    )
+    workflow: str | None = Field(
+        None,
+        max_length=50,
+        description="The workflow to run (GET /api/workflows?repo= lists them); None: the repo's default.",
+    )
+    review_plan: bool = Field(
+        False,
+        description="Stop after the plan step with the card in review showing the plan: approve goes on "
+        "with the next step, request changes re-plans with the comments, reject ends the run.",
     )
 
 

@@ -4,6 +4,7 @@ back), and the card's timeline entries."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from lazyaf_protocol.messages import AgentEventData
@@ -12,11 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lazyaf.cards.models import ActivityKind, Card, CardActivity
 from lazyaf.cards.schemas import CardRead
 from lazyaf.events.bus import EventBus
-from lazyaf.events.schemas import CardDeleted, CardUpdated, JobChanged, JobEventAdded, RunnerChanged
+from lazyaf.events.schemas import (
+    CardDeleted,
+    CardUpdated,
+    JobChanged,
+    JobEventAdded,
+    RunnerChanged,
+    RunUpdated,
+)
 from lazyaf.jobs.models import Job
 from lazyaf.jobs.schemas import JobRead
 from lazyaf.runners.models import Runner
 from lazyaf.runners.schemas import RunnerRead
+from lazyaf.runs import service as run_service
+from lazyaf.runs.models import Run
 
 
 def card_changed(session: AsyncSession, card: Card) -> None:
@@ -29,6 +39,12 @@ def card_deleted(session: AsyncSession, card: Card) -> None:
 
 def job_changed(session: AsyncSession, job: Job) -> None:
     EventBus.record(session, JobChanged(job=JobRead.model_validate(job)))
+
+
+async def run_changed(session: AsyncSession, run: Run, repo_id: uuid.UUID) -> None:
+    """The run as it is now, steps and figures (after the flush of its change: one read)."""
+    (read,) = await run_service.read(session, [run])
+    EventBus.record(session, RunUpdated(repo_id=repo_id, run=read))
 
 
 def runner_changed(session: AsyncSession, runner: Runner) -> None:

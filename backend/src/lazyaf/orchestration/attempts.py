@@ -13,7 +13,7 @@ decides what follows.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lazyaf import auth
 from lazyaf.cards.models import Card
+from lazyaf.git import diff as git_diff
 from lazyaf.git import refs as git_refs
 from lazyaf.git.run import in_thread
 from lazyaf.jobs import service as job_service
@@ -38,6 +39,7 @@ from lazyaf.repos.models import Repo
 from lazyaf.repos.service import git_path
 from lazyaf.runners.models import Runner
 from lazyaf.settings import Settings
+from lazyaf.workflows import paths as workflow_paths
 
 log = structlog.get_logger(__name__)
 
@@ -249,11 +251,27 @@ class Reported:
     conflict_files: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class PathRule:
+    """The paths an attempt may change (globs, ``workflows.paths.matches``) and the sentence that
+    names the others when it changed some (``refusal(paths)``)."""
+
+    allowed: Sequence[str]
+    refusal: Callable[[list[str]], str]
+
+
 async def complete(
-    *, session: AsyncSession, settings: Settings, message: protocol.Complete, runner_id: uuid.UUID
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    message: protocol.Complete,
+    runner_id: uuid.UUID,
+    path_rule: Callable[[AsyncSession, Job], Awaitable[PathRule | None]] | None = None,
 ) -> Reported | bool:
     """Record a runner's completion on the attempt: its stats, cost and checks; for a completed
-    attempt, move the card branch to the pushed head (compare-and-swap, once).
+    attempt, move the card branch to the pushed head (compare-and-swap, once), unless the
+    attempt changed paths its ``path_rule`` does not allow (then it failed, naming them, and the
+    branch stays). A ``verify`` attempt pushes nothing: the branch stays where it is.
 
     Returns what ended (for ``runs`` to settle), or a bool when there is nothing to settle: False
     when the attempt was fenced off or ``runner_id`` is not the runner holding it; for a resent
@@ -281,8 +299,9 @@ async def complete(
     if message.cost_usd is not None:
         card.total_cost_usd += message.cost_usd
     status, error = JobStatus(message.status), message.error
-    if status == JobStatus.COMPLETED:
-        error = await _move_card_branch(session, settings, job, card, message)
+    if status == JobStatus.COMPLETED and job.kind != JobKind.VERIFY:
+        rule = await path_rule(session, job) if path_rule is not None else None
+        error = await _move_card_branch(session, settings, job, card, message, rule)
         if error is not None:
             status = JobStatus.FAILED
         elif (
@@ -329,7 +348,12 @@ def _apply_outcome(job: Job, message: protocol.Complete) -> None:
 
 
 async def _move_card_branch(
-    session: AsyncSession, settings: Settings, job: Job, card: Card, message: protocol.Complete
+    session: AsyncSession,
+    settings: Settings,
+    job: Job,
+    card: Card,
+    message: protocol.Complete,
+    rule: PathRule | None = None,
 ) -> str | None:
     """Point the card branch at the attempt's pushed head (compare-and-swap); an error sentence or None."""
     repo = await session.get(Repo, card.repo_id)
@@ -340,6 +364,18 @@ async def _move_card_branch(
         return (
             f"The runner reported head {message.head_sha} but pushed {pushed or 'nothing'} for this attempt."
         )
+    if rule is not None:
+        start = message.branch_start_sha or message.base_sha or job.base_sha
+        if start is None:
+            return "The runner reported no starting point, so the step's changed paths cannot be checked."
+        try:
+            changed = await in_thread(git_diff.changed_paths, path, start, message.head_sha)
+        except git_diff.GitError as exc:
+            return f"The step's changed paths could not be read: {exc}"
+        touched = [p for p in changed if not workflow_paths.matches(p, rule.allowed)]
+        if touched:
+            log.info("attempt_outside_its_paths", job_id=str(job.id), paths=touched[:20])
+            return rule.refusal(touched)
     moved = await in_thread(
         git_refs.move_branch,
         path,

@@ -14,7 +14,7 @@ from lazyaf.cards import service as card_service
 from lazyaf.cards.models import Card, CardStatus
 from lazyaf.cards.schemas import CardUpdate
 from lazyaf.errors import InvalidTransition
-from lazyaf.jobs.models import Job, JobKind
+from lazyaf.jobs.models import Job
 from lazyaf.orchestration import announce, columns, review, runs
 from lazyaf.orchestration.states import CARDS
 from lazyaf.settings import Settings
@@ -68,8 +68,11 @@ async def start_card(
     position: int | None = None,
     agent: str | None = None,
     fresh: bool = False,
+    workflow: str | None = None,
+    review_plan: bool = False,
 ) -> Job:
-    """Queue an agent job for a todo card and move it to in_progress.
+    """Start a run of ``workflow`` (None: the repo's default) for a todo card: its first step's
+    attempt is queued and the card moves to in_progress.
 
     The card goes on with its branch; with ``fresh`` (or when it has none) it gets a new branch,
     made from the default branch under a name no branch has yet: an old branch stays in git.
@@ -85,37 +88,20 @@ async def start_card(
     await agent_service.require(session=session, settings=settings, agent=agent)
     card.start_waiting_since = None  # no longer waiting for a slot (github/automation.py)
     return await runs.start(
-        session=session, settings=settings, card=card, position=position, agent=agent, fresh=fresh
+        session=session,
+        settings=settings,
+        card=card,
+        position=position,
+        agent=agent,
+        fresh=fresh,
+        workflow=workflow,
+        review_plan=review_plan,
     )
 
 
 async def retry_card(
     *, session: AsyncSession, settings: Settings, card: Card, agent: str | None = None
 ) -> Job:
-    """A new job on a failed card's branch, told why the last attempt failed."""
+    """Another attempt of the failed step of the card's run, told why the last attempt failed."""
     CARDS.act("retry", card.status, what=_what(card))
-    await runs.check_attempts_left(session, card)
-    previous = await session.get(Job, card.job_id) if card.job_id else None
-    step = await runs.reopen(session, card)
-    if card.conflict_files:  # the branch still conflicts: the new pass merges the base in again
-        return await runs.queue_followup(
-            session=session,
-            settings=settings,
-            card=card,
-            step=step,
-            kind=JobKind.RESOLVE,
-            conflicts=card.conflict_files,
-            agent=agent,
-            require_agent=True,
-        )
-    failure = (previous.error if previous else None) or "The previous attempt failed without a reason."
-    return await runs.queue_followup(
-        session=session,
-        settings=settings,
-        card=card,
-        step=step,
-        kind=JobKind.RETRY,
-        failure=failure,
-        agent=agent,
-        require_agent=True,
-    )
+    return await runs.retry_step(session=session, settings=settings, card=card, agent=agent)

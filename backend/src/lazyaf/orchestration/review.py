@@ -16,13 +16,12 @@ from lazyaf.errors import Conflict, InvalidTransition
 from lazyaf.git import merge as git_merge
 from lazyaf.git import refs as git_refs
 from lazyaf.git.run import in_thread
-from lazyaf.jobs.models import Job, JobKind
+from lazyaf.jobs.models import Job
 from lazyaf.orchestration import announce, columns, runs
 from lazyaf.orchestration.states import CARDS
 from lazyaf.repos.models import Repo
 from lazyaf.repos.service import git_path
 from lazyaf.settings import Settings
-from lazyaf.workflows.kinds import StepKind
 
 log = structlog.get_logger(__name__)
 
@@ -52,6 +51,11 @@ async def reviewed_head(settings: Settings, repo: Repo, card: Card, expected_hea
     return head
 
 
+async def waits_for_plan_review(session: AsyncSession, card: Card) -> bool:
+    """Whether the card is in review because its run waits for its plan's review."""
+    return card.status == CardStatus.IN_REVIEW and await runs.waiting_run(session, card) is not None
+
+
 async def approve_card(
     *, session: AsyncSession, settings: Settings, card: Card, expected_head: str | None = None
 ) -> Card:
@@ -66,6 +70,16 @@ async def approve_card(
     CARDS.act("approve", card.status, what=_what(card))
     repo, _ = await runs.repo_with_base(session, settings, card)
     head = await reviewed_head(settings, repo, card, expected_head)
+    waiting = await runs.waiting_run(session, card)
+    if waiting is not None:
+        # The plan was reviewed: the run goes on with its next step (nothing is merged yet).
+        announce.activity(
+            session, card, ActivityKind.STATUS, {"plan_approved": True, "run_id": str(waiting.id)}
+        )
+        job = await runs.continue_after_review(session=session, settings=settings, card=card, run=waiting)
+        if job is not None:
+            log.info("plan_approved", card_id=str(card.id), run_id=str(waiting.id))
+            return card
     path = git_path(settings, repo)
     message = f"{card.title}\n\nLazyAF card {card.id} (branch {card.branch_name}), approved."
     try:
@@ -150,6 +164,9 @@ async def reject_card(
 ) -> Card:
     """Send a reviewed card back to todo; its jobs stay, its branch too unless asked to delete it."""
     CARDS.act("reject", card.status, what=_what(card))
+    waiting = await runs.waiting_run(session, card)
+    if waiting is not None:
+        await runs.cancel_waiting(session=session, card=card, run=waiting)
     if delete_branch and card.branch_name:
         repo = await session.get(Repo, card.repo_id)
         assert repo is not None
@@ -182,20 +199,16 @@ async def request_changes(
         raise InvalidTransition(
             f"Card '{card.title}' has no open comments; add a comment saying what to change."
         )
-    await runs.check_attempts_left(session, card)
-    kind = JobKind.RESOLVE if conflicts else JobKind.ITERATE
-    step = await runs.new_run(session, card, StepKind.ITERATE, [StepKind.ITERATE])
-    job = await runs.queue_followup(
-        session=session,
-        settings=settings,
-        card=card,
-        step=step,
-        kind=kind,
-        comments=comments,
-        conflicts=conflicts,
-        agent=agent,
-        require_agent=True,
-    )
+    waiting = await runs.waiting_run(session, card)
+    if waiting is not None and not conflicts:
+        # The plan's review: the plan step runs again with the comments (refine).
+        job = await runs.replan(session=session, settings=settings, card=card, run=waiting, comments=comments)
+    else:
+        if waiting is not None:
+            await runs.cancel_waiting(session=session, card=card, run=waiting)
+        job = await runs.iterate(
+            session=session, settings=settings, card=card, comments=comments, conflicts=conflicts, agent=agent
+        )
     for comment in comments:
         comment.job_id = job.id
     # conflict_files stay until a resolve job has pushed a merge (attempts.complete clears them).

@@ -13,7 +13,8 @@ reason), without the rule classes: the tables are small enough to read at a glan
 
 The hierarchy, for the workflows built on it: a card runs *runs* (a workflow: its ordered
 steps), a run has *steps*, a step has *attempts* (jobs: one agent pass each, retried as a new
-attempt of the same step). Today a card's agent work is one run of one step.
+attempt of the same step). A step that succeeded may run again (``sent_back``: failed checks
+after it, a follow-up prompt, its plan's review), so only skipped and cancelled steps are final.
 """
 
 from __future__ import annotations
@@ -168,7 +169,11 @@ CARDS: StateTable[CardStatus] = StateTable(
             "Request changes: the agent works through the open comments (and conflicts).",
         ),
         Move(
-            C.IN_PROGRESS, C.IN_REVIEW, Actor.LAZYAF, "run_succeeded", "The run ended and pushed its branch."
+            C.IN_PROGRESS,
+            C.IN_REVIEW,
+            Actor.LAZYAF,
+            "run_succeeded",
+            "The run ended and pushed its branch (or its plan waits for a review).",
         ),
         Move(C.IN_PROGRESS, C.FAILED, Actor.LAZYAF, "run_failed", "The run failed and has no attempts left."),
         Move(C.IN_PROGRESS, C.TODO, Actor.LAZYAF, "run_cancelled", "The run was cancelled."),
@@ -215,7 +220,13 @@ RUNS: StateTable[RunStatus] = StateTable(
     states=RunStatus,
     moves=(
         Move(R.RUNNING, R.WAITING, Actor.LAZYAF, "step_needs_review", "A step ended and waits for a review."),
-        Move(R.WAITING, R.RUNNING, Actor.USER, "continue", "The review let the run go on to its next step."),
+        Move(
+            R.WAITING,
+            R.RUNNING,
+            Actor.USER,
+            "continue",
+            "The review let the run go on (approve: its next step; request changes: the plan again).",
+        ),
         Move(R.RUNNING, R.SUCCEEDED, Actor.LAZYAF, "steps_done", "Its last step succeeded."),
         Move(R.RUNNING, R.FAILED, Actor.LAZYAF, "step_failed", "A step failed with no attempts left."),
         Move(R.RUNNING, R.CANCELLED, Actor.USER, "cancel", "Its attempt was cancelled."),
@@ -240,14 +251,49 @@ STEPS: StateTable[StepStatus] = StateTable(
         Move(
             T.PENDING, T.RUNNING, Actor.LAZYAF, "started", "The run reached it: its first attempt is queued."
         ),
-        Move(T.PENDING, T.SKIPPED, Actor.LAZYAF, "skipped", "The run ended before reaching it."),
+        Move(
+            T.PENDING,
+            T.SKIPPED,
+            Actor.LAZYAF,
+            "skipped",
+            "The run ended before reaching it, or it had nothing to do (a verify step, no checks set).",
+        ),
         Move(T.RUNNING, T.SUCCEEDED, Actor.LAZYAF, "attempt_succeeded", "An attempt did what the step asks."),
         Move(T.RUNNING, T.FAILED, Actor.LAZYAF, "attempt_failed", "Its last allowed attempt failed."),
         Move(T.RUNNING, T.CANCELLED, Actor.USER, "cancel", "Its attempt was cancelled."),
         Move(T.FAILED, T.RUNNING, Actor.USER, "retry", "Retry: another attempt of the failed step."),
+        Move(
+            T.SUCCEEDED,
+            T.RUNNING,
+            Actor.LAZYAF,
+            "sent_back",
+            "Another attempt: the checks after it failed, a follow-up prompt came, or its plan's "
+            "review asked for changes.",
+        ),
+        Move(
+            T.RUNNING,
+            T.PENDING,
+            Actor.LAZYAF,
+            "checks_failed",
+            "Its checks failed: the agent step before it runs again, then it runs again.",
+        ),
+        Move(
+            T.SUCCEEDED,
+            T.PENDING,
+            Actor.LAZYAF,
+            "rerun",
+            "A step before it runs again (a follow-up prompt, failed checks): it runs again after.",
+        ),
+        Move(
+            T.FAILED,
+            T.PENDING,
+            Actor.USER,
+            "retry_before",
+            "Retry of failed checks: the agent step before it runs again first.",
+        ),
     ),
     refusals=(refuse("Steps move on their own as their attempts end; retry or cancel the card instead."),),
-    final=frozenset({T.SUCCEEDED, T.SKIPPED, T.CANCELLED}),
+    final=frozenset({T.SKIPPED, T.CANCELLED}),
 )
 
 J = JobStatus

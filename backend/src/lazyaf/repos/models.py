@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lazyaf.db.base import Base, IdMixin, TimestampMixin, utcnow
@@ -26,6 +26,11 @@ class Repo(IdMixin, TimestampMixin, Base):
     lint_command: Mapped[str | None] = mapped_column(Text)
     test_command: Mapped[str | None] = mapped_column(Text)
     build_command: Mapped[str | None] = mapped_column(Text)
+    # The workflow a card runs when it is dragged to In Progress or started without naming one
+    # (None: lazyaf.workflows.presets.DEFAULT_WORKFLOW).
+    default_workflow: Mapped[str | None] = mapped_column(String(50))
+    # Globs of the paths a workflow's test step may add or change (None: workflows.paths.DEFAULT_TEST_PATHS).
+    test_paths: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class RepoAlias(Base):

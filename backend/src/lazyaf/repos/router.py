@@ -27,6 +27,7 @@ from lazyaf.repos.schemas import (
 )
 from lazyaf.settings import Settings
 from lazyaf.validation import INT64_MAX
+from lazyaf.workflows import paths as workflow_paths
 
 router = APIRouter(prefix="/repos", tags=["repos"])
 
@@ -41,6 +42,8 @@ def to_read(request: Request, settings: Settings, repo: Repo) -> RepoRead:
         {
             **{k: getattr(repo, k) for k in RepoRead.model_fields if k != "clone_url"},
             "clone_url": clone_url(request, settings, repo),
+            "default_workflow": workflow_paths.default_workflow(repo),
+            "test_paths": workflow_paths.test_paths(repo),
         }
     )
 

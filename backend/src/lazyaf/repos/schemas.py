@@ -55,6 +55,13 @@ RemoteUrl = Annotated[
 ]
 
 
+TestPath = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^/\x00-\x1f][^\x00-\x1f]*$"
+    ),
+]
+"""A glob of repo paths (relative, no leading slash)."""
 MergeStrategy = Literal["auto", "merge", "squash"]
 Command = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=4000), AfterValidator(plain_text)
@@ -90,6 +97,18 @@ class RepoUpdate(BaseModel):
     lint_command: Command | None = None
     test_command: Command | None = None
     build_command: Command | None = None
+    default_workflow: str | None = Field(
+        None,
+        max_length=50,
+        description="The workflow a card runs when dragged to In Progress or started without one "
+        "(GET /api/workflows?repo= lists them); '' goes back to build.",
+    )
+    test_paths: list[TestPath] | None = Field(
+        None,
+        max_length=50,
+        description="Globs (`**` any depth) of the paths a workflow's test step may add or change; "
+        "[] goes back to the default (tests/**, test/**, **/test_*.py, **/*_test.*, **/*.test.*, ...).",
+    )
 
 
 class RepoRead(BaseModel):
@@ -105,6 +124,8 @@ class RepoRead(BaseModel):
     lint_command: str | None
     test_command: str | None
     build_command: str | None
+    default_workflow: str = Field(description="The workflow a card runs when started without one.")
+    test_paths: list[str] = Field(description="Globs of the paths a test step may add or change.")
     clone_url: str = Field(
         description="URL of the repo on LazyAF's embedded git server, by name (/git/<name>.git); "
         "/git/<id>.git works too, and so do the names it had before a rename until another repo takes them."

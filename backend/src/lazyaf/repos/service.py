@@ -20,6 +20,7 @@ from lazyaf.gitserver.refs import RefUpdate
 from lazyaf.repos.models import Repo, RepoAlias
 from lazyaf.repos.schemas import RepoCreate, RepoUpdate
 from lazyaf.settings import Settings
+from lazyaf.workflows import presets
 
 log = structlog.get_logger(__name__)
 
@@ -94,6 +95,14 @@ async def update(*, session: AsyncSession, settings: Settings, repo: Repo, chang
         await in_thread(store.set_head, git_path(settings, repo), branch)
     if fields.get("merge_strategy") is None:
         fields.pop("merge_strategy", None)
+    if "default_workflow" in fields:
+        name = fields["default_workflow"] = fields["default_workflow"] or None
+        if name is not None:
+            catalog = await in_thread(presets.catalog_at, git_path(settings, repo), repo.default_branch)
+            if catalog.get(name) is None:
+                raise InvalidInput(presets.unknown_workflow(name, catalog))
+    if "test_paths" in fields:
+        fields["test_paths"] = fields["test_paths"] or None  # [] goes back to the default globs
     for key in ("setup_command", "lint_command", "test_command", "build_command"):
         if key in fields and not fields[key]:
             fields[key] = None  # an empty string clears a verification step

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 
 from lazyaf.api.deps import CardDep, RepoDep, SessionDep, SettingsDep
-from lazyaf.cards.models import Card
+from lazyaf.cards.models import Card, CardStatus
 from lazyaf.cards.schemas import CardRead
 from lazyaf.errors import NotFound, error_responses
 from lazyaf.git import diff as git_diff
@@ -96,10 +96,15 @@ async def list_comments(card: CardDep, session: SessionDep) -> list[CommentRead]
 
 @router.post("/cards/{card_id}/approve", responses=error_responses(404, 409))
 async def approve_card(
-    card: CardDep, session: SessionDep, settings: SettingsDep, request: Request, body: ApproveBody | None = None
+    card: CardDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+    body: ApproveBody | None = None,
 ) -> ApproveRead:
     """Merge the card's branch into the default branch and mark it done (409: the branch moved since
-    `expected_head`, or conflicting files).
+    `expected_head`, or conflicting files). On a card whose run waits for its plan's review, approve
+    the plan instead: the run goes on with its next step (``plan_approved``; nothing is merged).
 
     Approvals of one repo take turns, each merging onto the previous one's result. When the repo's
     GitHub link says ``on_approve: pull_request``, the branch goes to GitHub as a pull request instead
@@ -109,7 +114,8 @@ async def approve_card(
         current = await session.get(Card, card.id, populate_existing=True)  # as the one before left it
         if current is None:
             raise NotFound(f"Card '{card.title}' was deleted while its approval waited; nothing was merged.")
-        if await github_pulls.approve_opens_pull_request(session, current):
+        plan_review = await review.waits_for_plan_review(session, current)
+        if not plan_review and await github_pulls.approve_opens_pull_request(session, current):
             repo = await session.get(Repo, current.repo_id)
             assert repo is not None
             await review.reviewed_head(settings, repo, current, expected_head)
@@ -122,6 +128,8 @@ async def approve_card(
             session=session, settings=settings, card=current, expected_head=expected_head
         )
         await session.commit()
+    if plan_review and card.status != CardStatus.DONE:
+        return ApproveRead(card=CardRead.model_validate(card), merge_sha="", plan_approved=True)
     return ApproveRead(card=CardRead.model_validate(card), merge_sha=card.merge_sha or "")
 
 

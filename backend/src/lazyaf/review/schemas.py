@@ -77,12 +77,21 @@ class AgentChoice(BaseModel):
 
 class TimelineEntry(BaseModel):
     at: datetime
-    kind: Literal["attempt", "comment", "status", "merged", "conflict", "branch_deleted", "no_changes", "github"] = (
-        Field(
-            description="conflict: approve found conflicts, or a job left some (data.files, data.job_id); "
-            "no_changes: a job's agent left the branch unchanged (data.job_id, data.kind); "
-            "github: the card's GitHub issue or pull request changed (data.event, data.number, data.url)."
-        )
+    kind: Literal[
+        "attempt",
+        "comment",
+        "status",
+        "merged",
+        "conflict",
+        "branch_deleted",
+        "no_changes",
+        "github",
+        "prompt",
+    ] = Field(
+        description="conflict: approve found conflicts, or a job left some (data.files, data.job_id); "
+        "no_changes: a job's agent left the branch unchanged (data.job_id, data.kind); "
+        "github: the card's GitHub issue or pull request changed (data.event, data.number, data.url); "
+        "prompt: a follow-up prompt was queued (data.queued) or sent (data.job_id)."
     )
     data: dict[str, Any]
 
@@ -94,7 +103,10 @@ class TimelineRead(BaseModel):
 
 class ApproveRead(BaseModel):
     card: CardRead
-    merge_sha: str
+    merge_sha: str = Field(description="The merge commit ('' when nothing was merged here).")
+    plan_approved: bool = Field(
+        False, description="The card's run waited for its plan's review: it goes on with its next step."
+    )
 
 
 class JobQueuedRead(BaseModel):

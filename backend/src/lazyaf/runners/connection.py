@@ -433,6 +433,7 @@ class RunnerHub:
             if claimed:
                 job, card, repo, token = claimed
                 assign = self._assignment(conn, job, card, repo, token)
+                assign.trailers = await runs.trailers(session, job)
         if assign is None:
             await conn.send(protocol.NoJob())
             return
@@ -471,12 +472,7 @@ class RunnerHub:
             env["ANTHROPIC_BASE_URL"] = reachable_url(self.settings.anthropic_base_url, conn.base_url)
         public = self.settings.public_url
         base = reachable_url(public.rstrip("/"), conn.base_url) if public else conn.base_url
-        verify = [
-            protocol.VerifyStep(name=name, command=command)
-            for name, command in (("setup", repo.setup_command), ("lint", repo.lint_command),
-                                  ("test", repo.test_command), ("build", repo.build_command))
-            if command
-        ]
+        verify = runs.checks_for(job, repo)
         return protocol.Assign(
             kind=job.kind,
             resume_session=job.resume_session,

@@ -47,6 +47,16 @@ class Run(IdMixin, TimestampMixin, Base):
     card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card.id", ondelete="CASCADE"), index=True)
     # The workflow it runs (a StepKind's name today: build, iterate).
     workflow: Mapped[str] = mapped_column(String(50))
+    # Stop after the plan step, the card in review showing the plan: approve goes on, request
+    # changes re-plans with the comments, reject ends the run.
+    review_plan: Mapped[bool] = mapped_column(default=False)
+    # At most this many iterations (steps) of a loop step.
+    max_iterations: Mapped[int] = mapped_column(default=10)
+    # The plan document its plan step writes and later steps read (None: it has no plan step).
+    plan_path: Mapped[str | None] = mapped_column(String(300))
+    # Its agents run with the default branch's configuration files, not the branch's (a GitHub
+    # command's run: a pull request's branch must not configure its agent).
+    agent_config_from_base: Mapped[bool] = mapped_column(default=False)
     status: Mapped[RunStatus] = mapped_column(StrEnumType(RunStatus), default=RunStatus.RUNNING)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
@@ -70,3 +80,29 @@ class Step(IdMixin, TimestampMixin, Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    # A loop step's iteration (1 first; each iteration is a step of its own); None for other kinds.
+    iteration: Mapped[int | None]
+    # The prompt of its first attempt, given by whoever started the run (a GitHub command); None:
+    # rendered from prompts/steps/<kind>.md.j2 when the step begins.
+    prompt: Mapped[str | None] = mapped_column(Text)
+    # Git progress, from refs: where the card branch was when the step began (None: it did not
+    # exist yet, so the default branch's tip) and when it ended, and what lies between.
+    start_sha: Mapped[str | None] = mapped_column(String(64))
+    head_sha: Mapped[str | None] = mapped_column(String(64))
+    commits: Mapped[int | None]
+    files_changed: Mapped[int | None]
+    lines_added: Mapped[int | None]
+    lines_removed: Mapped[int | None]
+
+
+class FollowUp(IdMixin, TimestampMixin, Base):
+    """A person's follow-up prompt for a card (``POST /api/cards/{id}/prompt``): queued while a
+    step runs, delivered as the next turn of that step's session when it ends."""
+
+    __tablename__ = "followup"
+
+    card_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("card.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    # The attempt that carried it to the agent (None: still queued).
+    job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("job.id", ondelete="SET NULL"))
+    delivered_at: Mapped[datetime | None]

@@ -1,5 +1,6 @@
-"""Prompt templates: Jinja2 over the prompts/ folder (user-editable), strict about undefined names,
-and the prompt of each kind of agent pass (``first_attempt``, ``followup``).
+"""Prompt templates: Jinja2 over the prompts/ folder (user-editable), strict about undefined names.
+``render`` is the one render function every prompt goes through (the step prompts of
+``workflows.steps``, GitHub's comments and prompts).
 
 Templates run in Jinja's immutable sandbox (a template edited by a user cannot reach Python
 internals through the objects it is given). What the user wrote (a card, a review comment) is
@@ -14,14 +15,11 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import jinja2
 import jinja2.sandbox
-from lazyaf_protocol.messages import JobKind
 from lazyaf_protocol.redact import Redactor
 
 from lazyaf.redaction import server_redactor
@@ -34,10 +32,12 @@ _BACKTICK_RUN = re.compile(r"`{3,}")
 
 
 def template_dirs(settings: Settings) -> list[Path]:
-    """settings.prompts_dir first, then the checkout's prompts/ (the defaults, editable in place)."""
+    """settings.prompts_dir first, then ``<data dir>/prompts`` (a user's overrides, e.g.
+    ``steps/build.md.j2``), then the checkout's prompts/ (the defaults, editable in place)."""
     dirs = []
     if settings.prompts_dir is not None:
         dirs.append(settings.prompts_dir)
+    dirs.append(settings.data_dir / "prompts")
     root = checkout_root()
     if root is not None:
         dirs.append(root / "prompts")
@@ -94,41 +94,7 @@ def readme_excerpt(text: str | None) -> str:
 
 
 def render(settings: Settings, name: str, **context: Any) -> str:
-    """Render template ``name`` with ``context`` (untrusted parts redacted with the server's secrets)."""
+    """Render template ``name`` with ``context`` (untrusted parts redacted with the server's secrets).
+    The one render function: every prompt an agent receives is rendered here."""
     template = environment(settings).get_template(name)
     return template.render(**context, **{_REDACTOR: server_redactor(settings)}).strip() + "\n"
-
-
-async def first_attempt(settings: Settings, *, card: Any, repo: Any, readme: str | None, **extra: Any) -> str:
-    """The prompt of a card's first agent pass (``job.md.j2``); ``extra`` adds template variables.
-    Rendered in a worker thread: the loader checks the template file on each use."""
-    job = {"kind": JobKind.BUILD, "attempt": 1}
-    context = {"card": card, "repo": repo, "readme": readme_excerpt(readme), "job": job, **extra}
-    return await anyio.to_thread.run_sync(functools.partial(render, settings, "job.md.j2", **context))
-
-
-async def followup(
-    settings: Settings,
-    *,
-    card: Any,
-    repo: Any,
-    kind: JobKind,
-    resumed: bool,
-    comments: Sequence[Any] = (),
-    failure: str = "",
-    conflicts: Sequence[str] = (),
-    diff: str = "",
-) -> str:
-    """The prompt of another pass on the card's branch (``followup.md.j2``): ``kind`` says why
-    (iterate, retry, fix, resolve); ``resumed``, the agent continues its earlier session."""
-    context = {
-        "card": card,
-        "repo": repo,
-        "job": {"kind": kind},
-        "resumed": resumed,
-        "comments": list(comments),
-        "failure": failure,
-        "conflicts": list(conflicts),
-        "diff": diff,
-    }
-    return await anyio.to_thread.run_sync(functools.partial(render, settings, "followup.md.j2", **context))

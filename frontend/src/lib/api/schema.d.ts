@@ -65,7 +65,8 @@ export interface paths {
         /**
          * Approve Card
          * @description Merge the card's branch into the default branch and mark it done (409: the branch moved since
-         *     `expected_head`, or conflicting files).
+         *     `expected_head`, or conflicting files). On a card whose run waits for its plan's review, approve
+         *     the plan instead: the run goes on with its next step (``plan_approved``; nothing is merged).
          *
          *     Approvals of one repo take turns, each merging onto the previous one's result. When the repo's
          *     GitHub link says ``on_approve: pull_request``, the branch goes to GitHub as a pull request instead
@@ -163,6 +164,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cards/{card_id}/prompt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Prompt Card
+         * @description Tell the card's agent something in its session: while a step runs the text is queued and
+         *     delivered as the next turn of that step's session when it ends; on a card in review it starts
+         *     an `iterate` step that resumes the session (a plan waiting for review is re-planned with it).
+         */
+        post: operations["prompt_card"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cards/{card_id}/pull-request": {
         parameters: {
             query?: never;
@@ -243,6 +266,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cards/{card_id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Card Runs
+         * @description The card's runs, newest first, each with its steps in order: status, timings, agent,
+         *     session, git progress (commits, files, lines), cost and tokens, error.
+         */
+        get: operations["list_card_runs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cards/{card_id}/start": {
         parameters: {
             query?: never;
@@ -254,7 +298,10 @@ export interface paths {
         put?: never;
         /**
          * Start Card
-         * @description Queue an agent job for a todo card; the card moves to in_progress (``fresh``: on a new branch).
+         * @description Start a run of a workflow for a todo card (``workflow``: GET /api/workflows lists them; none:
+         *     the repo's default); its first step's job is queued and the card moves to in_progress
+         *     (``fresh``: on a new branch; ``review_plan``: stop in review after the plan step). The run's
+         *     steps: GET /api/cards/{id}/runs.
          */
         post: operations["start_card"];
         delete?: never;
@@ -707,6 +754,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/repos/{repo_id}/current-runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Current Runs
+         * @description The latest run of each of a repo's cards that has one (the board's step strips).
+         */
+        get: operations["list_current_runs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/repos/{repo_id}/diff": {
         parameters: {
             query?: never;
@@ -1039,6 +1106,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Run
+         * @description One run with its steps.
+         */
+        get: operations["get_run"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/sessions/{session_id}": {
         parameters: {
             query?: never;
@@ -1051,6 +1138,27 @@ export interface paths {
          * @description An agent session file stored by an earlier job (the runner of the job resuming it fetches it).
          */
         get: operations["get_session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/workflows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Workflows
+         * @description The workflow presets (built-in, and the repo's `.lazyaf/workflows/*.yaml` on its default
+         *     branch), each with its steps, and the workflow the repo's cards run by default.
+         */
+        get: operations["list_workflows"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1181,8 +1289,17 @@ export interface components {
         /** ApproveRead */
         ApproveRead: {
             card: components["schemas"]["CardRead"];
-            /** Merge Sha */
+            /**
+             * Merge Sha
+             * @description The merge commit ('' when nothing was merged here).
+             */
             merge_sha: string;
+            /**
+             * Plan Approved
+             * @description The card's run waited for its plan's review: it goes on with its next step.
+             * @default false
+             */
+            plan_approved: boolean;
         };
         /** AutomationWrite */
         AutomationWrite: {
@@ -1192,7 +1309,7 @@ export interface components {
              */
             enabled: boolean;
         };
-        BoardEvent: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"];
+        BoardEvent: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"] | components["schemas"]["RunUpdatedEvent"];
         /**
          * BranchPullRequestCreate
          * @description Push a branch of the repo and open (or reuse) its pull request (`lazyaf land --pr`).
@@ -2220,7 +2337,7 @@ export interface components {
          *     harness does first).
          * @enum {string}
          */
-        JobKind: "build" | "iterate" | "retry" | "fix" | "resolve" | "plan" | "refine";
+        JobKind: "build" | "iterate" | "retry" | "fix" | "resolve" | "plan" | "refine" | "test" | "followup" | "loop" | "verify";
         /** JobLogPage */
         JobLogPage: {
             /** Events */
@@ -2444,6 +2561,41 @@ export interface components {
             kind: "local" | "docker";
         };
         /**
+         * PromptCreate
+         * @description A follow-up prompt for the card's agent.
+         */
+        PromptCreate: {
+            /**
+             * Text
+             * @description What to tell the agent, in its session.
+             */
+            text: string;
+        };
+        /**
+         * PromptRead
+         * @description What became of a follow-up prompt.
+         */
+        PromptRead: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Job Id */
+            job_id: string | null;
+            /**
+             * Run Id
+             * @description The run the prompt went to (or waits in).
+             */
+            run_id: string | null;
+            /**
+             * Status
+             * @description queued: a step is running; the prompt goes to its session when it ends. delivered: an attempt carrying it was queued (job_id).
+             * @enum {string}
+             */
+            status: "queued" | "delivered";
+        };
+        /**
          * PullRequestCreate
          * @description Open (or reuse) the card's pull request.
          */
@@ -2650,6 +2802,11 @@ export interface components {
             /** Default Branch */
             default_branch: string;
             /**
+             * Default Workflow
+             * @description The workflow a card runs when started without one.
+             */
+            default_workflow: string;
+            /**
              * Id
              * Format: uuid
              */
@@ -2672,6 +2829,11 @@ export interface components {
             /** Test Command */
             test_command: string | null;
             /**
+             * Test Paths
+             * @description Globs of the paths a test step may add or change.
+             */
+            test_paths: string[];
+            /**
              * Updated At
              * Format: date-time
              */
@@ -2683,6 +2845,11 @@ export interface components {
             build_command?: string | null;
             /** Default Branch */
             default_branch?: string | null;
+            /**
+             * Default Workflow
+             * @description The workflow a card runs when dragged to In Progress or started without one (GET /api/workflows?repo= lists them); '' goes back to build.
+             */
+            default_workflow?: string | null;
             /** Lint Command */
             lint_command?: string | null;
             /**
@@ -2701,6 +2868,11 @@ export interface components {
             setup_command?: string | null;
             /** Test Command */
             test_command?: string | null;
+            /**
+             * Test Paths
+             * @description Globs (`**` any depth) of the paths a workflow's test step may add or change; [] goes back to the default (tests/**, test/**, **\/test_*.py, **\/*_test.*, **\/*.test.*, ...).
+             */
+            test_paths?: string[] | null;
         };
         /**
          * RepoUpdated
@@ -2740,6 +2912,166 @@ export interface components {
              * @enum {string}
              */
             type: "resync";
+        };
+        /**
+         * RunRead
+         * @description A run of a workflow on a card's branch, with its steps in order.
+         */
+        RunRead: {
+            /**
+             * Card Id
+             * Format: uuid
+             */
+            card_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Phase
+             * @description What it is doing, from its steps' state: the running step's kind, 'plan_review' while it waits for the plan's review, None once it ended.
+             */
+            phase: string | null;
+            /**
+             * Review Plan
+             * @description It stops after its plan step for a person's review.
+             */
+            review_plan: boolean;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            status: components["schemas"]["RunStatus"];
+            /** Steps */
+            steps: components["schemas"]["RunStepRead"][];
+            /** Workflow */
+            workflow: string;
+        };
+        /**
+         * RunStatus
+         * @enum {string}
+         */
+        RunStatus: "running" | "waiting" | "succeeded" | "failed" | "cancelled";
+        /**
+         * RunStepRead
+         * @description One step of a run: its status and times, its attempts' agent, session, cost and tokens, and
+         *     the git progress it made (from refs: the card branch when it began and when it ended).
+         */
+        RunStepRead: {
+            /**
+             * Agent
+             * @description The agent of its current attempt (None: a harness step).
+             */
+            agent: string | null;
+            /**
+             * Attempts
+             * @description Attempts (jobs) it has had, its current one included.
+             * @default 0
+             */
+            attempts: number;
+            /**
+             * Commits
+             * @description Commits it added to the card branch.
+             */
+            commits: number | null;
+            /**
+             * Cost Usd
+             * @description What its attempts cost, summed (USD).
+             */
+            cost_usd: number | null;
+            /**
+             * Error
+             * @description Why it failed (or, for a verify step sent back, the checks' output).
+             */
+            error: string | null;
+            /** Files Changed */
+            files_changed: number | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Input Tokens */
+            input_tokens: number | null;
+            /**
+             * Iteration
+             * @description A loop step's iteration, 1 first.
+             */
+            iteration?: number | null;
+            /**
+             * Job Id
+             * @description Its current (last) attempt; None until it starts.
+             */
+            job_id: string | null;
+            kind: components["schemas"]["StepKind"];
+            /** Lines Added */
+            lines_added: number | null;
+            /** Lines Removed */
+            lines_removed: number | null;
+            /** Output Tokens */
+            output_tokens: number | null;
+            /**
+             * Position
+             * @description Its place in the run, 0 first.
+             */
+            position: number;
+            /**
+             * Session Id
+             * @description The agent session of its current attempt.
+             */
+            session_id: string | null;
+            /** Started At */
+            started_at: string | null;
+            status: components["schemas"]["StepStatus"];
+            /**
+             * Verification
+             * @description A verify step's results: [{name, command, exit_code, duration_ms, output}].
+             */
+            verification?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /**
+         * RunUpdated
+         * @description A card's run was started, or it or one of its steps changed (status, attempt, figures): the
+         *     run as ``GET /api/cards/{id}/runs`` shows it, whole.
+         */
+        RunUpdated: {
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+            run: components["schemas"]["RunRead"];
+        };
+        /** RunUpdatedEvent */
+        RunUpdatedEvent: {
+            /**
+             * At
+             * @description When the event was recorded (ISO 8601, UTC).
+             */
+            at: string;
+            data: components["schemas"]["RunUpdated"];
+            /** Seq */
+            seq: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "run_updated";
         };
         /**
          * RunnerChanged
@@ -2868,10 +3200,11 @@ export interface components {
             /** Seq */
             seq: number;
         };
-        SocketFrame: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"] | components["schemas"]["HelloFrame"] | components["schemas"]["ResyncFrame"];
+        SocketFrame: components["schemas"]["CardUpdatedEvent"] | components["schemas"]["CardDeletedEvent"] | components["schemas"]["RepoUpdatedEvent"] | components["schemas"]["RepoDeletedEvent"] | components["schemas"]["JobStatusEvent"] | components["schemas"]["JobEventEvent"] | components["schemas"]["RunnerStatusEvent"] | components["schemas"]["RunnerDeletedEvent"] | components["schemas"]["GitHubUpdatedEvent"] | components["schemas"]["QueueUpdatedEvent"] | components["schemas"]["RunUpdatedEvent"] | components["schemas"]["HelloFrame"] | components["schemas"]["ResyncFrame"];
         /**
          * StartBody
-         * @description How to start a card: on with its branch, or fresh from the default branch.
+         * @description How to start a card: which workflow, whether its plan waits for a review, and on with its
+         *     branch or fresh from the default branch.
          */
         StartBody: {
             /**
@@ -2880,7 +3213,23 @@ export interface components {
              * @default false
              */
             fresh: boolean;
+            /**
+             * Review Plan
+             * @description Stop after the plan step with the card in review showing the plan: approve goes on with the next step, request changes re-plans with the comments, reject ends the run.
+             * @default false
+             */
+            review_plan: boolean;
+            /**
+             * Workflow
+             * @description The workflow to run (GET /api/workflows?repo= lists them); None: the repo's default.
+             */
+            workflow?: string | null;
         };
+        /**
+         * StepKind
+         * @enum {string}
+         */
+        StepKind: "plan" | "build" | "test" | "verify" | "iterate" | "loop";
         /**
          * StepRead
          * @description One line of a command's checklist (its progress comment shows the same).
@@ -2907,6 +3256,11 @@ export interface components {
             /** Title */
             title: string;
         };
+        /**
+         * StepStatus
+         * @enum {string}
+         */
+        StepStatus: "pending" | "running" | "succeeded" | "failed" | "cancelled" | "skipped";
         /**
          * SyncResult
          * @description What one sync did: cards created and updated, cards whose issue closed, issues skipped.
@@ -2985,7 +3339,7 @@ export interface components {
             state: "open" | "all";
             /**
              * Workflow
-             * @description What synced cards run when started.
+             * @description The workflow synced cards run when they auto-start (GET /api/workflows?repo=).
              * @default build
              */
             workflow: string;
@@ -3003,10 +3357,10 @@ export interface components {
             };
             /**
              * Kind
-             * @description conflict: approve found conflicts, or a job left some (data.files, data.job_id); no_changes: a job's agent left the branch unchanged (data.job_id, data.kind); github: the card's GitHub issue or pull request changed (data.event, data.number, data.url).
+             * @description conflict: approve found conflicts, or a job left some (data.files, data.job_id); no_changes: a job's agent left the branch unchanged (data.job_id, data.kind); github: the card's GitHub issue or pull request changed (data.event, data.number, data.url); prompt: a follow-up prompt was queued (data.queued) or sent (data.job_id).
              * @enum {string}
              */
-            kind: "attempt" | "comment" | "status" | "merged" | "conflict" | "branch_deleted" | "no_changes" | "github";
+            kind: "attempt" | "comment" | "status" | "merged" | "conflict" | "branch_deleted" | "no_changes" | "github" | "prompt";
         };
         /** TimelineRead */
         TimelineRead: {
@@ -3130,6 +3484,54 @@ export interface components {
             duplicate: boolean;
             /** Status */
             status: string;
+        };
+        /**
+         * WorkflowList
+         * @description The workflows a card can run, and which one it runs when dragged or started without one.
+         */
+        WorkflowList: {
+            /**
+             * Default Workflow
+             * @description The repo's default workflow (build when it names none).
+             */
+            default_workflow: string;
+            /**
+             * Problems
+             * @description By name: why a repo preset file cannot be used.
+             */
+            problems?: {
+                [key: string]: string;
+            };
+            /** Workflows */
+            workflows: components["schemas"]["WorkflowRead"][];
+        };
+        /** WorkflowRead */
+        WorkflowRead: {
+            /**
+             * Alias Of
+             * @description The preset it is another name for.
+             */
+            alias_of?: string | null;
+            /** Description */
+            description: string;
+            /**
+             * Max Iterations
+             * @description Iterations a loop step gets at most.
+             */
+            max_iterations: number;
+            /** Name */
+            name: string;
+            /**
+             * Source
+             * @description builtin: LazyAF's preset; repo: the repo's .lazyaf/workflows/<name>.yaml on its default branch (it overrides a built-in preset of the same name).
+             * @enum {string}
+             */
+            source: "builtin" | "repo";
+            /**
+             * Steps
+             * @description Its steps, in order.
+             */
+            steps: components["schemas"]["StepKind"][];
         };
     };
     responses: never;
@@ -3877,6 +4279,95 @@ export interface operations {
             };
         };
     };
+    prompt_card: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                card_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PromptCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromptRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A body over the API's size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
     open_pull_request: {
         parameters: {
             query?: never;
@@ -4215,6 +4706,73 @@ export interface operations {
             };
             /** @description A body over the API's size limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    list_card_runs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                card_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunRead"][];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6061,6 +6619,73 @@ export interface operations {
             };
         };
     };
+    list_current_runs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunRead"][];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
     get_repo_diff: {
         parameters: {
             query: {
@@ -7395,6 +8020,73 @@ export interface operations {
             };
         };
     };
+    get_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
     get_session: {
         parameters: {
             query?: never;
@@ -7413,6 +8105,74 @@ export interface operations {
                 };
                 content: {
                     "application/x-ndjson": string;
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    list_workflows: {
+        parameters: {
+            query?: {
+                /** @description A repo's name or id: its own presets too, and its default. */
+                repo?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowList"];
                 };
             };
             /** @description A Host this server does not answer to */

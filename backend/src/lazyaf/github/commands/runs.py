@@ -1,26 +1,23 @@
 """THE SEAM between a GitHub command and the work it starts: the only module of ``github/commands``
-that queues, reads or cancels agent work (through ``lazyaf.orchestration``: each command is one
-orchestration run, each of its steps one orchestration step whose attempts are its jobs).
-Everything else (gate, threads, context, progress comment, pull requests) sees a run only through
-the functions below.
+that queues, reads or cancels agent work. Each command is one workflow run of the orchestration
+core (``lazyaf.orchestration.runs``) on the thread's card; everything else (gate, threads,
+context, progress comment, pull requests) sees a run only through the functions below.
 
-Today (before workflows, issue 12 part 2) a run is a sequence of agent **steps**, each one or more
-jobs on the thread's card (a failed check's automatic "fix" job belongs to the step it fixes),
-one after the other on the card's branch:
+=========  =================================  ======================================================
+verb       workflow (steps)                   prompt of its first agent step (``prompts/github/``)
+=========  =================================  ======================================================
+plan       plan (plan)                        plan.md.j2 (the harness keeps only the plan file)
+refine     plan (plan, as a ``refine``)       refine.md.j2 (resumes the last session)
+build      build (build, verify)              build.md.j2 (reads the plan from the branch)
+oneshot    oneshot (plan, build, verify)      plan.md.j2, then build.md.j2
+iterate    iterate (iterate, verify)          iterate.md.j2 (resumes the last session)
+=========  =================================  ======================================================
 
-=========  ===========================================  ===============================
-verb       steps                                        prompt (``prompts/github/``)
-=========  ===========================================  ===============================
-plan       plan                                         plan.md.j2 (writes only the plan file)
-refine     plan                                         refine.md.j2
-build      build                                        build.md.j2 (reads the plan from the branch)
-oneshot    plan, build                                  plan.md.j2, then build.md.j2
-iterate    iterate                                      iterate.md.j2 (resumes the last session)
-=========  ===========================================  ===============================
-
-Every job of a command runs with the default branch's agent configuration
-(``job.agent_config_from_base``: the runner swaps ``.claude/``, ``CLAUDE.md``, ``.mcp.json``,
-``.lazyaf/`` before the agent starts).
+A command's checklist shows one agent step per verb name: an agent step and the verify step
+after it are one (``Build and verify``). A verify failure sends the agent step back with the
+checks' output, as for any workflow. Every job of a command runs with the default branch's agent
+configuration (``run.agent_config_from_base``), and its plan step may change only the thread's
+plan path.
 
 The API (every function takes the caller's session, flushes, never commits)::
 
@@ -29,19 +26,13 @@ The API (every function takes the caller's session, flushes, never commits)::
     start_build(session, settings, thread, prompt) -> Run
     start_oneshot(session, settings, thread, plan_prompt, build_prompt) -> Run
     start_iterate(session, settings, thread, prompt) -> Run
-    status(session, settings, run) -> RunState   # reads; also starts a run's next step when due
+    status(session, settings, run) -> RunState   # reads (the engine hands steps over itself)
     cancel(session, run) -> bool                 # stops the running step; no later step starts
 
 ``Thread`` says where to work (card, branch, plan path); a ``Run`` is a JSON-able dict the caller
-stores as it is (``github_command.run``) and hands back; ``RunState`` is what the progress
-comment, ``status`` replies and the pull request steps read: the run's status, its steps (status,
-times, cost, phase, error) and the branch head.
-
-**For the workflows engineer**: replace the bodies, keep the signatures. ``start_*`` would create
-one workflow run on the card (plan → build → verify presets; the plan step's path check;
-``review_plan``; resume) and return ``{"engine": "workflow", "run_id": ...}``; ``status`` maps its
-steps onto ``StepState``; ``cancel`` cancels it. Runs started by the old engine keep
-``"engine": "jobs"`` and finish with the code below. Nothing else in ``github/commands`` changes.
+stores as it is (``github_command.run``): ``{"engine": "workflow", "run_id", "card_id", "names"}``.
+Runs stored by the earlier engine (``"engine": "jobs"``, a list of job steps) are still read,
+and their due steps started, by the code at the end of this module.
 """
 
 from __future__ import annotations
@@ -49,7 +40,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -60,14 +51,16 @@ from lazyaf.cards.models import Card, CardStatus
 from lazyaf.errors import InvalidTransition
 from lazyaf.git import refs as git_refs
 from lazyaf.git.run import in_thread
-from lazyaf.jobs import sessions as job_sessions
 from lazyaf.jobs.models import FINAL_JOB_STATUSES, Job, JobKind, JobStatus
 from lazyaf.orchestration import runs as orchestration_runs
 from lazyaf.repos.models import Repo
 from lazyaf.repos.service import git_path
+from lazyaf.runs.models import Run as WorkflowRun
+from lazyaf.runs.models import RunStatus
 from lazyaf.runs.models import Step as RunStep
+from lazyaf.runs.models import StepStatus as RunStepStatus
 from lazyaf.settings import Settings
-from lazyaf.workflows.kinds import StepKind
+from lazyaf.workflows.kinds import AGENT_STEPS, StepKind
 
 Run = dict[str, Any]
 StepStatus = Literal["pending", "running", "done", "failed", "cancelled"]
@@ -113,113 +106,222 @@ class RunState:
     error: str | None = None
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 # --- starting -----------------------------------------------------------------------------------
 
 
+VERBS: dict[str, tuple[str, list[StepKind], JobKind]] = {
+    "plan": ("plan", [StepKind.PLAN], JobKind.PLAN),
+    "refine": ("plan", [StepKind.PLAN], JobKind.REFINE),
+    "build": ("build", [StepKind.BUILD, StepKind.VERIFY], JobKind.BUILD),
+    "oneshot": ("oneshot", [StepKind.PLAN, StepKind.BUILD, StepKind.VERIFY], JobKind.PLAN),
+    "iterate": ("iterate", [StepKind.ITERATE, StepKind.VERIFY], JobKind.ITERATE),
+}
+"""Per verb: the workflow its run is recorded as, its steps, and its first attempt's kind."""
+
+
 async def start_plan(session: AsyncSession, settings: Settings, thread: Thread, prompt: str) -> Run:
-    return await _start(session, settings, thread, [("plan", prompt)])
+    return await _start(session, settings, thread, "plan", [prompt])
 
 
 async def start_refine(session: AsyncSession, settings: Settings, thread: Thread, prompt: str) -> Run:
-    return await _start(session, settings, thread, [("refine", prompt)], resume=True)
+    return await _start(session, settings, thread, "refine", [prompt])
 
 
 async def start_build(session: AsyncSession, settings: Settings, thread: Thread, prompt: str) -> Run:
-    return await _start(session, settings, thread, [("build", prompt)])
+    return await _start(session, settings, thread, "build", [prompt])
 
 
 async def start_oneshot(
     session: AsyncSession, settings: Settings, thread: Thread, plan_prompt: str, build_prompt: str
 ) -> Run:
-    return await _start(session, settings, thread, [("plan", plan_prompt), ("build", build_prompt)])
+    return await _start(session, settings, thread, "oneshot", [plan_prompt, build_prompt])
 
 
 async def start_iterate(session: AsyncSession, settings: Settings, thread: Thread, prompt: str) -> Run:
-    return await _start(session, settings, thread, [("iterate", prompt)], resume=True)
+    return await _start(session, settings, thread, "iterate", [prompt])
 
 
 async def _start(
-    session: AsyncSession,
-    settings: Settings,
-    thread: Thread,
-    steps: list[tuple[str, str]],
-    *,
-    resume: bool = False,
+    session: AsyncSession, settings: Settings, thread: Thread, verb: str, given: list[str]
 ) -> Run:
     card = thread.card
     if card.status == CardStatus.IN_PROGRESS:
         raise InvalidTransition(f"Card '{card.title}' is busy with another job; wait for it to finish.")
     # No runner could run the agent (no credential): refused before anything is written.
     await agent_service.require(session=session, settings=settings, agent=settings.default_agent)
+    workflow, kinds, first = VERBS[verb]
     card.branch_name = thread.branch
-    run: Run = {
-        "engine": "jobs",
-        "card_id": str(card.id),
-        "resume": resume,
-        "steps": [{"name": name, "prompt": prompt, "started_at": None} for name, prompt in steps],
-    }
-    await _start_step(session, settings, card, thread.repo, run, 0)
-    return run
-
-
-async def _start_step(
-    session: AsyncSession, settings: Settings, card: Card, repo: Repo, run: Run, index: int
-) -> Job:
-    step = run["steps"][index]
-    (base,) = await in_thread(git_refs.branch_shas, git_path(settings, repo), repo.default_branch)
-    if base is None:
-        raise InvalidTransition(
-            f"Repo '{repo.name}' has no commits on its default branch '{repo.default_branch}' yet; "
-            "push to it first."
-        )
-    previous = await session.get(Job, card.job_id) if card.job_id else None
-    agent = settings.default_agent
-    # Claude Code continues its last session on this card when the session file reached us.
-    resume = (
-        await job_sessions.resumable(settings, previous, agent) if run.get("resume") or index > 0 else None
+    run, rows = orchestration_runs.new_run(
+        session,
+        card,
+        workflow,
+        kinds,
+        plan_path=thread.plan_path,
+        agent_config_from_base=True,
+        prompts=[*given, *[None] * (len(kinds) - len(given))],
     )
-    job = await orchestration_runs.queue_attempt(
-        session=session,
-        settings=settings,
-        card=card,
-        step=await _run_step(session, card, run, index),
-        repo=repo,
-        base_sha=base,
-        kind=JobKind(step["name"]),
-        prompt=step["prompt"],
-        agent=agent,
-        resume_session=resume,
+    await orchestration_runs.start_run(
+        session=session, settings=settings, card=card, run=run, rows=rows, ask=first
     )
-    job.agent_config_from_base = True
-    step["started_at"] = job.queued_at.isoformat()
-    step["job_id"] = str(job.id)
-    await session.flush()
-    return job
-
-
-async def _run_step(session: AsyncSession, card: Card, run: Run, index: int) -> RunStep:
-    """The orchestration core's step the command's step ``index`` runs as: the run (one step per
-    command step, ``workflow`` github-<verbs>) is made with the first, later ones begin in it. A
-    run stored before it had one gets a run of its own for the step."""
-    if index == 0 or "run_id" not in run:
-        names = [s["name"] for s in run["steps"]][index:]
-        kinds = [StepKind.PLAN if name in ("plan", "refine") else StepKind(name) for name in names]
-        first = await orchestration_runs.new_run(session, card, "github-" + "-".join(names), kinds)
-        run["run_id"], run["run_first_step"] = str(first.run_id), index
-        return first
-    position = index - int(run.get("run_first_step", 0))
-    return await orchestration_runs.begin_step(session, uuid.UUID(run["run_id"]), position)
+    names = [verb if verb in ("refine", "iterate") else str(k) for k in kinds if k in AGENT_STEPS]
+    return {"engine": "workflow", "run_id": str(run.id), "card_id": str(card.id), "names": names}
 
 
 # --- reading ------------------------------------------------------------------------------------
 
+RUN_STATE: dict[RunStatus, Literal["running", "completed", "failed", "cancelled"]] = {
+    RunStatus.RUNNING: "running",
+    RunStatus.WAITING: "running",
+    RunStatus.SUCCEEDED: "completed",
+    RunStatus.FAILED: "failed",
+    RunStatus.CANCELLED: "cancelled",
+}
+GROUP_STATUS: dict[RunStepStatus, StepStatus] = {
+    RunStepStatus.PENDING: "pending",
+    RunStepStatus.RUNNING: "running",
+    RunStepStatus.SUCCEEDED: "done",
+    RunStepStatus.SKIPPED: "done",
+    RunStepStatus.FAILED: "failed",
+    RunStepStatus.CANCELLED: "cancelled",
+}
+
 
 async def status(session: AsyncSession, settings: Settings, run: Run) -> RunState:
-    """Where the run is; when a step finished well and another follows, that one is started."""
+    """Where the run is (the workflow engine starts its next steps by itself)."""
+    if run.get("engine") != "workflow":
+        return await _legacy_status(session, settings, run)
+    found = await session.get(WorkflowRun, uuid.UUID(run["run_id"]))
+    if found is None:
+        gone = [StepState(name=n, title=STEP_TITLES.get(n, n), status="failed") for n in run["names"]]
+        error = "The card's run is gone (was the card deleted?)."
+        return RunState(status="failed", steps=gone, error=error)
+    rows = (
+        await session.scalars(select(RunStep).where(RunStep.run_id == found.id).order_by(RunStep.position))
+    ).all()
+    jobs = (
+        await session.scalars(
+            select(Job).where(Job.step_id.in_([r.id for r in rows])).order_by(Job.queued_at, Job.created_at)
+        )
+    ).all()
+    groups: list[list[RunStep]] = []
+    for row in rows:
+        if row.kind in AGENT_STEPS or not groups:
+            groups.append([row])
+        else:
+            groups[-1].append(row)
+    states = [
+        _group_state(name, group, [j for j in jobs if j.step_id in {r.id for r in group}])
+        for name, group in zip(run["names"], groups, strict=False)
+    ]
+    card = await session.get(Card, found.card_id)
+    head = None
+    if card is not None and card.branch_name:
+        repo = await session.get(Repo, card.repo_id)
+        if repo is not None:
+            (head,) = await in_thread(git_refs.branch_shas, git_path(settings, repo), card.branch_name)
+    return RunState(status=RUN_STATE[found.status], steps=states, head_sha=head, error=found.error)
+
+
+def _group_state(name: str, group: list[RunStep], jobs: list[Job]) -> StepState:
+    """One checklist step: an agent step and the harness steps after it."""
+    state = StepState(name=name, title=STEP_TITLES.get(name, name), status="pending")
+    statuses = [GROUP_STATUS[r.status] for r in group]
+    for wanted in ("failed", "cancelled", "running"):
+        if wanted in statuses:
+            state.status = wanted
+            break
+    else:
+        state.status = "done" if all(s == "done" for s in statuses) else statuses[0]
+        if state.status == "pending" and "done" in statuses:
+            state.status = "running"  # its agent step is done, its checks wait for a runner
+    state.started_at = group[0].started_at
+    if state.status in ("done", "failed", "cancelled"):
+        state.finished_at = max((r.finished_at for r in group if r.finished_at), default=None)
+    costs = [j.cost_usd for j in jobs if j.cost_usd is not None]
+    state.cost_usd = sum(costs) if costs else None
+    state.error = next((r.error for r in group if r.status == RunStepStatus.FAILED), None)
+    agent_jobs = [j for j in jobs if j.kind != JobKind.VERIFY]
+    state.no_changes = bool(agent_jobs) and agent_jobs[-1].no_changes
+    checks = [j for j in jobs if j.kind == JobKind.VERIFY]
+    state.verification = list(checks[-1].verification or []) if checks else []
+    running = next((j for j in reversed(jobs) if j.status not in FINAL_JOB_STATUSES), None)
+    if running is not None:
+        kind = "verifying" if running.kind == JobKind.VERIFY else None
+        state.phase = (
+            kind or running.phase or ("queued" if running.status == JobStatus.QUEUED else "starting")
+        )
+    return state
+
+
+async def final_text(session: AsyncSession, run: Run) -> str | None:
+    """The agent's last words in the run's last agent job (its own summary of what it did)."""
+    from lazyaf.jobs.models import JobEvent
+
+    if run.get("engine") == "workflow":
+        last_id = await session.scalar(
+            select(Job.id)
+            .join(RunStep, RunStep.id == Job.step_id)
+            .where(RunStep.run_id == uuid.UUID(run["run_id"]), Job.kind != JobKind.VERIFY)
+            .order_by(Job.queued_at.desc(), Job.created_at.desc())
+            .limit(1)
+        )
+        if last_id is None:
+            return None
+    else:
+        ids = [uuid.UUID(s["job_id"]) for s in run["steps"] if s.get("job_id")]
+        if not ids:
+            return None
+        card = await session.get(Card, uuid.UUID(run["card_id"]))
+        last_id = card.job_id if card is not None and card.job_id else ids[-1]
+    events = await session.scalars(
+        select(JobEvent)
+        .where(JobEvent.job_id == last_id, JobEvent.kind.in_(("text", "result")))
+        .order_by(JobEvent.id.desc())
+        .limit(20)
+    )
+    for item in events:
+        text = (item.data or {}).get("text")
+        if isinstance(text, str) and text.strip():
+            return text.strip()
+    return None
+
+
+# --- stopping -----------------------------------------------------------------------------------
+
+
+async def cancel(session: AsyncSession, run: Run) -> bool:
+    """Stop the running step (its job is cancelled); no later step starts. False: nothing ran."""
+    run["cancelled"] = True
+    if run.get("engine") != "workflow":
+        return await _legacy_cancel(session, run)
+    running = await session.scalar(
+        select(Job)
+        .join(RunStep, RunStep.id == Job.step_id)
+        .where(RunStep.run_id == uuid.UUID(run["run_id"]), Job.status.not_in(list(FINAL_JOB_STATUSES)))
+        .limit(1)
+    )
+    if running is None:
+        return False
+    await orchestration_runs.cancel_job(session=session, job=running)
+    return True
+
+
+# --- names --------------------------------------------------------------------------------------
+
+
+def slug(number: int, title: str) -> str:
+    """``<number>-<first words of the title>``: the branch's and the plan's name."""
+    words = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-").split("-")[:6]
+    text = "-".join(w for w in words if w)[:40].rstrip("-")
+    return f"{number}-{text}" if text else str(number)
+
+
+# --- runs of the earlier engine ("engine": "jobs") ------------------------------------------------
+# A command started before workflows stored its steps as jobs on the card; it is read from them,
+# and a step that became due is started as a one-step workflow run with the prompt it stored.
+
+
+async def _legacy_status(session: AsyncSession, settings: Settings, run: Run) -> RunState:
     card = await session.get(Card, uuid.UUID(run["card_id"]))
     jobs: list[Job] = []
     if card is not None:
@@ -241,12 +343,29 @@ async def status(session: AsyncSession, settings: Settings, run: Run) -> RunStat
             and card.status != CardStatus.IN_PROGRESS
         )
         if due:
-            repo = await session.get(Repo, card.repo_id)  # type: ignore[union-attr]
-            assert card is not None and repo is not None
-            job = await _start_step(session, settings, card, repo, run, index)
+            assert card is not None
+            job = await _legacy_start_step(session, settings, card, run, index)
             states[index] = _state(steps[index]["name"], [job], started=True)
     head = next((j.head_sha for j in reversed(jobs) if j.head_sha and j.status == JobStatus.COMPLETED), None)
     return _overall(states, run, head)
+
+
+async def _legacy_start_step(
+    session: AsyncSession, settings: Settings, card: Card, run: Run, index: int
+) -> Job:
+    step = run["steps"][index]
+    name = step["name"]
+    kind = StepKind.PLAN if name in ("plan", "refine") else StepKind(name)
+    new, rows = orchestration_runs.new_run(
+        session, card, f"github-{name}", [kind], agent_config_from_base=True, prompts=[step["prompt"]]
+    )
+    job = await orchestration_runs.start_run(
+        session=session, settings=settings, card=card, run=new, rows=rows, ask=JobKind(name)
+    )
+    step["started_at"] = job.queued_at.isoformat()
+    step["job_id"] = str(job.id)
+    await session.flush()
+    return job
 
 
 def _jobs_of(jobs: list[Job], steps: list[dict[str, Any]], index: int) -> list[Job]:
@@ -306,34 +425,7 @@ def _overall(states: list[StepState], run: Run, head: str | None) -> RunState:
     return RunState(status=status, steps=states, head_sha=head, error=error)
 
 
-async def final_text(session: AsyncSession, run: Run) -> str | None:
-    """The agent's last words in the run's last job (its own summary of what it did)."""
-    from lazyaf.jobs.models import JobEvent
-
-    ids = [uuid.UUID(s["job_id"]) for s in run["steps"] if s.get("job_id")]
-    if not ids:
-        return None
-    card = await session.get(Card, uuid.UUID(run["card_id"]))
-    last_id = card.job_id if card is not None and card.job_id else ids[-1]
-    events = await session.scalars(
-        select(JobEvent)
-        .where(JobEvent.job_id == last_id, JobEvent.kind.in_(("text", "result")))
-        .order_by(JobEvent.id.desc())
-        .limit(20)
-    )
-    for item in events:
-        text = (item.data or {}).get("text")
-        if isinstance(text, str) and text.strip():
-            return text.strip()
-    return None
-
-
-# --- stopping -----------------------------------------------------------------------------------
-
-
-async def cancel(session: AsyncSession, run: Run) -> bool:
-    """Stop the running step (its job is cancelled); no later step starts. False: nothing ran."""
-    run["cancelled"] = True
+async def _legacy_cancel(session: AsyncSession, run: Run) -> bool:
     card = await session.get(Card, uuid.UUID(run["card_id"]))
     if card is None or card.job_id is None:
         return False
@@ -341,22 +433,9 @@ async def cancel(session: AsyncSession, run: Run) -> bool:
     ours = {s.get("job_id") for s in run["steps"]}
     if job is None or job.status in FINAL_JOB_STATUSES:
         return False
-    if str(job.id) not in ours and not _is_followup_of(job, run):
+    started = [s["started_at"] for s in run["steps"] if s.get("started_at")]
+    followup = bool(started) and job.queued_at.isoformat() >= min(started)
+    if str(job.id) not in ours and not followup:
         return False
     await orchestration_runs.cancel_job(session=session, job=job)
     return True
-
-
-def _is_followup_of(job: Job, run: Run) -> bool:
-    started = [s["started_at"] for s in run["steps"] if s.get("started_at")]
-    return bool(started) and job.queued_at.isoformat() >= min(started)
-
-
-# --- names --------------------------------------------------------------------------------------
-
-
-def slug(number: int, title: str) -> str:
-    """``<number>-<first words of the title>``: the branch's and the plan's name."""
-    words = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-").split("-")[:6]
-    text = "-".join(w for w in words if w)[:40].rstrip("-")
-    return f"{number}-{text}" if text else str(number)

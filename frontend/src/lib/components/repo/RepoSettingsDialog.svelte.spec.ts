@@ -32,6 +32,8 @@ const repo: RepoRead = {
   lint_command: 'ruff check .',
   test_command: null,
   build_command: null,
+  default_workflow: 'build',
+  test_paths: ['tests/**'],
   clone_url: 'http://127.0.0.1:8765/git/repo-1.git',
   created_at: '2026-01-01T00:00:00Z',
   updated_at: '2026-01-01T00:00:00Z',
