@@ -18,7 +18,7 @@ export class CardRuns {
     const steps = this.run?.steps ?? [];
     const picked = steps.find((s) => s.id === this.pickedStep);
     if (picked) return picked;
-    return steps.find((s) => s.status === 'running') ?? steps.findLast((s) => s.job_id !== null) ?? null;
+    return steps.find((s) => s.status === 'running') ?? [...steps].reverse().find((s) => s.job_id !== null) ?? null;
   });
   // Events that came while the first read was in flight are applied after it.
   #early: RunRead[] | null = [];
