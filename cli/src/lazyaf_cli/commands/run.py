@@ -146,25 +146,31 @@ class RunFollower(Follower):
         if self.app.as_json:
             self.spinner.echo(json.dumps({"type": "run", "run": run}, separators=(",", ":")))
             return
-        total = len(run["steps"])
         for step in run["steps"]:
             was = before.get(step["id"], {}).get("status")
             if step["status"] == was:
                 continue
             name = step_name(step)
             if step["status"] == "running":
-                self._step_started = time.monotonic()
-                self.spinner.echo(click.style(f"── step {step['position'] + 1}/{total}: {name}", bold=True))
+                self.step_header(step)
             elif step["status"] == "succeeded":
                 facts = step_facts(step)
                 self.printer.note(f"{name} done" + (f": {', '.join(facts)}" if facts else ""), colour="green")
             elif step["status"] == "failed":
                 reason = first_line(step.get("error")) or "no reason given"
                 self.printer.note(f"{name} failed: {reason}", colour="red")
-            elif step["status"] == "cancelled":
-                self.printer.note(f"{name} cancelled", colour="magenta")
+            elif step["status"] in ("cancelled", "skipped"):
+                why = f": {first_line(step['error'])}" if step.get("error") else ""
+                self.printer.note(f"{name} {step['status']}{why}", colour="magenta")
         if run.get("phase") == "plan_review":
             self.printer.note("the plan waits for your review")
+
+    def step_header(self, step: dict[str, Any]) -> None:
+        """``── step 2/3: build``, as a step begins."""
+        self._step_started = time.monotonic()
+        if not self.app.as_json:
+            where = f"{step['position'] + 1}/{len(self.order['steps'])}"
+            self.spinner.echo(click.style(f"── step {where}: {step_name(step)}", bold=True))
 
     def _set_job(self, job: dict[str, Any] | None, *, announce: bool) -> None:
         # A step's first attempt is announced by its step line; another pass of it gets a header.
@@ -192,6 +198,9 @@ def follow_order(app: AppContext, order: WorkOrder, *, since: int | None) -> Non
     follower = RunFollower(app, order, card, printer, spinner)
     job = app.api.get_job(card["job_id"]) if card.get("job_id") else None
     try:
+        for step in order["steps"]:
+            if step["status"] == "running":
+                follower.step_header(step)
         if job is not None:
             print_history(app.api, printer, job)
         follower.run(since, job)
