@@ -55,6 +55,7 @@ describe('the Steps tab', () => {
     show([planBuild()]);
     const build = await screen.findByRole('region', { name: 'Log of the build step' });
     expect(await within(build).findByText('Following the plan: editing main.py')).toBeTruthy();
+    expect(await within(build).findByText('1 event')).toBeTruthy();
     expect(screen.getByRole('button', { name: 'build' }).getAttribute('aria-pressed')).toBe('true');
     await fireEvent.click(screen.getByRole('button', { name: 'plan' }));
     const plan = await screen.findByRole('region', { name: 'Log of the plan step' });
