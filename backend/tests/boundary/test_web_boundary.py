@@ -44,6 +44,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "POST /api/cards/{card_id}/comments": {"body": "planted"},
     "POST /api/runners/scale": {"kind": "local", "count": 1},
     "POST /api/cards/{card_id}/reject": {"delete_branch": True},
+    "POST /api/work-orders": {"repo": "target", "prompt": "Planted by a web page", "workflow": "plan_build"},
+    "POST /api/repos/{repo_id}/verify-remote": {"remote_url": "http://127.0.0.1:9/probe.git"},
 }
 # Routes for a runner's attempt only (auth.py): the user is refused 403 "forbidden" there whatever
 # the Origin, so the control below tells that refusal from the boundary's "cross_origin".
