@@ -74,6 +74,11 @@ def test_a_plan_build_work_order_runs_its_steps_and_shows_their_figures_logs_and
     bare = srv.settings.git_repos_dir / f"{order['repo_id']}.git"
     assert git("rev-parse", order["branch"], cwd=bare).stdout.strip() == progress["head_sha"]
     assert git("merge-base", "main", order["branch"], cwd=bare).stdout.strip() == progress["base_sha"]
+    # Merged (a fast-forward: the default branch is the card's head now), it still shows its work.
+    approved = httpx.post(srv.api(f"/cards/{order['card_id']}/approve"), json={})
+    assert approved.status_code == 200, approved.text
+    assert _order(srv, order_id)["card_status"] == "done"
+    assert httpx.get(srv.api(f"/work-orders/{order_id}/git-progress")).json() == progress
     assert [(s["kind"], s["commits"]) for s in progress["steps"]] == [
         ("plan", plan["commits"]),
         ("build", build["commits"]),

@@ -151,7 +151,8 @@ async def read(session: AsyncSession, runs: Sequence[Run]) -> list[WorkOrderRead
 
 async def git_progress(*, session: AsyncSession, settings: Settings, run: Run) -> GitProgressRead:
     """The branch from where it was when the run began to its head now (a run that ended: its last
-    step's head), and what each step added, all from refs."""
+    step's head, so a merged or later-changed branch does not change the answer), and what each
+    step added, all from refs."""
     card = await session.get(Card, run.card_id)
     assert card is not None
     repo = await session.get(Repo, card.repo_id)
@@ -168,7 +169,12 @@ async def git_progress(*, session: AsyncSession, settings: Settings, run: Run) -
         )
         for s in steps
     ]
-    base = next((s.start_sha for s in steps if s.start_sha), None)
+    # Where the branch was when the run began: its first step's start, or (the branch did not
+    # exist yet) the default branch's tip its first attempt was based on.
+    base = steps[0].start_sha if steps else None
+    if base is None and steps:
+        first_job = select(Job.base_sha).where(Job.step_id == steps[0].id).order_by(Job.queued_at).limit(1)
+        base = await session.scalar(first_job)
     recorded = next((s.head_sha for s in reversed(steps) if s.head_sha), None)
     running = run.status in (RunStatus.RUNNING, RunStatus.WAITING)
     path = repo_service.git_path(settings, repo)
