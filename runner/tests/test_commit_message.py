@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 from lazyaf_protocol import messages as protocol
+
 from lazyaf_runner.connection import commit_message
 
 

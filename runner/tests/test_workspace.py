@@ -359,3 +359,56 @@ async def test_a_tampered_mirror_neither_runs_hooks_nor_redirects_the_next_fetch
     assert sha(second.repo, "HEAD") == sha(server, "main")  # fetched from the server itself
     assert list(spy.iterdir()) == [] and "insteadOf" not in (mirror / "config").read_text()
     assert not (mirror / "commondir").exists()
+
+
+async def test_the_next_step_of_a_card_starts_from_what_it_pushed_without_a_fetch(
+    cache: GitCache, server: Path, tmp_path: Path
+) -> None:
+    """A workflow's steps on one runner: the mirror keeps the pushed commit (copied from the work
+    tree's loose objects, no git process), and the spare is checked out on it."""
+    base = sha(server, "main")
+    first = await job(cache, server, base_sha=base)
+    (first.repo / "docs").mkdir()
+    (first.repo / "docs" / "plan.md").write_text("# Plan\n")
+    await first.commit_leftovers("Plan")
+    await first.push("refs/lazyaf/attempts/j/1")
+    pushed = sha(first.repo, "HEAD")
+    assert await first.keep_pushed(BRANCH, pushed) is True
+    first.prepare_next(BRANCH)
+    first.remove()
+    assert cache._spare_task is not None
+    await cache._spare_task
+    mirror = cache.mirror_path(str(server))
+    assert sha(mirror, f"refs/heads/{BRANCH}") == pushed
+    assert git("fsck", "--no-dangling", cwd=mirror) == ""
+    # The server is gone: the next step (the server moved the branch to the pushed head) must not fetch.
+    os.rename(server, tmp_path / "away.git")
+    second = await job(cache, server, card="card2", branch_sha=pushed, base_sha=base)
+    assert sha(second.repo, "HEAD") == pushed and (second.repo / "docs" / "plan.md").read_text() == "# Plan\n"
+    assert git("status", "--porcelain", cwd=second.repo) == ""
+
+
+async def test_a_forged_object_in_the_work_tree_is_not_learned(cache: GitCache, server: Path) -> None:
+    first = await job(cache, server, base_sha=sha(server, "main"))
+    (first.repo / "a.txt").write_text("a\n")
+    await first.commit_leftovers("A")
+    pushed = sha(first.repo, "HEAD")
+    # The agent writes an object file whose content is not what its name says.
+    blob = git("rev-parse", "HEAD:a.txt", cwd=first.repo)
+    target = first.repo / ".git" / "objects" / blob[:2] / blob[2:]
+    os.chmod(target, 0o644)
+    other = first.repo / ".git" / "objects" / pushed[:2] / pushed[2:]
+    target.write_bytes(other.read_bytes())
+    assert await first.keep_pushed(BRANCH, pushed) is False
+    mirror = cache.mirror_path(str(server))
+    assert not (mirror / "refs" / "heads" / BRANCH).exists()
+    assert not (mirror / "objects" / blob[:2] / blob[2:]).exists()
+
+
+async def test_a_work_tree_with_packs_is_left_to_the_next_fetch(cache: GitCache, server: Path) -> None:
+    first = await job(cache, server, base_sha=sha(server, "main"))
+    (first.repo / "a.txt").write_text("a\n")
+    await first.commit_leftovers("A")
+    git("repack", "-q", "-d", cwd=first.repo)  # the agent repacked: its new objects may be packed
+    assert await first.keep_pushed(BRANCH, sha(first.repo, "HEAD")) is False
+    assert not (cache.mirror_path(str(server)) / "refs" / "heads" / BRANCH).exists()

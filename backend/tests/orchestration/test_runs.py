@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -368,3 +369,197 @@ async def test_an_unknown_workflow_is_refused_naming_the_known_ones_and_nothing_
         await session.rollback()
     assert await _runs(app, card_id) == []
     assert (await _card(app, card_id)).status == CardStatus.TODO
+
+
+async def _start(app: FastAPI, settings: Settings, repo: Repo, workflow: str, **card: Any) -> Job:
+    async with app.state.sessionmaker() as session:
+        row = Card(repo_id=repo.id, title="Long task", position=0, **card)
+        session.add(row)
+        await session.flush()
+        job = await card_moves.start_card(session=session, settings=settings, card=row, workflow=workflow)
+        await session.commit()
+    return job
+
+
+def _branch_exists(settings: Settings, repo: Repo, branch: str) -> bool:
+    bare = repo_service.git_path(settings, repo)
+    return git("rev-parse", "--verify", "-q", f"refs/heads/{branch}", cwd=bare, check=False).returncode == 0
+
+
+async def test_a_test_step_may_change_only_test_files(
+    app: FastAPI, settings: Settings, repo: Repo, tmp_path: Path
+) -> None:
+    job = await _start(app, settings, repo, "test", max_attempts=1)
+    (runner,) = await runners_named(app, 1)
+    claimed_job = await _claim(app, settings, runner.id)
+    assert claimed_job.id == job.id and claimed_job.kind == JobKind.TEST
+    await _complete(
+        app, settings, repo, claimed_job, runner.id, tmp_path, {"tests/test_a.py": "x\n", "src/app.py": "y\n"}
+    )
+    assert await _runs(app, job.card_id) == [
+        ("test", R.FAILED, [(StepKind.TEST, S.FAILED), (StepKind.VERIFY, S.PENDING)])
+    ]
+    (failed,) = await _jobs(app, job.card_id)
+    assert failed.status == JobStatus.FAILED and failed.error is not None
+    assert "may change only test files" in failed.error and "also changed: src/app.py." in failed.error
+    assert not _branch_exists(settings, repo, job.branch)  # nothing reached the card branch
+
+    ok = await _start(app, settings, repo, "test")
+    again = await _claim(app, settings, runner.id)
+    await _complete(
+        app, settings, repo, again, runner.id, tmp_path, {"tests/test_a.py": "x\n", "pkg/b_test.py": "z\n"}
+    )
+    assert (await _runs(app, ok.card_id))[0][1] == R.SUCCEEDED
+    assert _branch_exists(settings, repo, ok.branch)
+
+
+def _progress(done: bool) -> str:
+    return ("---\ndone: true\n---\n" if done else "") + "- step one done\n"
+
+
+async def test_a_long_task_runs_iterations_until_its_progress_file_says_done_and_the_checks_pass(
+    app: FastAPI, settings: Settings, repo: Repo, tmp_path: Path
+) -> None:
+    await _set_checks(app, repo, "pytest")
+    job = await _start(app, settings, repo, "long_build")
+    (runner,) = await runners_named(app, 1)
+    plan_job = await _claim(app, settings, runner.id)
+    async with app.state.sessionmaker() as session:
+        run = await session.get(Run, (await session.get(Step, job.step_id)).run_id)  # type: ignore[union-attr]
+        assert run is not None and run.plan_path is not None
+        plan_file, progress_file = run.plan_path, run.plan_path.removesuffix(".md") + ".progress.md"
+    await _complete(
+        app, settings, repo, plan_job, runner.id, tmp_path, {plan_file: "---\nfiles: [a.py]\n---\n# Plan\n"}
+    )
+
+    first = await _claim(app, settings, runner.id)
+    assert first.kind == JobKind.LOOP and "iteration 1 of at" in first.prompt and "# Plan" in first.prompt
+    # Not done yet (and the checks it ran fail): another iteration, a step of its own, with their output.
+    await _complete(
+        app,
+        settings,
+        repo,
+        first,
+        runner.id,
+        tmp_path,
+        {progress_file: _progress(False), "a.py": "1\n"},
+        verification=[FAILING],
+    )
+    assert await _runs(app, job.card_id) == [
+        (
+            "long_build",
+            R.RUNNING,
+            [
+                (StepKind.PLAN, S.SUCCEEDED),
+                (StepKind.LOOP, S.SUCCEEDED),
+                (StepKind.LOOP, S.RUNNING),
+                (StepKind.VERIFY, S.PENDING),
+            ],
+        )
+    ]
+    second = await _claim(app, settings, runner.id)
+    assert second.kind == JobKind.LOOP and second.step_id != first.step_id
+    assert (
+        "iteration 2 of at" in second.prompt
+        and "- step one done" in second.prompt
+        and "1 failed" in second.prompt
+    )
+    assert second.resume_session is None  # a fresh session per iteration
+    # Done, but its checks fail: not finished.
+    await _complete(
+        app,
+        settings,
+        repo,
+        second,
+        runner.id,
+        tmp_path,
+        {progress_file: _progress(True)},
+        verification=[FAILING],
+    )
+    third = await _claim(app, settings, runner.id)
+    assert third.kind == JobKind.LOOP
+    await _complete(app, settings, repo, third, runner.id, tmp_path, {"a.py": "3\n"}, verification=[PASSING])
+    verify = await _claim(app, settings, runner.id)
+    assert verify.kind == JobKind.VERIFY
+    await _complete(app, settings, repo, verify, runner.id, tmp_path, verification=[PASSING])
+    async with app.state.sessionmaker() as session:
+        rows = (
+            await session.scalars(
+                select(Step).join(Run).where(Run.card_id == job.card_id).order_by(Step.position)
+            )
+        ).all()
+    assert [(r.position, r.kind, r.iteration, r.status) for r in rows] == [
+        (0, StepKind.PLAN, None, S.SUCCEEDED),
+        (1, StepKind.LOOP, 1, S.SUCCEEDED),
+        (2, StepKind.LOOP, 2, S.SUCCEEDED),
+        (3, StepKind.LOOP, 3, S.SUCCEEDED),
+        (4, StepKind.VERIFY, None, S.SUCCEEDED),
+    ]
+    assert (await _card(app, job.card_id)).status == CardStatus.IN_REVIEW
+
+
+async def test_a_long_task_fails_after_its_iterations(
+    app: FastAPI, settings: Settings, repo: Repo, tmp_path: Path
+) -> None:
+    job = await _start(app, settings, repo, "long_build")
+    async with app.state.sessionmaker() as session:
+        run = await session.get(Run, (await session.get(Step, job.step_id)).run_id)  # type: ignore[union-attr]
+        assert run is not None and run.plan_path is not None
+        run.max_iterations = 2
+        plan_file = run.plan_path
+        await session.commit()
+    (runner,) = await runners_named(app, 1)
+    await _complete(
+        app,
+        settings,
+        repo,
+        await _claim(app, settings, runner.id),
+        runner.id,
+        tmp_path,
+        {plan_file: "# Plan\n"},
+    )
+    for i in range(2):
+        await _complete(
+            app,
+            settings,
+            repo,
+            await _claim(app, settings, runner.id),
+            runner.id,
+            tmp_path,
+            {"a.py": f"{i}\n"},
+        )
+    (run_row,) = await _runs(app, job.card_id)
+    assert run_row[1] == R.FAILED and [s for _, s in run_row[2]] == [
+        S.SUCCEEDED,
+        S.SUCCEEDED,
+        S.FAILED,
+        S.PENDING,
+    ]
+    card = await _card(app, job.card_id)
+    assert card.status == CardStatus.FAILED
+    async with app.state.sessionmaker() as session:
+        run = await session.scalar(select(Run).where(Run.card_id == job.card_id))
+        assert run is not None and run.error is not None
+    assert run.error.startswith("The long task did not finish in 2 iterations: its progress file (docs")
+
+
+async def test_a_running_run_left_without_a_running_step_goes_on_with_its_next_one(
+    app: FastAPI, settings: Settings, repo: Repo, tmp_path: Path
+) -> None:
+    """What a hand-over cut short would leave (the engine never does: it is one transaction)."""
+    await _set_checks(app, repo, "pytest")
+    job, runner = await claimed(app, settings, repo)
+    async with app.state.sessionmaker() as session:
+        step = await session.get(Step, job.step_id)
+        row = await session.get(Job, job.id)
+        assert step is not None and row is not None
+        step.status, row.status = S.SUCCEEDED, JobStatus.COMPLETED
+        await session.commit()
+        assert await runs.resume_stalled(session=session, settings=settings) != []
+        await session.commit()
+        assert await runs.resume_stalled(session=session, settings=settings) == []  # once
+    verify = (await _jobs(app, job.card_id))[-1]
+    assert verify.kind == JobKind.VERIFY and verify.status == JobStatus.QUEUED
+    assert await _runs(app, job.card_id) == [
+        ("build", R.RUNNING, [(StepKind.BUILD, S.SUCCEEDED), (StepKind.VERIFY, S.RUNNING)])
+    ]

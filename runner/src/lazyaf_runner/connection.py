@@ -366,8 +366,15 @@ class RunnerClient:
             if not job.revoked:
                 await self._emit(job, redact_complete(job.redactor, complete))
         finally:
+            pushed = complete.status == "completed" and assign.kind != protocol.JobKind.VERIFY
+            kept = False
+            if pushed and complete.head_sha and not job.revoked and not self.stopping:
+                # While the server records the completion: a workflow's next step starts from it.
+                kept = await workspace.keep_pushed(assign.branch, complete.head_sha)
             if not self.stopping:
-                workspace.prepare_next()  # the next job's checkout, made in the background
+                # The next job's checkout, made in the background: on the branch just pushed when
+                # the mirror kept it (the card's next step, queued with this completion, wants it).
+                workspace.prepare_next(assign.branch if kept else None)
             # After reporting: removing a big work tree must not delay the completion.
             await asyncio.to_thread(workspace.remove)
             if job.revoked and self.job is None and not self.stopping:

@@ -13,6 +13,9 @@ and its agent. Instead each runner keeps, under ``<work root>/.cache/slot-<n>/``
   are written when the commit is the one checked out; else ``git checkout`` writes the files
   that differ); a new spare is made in the background after each job. A plain repository, not
   a ``git worktree``, so moving it is a rename and ``.git`` stays a directory.
+- after a job pushed, its commit goes into the mirror as the card branch (``learn``), while the
+  server records the completion: a workflow's next step on this runner starts from it without
+  a fetch (the server's sha in the assignment still decides: a branch elsewhere is fetched).
 
 A slot belongs to one runner process at a time (an exclusive ``flock`` held for the process's
 life), so two runners on one machine never share a mirror, and a runner started later reuses a
@@ -29,6 +32,7 @@ import hashlib
 import os
 import re
 import shutil
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -39,6 +43,9 @@ from lazyaf_runner.workspace import NO_HOOKS, WorkspaceError, last_line, run_git
 
 log = structlog.get_logger(__name__)
 
+_SHA1 = re.compile(r"[0-9a-f]{40}")
+MAX_LEARN_BYTES = 64 * 1024 * 1024
+"""Bytes of loose objects ``learn`` copies at most (beyond: the next job fetches)."""
 MAX_MIRRORS = 8
 """Mirrors a slot keeps; the least recently used go first."""
 
@@ -112,6 +119,67 @@ def switch_clean_checkout(repo: Path, branch: str, sha: str) -> bool:
     except OSError:
         return False
     return True
+
+
+def _copy_objects(source: Path, mirror_objects: Path, head: str) -> bool:
+    """Copy the loose objects of ``source`` into ``mirror_objects``, each checked against its name;
+    whether the commit ``head`` is in the mirror afterwards (loose). False, copying nothing, when
+    ``source`` holds packs or more than ``MAX_LEARN_BYTES``, or an object is not what it is named."""
+    if any((source / "pack").glob("*.pack")):
+        return False
+    found: list[tuple[str, Path]] = []
+    total = 0
+    for folder in source.iterdir():
+        if len(folder.name) != 2 or not folder.is_dir() or folder.is_symlink():
+            continue
+        for item in folder.iterdir():
+            name = folder.name + item.name
+            if not _SHA1.fullmatch(name) or not item.is_file() or item.is_symlink():
+                continue
+            total += item.stat().st_size
+            if total > MAX_LEARN_BYTES:
+                return False
+            found.append((name, item))
+    checked: list[tuple[str, bytes]] = []
+    for name, item in found:
+        data = item.read_bytes()
+        if _object_name(data) != name:
+            raise ValueError(f"object {name} in the work tree is not what its name says")
+        checked.append((name, data))
+    for name, data in checked:
+        target = mirror_objects / name[:2] / name[2:]
+        if target.exists():
+            continue
+        target.parent.mkdir(exist_ok=True)
+        partial = target.with_name(f".tmp-{name[2:]}-{os.getpid()}")
+        partial.write_bytes(data)
+        os.replace(partial, target)  # readers see a whole object or none
+    return (mirror_objects / head[:2] / head[2:]).is_file()
+
+
+def _object_name(data: bytes, limit: int = 1 << 30) -> str:
+    """The sha-1 of a loose object's inflated content (what git names it), inflated a MiB at a time
+    and at most ``limit`` bytes (a deflate bomb is refused, not expanded)."""
+    digest = hashlib.sha1()  # noqa: S324 (git's object names, not a security hash here)
+    inflater = zlib.decompressobj()
+    size = 0
+    chunk = inflater.decompress(data, 1 << 20)
+    while chunk:
+        size += len(chunk)
+        if size > limit:
+            raise ValueError("a loose object inflates beyond the limit")
+        digest.update(chunk)
+        chunk = inflater.decompress(inflater.unconsumed_tail, 1 << 20)
+    if not inflater.eof:
+        raise ValueError("a loose object is truncated")
+    return digest.hexdigest()
+
+
+def _write_ref(ref: Path, sha: str) -> None:
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    partial = ref.with_name(f".{ref.name}.lazyaf-tmp")
+    partial.write_text(f"{sha}\n")
+    os.replace(partial, ref)
 
 
 class GitCache:
@@ -194,6 +262,10 @@ class GitCache:
         if all(sha is not None and refs[name] == sha for name, sha in wanted.items()):
             return {name: sha for name, sha in refs.items() if sha is not None}
         async with self._fetch_lock:
+            # What the lock's last holder put here (``learn``: the commit a previous step pushed).
+            refs = {name: read_ref(mirror, f"refs/heads/{name}") for name in wanted}
+            if all(sha is not None and refs[name] == sha for name, sha in wanted.items()):
+                return {name: sha for name, sha in refs.items() if sha is not None}
             if not (mirror / "HEAD").exists():
                 mirror.parent.mkdir(parents=True, exist_ok=True)
                 await self._git(
@@ -232,6 +304,32 @@ class GitCache:
             found.update(zip(missing, out.split(), strict=False))
         return {name: sha for name, sha in found.items() if sha is not None}
 
+    async def learn(self, url: str, branch: str, sha: str, objects: Path) -> bool:
+        """Put a commit this runner pushed into the mirror of ``url`` as ``branch``: the card's next
+        step, on this runner, then finds its branch there and fetches nothing. Best effort (False:
+        nothing learned, and the next job fetches as usual).
+
+        A work tree borrows the mirror's objects (``clone --shared``), so what a job added is the
+        loose objects of its own ``objects`` directory: they are copied into the mirror, each one
+        checked against its name first (an agent may have written anything there), without a git
+        process. A work tree holding packs (an agent that repacked or fetched) is left alone: its
+        new objects may not all be loose. The server's sha in the next assignment still decides:
+        a branch the server moved elsewhere is fetched."""
+        mirror = await self._mirror_path(url)
+        unusual = not _SAFE_BRANCH.fullmatch(branch) or ".." in branch or branch.endswith((".lock", "."))
+        if unusual or not _SHA1.fullmatch(sha) or not (mirror / "HEAD").exists():
+            return False
+        async with self._fetch_lock:
+            try:
+                learned = await asyncio.to_thread(_copy_objects, objects, mirror / "objects", sha)
+                if learned:
+                    ref = mirror / "refs" / "heads" / branch
+                    await asyncio.to_thread(_write_ref, ref, sha)
+            except (OSError, ValueError, zlib.error) as exc:
+                log.info("mirror_learn_failed", branch=branch, error=str(exc))
+                return False
+        return learned
+
     def _evict(self, *, keep: Path) -> None:
         """Remove the least recently used mirrors beyond ``MAX_MIRRORS`` (never ``keep``)."""
         mirrors = [m for m in keep.parent.glob("*.git") if m != keep]
@@ -241,7 +339,9 @@ class GitCache:
 
     # -- the spare checkout --
 
-    async def _make_spare(self, url: str, base_branch: str) -> Spare:
+    async def _make_spare(self, url: str, base_branch: str, checkout: str | None = None) -> Spare:
+        """A spare checkout of ``url`` on ``checkout`` (a branch of the mirror; the base by default)."""
+        branch = checkout or base_branch
         mirror = await self._mirror_path(url)
         assert self.slot is not None
         slot = self.slot
@@ -254,22 +354,24 @@ class GitCache:
             "--no-tags",
             "--template=",
             "--branch",
-            base_branch,
+            branch,
             # origin fetches from the mirror (local, fast) and pushes to the server.
             "--config",
             f"remote.origin.pushurl={url}",
             str(mirror),
             str(target),
             cwd=slot,
-            check=f"Checking out {base_branch} failed",
+            check=f"Checking out {branch} failed",
         )
         final = slot / "spare"
         await asyncio.to_thread(shutil.rmtree, final, True)
         os.rename(target, final)
-        return Spare(url, base_branch, final, read_ref(final / ".git", f"refs/heads/{base_branch}"))
+        return Spare(url, base_branch, final, read_ref(final / ".git", f"refs/heads/{branch}"))
 
-    def prepare_spare(self, url: str, base_branch: str) -> None:
-        """Start making a spare checkout of ``url`` in the background (after a job, off its path)."""
+    def prepare_spare(self, url: str, base_branch: str, checkout: str | None = None) -> None:
+        """Start making a spare checkout of ``url`` in the background (after a job, off its path),
+        on ``checkout`` when given: the branch a job just pushed and ``learn`` kept, which a
+        workflow's next step starts from (another job checks its own start out, as from the base)."""
         if self._spare_task is not None and not self._spare_task.done():
             return
         if self._spare is not None and (self._spare.url, self._spare.base_branch) == (url, base_branch):
@@ -277,7 +379,7 @@ class GitCache:
 
         async def make() -> Spare | None:
             try:
-                spare = await self._make_spare(url, base_branch)
+                spare = await self._make_spare(url, base_branch, checkout)
             except (WorkspaceError, OSError) as exc:
                 log.warning("spare_checkout_failed", error=str(exc))
                 return None

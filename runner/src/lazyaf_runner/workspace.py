@@ -272,11 +272,19 @@ class Workspace:
             unreachable = any(words in result.err for words in _UNREACHABLE)
             raise WorkspaceError(f"Push refused: {last_line(result.err)}", unreachable=unreachable)
 
+    async def keep_pushed(self, branch: str, head: str) -> bool:
+        """Put the commit this job pushed into the runner's mirror as ``branch`` (the card's next
+        step starts from it without a fetch when the server moved the branch there); best effort."""
+        if self.url is None:
+            return False
+        return await self.cache.learn(self.url, branch, head, self.repo / ".git" / "objects")
+
     def remove(self) -> None:
         """Remove the work tree (the mirror's objects it borrowed stay in the cache)."""
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def prepare_next(self) -> None:
-        """Have the cache make a spare checkout of this repo for the next job, in the background."""
+    def prepare_next(self, checkout: str | None = None) -> None:
+        """Have the cache make a spare checkout of this repo for the next job, in the background
+        (on ``checkout``, a branch the mirror holds, else on the base branch)."""
         if self.url is not None and self.base_branch is not None:
-            self.cache.prepare_spare(self.url, self.base_branch)
+            self.cache.prepare_spare(self.url, self.base_branch, checkout)

@@ -548,12 +548,14 @@ def diff(
 
 @dataclass(frozen=True)
 class Progress:
-    """What lies between two commits of a branch: commits added, files and lines changed."""
+    """What lies between two commits of a branch: commits added, files and lines changed, and the
+    paths changed (a rename as its two paths)."""
 
     commits: int
     files_changed: int
     lines_added: int
     lines_removed: int
+    paths: tuple[str, ...] = ()
 
 
 def changed_paths(repo: Path, old: str, new: str) -> list[str]:
@@ -562,31 +564,39 @@ def changed_paths(repo: Path, old: str, new: str) -> list[str]:
     Raises:
         GitError: git failed (an unknown commit).
     """
-    done = _run(repo, "diff", "--name-only", "-z", "--no-renames", "--end-of-options", old, new)
-    if done.returncode != 0:
-        raise _failure(done.args, done.returncode, done.stderr)
-    return sorted({p.decode("utf-8", "replace") for p in done.stdout.split(b"\0") if p})
+    return list(progress(repo, old, new).paths)
 
 
 def progress(repo: Path, old: str, new: str) -> Progress:
-    """Commits in ``old..new`` and the files and lines ``new`` changes against ``old`` (two git
-    processes; binary files count as files, not lines).
+    """Commits in ``old..new`` and the files, lines and paths ``new`` changes against ``old``. Two
+    git processes, run side by side; binary files count as files, not lines. Nothing to run when
+    ``old`` is ``new``.
 
     Raises:
         GitError: git failed (an unknown commit).
     """
-    listed = _run(repo, "rev-list", "--count", "--end-of-options", f"{old}..{new}")
-    if listed.returncode != 0:
-        raise _failure(listed.args, listed.returncode, listed.stderr)
-    numstat = _run(repo, "diff", "--numstat", "-z", "--no-renames", "--end-of-options", old, new)
-    if numstat.returncode != 0:
-        raise _failure(numstat.args, numstat.returncode, numstat.stderr)
+    if old == new:
+        return Progress(0, 0, 0, 0)
+    env = run.environment(**_ENV)
+    count_args = [*_command(repo, "rev-list", "--count", "--end-of-options", f"{old}..{new}")]
+    stat_args = [*_command(repo, "diff", "--numstat", "-z", "--no-renames", "--end-of-options", old, new)]
+    with (
+        subprocess.Popen(count_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as counting,
+        subprocess.Popen(stat_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as stating,
+    ):
+        numstat, stat_err = stating.communicate()
+        listed, count_err = counting.communicate()
+    for args, process, err in ((count_args, counting, count_err), (stat_args, stating, stat_err)):
+        if process.returncode != 0:
+            raise _failure(args, process.returncode, err)
     files = added = removed = 0
-    for record in numstat.stdout.split(b"\0"):
+    paths: list[str] = []
+    for record in numstat.split(b"\0"):
         parts = record.split(b"\t", 2)
         if len(parts) != 3:
             continue
         files += 1
         added += int(parts[0]) if parts[0].isdigit() else 0
         removed += int(parts[1]) if parts[1].isdigit() else 0
-    return Progress(int(listed.stdout.strip() or 0), files, added, removed)
+        paths.append(parts[2].decode("utf-8", "replace"))
+    return Progress(int(listed.strip() or 0), files, added, removed, tuple(sorted(set(paths))))

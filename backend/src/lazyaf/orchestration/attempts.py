@@ -249,15 +249,19 @@ class Reported:
     unchanged: bool
     """The attempt left an existing branch where it was (the agent changed nothing)."""
     conflict_files: list[str]
+    progress: tuple[str, str, git_diff.Progress] | None = None
+    """What the path check read of the attempt's changes: (from, to, progress)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PathRule:
     """The paths an attempt may change (globs, ``workflows.paths.matches``) and the sentence that
-    names the others when it changed some (``refusal(paths)``)."""
+    names the others when it changed some (``refusal(paths)``). ``found``: what the check read,
+    (from, to, progress), for the step's own figures to reuse."""
 
     allowed: Sequence[str]
     refusal: Callable[[list[str]], str]
+    found: tuple[str, str, git_diff.Progress] | None = None
 
 
 async def complete(
@@ -299,6 +303,7 @@ async def complete(
     if message.cost_usd is not None:
         card.total_cost_usd += message.cost_usd
     status, error = JobStatus(message.status), message.error
+    rule = None
     if status == JobStatus.COMPLETED and job.kind != JobKind.VERIFY:
         rule = await path_rule(session, job) if path_rule is not None else None
         error = await _move_card_branch(session, settings, job, card, message, rule)
@@ -322,6 +327,7 @@ async def complete(
         failed_check=next((v for v in message.verification or [] if v.exit_code != 0), None),
         unchanged=message.branch_start_sha is not None and message.head_sha == message.branch_start_sha,
         conflict_files=list(message.conflict_files or []),
+        progress=rule.found if rule is not None else None,
     )
 
 
@@ -369,10 +375,11 @@ async def _move_card_branch(
         if start is None:
             return "The runner reported no starting point, so the step's changed paths cannot be checked."
         try:
-            changed = await in_thread(git_diff.changed_paths, path, start, message.head_sha)
+            found = await in_thread(git_diff.progress, path, start, message.head_sha)
         except git_diff.GitError as exc:
             return f"The step's changed paths could not be read: {exc}"
-        touched = [p for p in changed if not workflow_paths.matches(p, rule.allowed)]
+        rule.found = (start, message.head_sha, found)
+        touched = [p for p in found.paths if not workflow_paths.matches(p, rule.allowed)]
         if touched:
             log.info("attempt_outside_its_paths", job_id=str(job.id), paths=touched[:20])
             return rule.refusal(touched)

@@ -343,7 +343,15 @@ async def start(
         max_iterations=preset.max_iterations,
     )
     return await _begin(
-        session, settings, card=card, repo=repo, run=run, step=rows[0], agent=agent, position=position
+        session,
+        settings,
+        card=card,
+        repo=repo,
+        run=run,
+        step=rows[0],
+        agent=agent,
+        position=position,
+        total=len(rows),
     )
 
 
@@ -378,11 +386,14 @@ async def _begin(
     ask: steps.Ask | None = None,
     agent: str | None = None,
     position: int | None = None,
+    previous: Job | None = None,
+    total: int | None = None,
+    quiet: bool = False,
 ) -> Job:
-    """Begin a pending step: its first attempt is queued (or, a verify step with no checks to run,
-    it is skipped and the run goes on: then the job returned is the next step's)."""
+    """Begin a pending step: its first attempt is queued. ``previous``: the attempt that ended the
+    step before (its agent goes on); ``quiet``: the caller announces the run."""
     _move_step(step, StepStatus.RUNNING)
-    job = await _queue_step_attempt(
+    return await _queue_step_attempt(
         session,
         settings,
         card=card,
@@ -392,8 +403,11 @@ async def _begin(
         ask=ask or steps.Ask(FIRST_KIND[step.kind]),
         agent=agent,
         position=position,
+        previous=previous,
+        fresh=True,
+        total=total,
+        quiet=quiet,
     )
-    return job
 
 
 def checks_for(job: Job, repo: Repo) -> list[protocol.VerifyStep]:
@@ -441,19 +455,25 @@ async def _queue_step_attempt(
     agent: str | None = None,
     previous: Job | None = None,
     position: int | None = None,
+    fresh: bool = False,
+    total: int | None = None,
+    quiet: bool = False,
 ) -> Job:
     """Queue an attempt of the (running) ``step``: its prompt rendered from what the repo holds
     now (the plan, the progress file, the README), resuming ``previous``'s session when the
-    attempt continues it (a retry, a fix, a follow-up, a refine, an iterate step)."""
+    attempt continues it (a retry, a fix, a follow-up, a refine, an iterate step). ``fresh``: the
+    step has no attempt yet; ``total``: the run's steps, when the caller counted them."""
     branch = card.branch_name or branch_name(card)
-    seen = await in_thread(
-        _read_for_prompt, git_path(settings, repo), repo.default_branch, branch, run.plan_path
-    )
+    plan_file = run.plan_path if step.kind != StepKind.VERIFY else None
+    seen = await in_thread(_read_for_prompt, git_path(settings, repo), repo.default_branch, branch, plan_file)
     if seen.base is None:
         raise _no_base(repo)
     if step.start_sha is None:
         step.start_sha = seen.branch or seen.base
-    last_agent = previous or await _last_agent_job(session, card)
+    resuming = step.kind != StepKind.VERIFY and steps.resumes(step.kind, ask.kind)
+    last_agent = previous
+    if last_agent is None and (agent is None or resuming):
+        last_agent = await _last_agent_job(session, card)
     agent = agent or (last_agent.agent if last_agent else None) or settings.default_agent
     if step.kind == StepKind.VERIFY:
         return await queue_attempt(
@@ -468,11 +488,10 @@ async def _queue_step_attempt(
             agent=agent,
             position=position,
             run=run,
+            quiet=quiet,
         )
-    resume = None
-    if steps.resumes(step.kind, ask.kind):
-        resume = await job_sessions.resumable(settings, last_agent, agent)
-    earlier = await _step_jobs(session, step)
+    resume = await job_sessions.resumable(settings, last_agent, agent) if resuming else None
+    earlier = [] if fresh else await _step_jobs(session, step)
     if step.prompt is not None and not earlier:
         prompt = step.prompt  # the starter's own prompt for the step's first attempt
     else:
@@ -483,7 +502,7 @@ async def _queue_step_attempt(
             repo=repo,
             run=run,
             step=step,
-            total=await _count_steps(session, run),
+            total=total if total is not None else await _count_steps(session, run),
             ask=ask,
             attempt=len(earlier) + 1,
             resumed=resume is not None,
@@ -507,6 +526,7 @@ async def _queue_step_attempt(
         resume_session=resume,
         position=position,
         run=run,
+        quiet=quiet,
     )
 
 
@@ -528,9 +548,11 @@ async def queue_attempt(
     resume_session: str | None = None,
     position: int | None = None,
     run: Run | None = None,
+    quiet: bool = False,
 ) -> Job:
     """Queue an attempt of ``kind`` of the (running) ``step`` on the card's branch (based on
-    ``base_sha``); the card moves to in_progress if it is not there yet."""
+    ``base_sha``); the card moves to in_progress if it is not there yet. The run's board event,
+    unless ``quiet`` (the caller records it once, with its other changes)."""
     job = Job(
         card_id=card.id,
         step_id=step.id,
@@ -559,7 +581,7 @@ async def queue_attempt(
     await session.flush()
     announce.card_changed(session, card)
     announce.job_changed(session, job)
-    if run is not None:
+    if run is not None and not quiet:
         await announce.run_changed(session, run, card.repo_id)
     log.info("job_queued", job_id=str(job.id), card_id=str(card.id), agent=job.agent, kind=kind)
     return job
@@ -817,7 +839,15 @@ async def complete_attempt(
         announce.activity(
             session, card, ActivityKind.CONFLICT, {"files": reported.conflict_files, "job_id": str(job.id)}
         )
-    await end_attempt(session=session, settings=settings, job=job, card=card, status=status, error=error)
+    await end_attempt(
+        session=session,
+        settings=settings,
+        job=job,
+        card=card,
+        status=status,
+        error=error,
+        known=reported.progress,
+    )
     return True
 
 
@@ -856,7 +886,15 @@ async def _agent_step_before(session: AsyncSession, run: Run, step: Step) -> Ste
 
 
 async def _send_back(
-    session: AsyncSession, settings: Settings, *, card: Card, repo: Repo, run: Run, step: Step, ask: steps.Ask
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    card: Card,
+    repo: Repo,
+    run: Run,
+    step: Step,
+    ask: steps.Ask,
+    quiet: bool = False,
 ) -> Job:
     """``step`` (an agent step that succeeded, or is running again) gets another attempt, resuming
     its last session; the steps after it that ran wait to run again."""
@@ -874,6 +912,7 @@ async def _send_back(
         step=step,
         ask=ask,
         previous=await _last_job(session, step),
+        quiet=quiet,
     )
 
 
@@ -894,13 +933,14 @@ async def end_attempt(
     status: JobStatus,
     error: str | None,
     settings: Settings | None = None,
+    known: tuple[str, str, git_diff.Progress] | None = None,
 ) -> None:
     """End the attempt in ``status`` and with it its step; a step that succeeded hands over to what
     follows (``settings`` is needed then: the next attempt's prompt is rendered). When the run
     ended or waits for a review and this was the card's current attempt, the card moves
     (succeeded or waiting -> in_review, failed -> failed, cancelled -> todo)."""
     await attempts.finish(session=session, job=job, status=status, error=error)
-    run_status = await _settle_step(session, settings, job, card, status, error)
+    run_status = await _settle_step(session, settings, job, card, status, error, known)
     if card is not None and card.job_id == job.id and card.status == CardStatus.IN_PROGRESS:
         target = CARD_AFTER[status] if run_status is None else CARD_AFTER_RUN.get(run_status)
         if target is not None:
@@ -923,6 +963,7 @@ async def _settle_step(
     card: Card | None,
     status: JobStatus,
     error: str | None,
+    known: tuple[str, str, git_diff.Progress] | None = None,
 ) -> RunStatus | None:
     """The attempt ``job`` ended its step (no other attempt follows): the step ends in kind, and
     the run goes on or ends. The run's status after (None: a job of no run)."""
@@ -938,7 +979,7 @@ async def _settle_step(
     assert repo is not None
     if status == JobStatus.COMPLETED:
         assert settings is not None, "a step that succeeded hands over: end_attempt needs settings"
-        await _record_progress(session, settings, repo, card, step)
+        await _record_progress(settings, repo, card, step, job.head_sha, known)
         finished = step.kind != StepKind.LOOP or await _loop_finished(session, settings, repo, card, run, job)
         if not finished:
             if (step.iteration or 1) >= run.max_iterations:
@@ -977,18 +1018,29 @@ async def _end_run(session: AsyncSession, run: Run, step: Step) -> None:
 
 
 async def _record_progress(
-    session: AsyncSession, settings: Settings, repo: Repo, card: Card, step: Step
+    settings: Settings,
+    repo: Repo,
+    card: Card,
+    step: Step,
+    head: str | None,
+    known: tuple[str, str, git_diff.Progress] | None = None,
 ) -> None:
-    """The step's git progress from refs: the card branch now against where it was when it began."""
+    """The step's git progress from refs: the card branch now (``head``, the attempt's, which the
+    branch was moved to) against where it was when the step began; ``known``: what the path check
+    already read, (from, to, progress), reused when it covers the same range."""
     path = git_path(settings, repo)
-    (head,) = await in_thread(git_refs.branch_shas, path, card.branch_name or "")
+    if head is None:
+        (head,) = await in_thread(git_refs.branch_shas, path, card.branch_name or "")
     if head is None or step.start_sha is None:
         return
-    try:
-        found = await in_thread(git_diff.progress, path, step.start_sha, head)
-    except git_diff.GitError:
-        log.warning("step_progress_unreadable", step_id=str(step.id), start=step.start_sha, head=head)
-        return
+    if known is not None and known[:2] == (step.start_sha, head):
+        found = known[2]
+    else:
+        try:
+            found = await in_thread(git_diff.progress, path, step.start_sha, head)
+        except git_diff.GitError:
+            log.warning("step_progress_unreadable", step_id=str(step.id), start=step.start_sha, head=head)
+            return
     step.head_sha = head
     step.commits, step.files_changed = found.commits, found.files_changed
     step.lines_added, step.lines_removed = found.lines_added, found.lines_removed
@@ -1032,7 +1084,9 @@ async def _advance(
     back = step if step.kind in AGENT_STEPS else await _agent_step_before(session, run, step)
     if queued and back is not None:
         ask = steps.Ask(JobKind.FOLLOWUP, followups=[f.text for f in queued])
-        sent = await _send_back(session, settings, card=card, repo=repo, run=run, step=back, ask=ask)
+        sent = await _send_back(
+            session, settings, card=card, repo=repo, run=run, step=back, ask=ask, quiet=True
+        )
         for followup in queued:
             followup.job_id, followup.delivered_at = sent.id, utcnow()
         return
@@ -1065,9 +1119,11 @@ async def _advance(
             run=run,
             step=following,
             ask=steps.Ask(JobKind.LOOP, checks=checks),
+            previous=job,
+            quiet=True,
         )
         return
-    await _next_step(session, settings, card=card, run=run, rows=rows, after=step)
+    await _next_step(session, settings, card=card, run=run, rows=rows, after=step, previous=job)
 
 
 async def _make_room(session: AsyncSession, run: Run, position: int) -> None:
@@ -1087,10 +1143,17 @@ async def _make_room(session: AsyncSession, run: Run, position: int) -> None:
 
 
 async def _next_step(
-    session: AsyncSession, settings: Settings, *, card: Card, run: Run, rows: list[Step], after: Step
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    card: Card,
+    run: Run,
+    rows: list[Step],
+    after: Step,
+    previous: Job | None = None,
 ) -> Job | None:
     """Begin the first pending step after ``after`` (verify steps with no checks are skipped);
-    when none is left, the run succeeded. The job queued, if any."""
+    when none is left, the run succeeded. The job queued, if any; the caller announces the run."""
     repo = await session.get(Repo, card.repo_id)
     assert repo is not None
     for row in rows:
@@ -1099,7 +1162,17 @@ async def _next_step(
         if row.kind == StepKind.VERIFY and not _checks(repo):
             _move_step(row, StepStatus.SKIPPED)
             continue
-        return await _begin(session, settings, card=card, repo=repo, run=run, step=row)
+        return await _begin(
+            session,
+            settings,
+            card=card,
+            repo=repo,
+            run=run,
+            step=row,
+            previous=previous,
+            total=len(rows),
+            quiet=True,
+        )
     _move_run(run, RunStatus.SUCCEEDED)
     return None
 
