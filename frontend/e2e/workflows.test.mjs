@@ -23,6 +23,7 @@ test('a plan_build card started from its modal shows its steps on the tile and i
     assert.equal(await picker.inputValue(), 'build', 'the repo default is chosen first');
     await picker.selectOption('plan_build');
     assert.equal(await dialog.getByRole('checkbox', { name: 'Review the plan' }).isChecked(), false);
+    await stack.screenshot(page, 'start-picker');
     await dialog.getByRole('button', { name: 'Start', exact: true }).click();
 
     const [run] = await waitFor(async () => {

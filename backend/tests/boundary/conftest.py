@@ -41,6 +41,7 @@ async def world(app: FastAPI, raw: httpx.AsyncClient, settings: Settings, tmp_pa
     started = (await raw.post(f"/api/repos/{repo['id']}/cards", json={"title": "Started card"})).json()
     job = (await raw.post(f"/api/cards/{started['id']}/start")).json()
     assert job["status"] == "queued", job
+    (run,) = (await raw.get(f"/api/cards/{started['id']}/runs")).json()
     async with app.state.sessionmaker() as session:
         runner = Runner(name="by-hand", kind=RunnerKind.REMOTE, status=RunnerStatus.OFFLINE)
         session.add(runner)
@@ -57,6 +58,7 @@ async def world(app: FastAPI, raw: httpx.AsyncClient, settings: Settings, tmp_pa
         "op_id": str(uuid.uuid4()),  # a GitHub outbox write (none exists: the route answers 404)
         "delivery_id": str(uuid.uuid4()),  # a GitHub delivery (none: the routes answer 404)
         "command_id": str(uuid.uuid4()),  # a GitHub command (none: 404)
+        "work_order_id": run["id"],  # the started card's run
     }
 
 
