@@ -3,7 +3,7 @@
 Prints the model's URL as the first line on stdout, then serves until stdin closes or it is
 terminated. The script writes `hello.txt` for a new card and changes it when a reviewer asks
 for changes (an iterate job), saying something recognisable each time so the tests can find it
-in the card's logs.
+in the card's logs. A workflow's plan step gets the plan file its prompt names.
 
     python fakemodel_server.py [--script board|text]
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import signal
 import sys
 import threading
@@ -24,6 +25,11 @@ BUILD_TEXT = "I'll create hello.txt with a greeting."
 BUILD_FINAL = "Done: hello.txt greets the reader."
 ITERATE_TEXT = "I'll address the review comments in hello.txt."
 ITERATE_FINAL = "Done: the review comments are addressed."
+PLAN_TEXT = "I'll write the plan for the greeting first."
+PLAN_FINAL = "The plan is ready: one file, hello.txt."
+PLAN_CONTENT = "---\nfiles:\n  - hello.txt\n---\n# Plan\n\nWrite hello.txt with a greeting.\n"
+# The plan step's prompt names the one file it may write (prompts/steps/plan.md.j2).
+PLAN_PATH = re.compile(r"Write the plan to `([^`]+)`")
 BUILD_CONTENT = "Hello from the scripted model\nA second line to review\n"
 ITERATE_CONTENT = "Hello from the scripted model, revised\nA second line to review\n"
 
@@ -47,8 +53,14 @@ def board_script(fm: ModuleType):  # type: ignore[no-untyped-def]
         ITERATE_FINAL,
     )
 
+    def plan(path: str):  # type: ignore[no-untyped-def]
+        return fm.Steps(fm.reply(PLAN_TEXT, fm.ToolUse("Write", {"file_path": path, "content": PLAN_CONTENT})), PLAN_FINAL)
+
     def script(request):  # type: ignore[no-untyped-def]
-        return iterate(request) if "A reviewer asked for changes" in request.last_user_text else build(request)
+        if "A reviewer asked for changes" in request.last_user_text:
+            return iterate(request)
+        planned = PLAN_PATH.search(request.last_user_text)
+        return plan(planned.group(1))(request) if planned else build(request)
 
     return script
 

@@ -45,6 +45,8 @@ export const MODEL = {
   buildFinal: 'Done: hello.txt greets the reader.',
   iterateText: "I'll address the review comments in hello.txt.",
   iterateLine: 'Hello from the scripted model, revised',
+  planText: "I'll write the plan for the greeting first.",
+  planFinal: 'The plan is ready: one file, hello.txt.',
 };
 
 /** Generous bounds for conditions (never timing assertions). */

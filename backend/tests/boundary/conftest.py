@@ -47,6 +47,7 @@ async def world(app: FastAPI, raw: httpx.AsyncClient, settings: Settings, tmp_pa
         )
     ).json()
     comment = (await raw.post(f"/api/cards/{todo['id']}/comments", json={"body": "A review comment."})).json()
+    (run,) = (await raw.get(f"/api/cards/{started['id']}/runs")).json()
     async with app.state.sessionmaker() as session:
         runner = Runner(name="by-hand", kind=RunnerKind.REMOTE, status=RunnerStatus.OFFLINE)
         session.add(runner)
@@ -65,6 +66,7 @@ async def world(app: FastAPI, raw: httpx.AsyncClient, settings: Settings, tmp_pa
         "command_id": str(uuid.uuid4()),  # a GitHub command (none: 404)
         "learning_id": learning["id"],  # a proposed learning of the repo
         "comment_id": comment["id"],  # a general comment on the todo card
+        "work_order_id": run["id"],  # the started card's run
     }
 
 

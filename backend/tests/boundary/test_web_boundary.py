@@ -50,6 +50,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "POST /api/cards/{card_id}/comments/{comment_id}/learning": {"text": "Planted from a comment."},
     "PUT /api/limits": {"max_running": 0, "daily_usd": 0},
     "PUT /api/repos/{repo_id}/limits": {"max_running": 0},
+    "POST /api/work-orders": {"repo": "target", "prompt": "Planted by a web page", "workflow": "plan_build"},
+    "POST /api/repos/{repo_id}/verify-remote": {"remote_url": "http://127.0.0.1:9/probe.git"},
 }
 # Routes for a runner's attempt only (auth.py): the user is refused 403 "forbidden" there whatever
 # the Origin, so the control below tells that refusal from the boundary's "cross_origin".

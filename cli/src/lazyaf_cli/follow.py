@@ -177,7 +177,7 @@ class Follower:
         self.spinner.show(self._progress)
         failing_since: float | None = None
         delay = 0.2
-        while self.card["status"] not in FINAL_CARD:
+        while not self.finished():
             try:
                 with self._socket() as ws:
                     failing_since = self.reconnecting = None
@@ -213,8 +213,12 @@ class Follower:
         finally:
             ws.close()
 
+    def finished(self) -> bool:
+        """Whether following is over: the card left *in progress*."""
+        return self.card["status"] in FINAL_CARD
+
     def _consume(self, ws: ClientConnection) -> None:
-        while self.card["status"] not in FINAL_CARD:
+        while not self.finished():
             frame = json.loads(ws.recv())
             kind, data = frame.get("type"), frame.get("data") or {}
             if kind == "resync":

@@ -13,6 +13,7 @@ from lazyaf_cli.commands.ingest import ingest
 from lazyaf_cli.commands.land import land
 from lazyaf_cli.commands.learnings import learnings
 from lazyaf_cli.commands.repos import repos
+from lazyaf_cli.commands.run import run
 from lazyaf_cli.commands.runner import runner
 from lazyaf_cli.commands.runners import runners
 from lazyaf_cli.commands.secret_keys import secrets
@@ -34,7 +35,8 @@ def cli() -> None:
     `lazyaf ingest`, add a runner with `lazyaf runners scale local 1`, then
     drive cards from the board or from here: `lazyaf card new REPO TITLE`,
     `lazyaf card start CARD --follow`, `lazyaf card diff CARD`,
-    `lazyaf card approve CARD`. Push reviewed work to the real remote with
+    `lazyaf card approve CARD`; or in one go, `lazyaf run REPO "what to do"
+    --workflow plan_build --follow`. Push reviewed work to the real remote with
     `lazyaf land`, or link the repo to GitHub (`lazyaf github link`) and
     open pull requests with `lazyaf land --pr`.
 
@@ -43,5 +45,5 @@ def cli() -> None:
     """
 
 
-for command in (serve, ingest, land, repos, cards, card, runners, runner, secrets, github, learnings):
+for command in (serve, ingest, land, repos, cards, card, run, runners, runner, secrets, github, learnings):
     cli.add_command(command)

@@ -23,6 +23,7 @@ from lazyaf.repos.router import router as repos_router
 from lazyaf.review.router import router as review_router
 from lazyaf.runners.router import router as runners_router
 from lazyaf.runs.router import router as runs_router
+from lazyaf.work_orders.router import router as work_orders_router
 from lazyaf.workflows.router import router as workflows_router
 
 
@@ -69,3 +70,4 @@ api_router.include_router(metrics_router)
 api_router.include_router(limits_router)
 api_router.include_router(runs_router)
 api_router.include_router(workflows_router)
+api_router.include_router(work_orders_router)

@@ -8,14 +8,18 @@ from fastapi import APIRouter, Query, Request, Response, status
 from lazyaf_protocol import messages as protocol
 
 from lazyaf.api.deps import RepoDep, SessionDep, SettingsDep, public_base_url
-from lazyaf.errors import error_responses
+from lazyaf.errors import Conflict, error_responses
+from lazyaf.github import links
 from lazyaf.orchestration import repos as repo_moves
+from lazyaf.repos import remote
 from lazyaf.repos import service as repo_service
 from lazyaf.repos.models import Repo
 from lazyaf.repos.schemas import (
     BranchRead,
     CloneUrlRead,
     CommitRead,
+    RemoteVerify,
+    RemoteVerifyRead,
     RepoCreate,
     RepoIngest,
     RepoRead,
@@ -138,3 +142,30 @@ async def list_commits(
         CommitRead(**{f: getattr(c, f) for f in c.__slots__}, summary=c.message.split("\n", 1)[0])
         for c in found
     ]
+
+
+@router.post("/{repo_id}/verify-remote", responses=error_responses(404, 409, 422))
+async def verify_remote(
+    repo: RepoDep,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    body: RemoteVerify | None = None,
+) -> RemoteVerifyRead:
+    """Check that the repo's remote (origin) answers ``git ls-remote``; ``error`` says what to fix.
+
+    The remote's HEAD names its default branch (``default_branch``). A GitHub link's token is used
+    for the link's own git URL only, and only through git's environment. Nothing is saved."""
+    url = body.remote_url if body and body.remote_url else repo.remote_url
+    if url is None:
+        raise Conflict(
+            f"Repo '{repo.name}' has no remote to check; set its remote URL in the repo's settings "
+            f"(PATCH /api/repos/{repo.id} with remote_url), or send one as remote_url."
+        )
+    link = await links.get(session, repo.id)
+    token = None
+    if link is not None and link.token is not None and remote.same_remote(link.git_url, url):
+        token = request.app.state.github.clients.token(link)
+    await session.commit()  # git may take seconds: hold no transaction meanwhile
+    answer = await remote.check(settings.git_binary, url, token=token)
+    return RemoteVerifyRead(url=url, **vars(answer))

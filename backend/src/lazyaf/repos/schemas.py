@@ -171,6 +171,28 @@ class CloneUrlRead(BaseModel):
     repo_id: uuid.UUID
 
 
+class RemoteVerify(BaseModel):
+    """What to check: the repo's stored remote_url, or (before saving it) another one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    remote_url: RemoteUrl | None = Field(
+        None, description="Check this URL instead of the repo's stored remote_url (nothing is saved)."
+    )
+
+
+class RemoteVerifyRead(BaseModel):
+    """Whether the remote answered ``git ls-remote``; ``error`` says what to fix when it did not."""
+
+    ok: bool
+    url: str = Field(description="The URL checked, without credentials.")
+    default_branch: str | None = Field(
+        description="The branch the remote's HEAD names; null when it did not say (an empty remote)."
+    )
+    branches: int = Field(description="How many branches the remote has (0: it is empty).")
+    error: str | None = None
+
+
 class BranchRead(BaseModel):
     name: str
     sha: str

@@ -65,6 +65,14 @@ export type RepoLimitsRead = S['RepoLimitsRead'];
 export type RepoLimitsUpdate = S['RepoLimitsUpdate'];
 export type QueueRead = S['QueueRead'];
 export type QueueEntry = S['QueueEntry'];
+export type RemoteVerifyRead = S['RemoteVerifyRead'];
+export type RunRead = S['RunRead'];
+export type StepRead = S['RunStepRead'];
+export type StepStatus = S['StepStatus'];
+export type WorkflowRead = S['WorkflowRead'];
+export type WorkflowList = S['WorkflowList'];
+/** How to start a card: on with its branch or fresh, which workflow, whether its plan waits for a review. */
+export type StartChoice = { fresh?: boolean; workflow?: string | null; review_plan?: boolean };
 
 const get = <T>(path: string, query?: Query) => request<T>('GET', path, { query });
 const post = <T>(path: string, body?: unknown) => request<T>('POST', path, { body });
@@ -85,6 +93,15 @@ export const api = {
     update: (id: string, change: RepoUpdate) => request<RepoRead>('PATCH', `/api/repos/${id}`, { body: change }),
     remove: (id: string) => request<void>('DELETE', `/api/repos/${id}`),
     branches: (id: string) => get<BranchRead[]>(`/api/repos/${id}/branches`),
+    /** Whether the repo's remote (or `remoteUrl`, before it is saved) answers git; nothing is saved. */
+    verifyRemote: (id: string, remoteUrl?: string) =>
+      post<RemoteVerifyRead>(`/api/repos/${id}/verify-remote`, remoteUrl ? { remote_url: remoteUrl } : undefined),
+    /** The latest run of each of the repo's cards that has one (the tiles' steps strips). */
+    currentRuns: (id: string) => get<RunRead[]>(`/api/repos/${id}/current-runs`),
+  },
+  workflows: {
+    /** The workflows a card of the repo can run, and the repo's default. */
+    list: (repoId: string) => get<WorkflowList>('/api/workflows', { repo: repoId }),
   },
   cards: {
     list: (repoId: string) => get<CardRead[]>(`/api/repos/${repoId}/cards`),
@@ -103,8 +120,16 @@ export const api = {
     create: (repoId: string, card: CardCreate) => post<CardRead>(`/api/repos/${repoId}/cards`, card),
     update: (id: string, change: CardUpdate) => request<CardRead>('PATCH', `/api/cards/${id}`, { body: change }),
     remove: (id: string) => request<void>('DELETE', `/api/cards/${id}`),
-    /** Start a todo card; `fresh`: on a new branch from the default branch (the old one stays in git). */
-    start: (id: string, fresh = false) => post<JobRead>(`/api/cards/${id}/start`, fresh ? { fresh } : undefined),
+    /**
+     * Start a todo card: `fresh` on a new branch from the default branch (the old one stays in
+     * git), `workflow` (the repo's default when absent), `review_plan` stops after the plan.
+     */
+    start: (id: string, choice: StartChoice = {}) => {
+      const body = Object.fromEntries(Object.entries(choice).filter(([, v]) => v !== undefined && v !== null && v !== false));
+      return post<JobRead>(`/api/cards/${id}/start`, Object.keys(body).length ? body : undefined);
+    },
+    /** The card's runs, newest first, with their steps. */
+    runs: (id: string) => get<RunRead[]>(`/api/cards/${id}/runs`),
     retry: (id: string) => post<JobQueuedRead>(`/api/cards/${id}/retry`),
     /** Merge the card's branch, if it still points at `expectedHead` (the head the reviewer saw; 409 if not). */
     approve: (id: string, expectedHead: string | null) =>

@@ -1225,6 +1225,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/repos/{repo_id}/verify-remote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify Remote
+         * @description Check that the repo's remote (origin) answers ``git ls-remote``; ``error`` says what to fix.
+         *
+         *     The remote's HEAD names its default branch (``default_branch``). A GitHub link's token is used
+         *     for the link's own git URL only, and only through git's environment. Nothing is saved.
+         */
+        post: operations["verify_remote"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runners": {
         parameters: {
             query?: never;
@@ -1358,6 +1381,111 @@ export interface paths {
          * @description An agent session file stored by an earlier job (the runner of the job resuming it fetches it).
          */
         get: operations["get_session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/work-orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Work Orders
+         * @description Work orders, newest first; how many match in ``X-Total-Count``.
+         */
+        get: operations["list_work_orders"];
+        put?: never;
+        /**
+         * Create Work Order
+         * @description Create a card for the prompt and start its run with the workflow (the repo's default when
+         *     omitted); the work order's id is the run's. Nothing is created when the start is refused.
+         */
+        post: operations["create_work_order"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/work-orders/{work_order_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Work Order
+         * @description One work order: its status, its card's, and its steps with their figures.
+         */
+        get: operations["get_work_order"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/work-orders/{work_order_id}/git-progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Work Order Git Progress
+         * @description Commits, files and lines the run added to its card's branch, from refs, in all and by step.
+         */
+        get: operations["get_work_order_git_progress"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/work-orders/{work_order_id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Work Order Logs
+         * @description The agent events of every attempt of the work order's steps, oldest first, paged by id.
+         */
+        get: operations["get_work_order_logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/work-orders/{work_order_id}/steps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Work Order Steps
+         * @description The work order's steps, in order: status, timings, agent, session, cost, tokens, git progress.
+         */
+        get: operations["list_work_order_steps"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2804,6 +2932,37 @@ export interface components {
              */
             type: "github_updated";
         };
+        /**
+         * GitProgressRead
+         * @description What the work order's run has done to its card's branch so far, read from git refs.
+         */
+        GitProgressRead: {
+            /**
+             * Base Sha
+             * @description Where the branch was when the run began (or the default branch then).
+             */
+            base_sha: string | null;
+            /** Branch */
+            branch: string | null;
+            /**
+             * Commits
+             * @description Commits between base_sha and head_sha.
+             */
+            commits: number;
+            /** Files Changed */
+            files_changed: number;
+            /**
+             * Head Sha
+             * @description The branch's head now (for a merged card: what was merged).
+             */
+            head_sha: string | null;
+            /** Lines Added */
+            lines_added: number;
+            /** Lines Removed */
+            lines_removed: number;
+            /** Steps */
+            steps: components["schemas"]["StepProgress"][];
+        };
         /** HealthRead */
         HealthRead: {
             /** Database */
@@ -3779,6 +3938,42 @@ export interface components {
             delete_branch: boolean;
         };
         /**
+         * RemoteVerify
+         * @description What to check: the repo's stored remote_url, or (before saving it) another one.
+         */
+        RemoteVerify: {
+            /**
+             * Remote Url
+             * @description Check this URL instead of the repo's stored remote_url (nothing is saved).
+             */
+            remote_url?: string | null;
+        };
+        /**
+         * RemoteVerifyRead
+         * @description Whether the remote answered ``git ls-remote``; ``error`` says what to fix when it did not.
+         */
+        RemoteVerifyRead: {
+            /**
+             * Branches
+             * @description How many branches the remote has (0: it is empty).
+             */
+            branches: number;
+            /**
+             * Default Branch
+             * @description The branch the remote's HEAD names; null when it did not say (an empty remote).
+             */
+            default_branch: string | null;
+            /** Error */
+            error?: string | null;
+            /** Ok */
+            ok: boolean;
+            /**
+             * Url
+             * @description The URL checked, without credentials.
+             */
+            url: string;
+        };
+        /**
          * RepoConflictsRead
          * @description Every active card's predicted collisions in a repo, by card id (cards without any are left out).
          */
@@ -4442,6 +4637,23 @@ export interface components {
          */
         StepKind: "plan" | "build" | "test" | "verify" | "iterate" | "loop";
         /**
+         * StepProgress
+         * @description What one step added to the branch (from refs, recorded when the step ended).
+         */
+        StepProgress: {
+            /** Commits */
+            commits: number | null;
+            /** Files Changed */
+            files_changed: number | null;
+            kind: components["schemas"]["StepKind"];
+            /** Lines Added */
+            lines_added: number | null;
+            /** Lines Removed */
+            lines_removed: number | null;
+            /** Position */
+            position: number;
+        };
+        /**
          * StepRead
          * @description One line of a command's checklist (its progress comment shows the same).
          */
@@ -4722,6 +4934,149 @@ export interface components {
             duplicate: boolean;
             /** Status */
             status: string;
+        };
+        /**
+         * WorkOrderCreate
+         * @description A new work order: a card in ``repo`` whose run starts at once.
+         */
+        WorkOrderCreate: {
+            /**
+             * Prompt
+             * @description What the agent should do: the card's description, and its prompt.
+             */
+            prompt: string;
+            /**
+             * Repo
+             * @description The repo's name (or a name it had before a rename) or its id.
+             * @example myrepo
+             */
+            repo: string;
+            /**
+             * Review Plan
+             * @description Stop after the plan step with the card in review; approve goes on with the build.
+             * @default false
+             */
+            review_plan: boolean;
+            /**
+             * Title
+             * @description The card's title; the prompt's first line when omitted.
+             */
+            title?: string | null;
+            /**
+             * Workflow
+             * @description The workflow to run (GET /api/workflows?repo= lists them); the repo's default when omitted.
+             */
+            workflow?: string | null;
+        };
+        /**
+         * WorkOrderEventRead
+         * @description One agent event of one of the work order's attempts, with the step it belongs to.
+         */
+        WorkOrderEventRead: {
+            /** Attempt */
+            attempt: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            };
+            /**
+             * Id
+             * @description Page by it: pass the last one seen as after=.
+             */
+            id: number;
+            /**
+             * Job Id
+             * Format: uuid
+             */
+            job_id: string;
+            /** Kind */
+            kind: string;
+            /** Seq */
+            seq: number;
+            /** Step Id */
+            step_id: string | null;
+            step_kind: components["schemas"]["StepKind"] | null;
+            /** Step Position */
+            step_position: number | null;
+        };
+        /** WorkOrderLogPage */
+        WorkOrderLogPage: {
+            /** Events */
+            events: components["schemas"]["WorkOrderEventRead"][];
+            /**
+             * Next After
+             * @description Pass as after= for the next page.
+             */
+            next_after: number;
+            /** @description The work order's status when the page was read. */
+            status: components["schemas"]["RunStatus"];
+        };
+        /**
+         * WorkOrderRead
+         * @description A work order: a run of a workflow on a card, its steps and where the card is.
+         */
+        WorkOrderRead: {
+            /**
+             * Branch
+             * @description The card's branch on LazyAF's git server.
+             */
+            branch: string | null;
+            /**
+             * Card Id
+             * Format: uuid
+             */
+            card_id: string;
+            card_status: components["schemas"]["CardStatus"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             * @description The work order's id: its run's id.
+             */
+            id: string;
+            /**
+             * Phase
+             * @description The running step's kind, plan_review while it waits, None once it ended.
+             */
+            phase: string | null;
+            /**
+             * Repo
+             * @description The repo's name.
+             */
+            repo: string;
+            /**
+             * Repo Id
+             * Format: uuid
+             */
+            repo_id: string;
+            /** Review Plan */
+            review_plan: boolean;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** @description running; waiting (for a person: the plan's review); succeeded (the card is in review or done); failed; cancelled. */
+            status: components["schemas"]["RunStatus"];
+            /** Steps */
+            steps: components["schemas"]["RunStepRead"][];
+            /** Title */
+            title: string;
+            /** Workflow */
+            workflow: string;
         };
         /**
          * WorkflowList
@@ -10033,6 +10388,95 @@ export interface operations {
             };
         };
     };
+    verify_remote: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                repo_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RemoteVerify"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RemoteVerifyRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A body over the API's size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
     list_runners: {
         parameters: {
             query?: never;
@@ -10411,6 +10855,423 @@ export interface operations {
                 };
                 content: {
                     "application/x-ndjson": string;
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    list_work_orders: {
+        parameters: {
+            query?: {
+                /** @description Only this repo's (name or id). */
+                repo?: string | null;
+                /** @description Only work orders in this status. */
+                status?: components["schemas"]["RunStatus"] | null;
+                /** @description Only this card's (a card has a run per start). */
+                card?: string | null;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkOrderRead"][];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    create_work_order: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WorkOrderCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkOrderRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A body over the API's size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    get_work_order: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                work_order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkOrderRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    get_work_order_git_progress: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                work_order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GitProgressRead"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    get_work_order_logs: {
+        parameters: {
+            query?: {
+                /** @description Return events with id greater than this. */
+                after?: number;
+                limit?: number;
+                /** @description Only the step at this position (0 first). */
+                step?: number | null;
+            };
+            header?: never;
+            path: {
+                work_order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkOrderLogPage"];
+                };
+            };
+            /** @description A Host this server does not answer to */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description A non-loopback client without the token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Sent by another web page (Origin, Sec-Fetch-Site), or with a runner's or attempt's credential, which may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorRead"];
+                };
+            };
+        };
+    };
+    list_work_order_steps: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                work_order_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunStepRead"][];
                 };
             };
             /** @description A Host this server does not answer to */

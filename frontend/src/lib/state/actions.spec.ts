@@ -55,7 +55,7 @@ describe('CardActions', () => {
     const { board, actions, card } = setup({ status: 'todo', branch_name: 'lazyaf/x-fix', job_id: 'j1' });
     const calls = serve(card);
     expect(await actions.drop(card.id, 'in_progress', 0)).toBe(false);
-    expect(actions.prompt).toEqual({ kind: 'start', cardId: card.id });
+    expect(actions.prompt).toEqual({ kind: 'start', cardId: card.id, choice: {} }); // a drop runs the repo's default
     expect(board.card(card.id)?.status).toBe('todo'); // put back while asking
     expect(sent(calls)).toEqual([]);
     expect(await actions.confirmStart(true)).toBe(true);
@@ -69,6 +69,26 @@ describe('CardActions', () => {
     expect(await actions.start(card.id)).toBe(true);
     expect(actions.prompt).toBeNull();
     expect(sent(calls)).toEqual([`POST /api/cards/${card.id}/start null`]);
+  });
+
+  it('starts the workflow picked in the start action, with or without the plan review', async () => {
+    const { actions, card } = setup({ status: 'todo', branch_name: null, job_id: null });
+    const calls = serve(card);
+    expect(await actions.start(card.id, { workflow: 'plan_build', review_plan: true })).toBe(true);
+    expect(await actions.start(card.id, { workflow: 'test', review_plan: false })).toBe(true);
+    expect(sent(calls)).toEqual([
+      `POST /api/cards/${card.id}/start {"workflow":"plan_build","review_plan":true}`,
+      `POST /api/cards/${card.id}/start {"workflow":"test"}`,
+    ]);
+  });
+
+  it('keeps the picked workflow while it asks how to start a card that kept its branch', async () => {
+    const { actions, card } = setup({ status: 'todo', branch_name: 'lazyaf/x-fix', job_id: 'j1' });
+    const calls = serve(card);
+    expect(await actions.start(card.id, { workflow: 'plan', review_plan: true })).toBe(false);
+    expect(sent(calls)).toEqual([]);
+    expect(await actions.confirmStart(false)).toBe(true);
+    expect(sent(calls)).toEqual([`POST /api/cards/${card.id}/start {"workflow":"plan","review_plan":true}`]);
   });
 
   it('asks before a reject, by button or by drop, and can delete the branch', async () => {

@@ -2,14 +2,14 @@
 // drop): reject (confirm, and maybe delete the branch), start a card that ran before (on with
 // its branch, or fresh from the default branch), retry a card whose attempts are spent (raise
 // the limit). Each question is a $state prompt that a dialog in App.svelte shows.
-import { api, type CardStatus } from '../api';
+import { api, type CardStatus, type StartChoice } from '../api';
 import { attemptsUsed } from '../format';
 import type { BoardState } from './board.svelte';
 import { handleError } from './toasts.svelte';
 
 export type Prompt =
   | { kind: 'reject'; cardId: string }
-  | { kind: 'start'; cardId: string }
+  | { kind: 'start'; cardId: string; choice: StartChoice }
   | { kind: 'limit'; cardId: string; used: number };
 
 export class CardActions {
@@ -21,15 +21,18 @@ export class CardActions {
     this.#board = board;
   }
 
-  /** Start a todo card; one that kept its branch from an earlier run asks how first. */
-  start = async (id: string): Promise<boolean> => {
+  /**
+   * Start a todo card, running `choice.workflow` (the start action's picker; a drop sends none,
+   * so the repo's default runs); one that kept its branch from an earlier run asks how first.
+   */
+  start = async (id: string, choice: StartChoice = {}): Promise<boolean> => {
     if (this.#asksHow(id)) {
-      this.prompt = { kind: 'start', cardId: id };
+      this.prompt = { kind: 'start', cardId: id, choice };
       return false;
     }
     // No branch to go on with (never started, or rejected with its branch deleted): the server
     // makes a new one from the default branch.
-    return this.#board.act(id, 'start');
+    return Object.keys(choice).length ? this.#board.act(id, 'start', choice) : this.#board.act(id, 'start');
   };
 
   /** Reject a reviewed card, after the reviewer confirms (and chooses whether to delete its branch). */
@@ -72,7 +75,10 @@ export class CardActions {
   };
 
   /** The answer to a start prompt: on with the card's branch, or fresh from the default branch. */
-  confirmStart = async (fresh: boolean): Promise<boolean> => this.#answer('start', (id) => this.#board.act(id, 'start', { fresh }));
+  confirmStart = async (fresh: boolean): Promise<boolean> => {
+    const choice = this.prompt?.kind === 'start' ? this.prompt.choice : {};
+    return this.#answer('start', (id) => this.#board.act(id, 'start', { ...choice, fresh }));
+  };
 
   confirmReject = async (deleteBranch: boolean): Promise<boolean> =>
     this.#answer('reject', (id) => this.#board.act(id, 'reject', { deleteBranch }));

@@ -8,6 +8,8 @@ import {
   type JobRead,
   type RepoRead,
   type RepoUpdate,
+  type RunRead,
+  type StartChoice,
   type TransitionTableRead,
 } from '../api';
 import { ApiError } from '../api/client';
@@ -16,13 +18,15 @@ import { COLUMNS, type Drop, dropAction, groupByStatus, matches, moveLocally, up
 import { ConflictState } from './conflicts.svelte';
 import { GitHubState } from './github.svelte';
 import { LearningsState } from './learnings.svelte';
+import { newerRun } from './runs';
 import { handleError, toasts } from './toasts.svelte';
+import { WorkflowState } from './workflows.svelte';
 
 const REPO_KEY = 'lazyaf.repo';
 /** Cards per column on the first screen (a column renders 30 at a time). */
 const FIRST_PAGE = 60;
 
-type FirstScreen = { cards: CardRead[]; jobs: JobRead[]; totals: Record<CardStatus, number> | null };
+type FirstScreen = { cards: CardRead[]; jobs: JobRead[]; runs: RunRead[]; totals: Record<CardStatus, number> | null };
 /** Where a card picked up with the keyboard would land: column `to`, `index` among its shown cards. */
 export type Preview = { id: string; to: CardStatus; index: number };
 export type CardAction = 'start' | 'approve' | 'reject' | 'retry' | 'requestChanges' | 'cancel';
@@ -33,6 +37,8 @@ export class BoardState {
   cards = $state.raw<CardRead[]>([]);
   /** The current job of each card, by card id. */
   jobs = $state.raw<Record<string, JobRead>>({});
+  /** The latest run of each card that has one, by card id (the tiles' steps strips). */
+  runs = $state.raw<Record<string, RunRead>>({});
   loading = $state(true);
   loadError = $state<string | null>(null);
   /**
@@ -55,6 +61,8 @@ export class BoardState {
   readonly learnings = new LearningsState();
   /** The selected repo's predicted collisions between cards. */
   readonly conflicts = new ConflictState();
+  /** The workflows the selected repo's cards can run, and its default. */
+  readonly workflows = new WorkflowState();
 
   repo = $derived(this.repos.find((r) => r.id === this.repoId) ?? null);
   /** A search or the priority filter narrows the board. */
@@ -95,13 +103,15 @@ export class BoardState {
    * sizes. A board of thousands of cards is on screen at once; the rest comes page by page.
    */
   #fetchBoard = async (repoId: string): Promise<FirstScreen> => {
-    const [pages, jobs] = await Promise.all([
+    const [pages, jobs, runs] = await Promise.all([
       Promise.all(COLUMNS.map((c) => api.cards.page(repoId, c.status, FIRST_PAGE))),
       api.cards.currentJobs(repoId),
+      // The strips are extra: a board whose runs cannot be read still shows its cards.
+      api.repos.currentRuns(repoId).catch(() => [] as RunRead[]),
     ]);
     const totals = Object.fromEntries(COLUMNS.map((c, i) => [c.status, pages[i].total])) as Record<CardStatus, number>;
     const complete = pages.every((p) => p.cards.length >= p.total);
-    return { cards: pages.flatMap((p) => p.cards), jobs, totals: complete ? null : totals };
+    return { cards: pages.flatMap((p) => p.cards), jobs, runs, totals: complete ? null : totals };
   };
 
   #loadingMore = new Set<CardStatus>();
@@ -186,9 +196,11 @@ export class BoardState {
     if (id !== this.repoId) {
       this.cards = [];
       this.jobs = {};
+      this.runs = {};
     }
     void this.github.load(id);
     void this.conflicts.load(id);
+    void this.workflows.load(id);
     this.repoId = id;
     if (id) writeSaved(id);
     if (!id) {
@@ -202,6 +214,7 @@ export class BoardState {
       if (token !== this.#loadToken) return; // another repo was picked meanwhile
       this.cards = mergeLoaded(this.cards, first.cards, id);
       this.jobs = Object.fromEntries(first.jobs.map((j) => [j.card_id, j]));
+      this.runs = Object.fromEntries(first.runs.map((r) => [r.card_id, r]));
       this.totals = first.totals;
       this.loadError = null;
     } catch (error) {
@@ -254,7 +267,17 @@ export class BoardState {
         }
         break;
       }
+      case 'run_updated': {
+        const run = event.data.run;
+        if (event.data.repo_id === this.repoId && newerRun(this.runs[run.card_id], run)) {
+          this.runs = { ...this.runs, [run.card_id]: run };
+        }
+        break;
+      }
       case 'repo_updated':
+        this.workflows.apply(event);
+        void this.reloadRepos();
+        break;
       case 'repo_deleted':
         void this.reloadRepos();
         break;
@@ -393,13 +416,13 @@ export class BoardState {
 
   /**
    * Button actions with the same rules as dragging. `fresh` starts on a new branch from the
-   * default branch; `deleteBranch` rejects and deletes the card's branch; `head` is the branch
-   * head the reviewer saw (approve).
+   * default branch, `workflow` and `review_plan` say what the start runs; `deleteBranch` rejects
+   * and deletes the card's branch; `head` is the branch head the reviewer saw (approve).
    */
   act = async (
     id: string,
     action: CardAction,
-    options: { fresh?: boolean; deleteBranch?: boolean; head?: string | null } = {},
+    options: StartChoice & { deleteBranch?: boolean; head?: string | null } = {},
   ): Promise<boolean> => {
     const labels = {
       start: 'start',
@@ -412,7 +435,8 @@ export class BoardState {
     const card = this.cards.find((c) => c.id === id);
     try {
       if (action === 'start') {
-        const job = await api.cards.start(id, options.fresh);
+        const { fresh, workflow, review_plan } = options;
+        const job = await api.cards.start(id, { fresh, workflow, review_plan });
         this.jobs = { ...this.jobs, [id]: job };
       } else if (action === 'approve') this.#put((await api.cards.approve(id, options.head ?? (await this.#headOf(card)))).card);
       else if (action === 'reject') this.#put(await api.cards.reject(id, options.deleteBranch));

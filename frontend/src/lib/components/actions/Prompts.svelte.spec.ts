@@ -36,7 +36,7 @@ describe('Prompts', () => {
   it('asks to continue the branch or start fresh from the default branch, continuing by default', async () => {
     const { actions, card } = show({ status: 'todo', branch_name: 'lazyaf/x-fix-login', job_id: 'j1' });
     const confirm = vi.spyOn(actions, 'confirmStart').mockResolvedValue(true);
-    actions.prompt = { kind: 'start', cardId: card.id };
+    actions.prompt = { kind: 'start', cardId: card.id, choice: {} };
     await tick();
     const dialog = screen.getByRole('dialog', { name: 'Start card again' });
     expect(dialog.textContent).toContain('lazyaf/x-fix-login');

@@ -1,7 +1,7 @@
 // The card modal's tabs and which one opens first.
 import type { CardStatus } from '../../api';
 
-export const TABS = ['Details', 'Diff', 'Commits', 'Logs', 'Learnings', 'Timeline'] as const;
+export const TABS = ['Details', 'Diff', 'Commits', 'Steps', 'Logs', 'Learnings', 'Timeline'] as const;
 export type Tab = (typeof TABS)[number];
 
 export function defaultTab(status: CardStatus): Tab {

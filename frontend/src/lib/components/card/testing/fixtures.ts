@@ -3,6 +3,7 @@ import { vi } from 'vitest';
 import type { CardRead, CommentRead, ConflictRead, DiffResult, JobEventRead, JobLogPage, JobRead } from '../../../api';
 import type { AppContext } from '../../../state/context';
 import type { BoardEvent } from '../../../live/events';
+import { WorkflowState } from '../../../state/workflows.svelte';
 
 export const CARD_ID = '6f1d3a52-0d7e-4c1e-9a51-2f3c4b5a6d7e';
 export const JOB_ID = '0b8f5c2e-8a9d-4f3b-9c1e-7d6a5b4c3d2e';
@@ -122,6 +123,7 @@ export function fakeContext(
     status?: 'live' | 'offline';
     github?: Record<string, unknown> | null;
     conflicts?: ConflictRead[];
+    workflows?: WorkflowState;
   } = {},
 ) {
   const listeners = new Set<(e: BoardEvent) => void>();
@@ -134,6 +136,8 @@ export function fakeContext(
     conflicts: { of: (id: string) => (id === CARD_ID ? (overrides.conflicts ?? []) : []) },
     card: () => undefined,
     openById: vi.fn(async () => undefined),
+    workflows: overrides.workflows ?? new WorkflowState(),
+    runs: {},
   };
   const actions = {
     start: vi.fn(async () => true),
