@@ -19,10 +19,10 @@ import time_machine
 from fastapi import FastAPI
 from lazyaf_protocol import messages as protocol
 
-from lazyaf.cards.models import Card, Comment
+from lazyaf.cards.models import Card, CardStatus, Comment
 from lazyaf.errors import Conflict
 from lazyaf.git import refs as git_refs
-from lazyaf.jobs.models import Job
+from lazyaf.jobs.models import Job, JobKind
 from lazyaf.orchestration import attempts, review, runs
 from lazyaf.orchestration import cards as card_moves
 from lazyaf.repos import service as repo_service
@@ -46,6 +46,9 @@ class Ended:
     tokens_out: int | None = None
     reason: str | None = None
     """The failure reason the test expects it to count under."""
+    to_review: bool = False
+    """Its end put the card in review (the last step of a run; a run's agent step with a verify
+    step after it does not)."""
 
 
 @dataclass
@@ -135,17 +138,29 @@ class Floor:
         repo = self.card_repo[title]
         (start,) = git_refs.branch_shas(self.path(repo), job.branch)
         assert job.base_sha is not None
-        head, work = self.commit_on(
-            repo, start or job.base_sha, files or {f"{job.id.hex[:8]}.txt": f"{title}\n"}, f"Work on {title}"
-        )
-        self.push_to(repo, work, protocol.attempt_ref(str(job.id), job.attempt))
         checks = None
-        if failed_check is not None:
+        if job.kind == JobKind.VERIFY:
+            # A workflow's verify step: the runner runs the repo's checks and pushes nothing.
+            assert start is not None
+            head = start
             checks = [
                 protocol.VerifyResult(
-                    name=failed_check, command="pytest -q", exit_code=1, duration_ms=9, output="1 failed"
+                    name=failed_check or "test",
+                    command="pytest -q",
+                    exit_code=1 if failed_check else 0,
+                    duration_ms=9,
+                    output="1 failed" if failed_check else "1 passed",
                 )
             ]
+        else:
+            assert failed_check is None, "checks fail in a verify step (set the repo's checks first)"
+            head, work = self.commit_on(
+                repo,
+                start or job.base_sha,
+                files or {f"{job.id.hex[:8]}.txt": f"{title}\n"},
+                f"Work on {title}",
+            )
+            self.push_to(repo, work, protocol.attempt_ref(str(job.id), job.attempt))
         message = protocol.Complete(
             job_id=str(job.id),
             attempt=job.attempt,
@@ -161,7 +176,10 @@ class Floor:
         await self._report(message, when)
         status = "failed" if failed_check else "completed"
         reason = f"verification:{failed_check}" if failed_check else None
-        self._write_down(repo, title, when, status, cost, tokens, reason)
+        async with self.app.state.sessionmaker() as session:
+            card = await session.get(Card, job.card_id)
+            to_review = card is not None and card.status == CardStatus.IN_REVIEW
+        self._write_down(repo, title, when, status, cost, tokens, reason, to_review=to_review)
 
     async def fail(
         self,
@@ -196,6 +214,14 @@ class Floor:
         assert [j.id for j in failed] == [job.id]
         title = self._title(job)
         self._write_down(self.card_repo[title], title, when, "failed", None, None, "timeout")
+
+    async def checks(self, repo: str, command: str | None) -> None:
+        """Set (or clear) the repo's test command: its cards' workflows then verify."""
+        async with self.app.state.sessionmaker() as session:
+            row = await session.get(Repo, self.repos[repo].id)
+            assert row is not None
+            row.test_command = command
+            await session.commit()
 
     async def retry(self, title: str, when: datetime) -> None:
         with self.at(when):
@@ -256,6 +282,8 @@ class Floor:
         cost: float | None,
         tokens: tuple[int, int] | None,
         reason: str | None,
+        *,
+        to_review: bool = False,
     ) -> None:
         self.ledger.append(
             Ended(
@@ -267,5 +295,6 @@ class Floor:
                 tokens[0] if tokens else None,
                 tokens[1] if tokens else None,
                 reason,
+                to_review,
             )
         )

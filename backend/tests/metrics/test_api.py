@@ -75,13 +75,19 @@ async def run_the_month(floor: Floor) -> Story:
     await approve("retried", day(8, 13))
 
     # Failed checks, fixed; a review round; done. Crosses midnight into the next day for the merge.
+    # The repo has checks meanwhile, so each run is its agent step, then a verify step (a job that
+    # runs no agent): the first verify fails and sends the build step back as a fix.
+    await floor.checks("alpha", "pytest -q")
     await start("alpha", "checks fixed", day(5, 14))
-    await floor.complete(
-        await floor.claim(day(5, 14, 1)), day(5, 14, 10), cost=0.2, tokens=(400, 40), failed_check="test"
-    )
-    await floor.complete(await floor.claim(day(5, 14, 11)), day(5, 14, 40), cost=0.25, tokens=(500, 50))
+    await floor.complete(await floor.claim(day(5, 14, 1)), day(5, 14, 9), cost=0.2, tokens=(400, 40))
+    verify = await floor.claim(day(5, 14, 9))
+    await floor.complete(verify, day(5, 14, 10), cost=None, tokens=None, failed_check="test")
+    await floor.complete(await floor.claim(day(5, 14, 11)), day(5, 14, 39), cost=0.25, tokens=(500, 50))
+    await floor.complete(await floor.claim(day(5, 14, 39)), day(5, 14, 40), cost=None, tokens=None)
     await floor.request_changes("checks fixed", day(5, 16), "Rename it.")
-    await floor.complete(await floor.claim(day(5, 16, 1)), day(5, 16, 30), cost=0.06, tokens=(50, 5))
+    await floor.complete(await floor.claim(day(5, 16, 1)), day(5, 16, 29), cost=0.06, tokens=(50, 5))
+    await floor.complete(await floor.claim(day(5, 16, 29)), day(5, 16, 30), cost=None, tokens=None)
+    await floor.checks("alpha", None)
     await approve("checks fixed", day(4, 9))
 
     # A conflict at merge: the branch and main both add README.md.
@@ -156,9 +162,7 @@ def expected(floor: Floor, story: Story, repos: set[str], days: int) -> dict[str
     cohort = [t for t, at in story.started.items() if floor.card_repo[t] in repos and at >= since]
     settled = [t for t in cohort if by_card[t]]
     first_review = {
-        t: next(e.at for e in by_card[t] if e.status == "completed")
-        for t in by_card
-        if any(e.status == "completed" for e in by_card[t])
+        t: next(e.at for e in by_card[t] if e.to_review) for t in by_card if any(e.to_review for e in by_card[t])
     }
     done = {t: at for t, at in story.approved.items() if floor.card_repo[t] in repos and at >= since}
     per_card_cost: dict[str, float] = defaultdict(float)
