@@ -20,6 +20,15 @@ from lazyaf.testing import LiveServer
 from lazyaf.testing import live_server as _live_server
 from tests.openapi_check import OpenAPIChecker
 
+
+# The live tests talk to real servers with httpx's module functions, whose default read timeout is
+# 5 s: on a shared 2-core machine at load 8-10 a busy server (storing a flood of agent events)
+# missed it and the test failed on a timer it never meant to set. These calls wait for an answer;
+# they measure nothing (bench/ measures latency), so the default they share is made generous here.
+httpx._config.DEFAULT_TIMEOUT_CONFIG.read = 60.0
+httpx._config.DEFAULT_TIMEOUT_CONFIG.write = 60.0
+httpx._config.DEFAULT_TIMEOUT_CONFIG.pool = 60.0
+
 # fake_github (GitHub on 127.0.0.1, held to its OpenAPI description) and github_repo.
 pytest_plugins = ["lazyaf_testkit.github.pytest_plugin"]
 
