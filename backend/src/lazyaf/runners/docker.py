@@ -32,10 +32,11 @@ import sys
 import tempfile
 import threading
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import requests
@@ -135,43 +136,18 @@ def build_runner_image(
     stale image. The build itself runs offline, from wheels prepared here.
     """
     with _build_lock, _docker(f"build the runner image {tag}", timeout=1800) as client:
-        try:
-            base_id = str(client.images.get(base_image).id)
-        except ImageNotFound:
-            raise DockerError(
-                f"Base image {base_image} is missing; build it with scripts/docker-base-image.sh."
-            ) from None
+        base_id = _base_image_id(client, base_image)
         _check_sources()
-        fingerprint = _fingerprint(base_id)
-        try:
-            existing = client.images.get(tag)
-        except ImageNotFound:
-            existing = None
-        if existing is not None and not force and existing.labels.get(FINGERPRINT_LABEL) == fingerprint:
-            return str(existing.id)
-        with tempfile.TemporaryDirectory(prefix="lazyaf-runner-build-") as tmp:
-            context = Path(tmp)
-            _assemble_context(context)
-            try:
-                image, _ = client.images.build(
-                    path=str(context),
-                    tag=tag,
-                    buildargs={"BASE_IMAGE": base_image},
-                    labels={FINGERPRINT_LABEL: fingerprint},
-                    network_mode="host",
-                    pull=False,
-                    rm=True,
-                    forcerm=True,
-                )
-            except BuildError as exc:
-                raise DockerError(
-                    f"Building {tag} failed: {exc.msg}. Last output: {_build_output_tail(exc)}"
-                ) from exc
-        if existing is not None and existing.id != image.id:
-            # The replaced image is now untagged; drop it unless a container still uses it.
-            with suppress(APIError):
-                client.images.remove(str(existing.id))
-        return str(image.id)
+        return _build_fingerprinted(
+            client,
+            tag=tag,
+            base_image=base_image,
+            fingerprint=_fingerprint(base_id),
+            force=force,
+            assemble=_assemble_context,
+            prefix="lazyaf-runner-build-",
+            network_mode="host",
+        )
 
 
 def build_backend_image(
@@ -184,42 +160,72 @@ def build_backend_image(
     image's Python; skipped when ``tag`` was built from the same inputs, unless ``force``.
     """
     with _build_lock, _docker(f"build the backend image {tag}", timeout=1800) as client:
-        try:
-            base_id = str(client.images.get(base_image).id)
-        except ImageNotFound:
-            raise DockerError(
-                f"Base image {base_image} is missing; build it with scripts/docker-base-image.sh."
-            ) from None
+        base_id = _base_image_id(client, base_image)
         if not (BOARD_DIR / "index.html").is_file():
             raise DockerError(f"The board is not built ({BOARD_DIR} is missing); run scripts/bootstrap.sh.")
-        fingerprint = _backend_fingerprint(base_id)
+        return _build_fingerprinted(
+            client,
+            tag=tag,
+            base_image=base_image,
+            fingerprint=_backend_fingerprint(base_id),
+            force=force,
+            assemble=_assemble_backend_context,
+            prefix="lazyaf-backend-build-",
+        )
+
+
+def _base_image_id(client: docker.DockerClient, base_image: str) -> str:
+    try:
+        return str(client.images.get(base_image).id)
+    except ImageNotFound:
+        raise DockerError(
+            f"Base image {base_image} is missing; build it with scripts/docker-base-image.sh."
+        ) from None
+
+
+def _build_fingerprinted(
+    client: docker.DockerClient,
+    *,
+    tag: str,
+    base_image: str,
+    fingerprint: str,
+    force: bool,
+    assemble: Callable[[Path], None],
+    prefix: str,
+    **build_options: Any,
+) -> str:
+    """Build ``tag`` from the context ``assemble`` lays out, labelled with ``fingerprint``; skipped
+    when ``tag`` already carries that fingerprint (unless ``force``). The image it replaces is
+    dropped unless a container still uses it."""
+    try:
+        existing = client.images.get(tag)
+    except ImageNotFound:
+        existing = None
+    if existing is not None and not force and existing.labels.get(FINGERPRINT_LABEL) == fingerprint:
+        return str(existing.id)
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        context = Path(tmp)
+        assemble(context)
         try:
-            existing = client.images.get(tag)
-        except ImageNotFound:
-            existing = None
-        if existing is not None and not force and existing.labels.get(FINGERPRINT_LABEL) == fingerprint:
-            return str(existing.id)
-        with tempfile.TemporaryDirectory(prefix="lazyaf-backend-build-") as tmp:
-            context = Path(tmp)
-            _assemble_backend_context(context)
-            try:
-                image, _ = client.images.build(
-                    path=str(context),
-                    tag=tag,
-                    buildargs={"BASE_IMAGE": base_image},
-                    labels={FINGERPRINT_LABEL: fingerprint},
-                    pull=False,
-                    rm=True,
-                    forcerm=True,
-                )
-            except BuildError as exc:
-                raise DockerError(
-                    f"Building {tag} failed: {exc.msg}. Last output: {_build_output_tail(exc)}"
-                ) from exc
-        if existing is not None and existing.id != image.id:
-            with suppress(APIError):
-                client.images.remove(str(existing.id))
-        return str(image.id)
+            image, _ = client.images.build(
+                path=str(context),
+                tag=tag,
+                buildargs={"BASE_IMAGE": base_image},
+                labels={FINGERPRINT_LABEL: fingerprint},
+                pull=False,
+                rm=True,
+                forcerm=True,
+                **build_options,
+            )
+        except BuildError as exc:
+            raise DockerError(
+                f"Building {tag} failed: {exc.msg}. Last output: {_build_output_tail(exc)}"
+            ) from exc
+    if existing is not None and existing.id != image.id:
+        # The replaced image is now untagged; drop it unless a container still uses it.
+        with suppress(APIError):
+            client.images.remove(str(existing.id))
+    return str(image.id)
 
 
 def ensure_network(name: str, labels: dict[str, str]) -> NetworkInfo:
