@@ -30,6 +30,10 @@ from lazyaf.repos.models import Repo
 from lazyaf.repos.service import git_path
 from lazyaf.settings import Settings
 
+RELEASING_STATUSES = frozenset({CardStatus.DONE, CardStatus.TODO, CardStatus.FAILED})
+"""Card statuses after review or work: a card that moves to one may end a hold behind it (the
+runner hub then wakes a runner, the queue watcher recomputes the waiting reasons)."""
+
 SHOWN_FILES = 5
 """Files a reason names; the rest are counted."""
 

@@ -42,6 +42,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from lazyaf.conflicts.holds import RELEASING_STATUSES
 from lazyaf.db.engine import session_scope
 from lazyaf.events.bus import EventBus
 from lazyaf.events.models import BoardEvent
@@ -225,7 +226,7 @@ class QueueWatcher:
             interesting = row.data["job"]["status"] == "queued" or bool(self._last)
         elif row.type == EventType.CARD_UPDATED:
             # A card that leaves review may end a conflict hold on another (conflicts.holds).
-            interesting = bool(self._last) and row.data["card"]["status"] in ("done", "todo", "failed")
+            interesting = bool(self._last) and row.data["card"]["status"] in RELEASING_STATUSES
         else:
             interesting = row.type == EventType.LIMITS_UPDATED and bool(self._last)
         if interesting and self._pending is None:

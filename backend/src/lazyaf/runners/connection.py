@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from lazyaf import auth
 from lazyaf.agents import service as agent_service
 from lazyaf.cards.models import Card
+from lazyaf.conflicts.holds import RELEASING_STATUSES
 from lazyaf.db.engine import session_scope
 from lazyaf.events.models import BoardEvent
 from lazyaf.events.schemas import EventType
@@ -68,10 +69,6 @@ class RunnerRefused(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
-
-
-# Card statuses after review or work: holds that waited for such a card end (conflicts.holds).
-CARD_SETTLED = frozenset({"done", "todo", "failed"})
 
 
 @dataclass
@@ -136,7 +133,7 @@ class RunnerHub:
         if row.type == EventType.LIMITS_UPDATED and row.data["changed"]:
             self._spawn(self.wake_if_queued())  # a raised limit may release held work
             return
-        if row.type == EventType.CARD_UPDATED and row.data["card"]["status"] in CARD_SETTLED:
+        if row.type == EventType.CARD_UPDATED and row.data["card"]["status"] in RELEASING_STATUSES:
             # A card left review or work: a card held behind it (conflict_policy hold) may start.
             self._spawn(self.wake_if_queued())
             return
